@@ -3,3 +3,9 @@
 export { abort_info } from './abort'
 export { alloc, free } from './memory'
 export { dtype_size } from './dtype'
+export { x_profile } from './profile'
+export { roi_stats, frame_min_max, histogram } from './stats'
+export {
+  profile_to_f64, profiles_mean, profile_ema, profile_normalise, profile_subtract,
+  profile_smooth, profile_refine, edge_find,
+} from './edge'
