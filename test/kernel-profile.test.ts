@@ -1,0 +1,221 @@
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { DType, DTYPE_SIZE, type DTypeName } from '../src/kernel/dtype.js'
+import { KernelError } from '../src/kernel/errors.js'
+import { Kernel } from '../src/kernel/kernel.js'
+import { DEBUG_KERNEL_URL, DEFAULT_KERNEL_URL, compileKernel } from '../src/kernel/loader.js'
+import { ProfileKernels, histogramPercentiles, type FrameRef, type RoiTuple } from '../src/kernel/profiles.js'
+import { histogramRef, minMaxRef, roiStatsRef, xProfileRef } from './reference/profile.js'
+
+const TYPES = Object.keys(DType) as DTypeName[]
+
+/** Deterministic xorshift PRNG so failures reproduce. */
+function rng(seed: number): () => number {
+  let s = seed >>> 0 || 1
+  return () => {
+    s ^= s << 13; s >>>= 0
+    s ^= s >>> 17
+    s ^= s << 5; s >>>= 0
+    return s / 4294967296
+  }
+}
+
+/** Random frame bytes of a type; 64-bit values span the whole range, floats include negatives. */
+function randomFrame(dtype: DTypeName, n: number, bigEndian: boolean, rnd: () => number): Uint8Array {
+  const bytes = new Uint8Array(n * DTYPE_SIZE[dtype])
+  const dv = new DataView(bytes.buffer)
+  const le = !bigEndian
+  for (let i = 0; i < n; i++) {
+    const o = i * DTYPE_SIZE[dtype]
+    const r = rnd()
+    switch (dtype) {
+      case 'uint8': dv.setUint8(o, r * 256); break
+      case 'int8': dv.setInt8(o, r * 256 - 128); break
+      case 'uint16': dv.setUint16(o, r * 65536, le); break
+      case 'int16': dv.setInt16(o, r * 65536 - 32768, le); break
+      case 'uint32': dv.setUint32(o, r * 4294967296, le); break
+      case 'int32': dv.setInt32(o, r * 4294967296 - 2147483648, le); break
+      case 'uint64': dv.setBigUint64(o, BigInt(Math.floor(r * 2 ** 53)) << 11n, le); break
+      case 'int64': dv.setBigInt64(o, (BigInt(Math.floor(r * 2 ** 53)) - (1n << 52n)) << 11n, le); break
+      case 'float32': dv.setFloat32(o, (r - 0.5) * 1e4, le); break
+      case 'float64': dv.setFloat64(o, (r - 0.5) * 1e6, le); break
+    }
+  }
+  return bytes
+}
+
+async function debugKernel(): Promise<Kernel> {
+  return Kernel.fromModule(await compileKernel(DEBUG_KERNEL_URL))
+}
+
+function put(k: Kernel, bytes: Uint8Array): number {
+  const ptr = k.exports.alloc(bytes.length)
+  k.bytes(ptr, bytes.length).set(bytes)
+  return ptr
+}
+
+function rois(width: number, height: number): RoiTuple[] {
+  return [
+    [0, width, 0, height],
+    [0, 1, 0, 1],
+    [width - 1, 1, height - 1, 1],
+    [1, width - 2, height - 3, 3],
+    [Math.floor(width / 3), Math.ceil(width / 2), 0, height],
+    [width - 17, 17, 2, 1],
+  ]
+}
+
+test('x_profile equals the reference for every type, both byte orders, odd sizes and edge ROIs', async () => {
+  const k = await debugKernel()
+  const pk = new ProfileKernels(k)
+  const out = k.region()
+  const rnd = rng(7)
+  for (const dtype of TYPES) {
+    for (const bigEndian of [false, true]) {
+      for (const [width, height] of [[37, 29], [67, 5], [19, 3]] as const) {
+        const bytes = randomFrame(dtype, width * height, bigEndian, rnd)
+        const frame: FrameRef = { ptr: put(k, bytes), width, height, dtype, bigEndian }
+        for (const roi of rois(width, height)) {
+          const got = pk.xProfile(frame, roi, out)
+          const want = xProfileRef(bytes, width, dtype, bigEndian, roi)
+          assert.is(got.constructor, want.constructor, `${dtype} kind`)
+          assert.equal(Array.from(got as ArrayLike<unknown>), Array.from(want as ArrayLike<unknown>),
+            `${dtype} be=${bigEndian} ${width}x${height} roi=${roi.join(',')}`)
+        }
+        k.exports.free(frame.ptr)
+      }
+    }
+  }
+})
+
+test('x_profile flushes its 32-bit lanes: 70,000 rows of 65535 and -32768 stay exact', async () => {
+  const k = await debugKernel()
+  const pk = new ProfileKernels(k)
+  const width = 9
+  const height = 70_000
+  for (const [dtype, value] of [['uint16', 65535], ['int16', -32768], ['uint8', 255], ['int8', -128]] as const) {
+    const bytes = new Uint8Array(width * height * DTYPE_SIZE[dtype])
+    const dv = new DataView(bytes.buffer)
+    for (let i = 0; i < width * height; i++) {
+      if (DTYPE_SIZE[dtype] === 2) dv.setInt16(i * 2, value, true)
+      else dv.setInt8(i, value)
+    }
+    const frame: FrameRef = { ptr: put(k, bytes), width, height, dtype, bigEndian: false }
+    const got = pk.xProfile(frame, [0, width, 0, height], k.region())
+    for (const v of got) assert.is(v, BigInt(value) * BigInt(height))
+    k.exports.free(frame.ptr)
+  }
+})
+
+test('x_profile over more columns than one accumulator pass (5000 wide)', async () => {
+  const k = await debugKernel()
+  const pk = new ProfileKernels(k)
+  const rnd = rng(11)
+  const width = 5000
+  const height = 3
+  const bytes = randomFrame('uint16', width * height, false, rnd)
+  const frame: FrameRef = { ptr: put(k, bytes), width, height, dtype: 'uint16', bigEndian: false }
+  const roi: RoiTuple = [1, 4999, 0, 3]
+  assert.equal(Array.from(pk.xProfile(frame, roi, k.region())), Array.from(xProfileRef(bytes, width, 'uint16', false, roi)))
+})
+
+test('bad ROIs and types return ERR_BAD_ARGUMENT; the wrapper throws a KernelError', async () => {
+  const k = await debugKernel()
+  const pk = new ProfileKernels(k)
+  const ptr = k.exports.alloc(64)
+  const out = k.exports.alloc(64)
+  for (const [ox, sx, oy, sy] of [[0, 9, 0, 1], [8, 1, 0, 1], [0, 1, 8, 1], [-1, 2, 0, 1], [0, 0, 0, 1], [0, 1, 0, 0]]) {
+    assert.is(k.exports.x_profile(ptr, 8, 8, DType.uint8, 0, ox!, sx!, oy!, sy!, out), -5, `roi ${[ox, sx, oy, sy]}`)
+    assert.is(k.exports.roi_stats(ptr, 8, 8, DType.uint8, 0, ox!, sx!, oy!, sy!, 0, out), -5)
+  }
+  assert.is(k.exports.x_profile(ptr, 8, 8, 10, 0, 0, 1, 0, 1, out), -5)
+  assert.is(k.exports.x_profile(ptr, 2147483647, 8, 0, 0, 2147483647, 2, 0, 1, out), -5)
+  const frame: FrameRef = { ptr, width: 8, height: 8, dtype: 'uint8', bigEndian: false }
+  assert.throws(() => pk.xProfile(frame, [4, 5, 0, 1], k.region()), (e: unknown) => e instanceof KernelError && e.code === 'BAD_ARGUMENT')
+})
+
+test('roi_stats, frame_min_max and histogram equal the references', async () => {
+  const k = await debugKernel()
+  const rnd = rng(3)
+  const out = k.exports.alloc(8 * 64)
+  for (const dtype of TYPES) {
+    for (const bigEndian of [false, true]) {
+      const width = 23
+      const height = 11
+      const n = width * height
+      const bytes = randomFrame(dtype, n, bigEndian, rnd)
+      const ptr = put(k, bytes)
+      const dt = DType[dtype]
+      const be = bigEndian ? 1 : 0
+      for (const roi of rois(width, height)) {
+        const [mn, mx] = minMaxRef(bytes, n, dtype, bigEndian, 1)
+        const sat = (mn + mx) / 2
+        assert.is(k.exports.roi_stats(ptr, width, height, dt, be, ...roi, sat, out), 0)
+        const got = Array.from(new Float64Array(k.exports.memory.buffer, out, 5))
+        assert.equal(got, roiStatsRef(bytes, width, dtype, bigEndian, roi, sat), `${dtype} ${roi}`)
+      }
+      for (const stride of [1, 2, 7]) {
+        assert.is(k.exports.frame_min_max(ptr, n, dt, be, stride, out), 0)
+        const mm = Array.from(new Float64Array(k.exports.memory.buffer, out, 2))
+        assert.equal(mm, minMaxRef(bytes, n, dtype, bigEndian, stride))
+        for (const bins of [1, 16, 100]) {
+          assert.is(k.exports.histogram(ptr, n, dt, be, stride, mm[0]!, mm[1]!, bins, out), 0)
+          const h = Array.from(new Uint32Array(k.exports.memory.buffer, out, bins))
+          assert.equal(h, Array.from(histogramRef(bytes, n, dtype, bigEndian, stride, mm[0]!, mm[1]!, bins)))
+          assert.is(h.reduce((a, b) => a + b, 0), Math.ceil(n / stride))
+        }
+      }
+      k.exports.free(ptr)
+    }
+  }
+})
+
+test('percentiles from the subsampled histogram bracket the true ones', async () => {
+  const k = await debugKernel()
+  const pk = new ProfileKernels(k)
+  const width = 640
+  const height = 480
+  const px = new Uint16Array(width * height)
+  for (let i = 0; i < px.length; i++) px[i] = i % 1000
+  const bytes = new Uint8Array(px.buffer)
+  const frame: FrameRef = { ptr: put(k, bytes), width, height, dtype: 'uint16', bigEndian: false }
+  const h = pk.histogram(frame, 1000, 50_000)
+  assert.is(h.min, 0)
+  assert.ok(h.stride > 1)
+  const [p1, p50, p99] = histogramPercentiles(h, [1, 50, 99])
+  assert.ok(Math.abs(p1! - 10) < 3, `p1 ${p1}`)
+  assert.ok(Math.abs(p50! - 500) < 3, `p50 ${p50}`)
+  assert.ok(Math.abs(p99! - 990) < 3, `p99 ${p99}`)
+})
+
+test('release build gives the same profile as the debug build (optimiser check)', async () => {
+  const rel = Kernel.fromModule(await compileKernel(DEFAULT_KERNEL_URL))
+  const dbg = await debugKernel()
+  const rnd = rng(99)
+  for (const dtype of ['uint16', 'int8', 'float32', 'int64'] as DTypeName[]) {
+    const bytes = randomFrame(dtype, 101 * 13, true, rnd)
+    const profiles = [rel, dbg].map((k) => new ProfileKernels(k).xProfile(
+      { ptr: put(k, bytes), width: 101, height: 13, dtype, bigEndian: true }, [3, 97, 1, 12], k.region()))
+    assert.equal(Array.from(profiles[0] as ArrayLike<unknown>), Array.from(profiles[1] as ArrayLike<unknown>))
+  }
+})
+
+test('profiles of equal frames do not grow kernel memory', async () => {
+  const k = await debugKernel()
+  const pk = new ProfileKernels(k)
+  const bytes = randomFrame('uint16', 256 * 64, false, rng(5))
+  const frame: FrameRef = { ptr: put(k, bytes), width: 256, height: 64, dtype: 'uint16', bigEndian: false }
+  const out = k.region()
+  pk.xProfile(frame, [0, 256, 0, 64], out)
+  pk.roiStats(frame, [0, 256, 0, 64])
+  pk.histogram(frame)
+  const before = k.memoryBytes
+  for (let i = 0; i < 1000; i++) {
+    pk.xProfile(frame, [0, 256, 0, 64], out)
+    pk.roiStats(frame, [0, 256, 0, 64])
+    pk.histogram(frame)
+  }
+  assert.is(k.memoryBytes, before)
+})
+
+test.run()
