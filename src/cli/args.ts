@@ -1,0 +1,238 @@
+/**
+ * Command line of the service: the Python psen_processing's arguments (same names, same
+ * defaults, except the REST port: see psen-api.md) plus what the new service adds.
+ * @module
+ */
+import { parseArgs } from 'node:util'
+
+/** Log levels by the contract's (Python logging) names. */
+export const LOG_LEVELS = ['CRITICAL', 'ERROR', 'WARNING', 'INFO', 'DEBUG'] as const
+export type LogLevelName = (typeof LOG_LEVELS)[number]
+
+export type InputMode = 'pull' | 'sub'
+export type ChannelNaming = 'full' | 'short'
+
+/** Everything the service needs from its command line, validated. */
+export interface ServiceConfig {
+  /** bsread input, tcp://host:port (PULL connect, or SUB with input_mode sub). */
+  inputStream: string
+  /** Camera name; the image channel is PREFIX + ':FPICTURE'. */
+  prefix: string
+  dataPort: number
+  imagePort: number
+  restPort: number
+  restInterface: string
+  /** Interface the two output streams bind to ('*' = all, as the old service). */
+  streamInterface: string
+  logLevel: LogLevelName
+  autoStart: boolean
+  inputMode: InputMode
+  channelNaming: ChannelNaming
+  /** Longest wait per data message when the data queue is full, then drop (ms). */
+  dataSendTimeoutMs: number
+  dataQueue: number
+  imageQueue: number
+  inputQueue: number
+  /** Largest accepted (decompressed) image in bytes; bigger frames are counted and skipped. */
+  maxFrameBytes: number
+  /** Where ROIs and parameters persist across restarts (none: in memory only). */
+  stateFile: string | undefined
+  /** When set, mutating HTTP endpoints require `Authorization: Bearer <token>`. */
+  apiToken: string | undefined
+  /** Highest rate (Hz) at which frames are offered to the browser preview (0 = off). */
+  previewRate: number
+}
+
+/** Defaults of every option (the contract's where it names one). */
+export const DEFAULTS = {
+  dataPort: 8888,
+  imagePort: 8889,
+  restPort: 10000,
+  restInterface: '0.0.0.0',
+  streamInterface: '*',
+  logLevel: 'INFO' as LogLevelName,
+  inputMode: 'pull' as InputMode,
+  channelNaming: 'full' as ChannelNaming,
+  dataSendTimeoutMs: 1,
+  dataQueue: 100,
+  imageQueue: 100,
+  inputQueue: 100,
+  maxFrameBytes: 256 * 1024 * 1024,
+  previewRate: 5,
+}
+
+export const USAGE = `Usage:
+  psen-processing INPUT_STREAM PREFIX [options]   run the service
+  psen-processing                                 built-in demo: simulated camera + service
+  psen-processing dump [options]                  print a bsread stream (see: dump --help)
+  psen-processing simulate [options]              run the simulated camera (see: simulate --help)
+
+Arguments:
+  INPUT_STREAM   bsread stream to process, tcp://host:port (PULL, connect)
+  PREFIX         camera name; the image channel is PREFIX:FPICTURE
+
+Options (both --opt value and --opt=value):
+  -o, --data_output_stream_port PORT  processed-data stream (PUSH, bind)        [${DEFAULTS.dataPort}]
+  -i, --image_output_stream_port PORT image stream (PUSH, bind)                 [${DEFAULTS.imagePort}]
+  -r, --rest_api_port PORT            HTTP API port (0: any free port)          [${DEFAULTS.restPort}]
+      --rest_api_interface ADDR       interface the HTTP API binds to           [${DEFAULTS.restInterface}]
+      --stream_interface ADDR         interface the output streams bind to      [${DEFAULTS.streamInterface}]
+      --log_level LEVEL               CRITICAL ERROR WARNING INFO DEBUG         [${DEFAULTS.logLevel}]
+      --auto_start                    start processing as soon as the service is up
+      --input_mode pull|sub           PULL (point-to-point) or SUB (broadcast)  [${DEFAULTS.inputMode}]
+      --channel_naming full|short     output channels PREFIX:FPICTURE.x (full) or PREFIX.x (short)
+                                                                                [${DEFAULTS.channelNaming}]
+      --data_send_timeout_ms MS       longest wait per data message when its queue is full,
+                                      then the message is dropped and counted   [${DEFAULTS.dataSendTimeoutMs}]
+      --data_queue N                  data stream queue (messages)              [${DEFAULTS.dataQueue}]
+      --image_queue N                 image stream queue (messages; full: drop) [${DEFAULTS.imageQueue}]
+      --input_queue N                 input receive queue (messages)            [${DEFAULTS.inputQueue}]
+      --max_frame_bytes N             largest accepted image, decompressed      [${DEFAULTS.maxFrameBytes}]
+      --state_file PATH               keep ROIs and parameters in this file across restarts
+                                      (default: in memory only)
+      --api_token TOKEN               require "Authorization: Bearer TOKEN" on POST endpoints
+                                      (default: env PSEN_API_TOKEN; unset: open)
+      --preview_rate HZ               frames per second offered to the browser preview
+                                      (0: off)                                  [${DEFAULTS.previewRate}]
+  -h, --help                          this text
+  -v, --version                       the version
+
+Signals: SIGTERM and SIGINT stop the service cleanly (sockets closed, state written).
+`
+
+/** A command line that cannot be run; the message says why. */
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message)
+    this.name = 'UsageError'
+  }
+}
+
+export type ParsedCommand =
+  | { kind: 'help' }
+  | { kind: 'version' }
+  | { kind: 'demo'; config: Omit<ServiceConfig, 'inputStream' | 'prefix'> }
+  | { kind: 'service'; config: ServiceConfig }
+
+const OPTIONS = {
+  data_output_stream_port: { type: 'string', short: 'o' },
+  // The old code's name for the same thing (before the image stream existed).
+  output_stream_port: { type: 'string' },
+  image_output_stream_port: { type: 'string', short: 'i' },
+  rest_api_port: { type: 'string', short: 'r' },
+  rest_api_interface: { type: 'string' },
+  stream_interface: { type: 'string' },
+  log_level: { type: 'string' },
+  auto_start: { type: 'boolean' },
+  input_mode: { type: 'string' },
+  channel_naming: { type: 'string' },
+  data_send_timeout_ms: { type: 'string' },
+  data_queue: { type: 'string' },
+  image_queue: { type: 'string' },
+  input_queue: { type: 'string' },
+  max_frame_bytes: { type: 'string' },
+  state_file: { type: 'string' },
+  api_token: { type: 'string' },
+  preview_rate: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean', short: 'v' },
+} as const
+
+function integer(name: string, raw: string | undefined, fallback: number, min: number, max: number): number {
+  if (raw === undefined) return fallback
+  if (!/^\s*\d+\s*$/.test(raw)) throw new UsageError(`--${name}: expected an integer, got '${raw}'`)
+  const value = Number(raw)
+  if (value < min || value > max) {
+    throw new UsageError(`--${name}: ${value} is out of range [${min}, ${max}]`)
+  }
+  return value
+}
+
+function decimal(name: string, raw: string | undefined, fallback: number, min: number, max: number): number {
+  if (raw === undefined) return fallback
+  const value = Number(raw)
+  if (raw.trim() === '' || !Number.isFinite(value)) {
+    throw new UsageError(`--${name}: expected a number, got '${raw}'`)
+  }
+  if (value < min || value > max) {
+    throw new UsageError(`--${name}: ${value} is out of range [${min}, ${max}]`)
+  }
+  return value
+}
+
+function choice<T extends string>(name: string, raw: string | undefined, fallback: T, choices: readonly T[]): T {
+  if (raw === undefined) return fallback
+  const found = choices.find((c) => c.toLowerCase() === raw.toLowerCase())
+  if (!found) throw new UsageError(`--${name}: '${raw}' is not one of ${choices.join(', ')}`)
+  return found
+}
+
+/** Checks a tcp://host:port address (what the old service accepted, split the same way). */
+export function checkStreamAddress(address: string): string {
+  const m = /^tcp:\/\/([^\s/]+):(\d+)$/.exec(address)
+  const port = m ? Number(m[2]) : NaN
+  if (!m || port < 1 || port > 65535) {
+    throw new UsageError(`INPUT_STREAM must look like tcp://host:port, got '${address}'`)
+  }
+  return address
+}
+
+/**
+ * Parses the service's command line (without a subcommand). Throws UsageError with a message
+ * meant for the user on anything it cannot run.
+ */
+export function parseServiceArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): ParsedCommand {
+  let parsed
+  try {
+    parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true })
+  } catch (err) {
+    // parseArgs' own messages name the option; drop its hint about '--' for positionals.
+    const message = err instanceof Error ? err.message.split('. To specify')[0] ?? err.message : String(err)
+    throw new UsageError(message ?? 'bad command line')
+  }
+  const { values: v, positionals } = parsed
+  if (v.help) return { kind: 'help' }
+  if (v.version) return { kind: 'version' }
+  if (positionals.length > 2) {
+    throw new UsageError(`unexpected argument '${positionals[2]}' (INPUT_STREAM PREFIX expected)`)
+  }
+  if (positionals.length === 1) throw new UsageError('PREFIX is missing (INPUT_STREAM PREFIX expected)')
+  if (v.data_output_stream_port !== undefined && v.output_stream_port !== undefined) {
+    throw new UsageError('give --data_output_stream_port or --output_stream_port, not both')
+  }
+
+  const token = v.api_token ?? env.PSEN_API_TOKEN
+  const common = {
+    dataPort: integer('data_output_stream_port', v.data_output_stream_port ?? v.output_stream_port,
+      DEFAULTS.dataPort, 1, 65535),
+    imagePort: integer('image_output_stream_port', v.image_output_stream_port, DEFAULTS.imagePort, 1, 65535),
+    restPort: integer('rest_api_port', v.rest_api_port, DEFAULTS.restPort, 0, 65535),
+    restInterface: v.rest_api_interface ?? DEFAULTS.restInterface,
+    streamInterface: v.stream_interface ?? DEFAULTS.streamInterface,
+    logLevel: choice('log_level', v.log_level, DEFAULTS.logLevel, LOG_LEVELS),
+    autoStart: v.auto_start ?? false,
+    inputMode: choice('input_mode', v.input_mode, DEFAULTS.inputMode, ['pull', 'sub'] as const),
+    channelNaming: choice('channel_naming', v.channel_naming, DEFAULTS.channelNaming,
+      ['full', 'short'] as const),
+    dataSendTimeoutMs: decimal('data_send_timeout_ms', v.data_send_timeout_ms,
+      DEFAULTS.dataSendTimeoutMs, 0, 60_000),
+    dataQueue: integer('data_queue', v.data_queue, DEFAULTS.dataQueue, 1, 1_000_000),
+    imageQueue: integer('image_queue', v.image_queue, DEFAULTS.imageQueue, 1, 1_000_000),
+    inputQueue: integer('input_queue', v.input_queue, DEFAULTS.inputQueue, 1, 1_000_000),
+    maxFrameBytes: integer('max_frame_bytes', v.max_frame_bytes, DEFAULTS.maxFrameBytes, 1024, 2 ** 31),
+    stateFile: v.state_file === '' ? undefined : v.state_file,
+    apiToken: token === undefined || token === '' ? undefined : token,
+    previewRate: decimal('preview_rate', v.preview_rate, DEFAULTS.previewRate, 0, 1000),
+  }
+  if (common.dataPort === common.imagePort) {
+    throw new UsageError(`the data and image streams need different ports (both ${common.dataPort})`)
+  }
+  if (positionals.length === 0) return { kind: 'demo', config: common }
+
+  const [inputStream = '', prefix = ''] = positionals
+  checkStreamAddress(inputStream)
+  if (prefix.trim() === '' || /\s/.test(prefix)) {
+    throw new UsageError(`PREFIX must be a camera name without spaces, got '${prefix}'`)
+  }
+  return { kind: 'service', config: { ...common, inputStream, prefix } }
+}

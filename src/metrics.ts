@@ -1,0 +1,121 @@
+/**
+ * Prometheus metrics of the service (prom-client, an own Registry so tests and several
+ * services in one process never share counters). Counters are lifetime totals; `/statistics`
+ * holds the per-run view.
+ * @module
+ */
+import {
+  Counter, Gauge, Histogram, Registry, collectDefaultMetrics,
+} from 'prom-client'
+
+/** Pipeline stages timed per frame. */
+export type Stage = 'receive' | 'decode' | 'profile' | 'edge' | 'send' | 'total'
+
+export interface MetricsSources {
+  /** Malformed input messages by reason, as counted by the receiver. */
+  malformed?: () => Record<string, number>
+  /** Bytes of WebAssembly memory in use. */
+  wasmMemoryBytes?: () => number
+}
+
+export class Metrics {
+  readonly registry = new Registry()
+  readonly framesReceived: Counter
+  readonly framesProcessed: Counter
+  readonly framesDropped: Counter<'reason'>
+  readonly frameErrors: Counter<'cause'>
+  readonly pulseIdGaps: Counter
+  readonly loopRestarts: Counter
+  readonly stageSeconds: Histogram<'stage'>
+  readonly lastPulseId: Gauge
+  readonly inputLagSeconds: Gauge
+  readonly roiSize: Gauge<'roi' | 'dim'>
+  readonly processing: Gauge
+  readonly #httpRequests: Counter<'method' | 'route' | 'code'>
+  readonly #httpSeconds: Histogram<'route'>
+  #sources: MetricsSources = {}
+
+  constructor(opts: { defaultMetrics?: boolean } = {}) {
+    const registers = [this.registry]
+    if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry })
+    this.framesReceived = new Counter({
+      name: 'psen_frames_received_total', help: 'Input messages received (valid bsread)', registers,
+    })
+    this.framesProcessed = new Counter({
+      name: 'psen_frames_processed_total', help: 'Frames processed into a data message', registers,
+    })
+    this.framesDropped = new Counter({
+      name: 'psen_frames_dropped_total',
+      help: 'Output messages dropped because a queue was full (reason: data_queue, image_queue)',
+      labelNames: ['reason'], registers,
+    })
+    this.frameErrors = new Counter({
+      name: 'psen_frame_errors_total',
+      help: 'Frames not (fully) processed, by cause (missing image, ROI outside frame, ...)',
+      labelNames: ['cause'], registers,
+    })
+    this.pulseIdGaps = new Counter({
+      name: 'psen_input_pulse_id_gaps_total',
+      help: 'Input frames whose pulse id did not follow the previous one', registers,
+    })
+    this.loopRestarts = new Counter({
+      name: 'psen_loop_restarts_total',
+      help: 'Restarts of the processing loop after an unexpected failure', registers,
+    })
+    this.stageSeconds = new Histogram({
+      name: 'psen_stage_seconds', help: 'Time per frame and pipeline stage',
+      labelNames: ['stage'], registers,
+      buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25],
+    })
+    this.lastPulseId = new Gauge({
+      name: 'psen_last_pulse_id', help: 'Pulse id of the last received frame', registers,
+    })
+    this.inputLagSeconds = new Gauge({
+      name: 'psen_input_lag_seconds',
+      help: 'Wall clock minus the global timestamp of the last received frame', registers,
+    })
+    this.roiSize = new Gauge({
+      name: 'psen_roi_size_pixels', help: 'Current ROI sizes (0: ROI off)',
+      labelNames: ['roi', 'dim'], registers,
+    })
+    this.processing = new Gauge({
+      name: 'psen_processing', help: '1 while processing, 0 when stopped', registers,
+    })
+    const sources = (): MetricsSources => this.#sources
+    new Counter({
+      name: 'psen_input_malformed_total', help: 'Malformed input messages, by reason',
+      labelNames: ['reason'], registers,
+      collect() {
+        const counts = sources().malformed?.()
+        if (!counts) return
+        this.reset()
+        for (const [reason, n] of Object.entries(counts)) if (n > 0) this.inc({ reason }, n)
+      },
+    })
+    new Gauge({
+      name: 'psen_wasm_memory_bytes', help: 'WebAssembly memory of the kernel module', registers,
+      collect() {
+        const bytes = sources().wasmMemoryBytes?.()
+        if (bytes !== undefined) this.set(bytes)
+      },
+    })
+    this.#httpRequests = new Counter({
+      name: 'psen_http_requests_total', help: 'HTTP requests',
+      labelNames: ['method', 'route', 'code'], registers,
+    })
+    this.#httpSeconds = new Histogram({
+      name: 'psen_http_request_seconds', help: 'HTTP request duration',
+      labelNames: ['route'], registers, buckets: [0.001, 0.005, 0.025, 0.1, 0.5, 2],
+    })
+  }
+
+  /** Connects metrics that are read from their owner at scrape time. */
+  setSources(sources: MetricsSources): void {
+    this.#sources = { ...this.#sources, ...sources }
+  }
+
+  httpRequest(method: string, route: string, code: number, seconds: number): void {
+    this.#httpRequests.inc({ method, route, code: String(code) })
+    this.#httpSeconds.observe({ route }, seconds)
+  }
+}
