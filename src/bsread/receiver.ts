@@ -1,0 +1,132 @@
+/**
+ * bsread input socket: PULL (default) or SUB, connecting to a stream, yielding decoded
+ * messages. Malformed messages are counted and reported, never thrown out of the loop.
+ * @module
+ */
+import * as zmq from 'zeromq'
+
+import { BsreadDecoder, type BsreadMessage, type DecoderOptions } from './decoder.js'
+import { BsreadError, type BsreadErrorReason } from './errors.js'
+
+export interface ReceiverOptions extends DecoderOptions {
+  /** `tcp://host:port` of the sender. */
+  address: string
+  /** PULL (point to point, default) or SUB (broadcast, subscribes to everything). */
+  mode?: 'pull' | 'sub'
+  /** Messages queued per connection before the sender has to wait or drop (default 100). */
+  receiveHighWaterMark?: number
+  /** Milliseconds between reconnection attempts when the sender is gone (zeromq default 100). */
+  reconnectIntervalMs?: number
+  /** A shared decoder (otherwise one is made from the decoder options). */
+  decoder?: BsreadDecoder
+  /** Called for every malformed message, with the parts as received. */
+  onError?: (err: BsreadError, parts: readonly Buffer[]) => void
+}
+
+export interface ReceiverStats {
+  /** Multipart messages taken off the socket. */
+  received: number
+  /** Messages decoded and handed out. */
+  decoded: number
+  /** Malformed messages, total and by reason. */
+  errors: number
+  byReason: Partial<Record<BsreadErrorReason, number>>
+}
+
+/**
+ * Receives a bsread stream. zeromq reconnects by itself when the sender restarts; the loop
+ * awaits the socket (no polling), and `close()` ends it at once.
+ */
+export class BsreadReceiver {
+  readonly address: string
+  readonly mode: 'pull' | 'sub'
+  readonly decoder: BsreadDecoder
+  readonly stats: ReceiverStats = { received: 0, decoded: 0, errors: 0, byReason: {} }
+  #socket: zmq.Pull | zmq.Subscriber
+  #onError: ReceiverOptions['onError']
+  #closed = false
+  #iterating = false
+
+  constructor(opts: ReceiverOptions) {
+    this.address = opts.address
+    this.mode = opts.mode ?? 'pull'
+    this.decoder = opts.decoder ?? new BsreadDecoder(opts)
+    this.#onError = opts.onError
+    const common = {
+      receiveHighWaterMark: opts.receiveHighWaterMark ?? 100,
+      linger: 0,
+      ...(opts.reconnectIntervalMs !== undefined
+        ? { reconnectInterval: opts.reconnectIntervalMs } : {}),
+    }
+    if (this.mode === 'sub') {
+      const sub = new zmq.Subscriber(common)
+      sub.subscribe()
+      this.#socket = sub
+    } else {
+      this.#socket = new zmq.Pull(common)
+    }
+    this.#socket.connect(this.address)
+  }
+
+  get closed(): boolean {
+    return this.#closed
+  }
+
+  /**
+   * The next multipart message as received, or undefined once the receiver is closed. Only
+   * one receive may be pending at a time (zeromq rejects a second with EBUSY).
+   */
+  async receiveRaw(): Promise<Buffer[] | undefined> {
+    if (this.#closed) return undefined
+    try {
+      const parts = await this.#socket.receive()
+      this.stats.received++
+      return parts
+    } catch (err) {
+      if (this.#closed || this.#socket.closed) return undefined
+      throw err
+    }
+  }
+
+  /** Decodes parts, counting and reporting a malformed message (then returns undefined). */
+  decode(parts: readonly Buffer[]): BsreadMessage | undefined {
+    try {
+      const m = this.decoder.decode(parts)
+      this.stats.decoded++
+      return m
+    } catch (err) {
+      if (!(err instanceof BsreadError)) throw err
+      this.stats.errors++
+      this.stats.byReason[err.reason] = (this.stats.byReason[err.reason] ?? 0) + 1
+      this.#onError?.(err, parts)
+      return undefined
+    }
+  }
+
+  /** Decoded messages until `close()`; malformed ones are skipped (see `stats`, `onError`). */
+  async *messages(): AsyncGenerator<BsreadMessage, void, undefined> {
+    if (this.#iterating) throw new Error('BsreadReceiver: only one iteration at a time')
+    this.#iterating = true
+    try {
+      for (;;) {
+        const parts = await this.receiveRaw()
+        if (parts === undefined) return
+        const m = this.decode(parts)
+        if (m !== undefined) yield m
+      }
+    } finally {
+      this.#iterating = false
+    }
+  }
+
+  [Symbol.asyncIterator](): AsyncGenerator<BsreadMessage, void, undefined> {
+    return this.messages()
+  }
+
+  /** Closes the socket (linger 0); a pending iteration ends. Idempotent. */
+  close(): void {
+    if (this.#closed) return
+    this.#closed = true
+    this.#socket.close()
+  }
+}
