@@ -1,0 +1,353 @@
+// bsread's bitshuffle_lz4: a 12-byte big-endian header (total bytes, block bytes), then
+// length-prefixed LZ4 blocks of bit-shuffled elements, then the n mod 8 leftover elements raw.
+// The bit transpose runs on v128 in chunks of 128 elements: a 3-stage butterfly turns 8 bit
+// planes into 8 byte columns, and 3 + log2(elemSize) rounds of byte interleaving put the columns
+// into element order (each round rotates the (vector, lane) index by one bit).
+import {
+  ERR_BAD_ARGUMENT, ERR_CORRUPT, ERR_OUTPUT_OVERFLOW, ERR_SIZE_MISMATCH, ERR_TRUNCATED,
+} from './errors'
+import { lz4_compress, lz4_compress_bound, lz4_decompress } from './lz4'
+
+/** Two ping-pong sets of up to 64 vectors for the interleave rounds (elemSize 8). */
+const VEC_A: usize = memory.data(64 * 16, 16)
+const VEC_B: usize = memory.data(64 * 16, 16)
+
+/** Block scratch (one block's shuffled bytes): allocated once, grown only for bigger blocks. */
+let scratch: usize = 0
+let scratchCap: usize = 0
+
+function ensureScratch(bytes: usize): usize {
+  if (bytes > scratchCap || scratch == 0) {
+    if (scratch != 0) heap.free(scratch)
+    scratch = 0
+    scratchCap = 0
+    // 16 bytes of slack let the LZ4 decoder use whole-vector copies up to the block end.
+    scratch = heap.alloc(bytes + 16)
+    scratchCap = bytes
+  }
+  return scratch
+}
+
+// @ts-ignore: decorator
+@inline function validElemSize(s: i32): bool {
+  return s == 1 || s == 2 || s == 4 || s == 8
+}
+
+// @ts-ignore: decorator
+@inline function loadBE32(p: usize): u32 {
+  return bswap<u32>(load<u32>(p))
+}
+
+// @ts-ignore: decorator
+@inline function storeBE32(p: usize, v: u32): void {
+  store<u32>(p, bswap<u32>(v))
+}
+
+/** The reference block size in elements: 8192 bytes, a multiple of 8 elements, at least 128. */
+// @ts-ignore: decorator
+@inline function defaultBlockElems(s: i32): i32 {
+  const e = (8192 / s) & ~7
+  return e < 128 ? 128 : e
+}
+
+// 8x8 bit transpose of 8 byte-vectors (lane-wise): out register m bit b = in register b bit m.
+// Loads from base + b*stride, stores to outBase + m*outStride.
+function bitTranspose8(base: usize, stride: usize, outBase: usize, outStride: usize): void {
+  let p0 = v128.load(base)
+  let p1 = v128.load(base + stride)
+  let p2 = v128.load(base + 2 * stride)
+  let p3 = v128.load(base + 3 * stride)
+  let p4 = v128.load(base + 4 * stride)
+  let p5 = v128.load(base + 5 * stride)
+  let p6 = v128.load(base + 6 * stride)
+  let p7 = v128.load(base + 7 * stride)
+  // Byte-lane shifts via 16-bit shifts: bits crossing a byte border are masked off anyway.
+  let m = i8x16.splat(0x55)
+  let t: v128
+  t = p0; p0 = v128.bitselect(t, i16x8.shl(p1, 1), m); p1 = v128.bitselect(i16x8.shr_u(t, 1), p1, m)
+  t = p2; p2 = v128.bitselect(t, i16x8.shl(p3, 1), m); p3 = v128.bitselect(i16x8.shr_u(t, 1), p3, m)
+  t = p4; p4 = v128.bitselect(t, i16x8.shl(p5, 1), m); p5 = v128.bitselect(i16x8.shr_u(t, 1), p5, m)
+  t = p6; p6 = v128.bitselect(t, i16x8.shl(p7, 1), m); p7 = v128.bitselect(i16x8.shr_u(t, 1), p7, m)
+  m = i8x16.splat(0x33)
+  t = p0; p0 = v128.bitselect(t, i16x8.shl(p2, 2), m); p2 = v128.bitselect(i16x8.shr_u(t, 2), p2, m)
+  t = p1; p1 = v128.bitselect(t, i16x8.shl(p3, 2), m); p3 = v128.bitselect(i16x8.shr_u(t, 2), p3, m)
+  t = p4; p4 = v128.bitselect(t, i16x8.shl(p6, 2), m); p6 = v128.bitselect(i16x8.shr_u(t, 2), p6, m)
+  t = p5; p5 = v128.bitselect(t, i16x8.shl(p7, 2), m); p7 = v128.bitselect(i16x8.shr_u(t, 2), p7, m)
+  m = i8x16.splat(0x0f)
+  t = p0; p0 = v128.bitselect(t, i16x8.shl(p4, 4), m); p4 = v128.bitselect(i16x8.shr_u(t, 4), p4, m)
+  t = p1; p1 = v128.bitselect(t, i16x8.shl(p5, 4), m); p5 = v128.bitselect(i16x8.shr_u(t, 4), p5, m)
+  t = p2; p2 = v128.bitselect(t, i16x8.shl(p6, 4), m); p6 = v128.bitselect(i16x8.shr_u(t, 4), p6, m)
+  t = p3; p3 = v128.bitselect(t, i16x8.shl(p7, 4), m); p7 = v128.bitselect(i16x8.shr_u(t, 4), p7, m)
+  v128.store(outBase, p0)
+  v128.store(outBase + outStride, p1)
+  v128.store(outBase + 2 * outStride, p2)
+  v128.store(outBase + 3 * outStride, p3)
+  v128.store(outBase + 4 * outStride, p4)
+  v128.store(outBase + 5 * outStride, p5)
+  v128.store(outBase + 6 * outStride, p6)
+  v128.store(outBase + 7 * outStride, p7)
+}
+
+// `rounds` interleave rounds over n vectors starting at VEC_A; the last round writes to out.
+function interleave(rounds: i32, n: usize, out: usize): void {
+  const half = n >> 1
+  let x = VEC_A
+  for (let r = 0; r < rounds; r++) {
+    const y = r == rounds - 1 ? out : ((r & 1) == 0 ? VEC_B : VEC_A)
+    for (let i: usize = 0; i < half; i++) {
+      const a = v128.load(x + (i << 4))
+      const b = v128.load(x + ((i + half) << 4))
+      v128.store(y + (i << 5), i8x16.shuffle(a, b, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23))
+      v128.store(y + (i << 5) + 16,
+        i8x16.shuffle(a, b, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31))
+    }
+    x = y
+  }
+}
+
+// The inverse of `interleave`: reads n vectors at src, the result ends in VEC_A.
+function deinterleave(rounds: i32, n: usize, src: usize): void {
+  const half = n >> 1
+  let x = src
+  for (let r = 0; r < rounds; r++) {
+    const y = ((rounds - 1 - r) & 1) == 0 ? VEC_A : VEC_B
+    for (let i: usize = 0; i < half; i++) {
+      const a = v128.load(x + (i << 5))
+      const b = v128.load(x + (i << 5) + 16)
+      v128.store(y + (i << 4),
+        i8x16.shuffle(a, b, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30))
+      v128.store(y + ((i + half) << 4),
+        i8x16.shuffle(a, b, 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31))
+    }
+    x = y
+  }
+}
+
+// 8x8 bit-matrix transpose of a u64 (byte = row, bit = column); Hacker's Delight 7-3.
+// @ts-ignore: decorator
+@inline function transpose8(x: u64): u64 {
+  let t = (x ^ (x >> 7)) & 0x00aa00aa00aa00aa
+  x = x ^ t ^ (t << 7)
+  t = (x ^ (x >> 14)) & 0x0000cccc0000cccc
+  x = x ^ t ^ (t << 14)
+  t = (x ^ (x >> 28)) & 0x00000000f0f0f0f0
+  return x ^ t ^ (t << 28)
+}
+
+/** Un-bitshuffles a block of n elements (n a multiple of 8) of s bytes from inp to out. */
+function unshuffleBlock(inp: usize, out: usize, n: usize, s: i32): void {
+  const nb = n >> 3
+  const chunks = nb >> 4
+  const ss = <usize>s
+  const rounds = 3 + ctz(s)
+  for (let c: usize = 0; c < chunks; c++) {
+    const planes = inp + (c << 4)
+    for (let j: usize = 0; j < ss; j++) {
+      bitTranspose8(planes + 8 * j * nb, nb, VEC_A + (j << 4), ss << 4)
+    }
+    interleave(rounds, 8 * ss, out + c * 128 * ss)
+  }
+  for (let k = chunks << 4; k < nb; k++) {
+    for (let j: usize = 0; j < ss; j++) {
+      const plane = inp + 8 * j * nb + k
+      let x: u64 = 0
+      for (let b: usize = 0; b < 8; b++) x |= <u64>load<u8>(plane + b * nb) << (b << 3)
+      x = transpose8(x)
+      const o = out + 8 * k * ss + j
+      for (let m: usize = 0; m < 8; m++) store<u8>(o + m * ss, <u8>(x >> (m << 3)))
+    }
+  }
+}
+
+/** Bitshuffles a block of n elements (n a multiple of 8) of s bytes from inp to out. */
+function shuffleBlock(inp: usize, out: usize, n: usize, s: i32): void {
+  const nb = n >> 3
+  const chunks = nb >> 4
+  const ss = <usize>s
+  const rounds = 3 + ctz(s)
+  for (let c: usize = 0; c < chunks; c++) {
+    deinterleave(rounds, 8 * ss, inp + c * 128 * ss)
+    const planes = out + (c << 4)
+    for (let j: usize = 0; j < ss; j++) {
+      bitTranspose8(VEC_A + (j << 4), ss << 4, planes + 8 * j * nb, nb)
+    }
+  }
+  for (let k = chunks << 4; k < nb; k++) {
+    for (let j: usize = 0; j < ss; j++) {
+      const e = inp + 8 * k * ss + j
+      let x: u64 = 0
+      for (let m: usize = 0; m < 8; m++) x |= <u64>load<u8>(e + m * ss) << (m << 3)
+      x = transpose8(x)
+      const plane = out + 8 * j * nb + k
+      for (let b: usize = 0; b < 8; b++) store<u8>(plane + b * nb, <u8>(x >> (b << 3)))
+    }
+  }
+}
+
+/** Test hook: bitshuffles (forward != 0) or unshuffles n elements (multiple of 8). */
+export function bitshuffle_block(inp: usize, out: usize, n: i32, elemSize: i32, forward: i32): i32 {
+  if (!validElemSize(elemSize) || n < 0 || (n & 7) != 0) return ERR_BAD_ARGUMENT
+  if (forward != 0) shuffleBlock(inp, out, <usize>n, elemSize)
+  else unshuffleBlock(inp, out, <usize>n, elemSize)
+  return n
+}
+
+// Validates the header; returns the total byte count or a negative status. Block bytes at
+// HEADER_OUT (u32) on success.
+let hdrBlockElems: i32 = 0
+
+function readHeader(src: usize, srcLen: i32, dstCap: i32, s: i32): i32 {
+  if (srcLen < 0 || dstCap < 0 || !validElemSize(s)) return ERR_BAD_ARGUMENT
+  if (srcLen < 12) return ERR_TRUNCATED
+  const hi = loadBE32(src)
+  const lo = loadBE32(src + 4)
+  const blockBytes = loadBE32(src + 8)
+  if (hi != 0 || lo > 0x7fffffff) return ERR_OUTPUT_OVERFLOW
+  const total = <i32>lo
+  if (total > dstCap) return ERR_OUTPUT_OVERFLOW
+  if (total % s != 0) return ERR_SIZE_MISMATCH
+  if (blockBytes == 0 || blockBytes > 0x7fffffff || blockBytes % <u32>(8 * s) != 0) {
+    return ERR_CORRUPT
+  }
+  hdrBlockElems = <i32>(blockBytes / <u32>s)
+  return total
+}
+
+/** Decodes a whole bitshuffle_lz4 value; dstCap must hold the declared size; returns bytes. */
+export function bslz4_decompress(src: usize, srcLen: i32, dst: usize, dstCap: i32, elemSize: i32): i32 {
+  const total = readHeader(src, srcLen, dstCap, elemSize)
+  if (total < 0) return total
+  const r = decodeBlocks(src, srcLen, dst, total, elemSize, 0, 0x7fffffff)
+  return r < 0 ? r : total
+}
+
+/**
+ * Decodes only the blocks overlapping elements [firstElem, endElem) (and the raw tail if it
+ * overlaps) into their places in dst; returns the number of LZ4 blocks decoded.
+ */
+export function bslz4_decompress_range(
+  src: usize, srcLen: i32, dst: usize, dstCap: i32, elemSize: i32, firstElem: i32, endElem: i32,
+): i32 {
+  const total = readHeader(src, srcLen, dstCap, elemSize)
+  if (total < 0) return total
+  if (firstElem < 0 || endElem < firstElem) return ERR_BAD_ARGUMENT
+  return decodeBlocks(src, srcLen, dst, total, elemSize, firstElem, endElem)
+}
+
+// Walks the blocks after a validated header; decodes those overlapping [first, end).
+function decodeBlocks(
+  src: usize, srcLen: i32, dst: usize, total: i32, s: i32, first: i32, end: i32,
+): i32 {
+  const n = total / s
+  const blockElems = hdrBlockElems
+  const fullBytes = (n & ~7) < blockElems ? (n & ~7) * s : blockElems * s
+  const work = ensureScratch(<usize>fullBytes)
+  let pos: i32 = 12
+  let elem: i32 = 0
+  let decoded: i32 = 0
+  while (n - elem >= 8) {
+    const left = (n - elem) & ~7
+    const bn = left < blockElems ? left : blockElems
+    if (srcLen - pos < 4) return ERR_TRUNCATED
+    const clen = loadBE32(src + <usize>pos)
+    pos += 4
+    if (clen > <u32>(srcLen - pos)) return ERR_TRUNCATED
+    if (elem < end && elem + bn > first) {
+      const r = lz4_decompress(src + <usize>pos, <i32>clen, work, bn * s)
+      if (r < 0) return r
+      if (r != bn * s) return ERR_SIZE_MISMATCH
+      unshuffleBlock(work, dst + <usize>(elem * s), <usize>bn, s)
+      decoded++
+    }
+    pos += <i32>clen
+    elem += bn
+  }
+  const tail = (n - elem) * s
+  if (tail > 0 && elem < end && n > first) {
+    if (srcLen - pos < tail) return ERR_TRUNCATED
+    memory.copy(dst + <usize>(elem * s), src + <usize>pos, <usize>tail)
+  }
+  return decoded
+}
+
+// Block size in elements for a compress call, or a negative status.
+function blockElemsFor(s: i32, blockBytes: i32): i32 {
+  if (!validElemSize(s) || blockBytes < 0) return ERR_BAD_ARGUMENT
+  if (blockBytes == 0) return defaultBlockElems(s)
+  if (blockBytes % (8 * s) != 0) return ERR_BAD_ARGUMENT
+  return blockBytes / s
+}
+
+/** Worst-case bitshuffle_lz4 size of srcLen bytes (header and prefixes included). */
+export function bslz4_compress_bound(srcLen: i32, elemSize: i32, blockBytes: i32): i32 {
+  const be = blockElemsFor(elemSize, blockBytes)
+  if (be < 0) return be
+  if (srcLen < 0 || srcLen % elemSize != 0 || srcLen > 0x70000000) return ERR_BAD_ARGUMENT
+  const n = srcLen / elemSize
+  const full = n / be
+  const last = (n % be) & ~7
+  let bound: i64 = 12 + <i64>full * (4 + <i64>lz4_compress_bound(be * elemSize))
+  if (last > 0) bound += 4 + <i64>lz4_compress_bound(last * elemSize)
+  bound += <i64>((n & 7) * elemSize)
+  return bound > 0x7fffffff ? ERR_BAD_ARGUMENT : <i32>bound
+}
+
+/** Encodes like the reference C library; blockBytes 0 = the reference default. */
+export function bslz4_compress(
+  src: usize, srcLen: i32, dst: usize, dstCap: i32, elemSize: i32, blockBytes: i32,
+): i32 {
+  const be = blockElemsFor(elemSize, blockBytes)
+  if (be < 0) return be
+  const s = elemSize
+  if (srcLen < 0 || dstCap < 0 || srcLen % s != 0) return ERR_BAD_ARGUMENT
+  if (dstCap < 12) return ERR_OUTPUT_OVERFLOW
+  const n = srcLen / s
+  store<u32>(dst, 0)
+  storeBE32(dst + 4, <u32>srcLen)
+  storeBE32(dst + 8, <u32>(be * s))
+  const work = ensureScratch(<usize>(((n & ~7) < be ? (n & ~7) : be) * s))
+  let pos: i32 = 12
+  let elem: i32 = 0
+  while (n - elem >= 8) {
+    const left = (n - elem) & ~7
+    const bn = left < be ? left : be
+    if (dstCap - pos < 4) return ERR_OUTPUT_OVERFLOW
+    shuffleBlock(src + <usize>(elem * s), work, <usize>bn, s)
+    const r = lz4_compress(work, bn * s, dst + <usize>(pos + 4), dstCap - pos - 4)
+    if (r < 0) return r
+    storeBE32(dst + <usize>pos, <u32>r)
+    pos += 4 + r
+    elem += bn
+  }
+  const tail = (n - elem) * s
+  if (dstCap - pos < tail) return ERR_OUTPUT_OVERFLOW
+  memory.copy(dst + <usize>pos, src + <usize>(elem * s), <usize>tail)
+  return pos + tail
+}
+
+/** Reverses the byte order of nElems elements of elemSize bytes, in place. */
+export function byteswap_inplace(ptr: usize, nElems: i32, elemSize: i32): void {
+  if (nElems <= 0 || elemSize <= 1 || !validElemSize(elemSize)) return
+  const bytes = <usize>nElems * <usize>elemSize
+  const vecEnd = bytes & ~15
+  let i: usize = 0
+  if (elemSize == 2) {
+    for (; i < vecEnd; i += 16) {
+      const v = v128.load(ptr + i)
+      v128.store(ptr + i, i8x16.shuffle(v, v, 1, 0, 3, 2, 5, 4, 7, 6, 9, 8, 11, 10, 13, 12, 15, 14))
+    }
+    for (; i < bytes; i += 2) store<u16>(ptr + i, bswap<u16>(load<u16>(ptr + i)))
+  } else if (elemSize == 4) {
+    for (; i < vecEnd; i += 16) {
+      const v = v128.load(ptr + i)
+      v128.store(ptr + i, i8x16.shuffle(v, v, 3, 2, 1, 0, 7, 6, 5, 4, 11, 10, 9, 8, 15, 14, 13, 12))
+    }
+    for (; i < bytes; i += 4) store<u32>(ptr + i, bswap<u32>(load<u32>(ptr + i)))
+  } else {
+    for (; i < vecEnd; i += 16) {
+      const v = v128.load(ptr + i)
+      v128.store(ptr + i, i8x16.shuffle(v, v, 7, 6, 5, 4, 3, 2, 1, 0, 15, 14, 13, 12, 11, 10, 9, 8))
+    }
+    for (; i < bytes; i += 8) store<u64>(ptr + i, bswap<u64>(load<u64>(ptr + i)))
+  }
+}

@@ -1,0 +1,103 @@
+/**
+ * Deterministic synthetic PSEN (photon spectral encoder) frames: a dark offset with read noise
+ * everywhere, and a horizontal band carrying a smooth spectrum whose right part drops by a step
+ * (the X-ray-induced edge) on X-ray shots. Shot noise is Poisson-like (Gaussian with variance =
+ * counts). Used by the kernel benchmark and the built-in camera simulator.
+ * @module
+ */
+
+export interface FrameOptions {
+  width: number
+  height: number
+  /** Sub-pixel x of the falling edge; undefined = a reference (no X-ray) shot. */
+  edgeX?: number
+  /** First row of the spectrum band (default: the facility's 1150 scaled to the height). */
+  bandY0?: number
+  /** End row (exclusive) of the band (default: 1550 scaled to the height). */
+  bandY1?: number
+  /** Relative drop of the spectrum behind the edge (default 0.3). */
+  edgeDepth?: number
+  /** Edge smoothing width in pixels (default 3). */
+  edgeWidth?: number
+  /** Peak spectrum counts above dark (default 3000). */
+  amplitude?: number
+  /** Dark offset in counts (default 100). */
+  dark?: number
+  /** Read-noise sigma in counts (default 12, which gives about 2x bitshuffle-LZ4 compression). */
+  noise?: number
+  /** PRNG seed: the same seed and options give the same frame. */
+  seed?: number
+}
+
+/** Facility frame: 2560 x 2160, spectrum rows 1150..1550. */
+export const FACILITY_HEIGHT = 2160
+export const FACILITY_BAND: readonly [number, number] = [1150, 1550]
+
+// Column envelope cache: recomputed only when the geometry or the edge changes, so generating
+// frames in a loop allocates nothing.
+let envelope = new Float64Array(0)
+let envelopeKey = ''
+
+function columnEnvelope(width: number, amplitude: number, edgeX: number | undefined,
+  depth: number, edgeWidth: number): Float64Array {
+  const key = `${width}/${amplitude}/${edgeX}/${depth}/${edgeWidth}`
+  if (key === envelopeKey) return envelope
+  if (envelope.length !== width) envelope = new Float64Array(width)
+  const centre = width / 2
+  const sigma = width / 4
+  for (let x = 0; x < width; x++) {
+    const d = (x - centre) / sigma
+    let v = amplitude * Math.exp(-0.5 * d * d)
+    if (edgeX !== undefined) {
+      // Falling edge: a logistic step from 1 to 1 - depth around edgeX.
+      v *= 1 - depth / (1 + Math.exp(-(x - edgeX) / (edgeWidth / 4)))
+    }
+    envelope[x] = v
+  }
+  envelopeKey = key
+  return envelope
+}
+
+/** Writes one frame (row-major, width = fastest axis) into `out`; returns `out`. */
+export function generateFrame(out: Uint16Array, opts: FrameOptions): Uint16Array {
+  const { width, height } = opts
+  if (!Number.isInteger(width) || !Number.isInteger(height) || width <= 0 || height <= 0) {
+    throw new RangeError(`bad frame size ${width}x${height}`)
+  }
+  if (out.length < width * height) throw new RangeError('output array too small')
+  const scale = height / FACILITY_HEIGHT
+  const y0 = Math.max(0, Math.round(opts.bandY0 ?? FACILITY_BAND[0] * scale))
+  const y1 = Math.min(height, Math.round(opts.bandY1 ?? FACILITY_BAND[1] * scale))
+  const dark = opts.dark ?? 100
+  const noise = opts.noise ?? 12
+  const env = columnEnvelope(width, opts.amplitude ?? 3000, opts.edgeX, opts.edgeDepth ?? 0.3,
+    opts.edgeWidth ?? 3)
+  // xorshift32 state; the sum of two uniforms (triangular, variance 1/6) is a cheap
+  // near-Gaussian good enough for camera noise.
+  let state = ((opts.seed ?? 1) * 2654435761) >>> 0 || 0x9e3779b9
+  const next = (): number => {
+    state ^= state << 13
+    state >>>= 0
+    state ^= state >>> 17
+    state ^= state << 5
+    state >>>= 0
+    return state / 4294967296
+  }
+  const k = Math.sqrt(6)
+  const bandMid = (y0 + y1 - 1) / 2
+  const bandHalf = Math.max(1, (y1 - y0) / 2)
+  for (let y = 0; y < height; y++) {
+    const row = y * width
+    const inBand = y >= y0 && y < y1
+    // A flat-topped vertical profile: the band fades out over its outer fifth.
+    const t = Math.abs(y - bandMid) / bandHalf
+    const vert = inBand ? (t < 0.8 ? 1 : Math.max(0, (1 - t) * 5)) : 0
+    for (let x = 0; x < width; x++) {
+      const signal = vert * env[x]!
+      const sigma = Math.sqrt(noise * noise + signal)
+      const v = dark + signal + sigma * k * (next() + next() - 1)
+      out[row + x] = v <= 0 ? 0 : v >= 65535 ? 65535 : v
+    }
+  }
+  return out
+}
