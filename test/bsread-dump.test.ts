@@ -1,0 +1,72 @@
+import { suite } from 'uvu'
+import * as assert from 'uvu/assert'
+import * as zmq from 'zeromq'
+
+import { BsreadEncoder } from '../src/bsread/encoder.js'
+import { BsreadSender } from '../src/bsread/sender.js'
+import type { ChannelInfo } from '../src/bsread/types.js'
+import { runDump } from '../src/cli/dump.js'
+import { loadCodec } from './helpers/bsread.js'
+import { freePort } from './helpers/ports.js'
+
+zmq.context.blocky = false
+const codec = await loadCodec()
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+const dump = suite('dump command')
+
+dump('prints pulse ids, channels and values of a live stream, stops after -n', async () => {
+  const sender = await BsreadSender.bind({ address: 'tcp://127.0.0.1:*', sendTimeoutMs: 10 })
+  const lines: string[] = []
+  const errs: string[] = []
+  const img: ChannelInfo = { name: 'CAM:FPICTURE', type: 'uint16', shape: [8, 4],
+    encoding: 'little', compression: codec ? 'bitshuffle_lz4' : 'none' }
+  const gain: ChannelInfo = { name: 'CAM:GAIN', type: 'float64', shape: [1], encoding: 'little',
+    compression: 'none' }
+  const enc = new BsreadEncoder({ codec })
+  const done = runDump([sender.endpoint, '-n', '3', '--values'],
+    { out: (l) => lines.push(l), err: (l) => errs.push(l), codec })
+  let finished = false
+  void done.then(() => { finished = true })
+  let pulse = 1000n
+  for (let i = 0; i < 2000 && !finished; i++) {
+    await sender.send(enc.encode({ pulseId: ++pulse, globalTimestamp: { sec: 1700000000, ns: 5 },
+      channels: [{ info: img, value: new Uint16Array(32).fill(7) }, { info: gain, value: 2.5 }] }))
+    await sleep(5)
+  }
+  assert.is(await done, 0)
+  sender.close()
+  const text = lines.join('\n')
+  assert.match(text, /pulse_id 100\d  2023-11-14T22:13:20\.000000005Z  2 channels/)
+  assert.match(text, /CAM:FPICTURE {2}uint16 \[8, 4\] little (bitshuffle_lz4|none)/)
+  assert.match(text, /CAM:GAIN {2}float64 \[1\] little none {2}8 B {2}= 2\.5/)
+  assert.is(lines.filter((l) => l.startsWith('pulse_id')).length, 3)
+  assert.match(lines[lines.length - 1] ?? '', /^3 messages, 0 malformed$/)
+  assert.equal(errs, [])
+})
+
+dump('--help and bad arguments', async () => {
+  const out: string[] = []
+  const err: string[] = []
+  const io = { out: (l: string) => out.push(l), err: (l: string) => err.push(l) }
+  assert.is(await runDump(['--help'], io), 0)
+  assert.match(out.join(), /usage: psen-processing dump/)
+  assert.is(await runDump([], io), 2)
+  assert.is(await runDump(['localhost:9999'], io), 2)
+  assert.is(await runDump(['tcp://127.0.0.1:1', '-n', 'x'], io), 2)
+  assert.is(await runDump(['tcp://127.0.0.1:1', '--bogus'], io), 2)
+})
+
+dump('stops on abort while idle, in SUB mode', async () => {
+  const port = await freePort()
+  const ac = new AbortController()
+  const out: string[] = []
+  const done = runDump([`tcp://127.0.0.1:${port}`, '--sub'],
+    { out: (l) => out.push(l), err: () => {}, signal: ac.signal, codec })
+  await sleep(30)
+  ac.abort()
+  assert.is(await done, 0)
+  assert.match(out[out.length - 1] ?? '', /^0 messages/)
+})
+
+dump.run()
