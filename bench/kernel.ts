@@ -1,0 +1,186 @@
+/**
+ * Kernel benchmark on a realistic frame: 2560 x 2160 uint16 from src/sim/frame.ts, compressed by
+ * the project's own bitshuffle_lz4 encoder, with the facility's ROIs (signal [0, 2560, 1150, 400],
+ * background [0, 2560, 500, 400]). Median of at least 20 timed runs after warm-up.
+ *
+ *   npm run bench                 human table
+ *   npm run bench -- --json       one JSON object per line
+ *   npm run bench -- --runs 50    more runs
+ * @module
+ */
+import { parseArgs } from 'node:util'
+import { Codec } from '../src/kernel/codec.js'
+import { DType } from '../src/kernel/dtype.js'
+import { Kernel } from '../src/kernel/kernel.js'
+import { generateFrame } from '../src/sim/frame.js'
+import { bslz4DecodeRef } from '../test/reference/bitshuffle.js'
+import { xProfileRef, type Roi } from '../test/reference/profile.js'
+
+const { values: args } = parseArgs({
+  options: {
+    json: { type: 'boolean', default: false },
+    runs: { type: 'string', default: '25' },
+    'ref-runs': { type: 'string', default: '20' },
+  },
+})
+const RUNS = Math.max(20, Number(args.runs))
+const REF_RUNS = Math.max(1, Number(args['ref-runs']))
+const WIDTH = 2560
+const HEIGHT = 2160
+const FRAME = `${WIDTH}x${HEIGHT} uint16 bitshuffle_lz4`
+const SIGNAL: Roi = [0, 2560, 1150, 400]
+const BACKGROUND: Roi = [0, 2560, 500, 400]
+const TAPS = 50
+const REFERENCES = 4
+
+interface Result {
+  name: string
+  frame: string
+  ms_per_frame: number
+  fps: number
+  mb_per_s_out: number
+  runs: number
+  note?: string
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b)
+  const m = s.length >> 1
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2
+}
+
+/**
+ * Times `fn` (one frame per call): warm-up, then `runs` timed runs of `reps` calls each, where
+ * reps makes a run last at least ~5 ms (so microsecond kernels are not timer noise).
+ */
+function measure(name: string, fn: () => void, bytesOut: number, runs = RUNS, note?: string): Result {
+  let t0 = performance.now()
+  let warm = 0
+  do {
+    fn()
+    warm++
+  } while (warm < 3 || (performance.now() - t0 < 200 && warm < 50))
+  const per = (performance.now() - t0) / warm
+  const reps = Math.max(1, Math.ceil(5 / Math.max(per, 1e-6)))
+  const times: number[] = []
+  for (let r = 0; r < runs; r++) {
+    t0 = performance.now()
+    for (let i = 0; i < reps; i++) fn()
+    times.push((performance.now() - t0) / reps)
+  }
+  const ms = median(times)
+  return {
+    name, frame: FRAME, ms_per_frame: round(ms, 4), fps: round(1000 / ms, 1),
+    mb_per_s_out: round(bytesOut / 1e6 / (ms / 1000), 1), runs, ...(note ? { note } : {}),
+  }
+}
+
+function round(x: number, digits: number): number {
+  const f = 10 ** digits
+  return Math.round(x * f) / f
+}
+
+const kernel = await Kernel.load()
+const codec = new Codec(kernel)
+const pixels = new Uint16Array(WIDTH * HEIGHT)
+generateFrame(pixels, { width: WIDTH, height: HEIGHT, edgeX: 1200.4, seed: 1 })
+const raw = new Uint8Array(pixels.buffer)
+const t0 = performance.now()
+const wire = codec.compress(raw, 'bitshuffle_lz4', 2)
+const encodeMs = performance.now() - t0
+const ratio = raw.length / wire.length
+
+const frame = kernel.region()
+const sigOut = kernel.region()
+const bgOut = kernel.region()
+const u16 = DType.uint16
+
+function profiles(ptr: number): void {
+  const sig = sigOut.ensure(SIGNAL[1] * 8)
+  const bg = bgOut.ensure(BACKGROUND[1] * 8)
+  kernel.check(kernel.exports.x_profile(ptr, WIDTH, HEIGHT, u16, 0, ...SIGNAL, sig), 'x_profile')
+  kernel.check(kernel.exports.x_profile(ptr, WIDTH, HEIGHT, u16, 0, ...BACKGROUND, bg), 'x_profile')
+}
+
+const results: Result[] = []
+results.push(measure('decode_bslz4', () => {
+  codec.decompressInto(frame, wire, 'bitshuffle_lz4', 2, raw.length)
+}, raw.length))
+results.push(measure('decode_profiles', () => {
+  profiles(codec.decompressInto(frame, wire, 'bitshuffle_lz4', 2, raw.length))
+}, raw.length))
+const rows: Array<[number, number]> = [[SIGNAL[2], SIGNAL[2] + SIGNAL[3]],
+  [BACKGROUND[2], BACKGROUND[2] + BACKGROUND[3]]]
+results.push(measure('roi_decode_profiles', () => {
+  profiles(codec.decompressRowsInto(frame, wire, 2, WIDTH, HEIGHT, rows))
+}, raw.length, RUNS, 'MB/s counted on the whole frame'))
+
+// Check once that the measured paths compute the right thing.
+const check = codec.decompressInto(frame, wire, 'bitshuffle_lz4', 2, raw.length)
+if (!kernel.bytes(check, raw.length).every((v, i) => v === raw[i])) throw new Error('decode mismatch')
+
+// edge_2560: mean of the reference ring, subtraction, (step-1) refinement, step correlation.
+{
+  const n = WIDTH
+  const ring = kernel.region()
+  const mean = kernel.region()
+  const sub = kernel.region()
+  const refined = kernel.region()
+  const scratch = kernel.region()
+  const out = kernel.region()
+  const ringPtr = ring.ensure((REFERENCES + 1) * n * 8)
+  const meanPtr = mean.ensure(n * 8)
+  const subPtr = sub.ensure(n * 8)
+  const refPtr = refined.ensure((n + 2) * 8)
+  const scratchPtr = scratch.ensure((n + 3) * 8)
+  const outPtr = out.ensure(5 * 8)
+  const ringView = new Float64Array(kernel.exports.memory.buffer, ringPtr, (REFERENCES + 1) * n)
+  const refShot = new Uint16Array(WIDTH * HEIGHT)
+  generateFrame(refShot, { width: WIDTH, height: HEIGHT, seed: 2 })
+  const shots = [refShot, pixels]
+  for (let k = 0; k <= REFERENCES; k++) {
+    const src = shots[k === REFERENCES ? 1 : 0]!
+    for (let x = 0; x < n; x++) {
+      let sum = 0
+      for (let y = SIGNAL[2]; y < SIGNAL[2] + SIGNAL[3]; y++) sum += src[y * WIDTH + x]!
+      ringView[k * n + x] = sum + k
+    }
+  }
+  const sigPtr = ringPtr + REFERENCES * n * 8
+  const e = kernel.exports
+  let position = 0
+  results.push(measure('edge_2560', () => {
+    e.profiles_mean(ringPtr, REFERENCES, n, meanPtr)
+    e.profile_subtract(sigPtr, meanPtr, n, subPtr)
+    const m = e.profile_refine(subPtr, n, 1, n - 1, refPtr)
+    e.edge_find(refPtr, m, TAPS, 0, scratchPtr, outPtr)
+  }, n * 8, RUNS, 'MB/s of the f64 profile'))
+  position = new Float64Array(e.memory.buffer, outPtr, 5)[0]! + Math.floor(TAPS / 2)
+  if (Math.abs(position - 1200.4) > 5) throw new Error(`edge found at ${position}, expected ~1200`)
+}
+
+results.push(measure('ts_reference_decode_profiles', () => {
+  const decoded = bslz4DecodeRef(wire, 2)
+  xProfileRef(decoded, WIDTH, 'uint16', false, SIGNAL)
+  xProfileRef(decoded, WIDTH, 'uint16', false, BACKGROUND)
+}, raw.length, REF_RUNS, 'plain TS reference (test/reference), for the ratio'))
+
+const summary = {
+  name: 'frame', frame: FRAME, bytes: raw.length, compressed_bytes: wire.length,
+  compression_ratio: round(ratio, 3), encode_ms: round(encodeMs, 1),
+}
+if (args.json) {
+  for (const r of results) console.log(JSON.stringify(r))
+  console.log(JSON.stringify(summary))
+} else {
+  console.log(`frame ${FRAME}: ${(raw.length / 1e6).toFixed(2)} MB -> ${(wire.length / 1e6).toFixed(2)} MB` +
+    ` (ratio ${ratio.toFixed(2)}), encoded once in ${encodeMs.toFixed(1)} ms`)
+  console.log('name                            ms/frame        fps     MB/s out  runs')
+  for (const r of results) {
+    console.log(`${r.name.padEnd(30)} ${r.ms_per_frame.toFixed(3).padStart(9)} ${r.fps.toFixed(1).padStart(10)}` +
+      ` ${r.mb_per_s_out.toFixed(1).padStart(12)} ${String(r.runs).padStart(5)}`)
+  }
+  const ts = results.find((r) => r.name === 'ts_reference_decode_profiles')
+  const wasm = results.find((r) => r.name === 'decode_profiles')
+  if (ts && wasm) console.log(`decode_profiles is ${(ts.ms_per_frame / wasm.ms_per_frame).toFixed(0)}x the TS reference`)
+}
