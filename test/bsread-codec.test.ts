@@ -69,7 +69,8 @@ for (const v of vectors) {
         assert.is(noHash(parts[0]), noHash(msg.parts[0]), `message ${i} main header`)
         const size = (b: Buffer) => dhc === 'lz4' ? b.readUInt32LE(0) : Number(b.readBigUInt64BE(0))
         const text = (b: Buffer) => Buffer.from(codec!.decompress(b, dhc, 1, size(b))).toString()
-        assert.is(text(parts[1] as Buffer), text(msg.parts[1] as Buffer), `message ${i} data header`)
+        assert.is(text(parts[1] as Buffer), text(msg.parts[1] as Buffer),
+          `message ${i} data header`)
       }
       // Uncompressed values and all timestamps are deterministic: byte-equal to the reference.
       for (let p = 2; p < parts.length; p++) {

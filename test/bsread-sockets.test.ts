@@ -36,8 +36,11 @@ async function sendUntilReceived(
 
 function sampleValue(type: ChannelType, n: number, seed: number): EncodeChannel['value'] {
   if (type === 'string') return `value ${seed} µ`
-  if (type === 'bool') return n === 1 ? seed % 2 === 0 : Array.from({ length: n }, (_, i) => i % 3 === 0)
-  const vals = Array.from({ length: n }, (_, i) => (i * 37 + seed) % 120 - (type[0] === 'u' ? 0 : 60))
+  if (type === 'bool') {
+    return n === 1 ? seed % 2 === 0 : Array.from({ length: n }, (_, i) => i % 3 === 0)
+  }
+  const bias = type[0] === 'u' ? 0 : 60
+  const vals = Array.from({ length: n }, (_, i) => (i * 37 + seed) % 120 - bias)
   if (type === 'int64' || type === 'uint64') {
     const big = vals.map((v) => BigInt(v) + (type === 'uint64' ? 2n ** 63n : -(2n ** 62n)))
     return n === 1 ? big[0] : big
@@ -93,7 +96,9 @@ sockets('round trip over PUSH/PULL for every type, compression and byte order', 
       assert.equal(raw.timestamp, { sec: 1700000001, ns: 42 })
       const got = normalise(decodeValue(raw, codec))
       let want = normalise(c.value)
-      if (c.info.type === 'float32' && Array.isArray(want)) want = Array.from(new Float32Array(want as number[]))
+      if (c.info.type === 'float32' && Array.isArray(want)) {
+        want = Array.from(new Float32Array(want as number[]))
+      }
       assert.equal(got, want, c.info.name)
     }
   } finally {

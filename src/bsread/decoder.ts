@@ -132,7 +132,9 @@ export class BsreadDecoder {
       header, changed, parts)
   }
 
-  #parseDataHeader(part: Buffer, compression: Compression, hash: string, key: string): ParsedHeader {
+  #parseDataHeader(
+    part: Buffer, compression: Compression, hash: string, key: string,
+  ): ParsedHeader {
     if (this.verifyHash && md5hex(part) !== hash) {
       throw new BsreadError('hash_mismatch', 'main header hash is not the MD5 of the data header')
     }
@@ -191,7 +193,8 @@ class Message implements BsreadMessage {
     const bytes = this.parts[2 + 2 * index]
     if (info === undefined || bytes === undefined || bytes.length === 0) return undefined
     const ts = this.parts[3 + 2 * index]
-    const timestamp = ts !== undefined && ts.length === 16 ? readTimestamp(ts, info.encoding) : undefined
+    const timestamp = ts !== undefined && ts.length === 16
+      ? readTimestamp(ts, info.encoding) : undefined
     return timestamp ? { info, bytes, timestamp } : { info, bytes }
   }
 }
@@ -336,13 +339,17 @@ export function readTimestamp(b: Uint8Array, encoding: Encoding): Timestamp {
 }
 
 /** Size in bytes a framed compressed value declares in its own header. */
-function declaredSize(b: Uint8Array, compression: 'lz4' | 'bitshuffle_lz4', elemSize: number): number {
+function declaredSize(
+  b: Uint8Array, compression: 'lz4' | 'bitshuffle_lz4', elemSize: number,
+): number {
   if (compression === 'lz4') {
     if (b.length < 4) throw new BsreadError('value_size', `lz4 value of ${b.length} bytes`)
     return (b[0] as number) | ((b[1] as number) << 8) | ((b[2] as number) << 16) |
       (((b[3] as number) << 24) >>> 0)
   }
-  if (b.length < 12) throw new BsreadError('value_size', `bitshuffle_lz4 value of ${b.length} bytes`)
+  if (b.length < 12) {
+    throw new BsreadError('value_size', `bitshuffle_lz4 value of ${b.length} bytes`)
+  }
   const dv = new DataView(b.buffer, b.byteOffset, 12)
   const size = dv.getUint32(0) * 2 ** 32 + dv.getUint32(4)
   const block = dv.getUint32(8)
@@ -436,7 +443,9 @@ export function decodeValue(
   const info = raw.info
   let bytes = decompressValue(raw, codec, maxBytes)
   if (bytes.byteOffset % 8 !== 0) bytes = bytes.slice()
-  if (info.type === 'string') return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('utf8')
+  if (info.type === 'string') {
+    return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('utf8')
+  }
   const n = elementCount(info.shape)
   if (info.type === 'bool') return n === 1 ? bytes[0] !== 0 : Array.from(bytes, (b) => b !== 0)
   if (info.encoding === 'big') swapInPlace(bytes, ELEMENT_SIZE[info.type])

@@ -102,7 +102,8 @@ export class BsreadEncoder {
 
   #buildHeader(chans: ReadonlyArray<EncodeChannel>): void {
     this.#channels = chans.map((c) => ({ ...c.info, shape: c.info.shape.slice() }))
-    const json = `{"htype": "bsr_d-1.1", "channels": [${this.#channels.map(channelJson).join(', ')}]}`
+    const list = this.#channels.map(channelJson).join(', ')
+    const json = `{"htype": "bsr_d-1.1", "channels": [${list}]}`
     let bytes: Buffer = Buffer.from(json, 'utf8')
     const dhc = this.dataHeaderCompression
     if (dhc !== 'none') bytes = toBuffer(compress(this.codec, bytes, dhc, 1, 'data header'))
@@ -136,7 +137,7 @@ export function pyJsonString(s: string): string {
 
 function pyNumber(n: number): string {
   if (!Number.isFinite(n)) throw new BsreadError('bad_value', `not a finite number: ${n}`)
-  return Number.isInteger(n) ? String(n) : String(n)
+  return String(n)
 }
 
 function channelJson(c: ChannelInfo): string {
@@ -182,7 +183,9 @@ function compress(
   codec: BsreadCodec | undefined, raw: Uint8Array, compression: 'lz4' | 'bitshuffle_lz4',
   elemSize: number, what: string,
 ): Uint8Array {
-  if (codec === undefined) throw new BsreadError('bad_value', `${what}: ${compression} needs a codec`)
+  if (codec === undefined) {
+    throw new BsreadError('bad_value', `${what}: ${compression} needs a codec`)
+  }
   return codec.compress(raw, compression, elemSize)
 }
 
@@ -212,10 +215,14 @@ const NUMBER_CTORS: Partial<Record<ChannelInfo['type'], TypedArrayCtor>> = {
 }
 
 /** Raw element bytes (a fresh buffer, never the caller's memory) in the channel's order. */
-function rawBytes(info: ChannelInfo, value: Exclude<EncodableValue, null | undefined | PreEncoded>): Buffer {
+function rawBytes(
+  info: ChannelInfo, value: Exclude<EncodableValue, null | undefined | PreEncoded>,
+): Buffer {
   const name = info.name
   if (info.type === 'string') {
-    if (typeof value !== 'string') throw new BsreadError('bad_value', `channel ${name}: not a string`)
+    if (typeof value !== 'string') {
+      throw new BsreadError('bad_value', `channel ${name}: not a string`)
+    }
     return Buffer.from(value, 'utf8')
   }
   const n = elementCount(info.shape)
@@ -269,7 +276,9 @@ function bytesPerElement(v: ArrayBufferView): number {
 
 function toBigInt(v: unknown, name: string): bigint {
   const n = toNumber(v, name)
-  if (!Number.isInteger(n)) throw new BsreadError('bad_value', `channel ${name}: ${n} is not an integer`)
+  if (!Number.isInteger(n)) {
+    throw new BsreadError('bad_value', `channel ${name}: ${n} is not an integer`)
+  }
   return BigInt(n)
 }
 

@@ -19,7 +19,7 @@ export interface SenderOptions {
 }
 
 /**
- * Sends multipart messages. Sends are serialised (zeromq allows one blocking send at a time);
+ * Sends multipart messages. Sends are serialised (zeromq allows one blocking send at a time):
  * while one is waiting, at most `sendHighWaterMark` more wait behind it, further ones drop.
  */
 export class BsreadSender {

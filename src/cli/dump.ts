@@ -90,7 +90,8 @@ export async function runDump(argv: string[], io: DumpIO = {}): Promise<number> 
   const rate = setInterval(() => {
     const now = performance.now()
     const s = (now - windowStart) / 1000
-    out(`rate: ${(windowCount / s).toFixed(1)} msg/s, ${(windowBytes / s / 1e6).toFixed(2)} MB/s, ` +
+    const mbps = (windowBytes / s / 1e6).toFixed(2)
+    out(`rate: ${(windowCount / s).toFixed(1)} msg/s, ${mbps} MB/s, ` +
       `${count} messages, ${receiver.stats.errors} malformed`)
     windowCount = 0
     windowBytes = 0
