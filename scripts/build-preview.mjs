@@ -1,0 +1,25 @@
+#!/usr/bin/env node
+// Builds the browser preview into dist/preview/static/: the page script bundled by esbuild into
+// one ES module (no CDN, nothing fetched at run time), the stylesheet and the HTML copied as they
+// are. The page loads build/kernel.wasm, which the service serves as /kernel.wasm.
+import { copyFile, mkdir } from 'node:fs/promises'
+import { build } from 'esbuild'
+
+const src = new URL('../src/preview/web/', import.meta.url)
+const out = new URL('../dist/preview/static/', import.meta.url)
+await mkdir(out, { recursive: true })
+
+await build({
+  entryPoints: [new URL('main.ts', src).pathname],
+  outfile: new URL('app.js', out).pathname,
+  bundle: true,
+  format: 'esm',
+  platform: 'browser',
+  target: ['es2022'],
+  sourcemap: true,
+  minify: true,
+  legalComments: 'none',
+  logLevel: 'warning',
+})
+await copyFile(new URL('index.html', src), new URL('index.html', out))
+await copyFile(new URL('style.css', src), new URL('app.css', out))
