@@ -13,8 +13,8 @@ import { loadCodec } from './helpers/bsread.js'
 import { freePort } from './helpers/ports.js'
 
 zmq.context.blocky = false
-const codec: BsreadCodec | undefined = await loadCodec()
-const compressions: Compression[] = codec ? ['none', 'lz4', 'bitshuffle_lz4'] : ['none']
+const codec: BsreadCodec = await loadCodec()
+const compressions: Compression[] = ['none', 'lz4', 'bitshuffle_lz4']
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 

@@ -9,6 +9,8 @@ import { parseArgs } from 'node:util'
 import { decodeValue, type BsreadMessage } from '../bsread/decoder.js'
 import { BsreadReceiver } from '../bsread/receiver.js'
 import { elementCount, type BsreadCodec, type ChannelInfo } from '../bsread/types.js'
+import { Codec } from '../kernel/codec.js'
+import { Kernel } from '../kernel/kernel.js'
 
 const USAGE = `usage: psen-processing dump tcp://host:port [--sub] [-n N] [--values]
 
@@ -121,9 +123,6 @@ export async function runDump(argv: string[], io: DumpIO = {}): Promise<number> 
 
 async function kernelCodec(err: (l: string) => void): Promise<BsreadCodec | undefined> {
   try {
-    const [{ Kernel }, { Codec }] = await Promise.all([
-      import('../kernel/kernel.js'), import('../kernel/codec.js'),
-    ])
     return new Codec(await Kernel.load())
   } catch (e) {
     err(`warning: no kernel codec (${(e as Error).message}); compressed values not decoded`)

@@ -2,7 +2,8 @@
 import { createHash } from 'node:crypto'
 
 import type { DecodedValue } from '../../src/bsread/decoder.js'
-import type { BsreadCodec } from '../../src/bsread/types.js'
+import { Codec } from '../../src/kernel/codec.js'
+import { Kernel } from '../../src/kernel/kernel.js'
 import type { ExpectedValue } from './vectors.js'
 
 /** Decoded elements as little-endian bytes (typed arrays are native = little-endian). */
@@ -96,18 +97,7 @@ export function compareExpected(name: string, got: DecodedValue | undefined,
   return errs
 }
 
-/**
- * The kernel codec (src/kernel/codec.ts), built from build/kernel.wasm; undefined while that
- * module is not there yet, so compressed cases can say why they are skipped.
- */
-export async function loadCodec(): Promise<BsreadCodec | undefined> {
-  const codecPath = '../../src/kernel/codec.js'
-  try {
-    const { Kernel } = await import('../../src/kernel/kernel.js')
-    const mod = (await import(codecPath)) as { Codec: new (k: unknown) => BsreadCodec }
-    return new mod.Codec(await Kernel.load())
-  } catch (err) {
-    if (process.env.BSREAD_REQUIRE_CODEC) throw err
-    return undefined
-  }
+/** The kernel codec (src/kernel/codec.ts) on a fresh kernel instance from build/kernel.wasm. */
+export async function loadCodec(): Promise<Codec> {
+  return new Codec(await Kernel.load())
 }
