@@ -43,8 +43,14 @@ export function lz4_decompress(src: usize, srcLen: i32, dst: usize, dstLen: i32)
     }
     if (lit > iend - ip) return ERR_TRUNCATED
     if (lit > oend - op) return ERR_OUTPUT_OVERFLOW
-    if (lit <= 16 && iend - ip >= 16 && oend - op >= 16) {
-      v128.store(op, v128.load(ip))
+    if (iend - ip >= lit + 16 && oend - op >= lit + 16) {
+      // Whole-vector copies may run up to 15 bytes past the literals, still inside both
+      // buffers; later writes overwrite the excess. Cheaper than a memory.copy call.
+      let n: usize = 0
+      do {
+        v128.store(op + n, v128.load(ip + n))
+        n += 16
+      } while (n < lit)
     } else {
       memory.copy(op, ip, lit)
     }
