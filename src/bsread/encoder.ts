@@ -162,7 +162,16 @@ function checkTimestamp(ts: Timestamp): void {
   }
 }
 
+// The last timestamp's bytes per byte order: every channel of a message usually carries the
+// global timestamp, so one 16-byte buffer serves them all (zeromq copies parts this small).
+const tsCache = {
+  little: { sec: NaN, ns: NaN, bytes: EMPTY },
+  big: { sec: NaN, ns: NaN, bytes: EMPTY },
+}
+
 function timestampBytes(ts: Timestamp, info: ChannelInfo): Buffer {
+  const c = tsCache[info.encoding]
+  if (c.sec === ts.sec && c.ns === ts.ns) return c.bytes
   checkTimestamp(ts)
   const b = Buffer.allocUnsafe(16)
   if (info.encoding === 'big') {
@@ -172,6 +181,9 @@ function timestampBytes(ts: Timestamp, info: ChannelInfo): Buffer {
     b.writeBigInt64LE(BigInt(ts.sec), 0)
     b.writeBigInt64LE(BigInt(ts.ns), 8)
   }
+  c.sec = ts.sec
+  c.ns = ts.ns
+  c.bytes = b
   return b
 }
 
@@ -227,6 +239,9 @@ function rawBytes(
   }
   const n = elementCount(info.shape)
   const es = ELEMENT_SIZE[info.type]
+  if (n === 1 && (typeof value === 'number' || typeof value === 'bigint')) {
+    return scalarBytes(info, value)
+  }
   let out: Buffer
   if (ArrayBuffer.isView(value) && bytesPerElement(value) === es) {
     if (value.byteLength !== n * es) {
@@ -265,6 +280,32 @@ function rawBytes(
     if (es === 2) out.swap16()
     else if (es === 4) out.swap32()
     else if (es === 8) out.swap64()
+  }
+  return out
+}
+
+/** One number written straight in the channel's byte order (wrapping like typed arrays). */
+function scalarBytes(info: ChannelInfo, value: number | bigint): Buffer {
+  const es = ELEMENT_SIZE[info.type]
+  const out = Buffer.allocUnsafe(es)
+  const dv = new DataView(out.buffer, out.byteOffset, es)
+  const le = info.encoding === 'little'
+  const name = info.name
+  switch (info.type) {
+    case 'int8': dv.setInt8(0, toNumber(value, name)); break
+    case 'uint8': dv.setUint8(0, toNumber(value, name)); break
+    case 'bool': dv.setUint8(0, value ? 1 : 0); break
+    case 'int16': dv.setInt16(0, toNumber(value, name), le); break
+    case 'uint16': dv.setUint16(0, toNumber(value, name), le); break
+    case 'int32': dv.setInt32(0, toNumber(value, name), le); break
+    case 'uint32': dv.setUint32(0, toNumber(value, name), le); break
+    case 'float32': dv.setFloat32(0, toNumber(value, name), le); break
+    case 'float64': dv.setFloat64(0, toNumber(value, name), le); break
+    case 'int64':
+      dv.setBigInt64(0, typeof value === 'bigint' ? value : toBigInt(value, name), le)
+      break
+    default:
+      dv.setBigUint64(0, typeof value === 'bigint' ? value : toBigInt(value, name), le)
   }
   return out
 }
