@@ -34,7 +34,7 @@ export interface EdgeMotion {
   drift?: number
   /** Relative drop of the spectrum at the edge (default 0.3). */
   depth?: number
-  /** Distinct edge positions pre-generated across the swing (default 24). */
+  /** Distinct edge positions pre-generated across the swing (default 24, fewer for big frames). */
   positions?: number
 }
 
@@ -55,7 +55,7 @@ export interface SimulatorOptions {
   edge?: EdgeMotion | false
   /** Pulse id of the first tick (default: derived from the clock, 100 Hz since the epoch). */
   startPulseId?: bigint
-  /** Distinct reference frames in the ring (default 8). */
+  /** Distinct reference frames in the ring (default 8, fewer for big frames). */
   referenceFrames?: number
   /** Messages queued for the receiver before frames are dropped (default 100). */
   sendHighWaterMark?: number
@@ -103,6 +103,8 @@ export const SIMULATOR_DEFAULTS = {
   depth: 0.3,
   positions: 24,
   referenceFrames: 8,
+  /** Raw bytes of pre-generated frames the defaults stay within (big frames get fewer). */
+  ringBytes: 128 * 1024 * 1024,
   sendHighWaterMark: 100,
 }
 
@@ -120,6 +122,10 @@ interface Resolved {
   edge: Required<EdgeMotion> | undefined
   referenceFrames: number
   seed: number
+}
+
+const ELEM_SIZE: Record<SimDtype, number> = {
+  uint8: 1, uint16: 2, int16: 2, uint32: 4, int32: 4, float32: 4, float64: 8,
 }
 
 function resolve(opts: SimulatorOptions): Resolved {
@@ -145,7 +151,13 @@ function resolve(opts: SimulatorOptions): Resolved {
   if (!Number.isFinite(rate) || rate < 0 || rate > 10_000) {
     throw new SimulatorConfigError(`rate must be a number of Hz in [0, 10000], got ${rate}`)
   }
-  const referenceFrames = opts.referenceFrames ?? SIMULATOR_DEFAULTS.referenceFrames
+  // A 2560x2160 frame takes about half a second to generate: keep the default ring (and the
+  // start-up time) bounded, 32 frames for small images down to 8 for the facility's size.
+  const frameBytes = width * height * ELEM_SIZE[dtype]
+  const budget = Math.max(8, Math.min(32, Math.floor(SIMULATOR_DEFAULTS.ringBytes / frameBytes)))
+  const scale = budget / 32
+  const referenceFrames = opts.referenceFrames ??
+    Math.max(2, Math.round(SIMULATOR_DEFAULTS.referenceFrames * scale))
   int('referenceFrames', referenceFrames, 1, 256)
   let edge: Required<EdgeMotion> | undefined
   if (opts.edge !== false) {
@@ -156,7 +168,7 @@ function resolve(opts: SimulatorOptions): Resolved {
       period: e.period ?? SIMULATOR_DEFAULTS.period,
       drift: e.drift ?? 0,
       depth: e.depth ?? SIMULATOR_DEFAULTS.depth,
-      positions: e.positions ?? SIMULATOR_DEFAULTS.positions,
+      positions: e.positions ?? Math.max(6, Math.round(SIMULATOR_DEFAULTS.positions * scale)),
     }
     const num = (name: string, v: number, ok: boolean) => {
       if (!Number.isFinite(v) || !ok) throw new SimulatorConfigError(`edge ${name}: bad value ${v}`)
@@ -170,10 +182,6 @@ function resolve(opts: SimulatorOptions): Resolved {
     if (edge.amplitude === 0) edge.positions = 1
   }
   return { width, height, dtype, compression, rate, edge, referenceFrames, seed: opts.seed ?? 1 }
-}
-
-const ELEM_SIZE: Record<SimDtype, number> = {
-  uint8: 1, uint16: 2, int16: 2, uint32: 4, int32: 4, float32: 4, float64: 8,
 }
 
 /** The generator's uint16 pixels as `dtype`, as little-endian bytes. */
@@ -231,6 +239,8 @@ async function buildRing(r: Resolved, log: SimulatorOptions['logger']) {
     packed += out.length
     return { bytes: out, edgeX: edgeX ?? NaN }
   }
+  log?.info({ frames: r.referenceFrames + (r.edge?.positions ?? 0), width: r.width,
+    height: r.height }, 'simulator: generating frames')
   const references: RingFrame[] = []
   for (let i = 0; i < r.referenceFrames; i++) {
     references.push(make(undefined))
