@@ -5,11 +5,13 @@
  * @module
  */
 import { timingSafeEqual } from 'node:crypto'
+import { getConnInfo } from '@hono/node-server/conninfo'
 import { Hono, type Context } from 'hono'
 import { bodyLimit } from 'hono/body-limit'
 import { cors } from 'hono/cors'
 import type { Logger } from '../log.js'
 import type { Metrics } from '../metrics.js'
+import type { PreviewFeed } from '../preview/feed.js'
 import { RoiError, type Roi } from '../processing/roi.js'
 import { stringifyJson } from './json.js'
 
@@ -24,6 +26,12 @@ export class ControlError extends Error {
   }
 }
 
+/** Who asked for a change (recorded in the history). */
+export interface Requester {
+  endpoint: string
+  client: string
+}
+
 /** What the API controls: implemented by src/processing/service.ts. */
 export interface ServiceControl {
   status(): ProcessingStatus
@@ -33,13 +41,13 @@ export interface ServiceControl {
   stop(): Promise<void>
   getRoi(kind: RoiKind): Roi
   /** Validates (RoiError), applies from the next frame, persists, then resolves. */
-  setRoi(kind: RoiKind, value: unknown): Promise<Roi>
+  setRoi(kind: RoiKind, value: unknown, who?: Requester): Promise<Roi>
   /** `{}` before the first start. */
   statistics(): Record<string, unknown>
   lastError(): { message: string; time: string; cause: string } | null
   getParameters(): Record<string, unknown>
   /** Partial update; throws ControlError with a readable message on invalid input. */
-  setParameters(partial: unknown): Promise<Record<string, unknown>>
+  setParameters(partial: unknown, who?: Requester): Promise<Record<string, unknown>>
   /** Static facts about parameters for clients (e.g. the edge_status name table). */
   parameterInfo(): Record<string, unknown>
   history(): Promise<unknown[]>
@@ -55,6 +63,8 @@ export interface AppDeps {
   apiToken?: string
   /** Largest accepted request body (bytes). */
   maxBodyBytes?: number
+  /** The browser preview's frame feed (its routes are mounted when given). */
+  feed?: PreviewFeed
 }
 
 /** Paths and their methods, for 405 answers (the old service answered those too). */
@@ -103,6 +113,16 @@ async function readJson(c: Context): Promise<JsonBody> {
     const why = err instanceof Error ? err.message : 'syntax error'
     return { ok: false, message: `Request body is not valid JSON (${why}); nothing was changed.` }
   }
+}
+
+function requester(c: Context): Requester {
+  let client = 'unknown'
+  try {
+    client = getConnInfo(c).remote.address ?? client
+  } catch {
+    // Not served by node-server (app.request in tests): no socket to ask.
+  }
+  return { endpoint: `${c.req.method} ${c.req.path}`, client }
 }
 
 function tokenMatches(header: string | undefined, token: string): boolean {
@@ -177,7 +197,7 @@ export function createApp(deps: AppDeps): Hono {
     app.post(`/${kind}`, async (c) => {
       const body = await readJson(c)
       if (!body.ok) return fail(c, body.message)
-      const roi = await control.setRoi(kind, body.value)
+      const roi = await control.setRoi(kind, body.value, requester(c))
       return ok(c, { [kind]: roi })
     })
   }
@@ -189,7 +209,7 @@ export function createApp(deps: AppDeps): Hono {
   app.post('/parameters', async (c) => {
     const body = await readJson(c)
     if (!body.ok) return fail(c, body.message)
-    const parameters = await control.setParameters(body.value)
+    const parameters = await control.setParameters(body.value, requester(c))
     return ok(c, { parameters })
   })
   app.get('/history', async (c) => ok(c, { history: await control.history() }))

@@ -1,0 +1,209 @@
+/**
+ * The `psen-processing` command: `dump`, `simulate`, the service (`INPUT_STREAM PREFIX`), or,
+ * without arguments, a demo (simulated camera + service, auto-started).
+ * @module
+ */
+import { readFileSync } from 'node:fs'
+import { createApp } from '../api/app.js'
+import { listen, type HttpServer } from '../api/server.js'
+import { Codec } from '../kernel/codec.js'
+import { Kernel } from '../kernel/kernel.js'
+import { createLogger, type Logger } from '../log.js'
+import { Metrics } from '../metrics.js'
+import { PreviewFeed } from '../preview/feed.js'
+import { previewWebSocket } from '../preview/routes.js'
+import { FinderStage } from '../processing/edge-stage.js'
+import { EDGE_STATUS, parameterModel } from '../processing/parameters.js'
+import { PsenService } from '../processing/service.js'
+import type { Roi } from '../processing/roi.js'
+import { startSimulator, type Simulator } from '../sim/simulator.js'
+import { StateStore } from '../state/store.js'
+import { runDump } from './dump.js'
+import { parseServiceArgs, USAGE, UsageError, type ServiceConfig } from './args.js'
+
+/** Longest a clean shutdown may take before the process exits anyway (SIGTERM: within 2 s). */
+const SHUTDOWN_LIMIT_MS = 1700
+
+function version(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as
+      { version?: string }
+    return pkg.version ?? 'unknown'
+  } catch {
+    return 'unknown'
+  }
+}
+
+/** Runs the command line; resolves to the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const [first, ...rest] = argv
+  if (first === 'dump') return runDump(rest)
+  if (first === 'simulate') {
+    // Loaded on use: the simulator command is not needed by the service itself.
+    const simulate = './simulate.js'
+    const { runSimulate } = (await import(simulate)) as { runSimulate(argv: string[]): Promise<number> }
+    return runSimulate(rest)
+  }
+  let cmd
+  try {
+    cmd = parseServiceArgs(argv)
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err
+    process.stderr.write(`psen-processing: ${err.message}\nRun 'psen-processing --help' for usage.\n`)
+    return 2
+  }
+  if (cmd.kind === 'help') {
+    process.stdout.write(USAGE)
+    return 0
+  }
+  if (cmd.kind === 'version') {
+    process.stdout.write(`psen-processing ${version()}\n`)
+    return 0
+  }
+  if (cmd.kind === 'demo') return runDemo(cmd.config)
+  return runService(cmd.config)
+}
+
+export interface RunningService {
+  service: PsenService<object>
+  http: HttpServer
+  log: Logger
+  /** Stops everything (idempotent). */
+  shutdown(reason: string): Promise<void>
+}
+
+/** Builds and starts the whole service (kernel, state, streams, HTTP). */
+export async function startService(
+  config: ServiceConfig, opts: { defaultRois?: { signal: Roi; background: Roi } } = {},
+): Promise<RunningService> {
+  const log = await createLogger({ level: config.logLevel })
+  const kernel = await Kernel.load()
+  const store = await StateStore.open({ path: config.stateFile, logger: log.child({ module: 'state' }) })
+  const metrics = new Metrics()
+  const feed = config.previewRate > 0 ? new PreviewFeed({ rateHz: config.previewRate }) : undefined
+  const codec = new Codec(kernel, { maxBytes: config.maxFrameBytes })
+  const service = await PsenService.create({
+    config, log: log.child({ module: 'service' }), metrics, store, kernel,
+    parameters: parameterModel,
+    edge: new FinderStage(kernel, { codec }),
+    parameterInfo: { edge_status: EDGE_STATUS },
+    ...(feed ? { feed } : {}),
+  })
+  let http: HttpServer
+  try {
+    const app = createApp({
+      control: service, log: log.child({ module: 'http' }), metrics,
+      ...(config.apiToken !== undefined ? { apiToken: config.apiToken } : {}),
+      ...(feed ? { feed } : {}),
+    })
+    http = await listen(app, {
+      port: config.restPort, host: config.restInterface,
+      ...(feed ? { websocket: previewWebSocket() } : {}),
+    })
+  } catch (err) {
+    await service.close()
+    throw new Error(`cannot serve HTTP on ${config.restInterface}:${config.restPort}: ` +
+      `${(err as Error).message}`)
+  }
+  if (opts.defaultRois && service.getRoi('roi_signal').length === 0 &&
+    service.getRoi('roi_background').length === 0) {
+    const who = { endpoint: 'demo defaults', client: 'local' }
+    await service.setRoi('roi_signal', opts.defaultRois.signal, who)
+    await service.setRoi('roi_background', opts.defaultRois.background, who)
+  }
+  log.info({
+    input: config.inputStream, prefix: config.prefix, data_port: config.dataPort,
+    image_port: config.imagePort, rest: `http://${config.restInterface}:${http.port}/`,
+    auto_start: config.autoStart, state_file: config.stateFile ?? null,
+  }, 'psen-processing is up')
+  if (config.autoStart) {
+    try {
+      await service.start()
+    } catch (err) {
+      log.error({ err }, 'auto start failed; start it with POST /start')
+    }
+  }
+  let closing: Promise<void> | undefined
+  const shutdown = (reason: string): Promise<void> => {
+    closing ??= (async () => {
+      log.info({ reason }, 'shutting down')
+      await Promise.allSettled([http.close(300), service.close()])
+      feed?.close()
+      log.info('stopped')
+    })()
+    return closing
+  }
+  return { service: service as PsenService<object>, http, log, shutdown }
+}
+
+/** Runs until SIGTERM/SIGINT; resolves to the exit code. */
+async function runUntilSignal(running: RunningService, extra?: () => Promise<void>): Promise<number> {
+  return new Promise((resolve) => {
+    const onSignal = (signal: NodeJS.Signals): void => {
+      process.off('SIGTERM', onSignal)
+      process.off('SIGINT', onSignal)
+      // Whatever hangs, the process ends in time (systemd and docker wait for it).
+      setTimeout(() => process.exit(0), SHUTDOWN_LIMIT_MS).unref()
+      void running.shutdown(signal).then(() => extra?.()).then(
+        () => resolve(0),
+        (err: unknown) => {
+          running.log.error({ err }, 'shutdown failed')
+          resolve(1)
+        },
+      )
+    }
+    process.on('SIGTERM', onSignal)
+    process.on('SIGINT', onSignal)
+  })
+}
+
+async function runService(config: ServiceConfig): Promise<number> {
+  let running: RunningService
+  try {
+    running = await startService(config)
+  } catch (err) {
+    process.stderr.write(`psen-processing: ${(err as Error).message}\n`)
+    return 1
+  }
+  return runUntilSignal(running)
+}
+
+/** No arguments: a simulated camera and the service on it, started, with ROIs on its band. */
+async function runDemo(base: Omit<ServiceConfig, 'inputStream' | 'prefix'>): Promise<number> {
+  let sim: Simulator
+  try {
+    sim = await startSimulator({})
+  } catch (err) {
+    process.stderr.write(`psen-processing: cannot start the simulated camera: ${(err as Error).message}\n`)
+    return 1
+  }
+  const config: ServiceConfig = { ...base, inputStream: sim.address, prefix: sim.prefix, autoStart: true }
+  // The simulator's spectrum band sits at the facility's rows 1150..1550 scaled to its height.
+  const y0 = Math.round((1150 / 2160) * sim.height)
+  const y1 = Math.round((1550 / 2160) * sim.height)
+  let running: RunningService
+  try {
+    running = await startService(config, {
+      defaultRois: {
+        signal: [0, sim.width, y0, Math.max(1, y1 - y0)],
+        background: [0, sim.width, 0, Math.max(1, Math.min(y0, 32))],
+      },
+    })
+  } catch (err) {
+    await sim.close()
+    process.stderr.write(`psen-processing: ${(err as Error).message}\n`)
+    return 1
+  }
+  const host = config.restInterface === '0.0.0.0' ? 'localhost' : config.restInterface
+  process.stdout.write([
+    '',
+    'psen-processing demo: a simulated camera streams into the service.',
+    `  preview:      http://${host}:${running.http.port}/`,
+    `  HTTP API:     http://${host}:${running.http.port}/status  (/statistics, /roi_signal, ...)`,
+    `  camera:       ${sim.address} (${sim.width}x${sim.height}, ${sim.prefix}:FPICTURE)`,
+    `  data stream:  tcp://${host}:${config.dataPort}   image stream: tcp://${host}:${config.imagePort}`,
+    '  Ctrl-C stops.',
+    '',
+  ].join('\n') + '\n')
+  return runUntilSignal(running, () => sim.close())
+}

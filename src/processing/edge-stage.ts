@@ -1,0 +1,88 @@
+/**
+ * Connects the EdgeFinder (src/processing/edge-finder.ts) to the pipeline: picks the reference
+ * ROI and event channel the parameters ask for, decodes the event value, hands each frame's
+ * profiles with the frame's own parameter snapshot, and keeps the edge statistics.
+ * @module
+ */
+import { decodeValue, type RawValue } from '../bsread/decoder.js'
+import type { BsreadCodec } from '../bsread/types.js'
+import type { Kernel } from '../kernel/kernel.js'
+import { EdgeFinder } from './edge-finder.js'
+import { EdgeStatus, type ProcessingParameters } from './parameters.js'
+import type { EdgeInput, EdgeOutputs, EdgeStage } from './pipeline.js'
+import type { Roi } from './roi.js'
+import type { Snapshot } from './settings.js'
+
+type EventValue = number | bigint | boolean | string | null
+
+export interface EdgeStatisticsSink {
+  add(result: EdgeOutputs, windowSize: number): void
+  toJson(): Record<string, unknown>
+}
+
+/** The default edge stage of the service. */
+export class FinderStage implements EdgeStage<ProcessingParameters> {
+  readonly finder: EdgeFinder
+  readonly #codec: BsreadCodec | undefined
+  readonly #stats: EdgeStatisticsSink | undefined
+
+  constructor(kernel: Kernel, opts: { codec?: BsreadCodec; statistics?: EdgeStatisticsSink } = {}) {
+    this.finder = new EdgeFinder(kernel)
+    this.#codec = opts.codec
+    this.#stats = opts.statistics
+  }
+
+  referenceRoi(s: Snapshot<ProcessingParameters>): Roi | undefined {
+    const r = s.parameters.reference
+    return r.mode === 'reference_roi' ? (r.roi as Roi) : undefined
+  }
+
+  eventChannel(s: Snapshot<ProcessingParameters>): string | undefined {
+    const r = s.parameters.reference
+    return r.mode === 'event_channel' ? r.channel : undefined
+  }
+
+  process(input: EdgeInput<ProcessingParameters>): EdgeOutputs {
+    const snap = input.snapshot
+    let out: EdgeOutputs
+    if (input.problem === 'no_image') {
+      out = { ...NAN_RESULT, edge_status: EdgeStatus.error }
+    } else {
+      out = this.finder.process({
+        pulseId: input.pulseId,
+        signal: input.signal ?? null,
+        signalRoi: snap.roiSignal,
+        signalRoiOutside: input.problem === 'roi_outside_frame',
+        background: input.background ?? null,
+        reference: input.reference ?? null,
+        eventValue: input.event === undefined ? null : this.#eventValue(input.event),
+      }, snap.parameters)
+    }
+    this.#stats?.add(out, snap.parameters.statistics_window)
+    return out
+  }
+
+  statistics(): Record<string, unknown> {
+    return this.#stats?.toJson() ?? {}
+  }
+
+  #eventValue(raw: RawValue): EventValue {
+    try {
+      const v = decodeValue(raw, this.#codec)
+      if (typeof v === 'object') {
+        // An array channel: its first element decides (a scalar stored with shape [n]).
+        const first = (v as ArrayLike<unknown>)[0]
+        return typeof first === 'number' || typeof first === 'bigint' || typeof first === 'boolean'
+          ? first : null
+      }
+      return v
+    } catch {
+      return null
+    }
+  }
+}
+
+const NAN_RESULT: EdgeOutputs = {
+  edge_position: NaN, cross_correlation_amplitude: NaN, edge_position_fs: NaN, edge_fwhm: NaN,
+  next_amplitude: NaN, reference_amplitude: NaN, edge_status: EdgeStatus.error,
+}

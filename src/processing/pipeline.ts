@@ -1,0 +1,272 @@
+/**
+ * One frame through the pipeline: find the image channel, decode only the rows the ROIs need
+ * into a reused kernel region, compute exact x-profiles, find the edge, encode the data
+ * message. Problems with a frame (no image, unsupported pixel type, ROI outside the frame) are
+ * counted per cause; the data message still goes out with `processing_parameters`.
+ * @module
+ */
+import type { BsreadMessage, RawValue } from '../bsread/decoder.js'
+import { BsreadEncoder, type EncodeChannel } from '../bsread/encoder.js'
+import type { ChannelInfo } from '../bsread/types.js'
+import { Codec, type RowRange } from '../kernel/codec.js'
+import { DTYPE_SIZE, isDTypeName, sumKind, type DTypeName, type SumKind } from '../kernel/dtype.js'
+import { KernelError } from '../kernel/errors.js'
+import type { Kernel, Region } from '../kernel/kernel.js'
+import { ProfileKernels, type FrameRef, type ProfileSums } from '../kernel/profiles.js'
+import type { ChannelNaming } from '../cli/args.js'
+import type { Metrics } from '../metrics.js'
+import { roiFits, type Roi } from './roi.js'
+import type { Snapshot } from './settings.js'
+import type { FrameErrorCause, RunStatistics } from './statistics.js'
+
+/** The edge outputs of one frame (float64 channels; edge_status int32). */
+export interface EdgeOutputs {
+  edge_position: number
+  cross_correlation_amplitude: number
+  edge_position_fs: number
+  edge_fwhm: number
+  next_amplitude: number
+  reference_amplitude: number
+  edge_status: number
+}
+
+/** What the edge stage gets per frame. */
+export interface EdgeInput<P extends object> {
+  pulseId: bigint
+  snapshot: Snapshot<P>
+  /** Signal ROI profile; undefined when it could not be computed (see `problem`). */
+  signal: ProfileSums | undefined
+  background: ProfileSums | undefined
+  /** Profile of the reference ROI (when the parameters select one). */
+  reference: ProfileSums | undefined
+  /** The event channel's value (when the parameters name one), undefined when absent. */
+  event: RawValue | undefined
+  /** Why the signal profile is missing: 'roi_outside_frame' | 'no_image' | 'no_signal_roi'. */
+  problem: 'roi_outside_frame' | 'no_image' | 'no_signal_roi' | undefined
+}
+
+/** The science step (src/processing/edge-stage.ts wraps the EdgeFinder). */
+export interface EdgeStage<P extends object> {
+  /** An extra ROI whose profile the edge finder wants (reference ROI), or undefined. */
+  referenceRoi(snapshot: Snapshot<P>): Roi | undefined
+  /** The name of an input channel the edge finder wants (event channel), or undefined. */
+  eventChannel(snapshot: Snapshot<P>): string | undefined
+  process(input: EdgeInput<P>): EdgeOutputs
+}
+
+export const EDGE_CHANNELS = [
+  'edge_position', 'cross_correlation_amplitude', 'edge_position_fs', 'edge_fwhm',
+  'next_amplitude', 'reference_amplitude', 'edge_status',
+] as const
+
+/** Output channel name of a quantity, by the naming option. */
+export function outputName(prefix: string, naming: ChannelNaming, quantity: string): string {
+  return naming === 'short' ? `${prefix}.${quantity}` : `${prefix}:FPICTURE.${quantity}`
+}
+
+export interface PipelineOptions<P extends object> {
+  kernel: Kernel
+  prefix: string
+  naming: ChannelNaming
+  maxFrameBytes: number
+  edge: EdgeStage<P>
+  metrics?: Metrics
+  /** Called with a frame problem (rate-limited logging lives with the caller). */
+  onProblem?: (cause: FrameErrorCause, message: string) => void
+}
+
+function info(name: string, type: ChannelInfo['type'], shape: number[]): ChannelInfo {
+  return { name, type, shape, encoding: 'little', compression: 'none' }
+}
+
+/** Per-processor pipeline state: kernel regions, encoder, cached channel descriptions. */
+export class FramePipeline<P extends object> {
+  readonly imageName: string
+  readonly encoder = new BsreadEncoder()
+  readonly #kernel: Kernel
+  readonly #codec: Codec
+  readonly #profiles: ProfileKernels
+  readonly #frame: Region
+  readonly #scratch: Region
+  readonly #opts: PipelineOptions<P>
+  readonly #paramsInfo: ChannelInfo
+  readonly #edgeInfos: ChannelInfo[]
+  readonly #profileInfos = new Map<string, ChannelInfo>()
+
+  constructor(opts: PipelineOptions<P>) {
+    this.#opts = opts
+    this.#kernel = opts.kernel
+    this.#codec = new Codec(opts.kernel, { maxBytes: opts.maxFrameBytes })
+    this.#profiles = new ProfileKernels(opts.kernel)
+    this.#frame = opts.kernel.region()
+    this.#scratch = opts.kernel.region()
+    this.imageName = `${opts.prefix}:FPICTURE`
+    const name = (q: string): string => outputName(opts.prefix, opts.naming, q)
+    this.#paramsInfo = info(name('processing_parameters'), 'string', [1])
+    this.#edgeInfos = EDGE_CHANNELS.map((q) =>
+      info(name(q), q === 'edge_status' ? 'int32' : 'float64', [1]))
+  }
+
+  get kernel(): Kernel {
+    return this.#kernel
+  }
+
+  /** The `processing_parameters` channel (for messages built outside `process`). */
+  get paramsInfo(): ChannelInfo {
+    return this.#paramsInfo
+  }
+
+  /** Edge outputs of the last processed frame (undefined when it had no signal ROI). */
+  lastEdge: EdgeOutputs | undefined
+
+  #profileInfo(which: 'roi_signal' | 'roi_background', kind: SumKind, length: number): ChannelInfo {
+    const key = `${which}/${kind}/${length}`
+    let i = this.#profileInfos.get(key)
+    if (!i) {
+      if (this.#profileInfos.size > 64) this.#profileInfos.clear()
+      i = info(outputName(this.#opts.prefix, this.#opts.naming, `${which}_x_profile`), kind, [length])
+      this.#profileInfos.set(key, i)
+    }
+    return i
+  }
+
+  #problem(stats: RunStatistics, cause: FrameErrorCause, message: string): void {
+    stats.error(cause, message)
+    this.#opts.metrics?.frameErrors.inc({ cause })
+    this.#opts.onProblem?.(cause, message)
+  }
+
+  /**
+   * Processes one message with one snapshot and returns the data message's parts. Never throws
+   * for a bad frame (counted instead); throws only for a bug or a kernel trap.
+   */
+  process(msg: BsreadMessage, snap: Snapshot<P>, stats: RunStatistics): Buffer[] {
+    const edge = this.#opts.edge
+    const metrics = this.#opts.metrics
+    const raw = msg.value(this.imageName)
+    const sig = snap.roiSignal
+    const bg = snap.roiBackground
+    const refRoi = edge.referenceRoi(snap)
+    const eventName = edge.eventChannel(snap)
+    const event = eventName === undefined ? undefined : msg.value(eventName)
+
+    let signal: ProfileSums | undefined
+    let background: ProfileSums | undefined
+    let reference: ProfileSums | undefined
+    let problem: EdgeInput<P>['problem'] = sig.length === 0 ? 'no_signal_roi' : undefined
+    let kind: SumKind = 'float64'
+    this.lastEdge = undefined
+
+    const frame = raw === undefined ? undefined : this.#frameOf(raw, stats)
+    if (raw === undefined) {
+      this.#problem(stats, 'missing_image', `message ${msg.pulseId} has no channel ${this.imageName}`)
+      if (problem === undefined) problem = 'no_image'
+    } else if (frame === undefined) {
+      if (problem === undefined) problem = 'no_image'
+    } else {
+      kind = sumKind(frame.dtype)
+      const fits = (roi: Roi | undefined): boolean =>
+        roi !== undefined && roi.length === 4 && roiFits(roi, frame.width, frame.height)
+      const sigOk = fits(sig)
+      const bgOk = fits(bg)
+      const refOk = fits(refRoi)
+      if (sig.length === 4 && !sigOk) {
+        this.#problem(stats, 'roi_signal_outside_frame', `signal ROI [${sig.join(', ')}] does not ` +
+          `fit the ${frame.width}x${frame.height} frame of pulse ${msg.pulseId}`)
+        problem = 'roi_outside_frame'
+      }
+      if (bg.length === 4 && !bgOk) {
+        this.#problem(stats, 'roi_background_outside_frame', `background ROI [${bg.join(', ')}] ` +
+          `does not fit the ${frame.width}x${frame.height} frame of pulse ${msg.pulseId}`)
+      }
+      if (refRoi !== undefined && refRoi.length === 4 && !refOk && problem === undefined) {
+        problem = 'roi_outside_frame'
+      }
+      type Roi4 = [number, number, number, number]
+      const s4 = sig as Roi4
+      const b4 = bg as Roi4
+      const r4 = refRoi as Roi4
+      const rows: RowRange[] = []
+      if (sigOk) rows.push([s4[2], s4[2] + s4[3]])
+      if (bgOk) rows.push([b4[2], b4[2] + b4[3]])
+      if (refOk) rows.push([r4[2], r4[2] + r4[3]])
+      if (rows.length > 0) {
+        const t0 = performance.now()
+        const ptr = this.#decode(raw as RawValue, frame, rows, stats)
+        const t1 = performance.now()
+        metrics?.stageSeconds.observe({ stage: 'decode' }, (t1 - t0) / 1000)
+        if (ptr !== undefined) {
+          const ref: FrameRef = { ...frame, ptr }
+          if (sigOk) signal = this.#profiles.xProfile(ref, s4, this.#scratch)
+          if (bgOk) background = this.#profiles.xProfile(ref, b4, this.#scratch)
+          if (refOk) reference = this.#profiles.xProfile(ref, r4, this.#scratch)
+          metrics?.stageSeconds.observe({ stage: 'profile' }, (performance.now() - t1) / 1000)
+        } else if (problem === undefined) {
+          problem = 'no_image'
+        }
+      }
+    }
+
+    const channels: EncodeChannel[] = [{ info: this.#paramsInfo, value: snap.json }]
+    if (signal) channels.push({ info: this.#profileInfo('roi_signal', kind, signal.length), value: signal })
+    if (background) {
+      channels.push({ info: this.#profileInfo('roi_background', kind, background.length), value: background })
+    }
+    if (sig.length === 4) {
+      const t2 = performance.now()
+      let out: EdgeOutputs
+      try {
+        out = edge.process({ pulseId: msg.pulseId, snapshot: snap, signal, background, reference, event, problem })
+      } catch (err) {
+        if (!(err instanceof KernelError) && !(err instanceof RangeError)) throw err
+        this.#problem(stats, 'edge_error', `edge finding failed for pulse ${msg.pulseId}: ${err.message}`)
+        out = NAN_EDGE
+      }
+      metrics?.stageSeconds.observe({ stage: 'edge' }, (performance.now() - t2) / 1000)
+      this.lastEdge = out
+      const infos = this.#edgeInfos
+      for (let i = 0; i < EDGE_CHANNELS.length; i++) {
+        channels.push({ info: infos[i] as ChannelInfo, value: out[EDGE_CHANNELS[i] as keyof EdgeOutputs] })
+      }
+    }
+    return this.encoder.encode({ pulseId: msg.pulseId, globalTimestamp: msg.globalTimestamp, channels })
+  }
+
+  /** Checks the image's type, shape and size; undefined (counted) when it cannot be processed. */
+  #frameOf(raw: RawValue, stats: RunStatistics): Omit<FrameRef, 'ptr'> | undefined {
+    const { type, shape } = raw.info
+    if (!isDTypeName(type)) {
+      this.#problem(stats, 'unsupported_type', `${this.imageName}: pixel type ${type} is not supported`)
+      return undefined
+    }
+    if (shape.length !== 2 || !shape.every((d) => Number.isInteger(d) && d >= 1)) {
+      this.#problem(stats, 'bad_shape', `${this.imageName}: shape [${shape.join(', ')}] is not an image`)
+      return undefined
+    }
+    const [width, height] = shape as [number, number]
+    const bytes = width * height * DTYPE_SIZE[type as DTypeName]
+    if (bytes > this.#opts.maxFrameBytes) {
+      this.#problem(stats, 'frame_too_large', `${this.imageName}: ${width}x${height} ${type} is ` +
+        `${bytes} bytes, above --max_frame_bytes ${this.#opts.maxFrameBytes}`)
+      return undefined
+    }
+    return { width, height, dtype: type as DTypeName, bigEndian: raw.info.encoding === 'big' }
+  }
+
+  #decode(raw: RawValue, frame: Omit<FrameRef, 'ptr'>, rows: RowRange[], stats: RunStatistics): number | undefined {
+    try {
+      return this.#codec.decompressRowsInto(this.#frame, raw.bytes, DTYPE_SIZE[frame.dtype],
+        frame.width, frame.height, rows, raw.info.compression)
+    } catch (err) {
+      if (!(err instanceof KernelError)) throw err
+      this.#problem(stats, 'decode_error', `${this.imageName}: cannot decode ` +
+        `${raw.info.compression} image: ${err.message}`)
+      return undefined
+    }
+  }
+}
+
+const NAN_EDGE: EdgeOutputs = Object.freeze({
+  edge_position: NaN, cross_correlation_amplitude: NaN, edge_position_fs: NaN, edge_fwhm: NaN,
+  next_amplitude: NaN, reference_amplitude: NaN, edge_status: -1,
+})

@@ -1,0 +1,479 @@
+/**
+ * The processing service: settings (ROIs + parameters, persisted), the output streams, and the
+ * supervised receive loop that start/stop control. Implements what the HTTP API controls.
+ *
+ * Frame flow: input (PULL/SUB, queue `--input_queue`) → image stream (bytes as received,
+ * non-blocking, drop + count) → pipeline (ROI-aware decode, profiles, edge) → data stream
+ * (bounded wait `--data_send_timeout_ms`, then drop + count).
+ * @module
+ */
+import { BsreadReceiver } from '../bsread/receiver.js'
+import { BsreadSender } from '../bsread/sender.js'
+import { BsreadEncoder, preEncoded } from '../bsread/encoder.js'
+import type { BsreadMessage, RawValue } from '../bsread/decoder.js'
+import type { BsreadError } from '../bsread/errors.js'
+import {
+  ControlError, type ProcessingStatus, type Requester, type RoiKind, type ServiceControl,
+} from '../api/app.js'
+import type { ServiceConfig } from '../cli/args.js'
+import { Codec } from '../kernel/codec.js'
+import type { Kernel } from '../kernel/kernel.js'
+import { RateLimitedLog, type Logger } from '../log.js'
+import type { Metrics } from '../metrics.js'
+import type { PreviewFeed } from '../preview/feed.js'
+import type { StateStore } from '../state/store.js'
+import { FramePipeline, type EdgeStage } from './pipeline.js'
+import { RoiError, validateRoi, type Roi } from './roi.js'
+import { makeSnapshot, type ParameterModel, type Snapshot } from './settings.js'
+import { pythonTimestamp, RunStatistics, type FrameErrorCause, type LastError } from './statistics.js'
+
+export interface ServiceOptions<P extends object> {
+  config: ServiceConfig
+  log: Logger
+  metrics: Metrics
+  store: StateStore
+  kernel: Kernel
+  parameters: ParameterModel<P>
+  /** Builds the edge stage (one per service; reset through `onSettingsChange`). */
+  edge: EdgeStage<P> & {
+    onSettingsChange?(previous: Snapshot<P>, next: Snapshot<P>): void
+    statistics?(): Record<string, unknown>
+  }
+  /** Static parameter facts for GET /parameters (e.g. the edge_status table). */
+  parameterInfo?: Record<string, unknown>
+  feed?: PreviewFeed
+}
+
+interface Run {
+  stopping: boolean
+  receiver: BsreadReceiver | undefined
+  stats: RunStatistics
+  malformed: Record<string, number>
+  done: Promise<void>
+  wake: (() => void) | undefined
+}
+
+const RESTART_BACKOFF_MS = 1000
+
+/** The service. Create with `PsenService.create` (binds the output streams). */
+export class PsenService<P extends object> implements ServiceControl {
+  readonly config: ServiceConfig
+  readonly dataSender: BsreadSender
+  readonly imageSender: BsreadSender
+  readonly #opts: ServiceOptions<P>
+  readonly #log: Logger
+  readonly #problems: RateLimitedLog
+  readonly #pipeline: FramePipeline<P>
+  readonly #imageEncoder = new BsreadEncoder()
+  readonly #headerCodec: Codec
+  #snapshot: Snapshot<P>
+  #run: Run | undefined
+  #lastStats: RunStatistics | undefined
+  #lifecycle: Promise<unknown> = Promise.resolve()
+  #mutations: Promise<unknown> = Promise.resolve()
+  #lastError: LastError | null = null
+  #loopRestarts = 0
+  readonly #malformedTotal: Record<string, number> = {}
+  #closed = false
+
+  private constructor(opts: ServiceOptions<P>, data: BsreadSender, image: BsreadSender, snap: Snapshot<P>) {
+    this.#opts = opts
+    this.config = opts.config
+    this.#log = opts.log
+    this.#problems = new RateLimitedLog(opts.log.child({ topic: 'frames' }))
+    this.dataSender = data
+    this.imageSender = image
+    this.#snapshot = snap
+    this.#headerCodec = new Codec(opts.kernel, { maxBytes: 16 * 1024 * 1024 })
+    this.#pipeline = new FramePipeline<P>({
+      kernel: opts.kernel,
+      prefix: opts.config.prefix,
+      naming: opts.config.channelNaming,
+      maxFrameBytes: opts.config.maxFrameBytes,
+      edge: opts.edge,
+      metrics: opts.metrics,
+      onProblem: (cause, message) => this.#problems.warn(cause, { cause }, message),
+    })
+    opts.metrics.setSources({
+      malformed: () => this.#malformedTotal,
+      wasmMemoryBytes: () => opts.kernel.memoryBytes,
+    })
+    this.#roiMetrics(snap)
+  }
+
+  /** Loads the saved settings and binds both output streams (fails when a port is taken). */
+  static async create<P extends object>(opts: ServiceOptions<P>): Promise<PsenService<P>> {
+    const { config, log, store } = opts
+    const saved = store.state
+    const roi = (name: RoiKind, value: unknown): Roi => {
+      try {
+        return validateRoi(value)
+      } catch (err) {
+        log.warn({ roi: name, value }, `saved ${name} is invalid (${(err as Error).message}); using []`)
+        return []
+      }
+    }
+    let parameters: P
+    try {
+      parameters = opts.parameters.merge(opts.parameters.defaults(), saved.parameters ?? {})
+    } catch (err) {
+      log.warn({ saved: saved.parameters }, `saved parameters are invalid (${(err as Error).message}); using defaults`)
+      parameters = opts.parameters.defaults()
+    }
+    const snap = makeSnapshot(opts.parameters, 1, roi('roi_signal', saved.roi_signal),
+      roi('roi_background', saved.roi_background), parameters)
+    const iface = config.streamInterface
+    const data = await bindSender(`tcp://${iface}:${config.dataPort}`, 'data', {
+      sendHighWaterMark: config.dataQueue, sendTimeoutMs: config.dataSendTimeoutMs,
+    })
+    let image: BsreadSender
+    try {
+      image = await bindSender(`tcp://${iface}:${config.imagePort}`, 'image', {
+        sendHighWaterMark: config.imageQueue, nonBlocking: true,
+      })
+    } catch (err) {
+      data.close()
+      throw err
+    }
+    log.info({ data: data.endpoint, image: image.endpoint }, 'output streams bound')
+    return new PsenService(opts, data, image, snap)
+  }
+
+  // ---- control -------------------------------------------------------------------------------
+
+  status(): ProcessingStatus {
+    return this.#run && !this.#run.stopping ? 'processing' : 'stopped'
+  }
+
+  /** The settings the next frame is processed with. */
+  get snapshot(): Snapshot<P> {
+    return this.#snapshot
+  }
+
+  start(): Promise<void> {
+    return this.#serial(async () => {
+      if (this.#closed) throw new ControlError('The service is shutting down.')
+      if (this.#run) return
+      const stats = new RunStatistics()
+      const run: Run = {
+        stopping: false, receiver: undefined, stats, malformed: {}, done: Promise.resolve(), wake: undefined,
+      }
+      // Connect first: a bad address is an error of this request, not of a background loop.
+      run.receiver = this.#receiver(run)
+      this.#run = run
+      this.#lastStats = stats
+      this.#opts.metrics.processing.set(1)
+      run.done = this.#supervise(run)
+      this.#log.info({ input: this.config.inputStream, mode: this.config.inputMode }, 'processing started')
+    })
+  }
+
+  stop(): Promise<void> {
+    return this.#serial(async () => {
+      const run = this.#run
+      if (!run) return
+      run.stopping = true
+      run.receiver?.close()
+      run.wake?.()
+      await run.done
+      this.#run = undefined
+      this.#opts.metrics.processing.set(0)
+      this.#log.info({ processed: run.stats.nProcessed }, 'processing stopped')
+    })
+  }
+
+  getRoi(kind: RoiKind): Roi {
+    const s = this.#snapshot
+    return [...(kind === 'roi_signal' ? s.roiSignal : s.roiBackground)] as Roi
+  }
+
+  setRoi(kind: RoiKind, value: unknown, who?: Requester): Promise<Roi> {
+    // Validate before queueing, so a bad request never waits behind good ones.
+    const roi = validateRoi(value)
+    return this.#mutate(who ?? { endpoint: `POST /${kind}`, client: 'local' }, (cur) => {
+      const old = kind === 'roi_signal' ? cur.roiSignal : cur.roiBackground
+      return {
+        next: makeSnapshot(this.#opts.parameters, cur.version + 1,
+          kind === 'roi_signal' ? roi : cur.roiSignal,
+          kind === 'roi_background' ? roi : cur.roiBackground, cur.parameters),
+        patch: { [kind]: roi },
+        old,
+        now: roi,
+      }
+    }).then(() => [...roi] as Roi)
+  }
+
+  getParameters(): Record<string, unknown> {
+    return this.#opts.parameters.toJson(this.#snapshot.parameters as P)
+  }
+
+  setParameters(partial: unknown, who?: Requester): Promise<Record<string, unknown>> {
+    const model = this.#opts.parameters
+    try {
+      model.merge(this.#snapshot.parameters as P, partial)
+    } catch (err) {
+      return Promise.reject(new ControlError(`Invalid parameters: ${(err as Error).message}`))
+    }
+    return this.#mutate(who ?? { endpoint: 'POST /parameters', client: 'local' }, (cur) => {
+      let merged: P
+      try {
+        // Merged again against the state current at its turn: concurrent updates never undo each other.
+        merged = model.merge(cur.parameters as P, partial)
+      } catch (err) {
+        throw new ControlError(`Invalid parameters: ${(err as Error).message}`)
+      }
+      return {
+        next: makeSnapshot(model, cur.version + 1, cur.roiSignal, cur.roiBackground, merged),
+        patch: { parameters: model.toJson(merged) },
+        old: model.toJson(cur.parameters as P),
+        now: model.toJson(merged),
+      }
+    }).then(() => this.getParameters())
+  }
+
+  parameterInfo(): Record<string, unknown> {
+    return this.#opts.parameterInfo ?? {}
+  }
+
+  async history(): Promise<unknown[]> {
+    return this.#opts.store.history()
+  }
+
+  lastError(): LastError | null {
+    return this.#lastStats?.lastError ?? this.#lastError
+  }
+
+  ready(): { ready: boolean; reason: string } {
+    const run = this.#run
+    if (!run || run.stopping) return { ready: false, reason: 'processing is stopped' }
+    const last = run.stats.lastReceivedAt
+    if (last === 0) return { ready: false, reason: 'no input received yet' }
+    const age = (Date.now() - last) / 1000
+    if (age > 10) return { ready: false, reason: `no input for ${age.toFixed(0)} s` }
+    return { ready: true, reason: '' }
+  }
+
+  statistics(): Record<string, unknown> {
+    const s = this.#lastStats
+    if (!s) return {}
+    const malformed = this.#run?.stats === s ? this.#run.malformed : {}
+    const errors: Record<string, number> = {}
+    for (const [cause, n] of Object.entries(s.errors)) if (n > 0) errors[cause] = n
+    let malformedTotal = 0
+    for (const n of Object.values(malformed)) malformedTotal += n
+    const round = (x: number): number | null => (Number.isFinite(x) ? Math.round(x * 1000) / 1000 : null)
+    return {
+      processing_start_time: s.startTime,
+      last_sent_pulse_id: s.lastSentPulseId,
+      last_sent_time: s.lastSentAt === 0 ? null : pythonTimestamp(new Date(s.lastSentAt)),
+      n_processed_images: s.nProcessed,
+      n_received_images: s.nReceived,
+      n_sent_data: s.nSent,
+      n_dropped_data: s.nDroppedData,
+      n_sent_images: s.nImageSent,
+      n_dropped_images: s.nDroppedImage,
+      n_malformed: malformedTotal,
+      malformed_by_reason: { ...malformed },
+      n_frame_errors: errors,
+      n_pulse_id_gaps: s.nPulseIdGaps,
+      last_received_pulse_id: s.lastReceivedPulseId,
+      input_rate_hz: round(s.inputRate(performance.now())),
+      processing_time_ms: { p50: round(s.percentile(50)), p99: round(s.percentile(99)) },
+      loop_restarts: this.#loopRestarts,
+      last_error: s.lastError ?? this.#lastError,
+      ...(this.#opts.edge.statistics ? { edge: this.#opts.edge.statistics() } : {}),
+    }
+  }
+
+  /** Stops processing and closes the output streams (linger 0). Idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    await this.stop()
+    await this.#mutations.catch(() => undefined)
+    await this.#opts.store.flush()
+    this.dataSender.close()
+    this.imageSender.close()
+  }
+
+  // ---- internals -----------------------------------------------------------------------------
+
+  #serial<T>(job: () => Promise<T>): Promise<T> {
+    const p = this.#lifecycle.then(job, job)
+    this.#lifecycle = p.catch(() => undefined)
+    return p
+  }
+
+  /**
+   * Applies one settings change at a time: compute from the current snapshot, persist, then
+   * swap. A change is acknowledged only once it is durable, and the state file always matches
+   * what the frames use.
+   */
+  #mutate(who: Requester, change: (cur: Snapshot<P>) => {
+    next: Snapshot<P>; patch: Record<string, unknown>; old: unknown; now: unknown
+  }): Promise<void> {
+    const job = async (): Promise<void> => {
+      const cur = this.#snapshot
+      const { next, patch, old, now } = change(cur)
+      await this.#opts.store.update(patch, { endpoint: who.endpoint, client: who.client, old, new: now })
+      this.#snapshot = next
+      this.#opts.edge.onSettingsChange?.(cur, next)
+      this.#roiMetrics(next)
+      this.#log.info({ change: who.endpoint, client: who.client, old, new: now }, 'settings changed')
+    }
+    const p = this.#mutations.then(job, job)
+    this.#mutations = p.catch(() => undefined)
+    return p
+  }
+
+  #roiMetrics(s: Snapshot<P>): void {
+    const g = this.#opts.metrics.roiSize
+    for (const [name, roi] of [['signal', s.roiSignal], ['background', s.roiBackground]] as const) {
+      g.set({ roi: name, dim: 'x' }, roi.length === 4 ? roi[1] : 0)
+      g.set({ roi: name, dim: 'y' }, roi.length === 4 ? roi[3] : 0)
+    }
+  }
+
+  #receiver(run: Run): BsreadReceiver {
+    try {
+      return new BsreadReceiver({
+        address: this.config.inputStream,
+        mode: this.config.inputMode,
+        receiveHighWaterMark: this.config.inputQueue,
+        maxValueBytes: this.config.maxFrameBytes,
+        codec: this.#headerCodec,
+        onError: (err: BsreadError) => {
+          run.malformed[err.reason] = (run.malformed[err.reason] ?? 0) + 1
+          this.#malformedTotal[err.reason] = (this.#malformedTotal[err.reason] ?? 0) + 1
+          this.#problems.warn(`malformed:${err.reason}`, { reason: err.reason }, `malformed input: ${err.message}`)
+        },
+      })
+    } catch (err) {
+      throw new ControlError(`Cannot connect to ${this.config.inputStream}: ${(err as Error).message}`)
+    }
+  }
+
+  /** Runs the receive loop until stopped; an unexpected failure restarts it after a pause. */
+  async #supervise(run: Run): Promise<void> {
+    while (!run.stopping) {
+      const receiver = run.receiver ?? this.#receiver(run)
+      run.receiver = receiver
+      try {
+        for await (const msg of receiver) {
+          await this.#frame(msg, run)
+          if (run.stopping) break
+        }
+      } catch (err) {
+        if (run.stopping) break
+        this.#loopRestarts++
+        this.#opts.metrics.loopRestarts.inc()
+        const message = `processing loop failed, restarting in ${RESTART_BACKOFF_MS} ms: ${(err as Error).message}`
+        this.#lastError = { message, time: pythonTimestamp(), cause: 'loop' }
+        run.stats.lastError = this.#lastError
+        this.#log.error({ err }, message)
+      } finally {
+        receiver.close()
+        run.receiver = undefined
+      }
+      if (run.stopping) break
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, RESTART_BACKOFF_MS)
+        run.wake = () => {
+          clearTimeout(t)
+          resolve()
+        }
+      })
+      run.wake = undefined
+    }
+  }
+
+  async #frame(msg: BsreadMessage, run: Run): Promise<void> {
+    const t0 = performance.now()
+    const stats = run.stats
+    const metrics = this.#opts.metrics
+    const gaps = stats.nPulseIdGaps
+    stats.received(msg.pulseId, t0)
+    metrics.framesReceived.inc()
+    if (stats.nPulseIdGaps !== gaps) metrics.pulseIdGaps.inc()
+    metrics.lastPulseId.set(Number(msg.pulseId))
+    const ts = msg.globalTimestamp
+    metrics.inputLagSeconds.set(Date.now() / 1000 - (ts.sec + ts.ns / 1e9))
+
+    const raw = msg.value(this.#pipeline.imageName)
+    if (raw !== undefined) this.#forwardImage(msg, raw, stats)
+
+    let parts: Buffer[]
+    const snap = this.#snapshot
+    try {
+      parts = this.#pipeline.process(msg, snap, stats)
+    } catch (err) {
+      // A bug or a kernel trap (the kernel has re-instantiated itself): count, log, go on.
+      this.#frameError(stats, 'exception', `pulse ${msg.pulseId}: ${(err as Error).message}`, err)
+      parts = this.#pipeline.encoder.encode({
+        pulseId: msg.pulseId, globalTimestamp: ts,
+        channels: [{ info: this.#pipeline.paramsInfo, value: snap.json }],
+      })
+    }
+    if (this.#opts.feed && raw !== undefined) {
+      const e = this.#pipeline.lastEdge
+      if (e) this.#opts.feed.offerResult(msg.pulseId, e.edge_position, e.cross_correlation_amplitude)
+    }
+    stats.processed(performance.now() - t0)
+    metrics.framesProcessed.inc()
+
+    const t1 = performance.now()
+    const sent = await this.dataSender.send(parts)
+    metrics.stageSeconds.observe({ stage: 'send' }, (performance.now() - t1) / 1000)
+    if (sent) {
+      stats.sent(msg.pulseId)
+    } else {
+      stats.nDroppedData++
+      metrics.framesDropped.inc({ reason: 'data_queue' })
+      this.#problems.warn('drop:data', { dropped: stats.nDroppedData },
+        'data message dropped: the data stream queue is full (no or slow consumer)')
+    }
+    metrics.stageSeconds.observe({ stage: 'total' }, (performance.now() - t0) / 1000)
+  }
+
+  #forwardImage(msg: BsreadMessage, raw: RawValue, stats: RunStatistics): void {
+    this.#opts.feed?.offer(msg.pulseId, msg.globalTimestamp, raw.info, raw.bytes)
+    let parts: Buffer[]
+    try {
+      parts = this.#imageEncoder.encode({
+        pulseId: msg.pulseId, globalTimestamp: msg.globalTimestamp,
+        channels: [{ info: raw.info, value: preEncoded(raw.bytes), timestamp: raw.timestamp ?? msg.globalTimestamp }],
+      })
+    } catch (err) {
+      this.#frameError(stats, 'exception', `cannot forward image of pulse ${msg.pulseId}: ${(err as Error).message}`, err)
+      return
+    }
+    // Non-blocking sender: settles at once; a full queue drops the image, never the processing.
+    void this.imageSender.send(parts).then((ok) => {
+      if (ok) {
+        stats.nImageSent++
+      } else {
+        stats.nDroppedImage++
+        this.#opts.metrics.framesDropped.inc({ reason: 'image_queue' })
+      }
+    })
+  }
+
+  #frameError(stats: RunStatistics, cause: FrameErrorCause, message: string, err: unknown): void {
+    stats.error(cause, message)
+    this.#lastError = stats.lastError
+    this.#opts.metrics.frameErrors.inc({ cause })
+    this.#problems.error(cause, { err }, message)
+  }
+}
+
+async function bindSender(
+  address: string, what: string, opts: { sendHighWaterMark: number; sendTimeoutMs?: number; nonBlocking?: boolean },
+): Promise<BsreadSender> {
+  try {
+    return await BsreadSender.bind({ address, mode: 'push', ...opts })
+  } catch (err) {
+    throw new ControlError(`cannot bind the ${what} stream to ${address}: ${(err as Error).message}`)
+  }
+}
+
+export { RoiError }
