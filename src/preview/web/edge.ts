@@ -1,13 +1,19 @@
 /**
- * The edge as the page sees it: the contract's algorithm (psen-api.md) run on the preview's own
- * frames with the kernel's profile math — reference shots' signal profiles go into a rolling
- * window, an X-ray shot's signal profile minus the window mean is refined and cross-correlated
- * with a step. The preview sees only some frames (5 Hz of 100 Hz), so its reference window is
- * sparser than the service's: the picture is for the eye; the trend shows the service's own edge
- * results whenever the service sends them with the frames.
+ * The edge as the page sees it: the service's own EdgeFinder (src/processing/edge-finder.ts),
+ * with the service's parameters, run in the browser on the preview's frames. The preview sees
+ * only some frames (5 Hz of a 100 Hz stream), so its reference window is built from fewer,
+ * older shots than the service's: the curve and marker are for the eye. The trend and the
+ * histogram use the service's own per-shot results when the service sends them with the frames.
+ *
+ * For the drawing, the page also keeps the normalised curve (signal against the mean of the
+ * same window of reference profiles) — EdgeFinder keeps that inside kernel memory.
  * @module
  */
-import type { Kernel, Region } from '../../kernel/kernel.js'
+import type { Kernel } from '../../kernel/kernel.js'
+import { EdgeFinder, type EdgeResult as FinderResult } from '../../processing/edge-finder.js'
+import {
+  EDGE_STATUS, defaultParameters, parameterModel, type ProcessingParameters,
+} from '../../processing/parameters.js'
 import type { Profile } from './frame.js'
 
 export interface EdgeResult {
@@ -16,148 +22,101 @@ export interface EdgeResult {
   /** Edge in pixels within the signal ROI, or null. */
   position: number | null
   amplitude: number | null
-  /** Signal minus reference mean (ROI-local x), for drawing. */
-  subtracted: Float64Array | null
+  /** Signal normalised by the reference mean (ROI-local x), for drawing. */
+  normalised: Float64Array | null
+  status: string
   source: string
-  message: string
 }
 
-interface EdgeSettings {
-  period: number
-  window: number
-  step: number
-  taps: number
-  rising: boolean
-  dropLast: boolean
-}
-
-interface EdgeRegions {
-  sig: Region
-  mean: Region
-  sub: Region
-  refined: Region
-  scratch: Region
-  out: Region
-}
-
-const DEFAULTS: EdgeSettings = { period: 4, window: 4, step: 1, taps: 50, rising: false, dropLast: false }
-
-/** The first numeric/string value among several possible parameter names. */
-function pick(p: Record<string, unknown>, names: string[]): unknown {
-  for (const n of names) if (p[n] !== undefined && p[n] !== null) return p[n]
-  return undefined
-}
-
-function num(v: unknown, fallback: number): number {
-  const n = typeof v === 'number' ? v : typeof v === 'string' ? Number(v) : NaN
-  return Number.isFinite(n) && n > 0 ? n : fallback
+function finite(v: number): number | null {
+  return Number.isFinite(v) ? v : null
 }
 
 export class EdgeView {
-  #s: EdgeSettings = { ...DEFAULTS }
-  #ring: Float64Array[] = []
-  #width = -1
-  #regions: EdgeRegions | undefined
+  #params: ProcessingParameters = defaultParameters()
+  #finder: EdgeFinder | undefined
   #kernel: Kernel | undefined
+  #ring: Float64Array[] = []
+  #roiKey = ''
+  /** Latest result of an X-ray shot (kept while reference shots follow). */
   last: EdgeResult | undefined
+  /** Status of the newest shot, whatever its type. */
+  lastStatus = ''
 
-  /** Reads the service's parameters (names as the service reports them; defaults otherwise). */
-  setParameters(p: Record<string, unknown>): void {
-    const dir = pick(p, ['edge_type', 'direction', 'step_type', 'edge_direction'])
-    const quirk = pick(p, ['compat_quirks', 'legacy_quirks', 'quirks', 'compatibility_mode'])
-    this.#s = {
-      period: Math.round(num(pick(p, ['xray_period', 'xray_modulo', 'pulse_modulo', 'modulo']), DEFAULTS.period)),
-      window: Math.round(num(pick(p, ['reference_window', 'background_window', 'window', 'n_references']),
-        DEFAULTS.window)),
-      step: num(pick(p, ['refine_step', 'refinement_step', 'interpolation_step', 'step']), DEFAULTS.step),
-      taps: Math.round(num(pick(p, ['step_length', 'step_taps', 'step_size', 'step_width', 'taps']), DEFAULTS.taps)),
-      rising: dir === 'rising',
-      dropLast: quirk === true || quirk === 'legacy' || quirk === 'old',
-    }
-    const period = pick(p, ['xray_period', 'xray_modulo', 'pulse_modulo', 'modulo'])
-    if (typeof period === 'number' && period <= 0) this.#s.period = DEFAULTS.period
+  get parameters(): ProcessingParameters {
+    return this.#params
   }
 
-  #ensureRegions(kernel: Kernel): EdgeRegions {
-    if (this.#kernel !== kernel || !this.#regions) {
+  /** Takes the service's parameters (GET /parameters); unknown or invalid ones keep defaults. */
+  setParameters(p: Record<string, unknown>): string | undefined {
+    try {
+      const { roi_signal: _s, roi_background: _b, ...rest } = p
+      this.#params = parameterModel.merge(defaultParameters(), rest)
+      this.#finder?.setParameters(this.#params)
+      this.#ring = []
+      return undefined
+    } catch (err) {
+      return err instanceof Error ? err.message : String(err)
+    }
+  }
+
+  update(kernel: Kernel, pulseId: string, sig: Profile | undefined, bkg: Profile | undefined): void {
+    if (this.#kernel !== kernel || !this.#finder) {
       this.#kernel = kernel
-      this.#regions = {
-        sig: kernel.region(), mean: kernel.region(), sub: kernel.region(),
-        refined: kernel.region(), scratch: kernel.region(), out: kernel.region(),
-      }
+      this.#finder = new EdgeFinder(kernel, this.#params)
     }
-    return this.#regions
+    const r: FinderResult = this.#finder.process({
+      pulseId: BigInt(pulseId),
+      signal: sig?.sums ?? null,
+      signalRoi: sig?.roi ?? [],
+      background: bkg?.sums ?? null,
+    })
+    const status = EDGE_STATUS.find((s) => s.code === r.edge_status)?.name ?? String(r.edge_status)
+    this.lastStatus = status
+    const normalised = this.#normalised(sig, bkg, status)
+    if (status === 'reference_shot') return
+    this.last = {
+      pulseId,
+      xray: status !== 'no_signal_roi' && status !== 'roi_outside_frame',
+      position: finite(r.edge_position),
+      amplitude: finite(r.cross_correlation_amplitude),
+      normalised,
+      status,
+      source: `browser EdgeFinder, ${this.#finder.referenceCount} reference shot(s)`,
+    }
   }
 
-  update(kernel: Kernel, pulseId: string, sig: Profile | undefined, _bkg: Profile | undefined): void {
-    const s = this.#s
+  /** The curve to draw: signal (minus dark) normalised by the mean of recent references. */
+  #normalised(sig: Profile | undefined, bkg: Profile | undefined, status: string): Float64Array | null {
     if (!sig) {
       this.#ring = []
-      this.#width = -1
-      this.last = {
-        pulseId, xray: false, position: null, amplitude: null, subtracted: null, source: 'browser',
-        message: 'no signal ROI (or it does not fit the frame)',
-      }
-      return
+      return null
     }
-    const n = sig.values.length
-    if (n !== this.#width) {
+    const key = sig.roi.join(',')
+    if (key !== this.#roiKey) {
       this.#ring = []
-      this.#width = n
+      this.#roiKey = key
     }
-    const xray = BigInt(pulseId) % BigInt(s.period) === 0n
-    if (!xray) {
-      this.#ring.push(Float64Array.from(sig.values))
-      if (this.#ring.length > s.window) this.#ring.shift()
-      // Keep showing the last X-ray result; only note the reference count.
-      if (this.last?.xray) return
-      this.last = {
-        pulseId, xray: false, position: null, amplitude: null, subtracted: null, source: 'browser',
-        message: `reference shots in the window: ${this.#ring.length}; waiting for an X-ray shot`,
-      }
-      return
+    const p = this.#params
+    const n = sig.values.length
+    const s = Float64Array.from(sig.values)
+    if (p.dark_subtraction && bkg && bkg.values.length === n) {
+      for (let i = 0; i < n; i++) s[i]! -= bkg.values[i]!
     }
-    if (this.#ring.length === 0) {
-      this.last = {
-        pulseId, xray: true, position: null, amplitude: null, subtracted: null, source: 'browser',
-        message: 'X-ray shot but no reference shot seen yet',
-      }
-      return
+    if (status === 'reference_shot') {
+      this.#ring.push(s)
+      const keep = p.averaging.mode === 'mean' ? p.averaging.count : 4
+      while (this.#ring.length > keep) this.#ring.shift()
+      return null
     }
-    const r = this.#ensureRegions(kernel)
-    const count = this.#ring.length
-    const ring = r.sig.ensure((count + 1) * n * 8)
-    const mean = r.mean.ensure(n * 8)
-    const sub = r.sub.ensure(n * 8)
-    const maxRefined = Math.floor((n - 1) / s.step) + 2
-    const refined = r.refined.ensure(maxRefined * 8)
-    const scratch = r.scratch.ensure((maxRefined + 1) * 8)
-    const out = r.out.ensure(5 * 8)
-    const mem = () => kernel.exports.memory.buffer
-    const ringView = new Float64Array(mem(), ring, (count + 1) * n)
-    this.#ring.forEach((p, k) => ringView.set(p, k * n))
-    ringView.set(sig.values, count * n)
-    const sigPtr = ring + count * n * 8
-    kernel.run((k) => k.profiles_mean(ring, count, n, mean))
-    kernel.run((k) => k.profile_subtract(sigPtr, mean, n, sub))
-    const subtracted = new Float64Array(mem(), sub, n).slice()
-    const lastX = s.dropLast ? n - 2 : n - 1
-    const m = kernel.run((k) => k.profile_refine(sub, n, s.step, lastX, refined))
-    let position: number | null = null
-    let amplitude: number | null = null
-    let message = ''
-    const c = m >= 0 ? kernel.run((k) => k.edge_find(refined, m, s.taps, s.rising ? 1 : 0, scratch, out)) : 0
-    if (c > 0) {
-      const res = new Float64Array(mem(), out, 5)
-      const argmax = res[0] ?? NaN
-      amplitude = res[1] ?? null
-      position = argmax * s.step + Math.floor(s.taps / 2)
-    } else {
-      message = `profile shorter than the ${s.taps}-sample step`
+    if (this.#ring.length === 0) return null
+    const out = new Float64Array(n)
+    for (let i = 0; i < n; i++) {
+      let ref = 0
+      for (const r of this.#ring) ref += r[i]!
+      ref /= this.#ring.length
+      out[i] = p.normalisation === 'divide' ? (ref === 0 ? 0 : s[i]! / ref - 1) : s[i]! - ref
     }
-    this.last = {
-      pulseId, xray: true, position, amplitude, subtracted, message,
-      source: `browser (kernel, ${count} reference shot${count === 1 ? '' : 's'})`,
-    }
+    return out
   }
 }

@@ -8,7 +8,7 @@ import { Codec } from '../../kernel/codec.js'
 import type { Kernel, Region } from '../../kernel/kernel.js'
 import { DTYPE_SIZE, isDTypeName, type DTypeName } from '../../kernel/dtype.js'
 import {
-  histogramPercentiles, ProfileKernels, roiFits, type FrameRef, type RoiTuple,
+  histogramPercentiles, ProfileKernels, roiFits, type FrameRef, type ProfileSums, type RoiTuple,
 } from '../../kernel/profiles.js'
 import type { PreviewHeader } from '../feed.js'
 
@@ -25,6 +25,8 @@ export interface DecodedFrame extends FrameRef {
 /** Column sums as decimal strings (exact) and as numbers (for drawing), plus the ROI used. */
 export interface Profile {
   roi: Roi
+  /** The sums as the kernel produced them (a copy out of kernel memory). */
+  sums: ProfileSums
   strings: string[]
   values: Float64Array
 }
@@ -81,30 +83,23 @@ export class FrameWork {
   xProfile(f: DecodedFrame, roi: Roi): Profile | undefined {
     if (!roiFits(roi, f.width, f.height)) return undefined
     const p = this.#profiles.xProfileInKernel(f, roi as unknown as RoiTuple, this.#out)
-    const buf = this.#kernel.exports.memory.buffer
+    const sums = this.#profiles.copyOut(p)
     const n = p.length
     const strings: string[] = new Array(n)
     const values = new Float64Array(n)
-    if (p.kind === 'float64') {
-      const v = new Float64Array(buf, p.ptr, n)
-      for (let i = 0; i < n; i++) {
-        values[i] = v[i] ?? NaN
-        strings[i] = String(v[i])
-      }
-    } else {
-      const v = p.kind === 'uint64' ? new BigUint64Array(buf, p.ptr, n) : new BigInt64Array(buf, p.ptr, n)
-      for (let i = 0; i < n; i++) {
-        const b = v[i] ?? 0n
-        strings[i] = b.toString()
-        values[i] = Number(b)
-      }
+    for (let i = 0; i < n; i++) {
+      const v = sums[i]!
+      // Decimal text of the exact sum: bigint for integer pixels, shortest round-trip for floats.
+      strings[i] = v.toString()
+      values[i] = Number(v)
     }
-    return { roi: [...roi], strings, values }
+    return { roi: [...roi], sums, strings, values }
   }
 
   /** Display range: percentiles of the kernel's (sampled) histogram of the frame. */
   contrast(f: DecodedFrame, pLo: number, pHi: number): { lo: number; hi: number; min: number; max: number } {
-    const h = this.#profiles.histogram(f, 1024)
+    // 64k samples are plenty for display percentiles and keep this step short on big frames.
+    const h = this.#profiles.histogram(f, 1024, 1 << 16)
     const [lo = h.min, hiP = h.max] = histogramPercentiles(h, [pLo, pHi])
     let hi = hiP
     if (!(hi > lo)) hi = lo + Math.max(1e-9, (h.max - h.min) / 1024, 1)

@@ -81,9 +81,6 @@ export function renderFrame(
   if (!imageData || imageData.width !== cw || imageData.height !== ch) imageData = ctx.createImageData(cw, ch)
   const out = new Uint32Array(imageData.data.buffer)
   const lut = colourTable(o.colourMap)
-  const big = pixels instanceof BigInt64Array || pixels instanceof BigUint64Array
-  const num = pixels as ArrayLike<number>
-  const bigs = pixels as BigInt64Array
   let lo = o.lo
   let hi = o.hi
   if (o.log) {
@@ -91,17 +88,49 @@ export function renderFrame(
     hi = Math.log1p(Math.max(0, hi))
   }
   const scale = hi > lo ? 255 / (hi - lo) : 0
-  let k = 0
-  for (let cy = 0; cy < ch; cy++) {
-    let idx = (view.y + cy * stride) * width + view.x
-    for (let cx = 0; cx < cw; cx++, idx += stride) {
-      let v = big ? Number(bigs[idx]) : (num[idx] as number)
-      if (o.log) v = Math.log1p(v > 0 ? v : 0)
-      let c = (v - lo) * scale
-      c = c < 0 ? 0 : c > 255 ? 255 : c
-      out[k++] = lut[c | 0] as number
+  const colourOf = (value: number): number => {
+    let v = value
+    if (o.log) v = Math.log1p(v > 0 ? v : 0)
+    let c = (v - lo) * scale
+    c = c < 0 ? 0 : c > 255 ? 255 : c
+    return lut[c | 0] as number
+  }
+  if (pixels instanceof Uint16Array || pixels instanceof Uint8Array) {
+    // Small integer pixels: one table lookup per pixel (the table costs 64k steps per frame).
+    renderLookup(pixels, width, view, stride, cw, ch, out, valueTable(pixels, colourOf))
+  } else if (pixels instanceof BigInt64Array || pixels instanceof BigUint64Array) {
+    let k = 0
+    for (let cy = 0; cy < ch; cy++) {
+      let idx = (view.y + cy * stride) * width + view.x
+      for (let cx = 0; cx < cw; cx++, idx += stride) out[k++] = colourOf(Number(pixels[idx]))
+    }
+  } else {
+    let k = 0
+    for (let cy = 0; cy < ch; cy++) {
+      let idx = (view.y + cy * stride) * width + view.x
+      for (let cx = 0; cx < cw; cx++, idx += stride) out[k++] = colourOf(pixels[idx] as number)
     }
   }
   ctx.putImageData(imageData, 0, 0)
   return stride
+}
+
+let table16 = new Uint32Array(65536)
+
+function valueTable(pixels: Uint16Array | Uint8Array, colourOf: (v: number) => number): Uint32Array {
+  const n = pixels instanceof Uint16Array ? 65536 : 256
+  if (table16.length < n) table16 = new Uint32Array(65536)
+  for (let v = 0; v < n; v++) table16[v] = colourOf(v)
+  return table16
+}
+
+function renderLookup(
+  pixels: Uint16Array | Uint8Array, width: number, view: View, stride: number, cw: number,
+  ch: number, out: Uint32Array, table: Uint32Array,
+): void {
+  let k = 0
+  for (let cy = 0; cy < ch; cy++) {
+    let idx = (view.y + cy * stride) * width + view.x
+    for (let cx = 0; cx < cw; cx++, idx += stride) out[k++] = table[pixels[idx]!]!
+  }
 }

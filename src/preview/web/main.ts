@@ -31,6 +31,8 @@ export interface PreviewDebug {
   errors: string[]
   roi: { signal: Roi; background: Roi }
   transport: 'websocket' | 'http' | 'none'
+  /** Milliseconds spent on the last frame, per step. */
+  timings: { decode: number; contrast: number; profiles: number; render: number; charts: number }
   lastEdge: { pulse_id: string; position: number | null; amplitude: number | null; source: string } | null
 }
 
@@ -50,6 +52,7 @@ const debug: PreviewDebug = {
   roi: { signal: [], background: [] },
   transport: 'none',
   lastEdge: null,
+  timings: { decode: 0, contrast: 0, profiles: 0, render: 0, charts: 0 },
 }
 window.__psenPreview = debug
 
@@ -209,17 +212,19 @@ function drawProfiles(sig: Profile | undefined, bkg: Profile | undefined): void 
 function drawEdge(): void {
   const e = edgeView.last
   const markers: Marker[] = []
-  let msg = e?.message ?? 'no signal profile yet'
+  let msg = e ? e.status.replaceAll('_', ' ') : 'no X-ray shot yet'
   if (e && e.position !== null) {
     markers.push({ x: e.position, colour: '#e71d36', label: `edge ${e.position.toFixed(1)}` })
     msg = ''
   }
   const series: Series[] = []
-  if (e?.subtracted) {
-    series.push({ values: e.subtracted, colour: '#ff9f1c', label: `signal − reference (pulse ${e.pulseId})` })
+  if (e?.normalised) {
+    const what = edgeView.parameters.normalisation === 'divide' ? 'signal / reference − 1' : 'signal − reference'
+    series.push({ values: e.normalised, colour: '#ff9f1c', label: `${what} (pulse ${e.pulseId})` })
   }
   lineChart(el<HTMLCanvasElement>('subtracted'), series, markers, msg)
-  el('edge-info').textContent = e ? `${e.source}${e.amplitude !== null ? `, amplitude ${fmtNum(e.amplitude)}` : ''}` : ''
+  el('edge-info').textContent = e
+    ? `${e.source}${e.amplitude !== null ? `, amplitude ${fmtNum(e.amplitude)}` : ''}` : ''
   const values = trend.map((t) => t.edge)
   lineChart(el<HTMLCanvasElement>('trend'), [{ values, colour: '#e71d36', label: 'edge (px)' }], [],
     values.some(Number.isFinite) ? '' : 'no edges yet')
@@ -272,20 +277,27 @@ function showFrame(buf: ArrayBuffer): void {
     fitView()
     el('no-frame').style.display = 'none'
   }
+  const t1 = performance.now()
   contrastRange = work.contrast(f, numberInput('p-lo', 1), numberInput('p-hi', 99.5))
+  const t2 = performance.now()
   const roiSignal = overlay.roi('signal')
   const roiBackground = overlay.roi('background')
   const sig = work.xProfile(f, roiSignal)
   const bkg = work.xProfile(f, roiBackground)
   edgeView.update(work.kernel, h.pulse_id, sig, bkg)
-  const decodeMs = performance.now() - t0
+  const t3 = performance.now()
   draw()
+  const t4 = performance.now()
   for (const [pulse, edge] of h.results) addTrend(pulse, edge)
-  if (h.results.length === 0 && edgeView.last?.pulseId === h.pulse_id && edgeView.last.xray) {
+  if (h.results.length === 0 && edgeView.last?.pulseId === h.pulse_id && edgeView.last.xray &&
+      edgeView.last.status !== 'no_reference_yet') {
     addTrend(h.pulse_id, edgeView.last.position)
   }
   drawProfiles(sig, bkg)
   drawEdge()
+  const t5 = performance.now()
+  debug.timings = { decode: t1 - t0, contrast: t2 - t1, profiles: t3 - t2, render: t4 - t3, charts: t5 - t4 }
+  const decodeMs = t5 - t0
 
   debug.lastPulseId = h.pulse_id
   debug.lastProfiles = {
@@ -307,7 +319,8 @@ function showFrame(buf: ArrayBuffer): void {
   lastShownAt = now
   el('pulse').textContent = h.pulse_id
   el('fps').textContent = fps ? fps.toFixed(1) : '–'
-  el('decode-ms').textContent = decodeMs.toFixed(1)
+  el('decode-ms').textContent = decodeMs.toFixed(0)
+  el('decode-ms').title = Object.entries(debug.timings).map(([k, v]) => `${k} ${v.toFixed(1)} ms`).join(', ')
   el('camera').textContent = h.name
 }
 
@@ -462,10 +475,16 @@ async function pollStatus(): Promise<void> {
 // ---- parameters -----------------------------------------------------------------------------
 
 let parameters: Record<string, unknown> = {}
+/** Parameters with a fixed set of values (src/processing/parameters.ts). */
+const CHOICES: Record<string, string[]> = {
+  edge_type: ['falling', 'rising'],
+  normalisation: ['subtract', 'divide'],
+}
 
 function renderParameters(p: Record<string, unknown>, info: Record<string, unknown>): void {
   parameters = p
-  edgeView.setParameters(p)
+  const problem = edgeView.setParameters(p)
+  if (problem) showMessage(`the page's edge finder keeps its defaults: ${problem}`)
   const form = el<HTMLFormElement>('params')
   const nodes: HTMLElement[] = []
   for (const [key, value] of Object.entries(p)) {
@@ -474,7 +493,7 @@ function renderParameters(p: Record<string, unknown>, info: Record<string, unkno
     label.textContent = key
     label.htmlFor = `param-${key}`
     let input: HTMLInputElement | HTMLSelectElement
-    const choices = (info[`${key}_choices`] ?? info[key]) as unknown
+    const choices = CHOICES[key] ?? info[`${key}_choices`]
     if (typeof value === 'boolean') {
       input = document.createElement('input')
       input.type = 'checkbox'
