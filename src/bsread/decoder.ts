@@ -344,8 +344,7 @@ function declaredSize(
 ): number {
   if (compression === 'lz4') {
     if (b.length < 4) throw new BsreadError('value_size', `lz4 value of ${b.length} bytes`)
-    return (b[0] as number) | ((b[1] as number) << 8) | ((b[2] as number) << 16) |
-      (((b[3] as number) << 24) >>> 0)
+    return new DataView(b.buffer, b.byteOffset, 4).getUint32(0, true)
   }
   if (b.length < 12) {
     throw new BsreadError('value_size', `bitshuffle_lz4 value of ${b.length} bytes`)
