@@ -12,6 +12,7 @@ import { cors } from 'hono/cors'
 import type { Logger } from '../log.js'
 import type { Metrics } from '../metrics.js'
 import type { PreviewFeed } from '../preview/feed.js'
+import { previewRoutes } from '../preview/routes.js'
 import { RoiError, type Roi } from '../processing/roi.js'
 import { stringifyJson } from './json.js'
 
@@ -225,6 +226,7 @@ export function createApp(deps: AppDeps): Hono {
   })
 
   // Other modules' routes (the browser preview) are mounted here.
+  if (deps.feed) app.route('/', previewRoutes({ feed: deps.feed }))
 
   app.notFound((c) => {
     const methods = ROUTES[c.req.path]
