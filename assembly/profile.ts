@@ -1,5 +1,6 @@
 // x-profiles: exact column sums over a ROI of a row-major frame. Integer pixels sum into 64-bit
-// integers (the same numbers numpy's sum gives), float pixels into f64. 8/16-bit pixels use
+// integers, float pixels row by row in their own precision, output as f64 (the same numbers as
+// numpy's `roi.sum(axis=0)`, which the old service sent). 8/16-bit pixels use
 // SIMD: rows accumulate into 32-bit lanes of a static block, flushed into the 64-bit output
 // before the lanes could overflow, so the hot loop is v128 adds over contiguous memory.
 import {
@@ -50,7 +51,13 @@ function sumRowsScalar<T>(
     for (let c = 0; c < sx; c++) {
       const v = loadPx<T>(p, be)
       if (isFloat<T>()) {
-        store<f64>(o, load<f64>(o) + <f64>v)
+        if (sizeof<T>() == 4) {
+          // float32 columns accumulate in f32, row by row, as numpy's sum(axis=0) does (the
+          // golden vectors' roi_x_profile); the f64 slot holds an exact f32 value.
+          store<f64>(o, <f64>(<f32>load<f64>(o) + <f32>v))
+        } else {
+          store<f64>(o, load<f64>(o) + <f64>v)
+        }
       } else {
         store<i64>(o, load<i64>(o) + <i64>v)
       }

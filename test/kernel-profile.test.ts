@@ -5,7 +5,13 @@ import { KernelError } from '../src/kernel/errors.js'
 import { Kernel } from '../src/kernel/kernel.js'
 import { DEBUG_KERNEL_URL, DEFAULT_KERNEL_URL, compileKernel } from '../src/kernel/loader.js'
 import { ProfileKernels, histogramPercentiles, type FrameRef, type RoiTuple } from '../src/kernel/profiles.js'
+import { BsreadDecoder } from '../src/bsread/decoder.js'
+import { Codec } from '../src/kernel/codec.js'
+import { isDTypeName } from '../src/kernel/dtype.js'
+import { EdgeFinder } from '../src/processing/edge-finder.js'
+import { defaultParameters } from '../src/processing/parameters.js'
 import { histogramRef, minMaxRef, roiStatsRef, xProfileRef } from './reference/profile.js'
+import { loadVector, vectorNames } from './helpers/vectors.js'
 
 const TYPES = Object.keys(DType) as DTypeName[]
 
@@ -216,6 +222,76 @@ test('profiles of equal frames do not grow kernel memory', async () => {
     pk.histogram(frame)
   }
   assert.is(k.memoryBytes, before)
+})
+
+/** Every image of the golden vectors that carries a roi_x_profile, decoded into kernel memory. */
+function goldenFrames(k: Kernel): Array<{ tag: string; frame: FrameRef; roi: RoiTuple; want: string[] }> {
+  const codec = new Codec(k)
+  const found: Array<{ tag: string; frame: FrameRef; roi: RoiTuple; want: string[] }> = []
+  for (const name of vectorNames()) {
+    const v = loadVector(name)
+    const dec = new BsreadDecoder({ codec })
+    v.messages.forEach((msg, i) => {
+      const m = dec.decode(msg.parts)
+      for (const [ch, exp] of Object.entries(msg.expected.channels)) {
+        if (!exp || exp.kind !== 'array' || !exp.roi || !exp.roi_x_profile) continue
+        const raw = m.value(ch)
+        if (!raw || !isDTypeName(raw.info.type)) continue
+        const dtype = raw.info.type
+        const [width, height] = raw.info.shape as [number, number]
+        const bytes = width * height * DTYPE_SIZE[dtype]
+        const region = k.region()
+        let ptr: number
+        if (raw.info.compression === 'none') {
+          ptr = region.ensure(bytes)
+          k.bytes(ptr, bytes).set(raw.bytes)
+        } else {
+          ptr = codec.decompressInto(region, raw.bytes, raw.info.compression, DTYPE_SIZE[dtype], bytes)
+        }
+        found.push({
+          tag: `${name}#${i} ${ch}`,
+          frame: { ptr, width, height, dtype, bigEndian: raw.info.encoding === 'big' },
+          roi: exp.roi,
+          want: exp.roi_x_profile.map(String),
+        })
+      }
+    })
+  }
+  return found
+}
+
+test('golden vectors: every roi_x_profile comes out exactly through x_profile', async () => {
+  const k = Kernel.fromModule(await compileKernel(DEFAULT_KERNEL_URL))
+  const pk = new ProfileKernels(k)
+  const frames = goldenFrames(k)
+  assert.ok(frames.length >= 15, `found ${frames.length} golden images`)
+  for (const g of frames) {
+    const got = Array.from(pk.xProfile(g.frame, g.roi, k.region()) as ArrayLike<unknown>, (v) => String(v))
+    // float sums print as numbers in the vectors; compare numerically there.
+    if (g.frame.dtype.startsWith('float')) {
+      got.forEach((v, i) => assert.is(Number(v), Number(g.want[i]), `${g.tag} [${i}]`))
+    } else {
+      assert.equal(got, g.want, g.tag)
+    }
+  }
+})
+
+test('golden camera frame: the step edge at x = 600 is found from its x-profile', async () => {
+  const k = Kernel.fromModule(await compileKernel(DEFAULT_KERNEL_URL))
+  const pk = new ProfileKernels(k)
+  const g = goldenFrames(k).find((f) => f.tag.startsWith('camera_1024x1024'))!
+  const roi = g.roi
+  const profile = pk.xProfileInKernel(g.frame, roi, k.region())
+  // One frame, no reference shot: use a flat reference (the raw profile's mean) so that the
+  // step correlation runs on the profile itself.
+  const sums = pk.copyOut(profile) as BigUint64Array
+  const mean = sums.reduce((a, b) => a + b, 0n) / BigInt(sums.length)
+  const finder = new EdgeFinder(k, { ...defaultParameters(), reference: { mode: 'reference_roi', roi } })
+  const r = finder.process({
+    pulseId: 0n, signal: profile, signalRoi: roi, reference: new BigUint64Array(sums.length).fill(mean),
+  })
+  assert.is(r.edge_status, 0)
+  assert.ok(Math.abs(roi[0] + r.edge_position - 600) <= 1, `edge at ${roi[0] + r.edge_position}`)
 })
 
 test.run()

@@ -23,7 +23,10 @@ export function readPx(bytes: Uint8Array, dtype: DTypeName, bigEndian: boolean, 
   }
 }
 
-/** Column sums like numpy's `frame[oy:oy+sy, ox:ox+sx].sum(axis=0)` with 64-bit accumulators. */
+/**
+ * Column sums like numpy's `frame[oy:oy+sy, ox:ox+sx].sum(axis=0)`: 64-bit integer accumulators,
+ * float32 in float32 and float64 in float64, row by row; floats returned as f64.
+ */
 export function xProfileRef(
   bytes: Uint8Array, width: number, dtype: DTypeName, bigEndian: boolean, roi: Roi,
 ): BigUint64Array | BigInt64Array | Float64Array {
@@ -31,7 +34,11 @@ export function xProfileRef(
   if (dtype === 'float32' || dtype === 'float64') {
     const out = new Float64Array(sx)
     for (let r = 0; r < sy; r++) {
-      for (let c = 0; c < sx; c++) out[c]! += readPx(bytes, dtype, bigEndian, (oy + r) * width + ox + c) as number
+      for (let c = 0; c < sx; c++) {
+        const v = out[c]! + (readPx(bytes, dtype, bigEndian, (oy + r) * width + ox + c) as number)
+        // numpy sums float32 columns in float32, row by row.
+        out[c] = dtype === 'float32' ? Math.fround(v) : v
+      }
     }
     return out
   }
