@@ -218,6 +218,14 @@ test('ROI-aware decode gives the same ROI rows as a full decode', () => {
         `rows ${y0}..${y1}`)
     }
   }
+  // Skipped blocks are not copied in: stale bytes from another frame must not matter.
+  const other = new Uint16Array(width * height)
+  generateFrame(other, { width, height, seed: 6 })
+  const otherWire = codec.compress(new Uint8Array(other.buffer), 'bitshuffle_lz4', 2)
+  codec.decompressInto(region, otherWire, 'bitshuffle_lz4', 2, bytes.length)
+  const roi = codec.decompressRowsInto(region, wire, 2, width, height, [[120, 140]])
+  equalBytes(kernel.bytes(roi, bytes.length).slice(120 * width * 2, 140 * width * 2),
+    bytes.slice(120 * width * 2, 140 * width * 2), 'after another frame')
   // lz4 and raw values fall back to a full decode.
   const lz = codec.compress(bytes, 'lz4', 2)
   const ptr = codec.decompressRowsInto(region, lz, 2, width, height, [[3, 4]], 'lz4')

@@ -84,8 +84,10 @@ export class Codec {
       return this.decompressInto(region, src, compression, elemSize, expectedBytes)
     }
     this.#checkBitshuffleHeader(src, expectedBytes)
-    const [inPtr, dst] = this.#load(region, src, expectedBytes)
-    for (const [first, end] of mergeRows(rowRanges, height)) {
+    const merged = mergeRows(rowRanges, height)
+    const [inPtr, dst] = this.#loadBlocks(region, src, expectedBytes, elemSize,
+      merged.map(([y0, y1]) => [y0 * width, y1 * width]))
+    for (const [first, end] of merged) {
       const status = this.kernel.run((k) => k.bslz4_decompress_range(inPtr, src.length, dst,
         expectedBytes, elemSize, first * width, end * width))
       this.kernel.check(status, 'bitshuffle_lz4 ROI decode')
@@ -172,6 +174,53 @@ export class Codec {
       fail('SIZE_MISMATCH', `lz4: decoded ${status} bytes, shape needs ${expectedBytes}`)
     }
     return dst
+  }
+
+  /**
+   * Like #load, but copies only what the kernel will read for the element ranges: the header,
+   * every block's length prefix, the blocks overlapping a range, and the raw tail. Anything
+   * unexpected (a lying prefix) makes it copy everything, so the kernel reports the error.
+   */
+  #loadBlocks(region: Region, src: Uint8Array, outBytes: number, elemSize: number,
+    ranges: ReadonlyArray<readonly [number, number]>): [number, number] {
+    // ranges: sorted, disjoint element ranges (from mergeRows).
+    const inPtr = this.#input.ensure(src.length)
+    const dst = region.ensure(outBytes)
+    const view = this.kernel.bytes(inPtr, src.length)
+    const dv = new DataView(src.buffer, src.byteOffset, src.byteLength)
+    const blockBytes = dv.getUint32(8)
+    if (blockBytes === 0 || blockBytes % (8 * elemSize) !== 0) {
+      view.set(src)
+      return [inPtr, dst]
+    }
+    const n = outBytes / elemSize
+    const blockElems = blockBytes / elemSize
+    // Consecutive needed blocks are copied as one span (few .set calls, little garbage).
+    let span = 0
+    let pos = 12
+    let elem = 0
+    let r = 0
+    while (n - elem >= 8) {
+      const bn = Math.min(blockElems, (n - elem) & ~7)
+      const clen = pos + 4 <= src.length ? dv.getUint32(pos) : -1
+      if (clen < 0 || pos + 4 + clen > src.length) break
+      const end = elem + bn
+      while (r < ranges.length && ranges[r]![1] <= elem) r++
+      const needed = r < ranges.length && ranges[r]![0] < end
+      if (!needed) {
+        if (pos > span) view.set(src.subarray(span, pos), span)
+        view[pos] = src[pos]!
+        view[pos + 1] = src[pos + 1]!
+        view[pos + 2] = src[pos + 2]!
+        view[pos + 3] = src[pos + 3]!
+        span = pos + 4 + clen
+      }
+      pos += 4 + clen
+      elem = end
+    }
+    // The rest (the open span, the raw tail, or everything after a bad prefix).
+    view.set(src.subarray(span), span)
+    return [inPtr, dst]
   }
 
   // Sizes both regions first (either may grow memory and detach views), then copies src in.
