@@ -1,0 +1,141 @@
+/**
+ * Test helpers for the service: the real CLI as a child process on free ports, real PULL
+ * readers of its output streams, a real bsread PUSH feeder, and polling with a deadline.
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import * as zmq from 'zeromq'
+import { BsreadDecoder, type BsreadMessage } from '../../src/bsread/decoder.js'
+import { freePorts } from './ports.js'
+
+export const ROOT = fileURLToPath(new URL('../../', import.meta.url))
+export const BIN = fileURLToPath(new URL('../../bin/psen-processing.js', import.meta.url))
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms))
+}
+
+/** Polls `check` until it returns a value other than undefined/false, or throws after `ms`. */
+export async function waitFor<T>(what: string, check: () => T | Promise<T>, ms = 10_000): Promise<Exclude<T, false | undefined>> {
+  const end = Date.now() + ms
+  let last: unknown
+  for (;;) {
+    try {
+      const v = await check()
+      if (v !== undefined && v !== false) return v as Exclude<T, false | undefined>
+    } catch (err) {
+      last = err
+    }
+    if (Date.now() > end) {
+      throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`)
+    }
+    await sleep(25)
+  }
+}
+
+export interface CliProcess {
+  child: ChildProcess
+  restPort: number
+  dataPort: number
+  imagePort: number
+  base: string
+  output(): string
+  /** Resolves with the exit code (or the signal name) when the process ends. */
+  exited: Promise<number | string>
+  /** SIGTERM, then SIGKILL after 5 s; resolves when gone. */
+  stop(): Promise<number | string>
+}
+
+/** Runs `node bin/psen-processing.js` with the given arguments (no port options added). */
+export function runCli(args: string[], env: NodeJS.ProcessEnv = {}): {
+  child: ChildProcess; output(): string; exited: Promise<number | string>
+} {
+  const child = spawn(process.execPath, [BIN, ...args], {
+    cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let out = ''
+  child.stdout?.on('data', (b: Buffer) => { out += b.toString() })
+  child.stderr?.on('data', (b: Buffer) => { out += b.toString() })
+  const exited = new Promise<number | string>((resolve) => {
+    child.on('exit', (code, signal) => resolve(code ?? signal ?? -1))
+  })
+  return { child, output: () => out, exited }
+}
+
+/** Starts the service CLI on free ports and waits until its HTTP API answers. */
+export async function startCli(input: string, prefix: string, extra: string[] = [],
+  env: NodeJS.ProcessEnv = {}): Promise<CliProcess> {
+  const [restPort, dataPort, imagePort] = (await freePorts(3)) as [number, number, number]
+  const args = [input, prefix, '-r', String(restPort), '-o', String(dataPort), '-i', String(imagePort),
+    '--rest_api_interface', '127.0.0.1', '--stream_interface', '127.0.0.1', '--log_level', 'WARNING', ...extra]
+  const p = runCli(args, env)
+  const base = `http://127.0.0.1:${restPort}`
+  let exitedEarly: number | string | undefined
+  void p.exited.then((c) => { exitedEarly = c })
+  await waitFor('the service HTTP API', async () => {
+    if (exitedEarly !== undefined) throw new Error(`exited with ${exitedEarly}: ${p.output()}`)
+    const r = await fetch(`${base}/health`)
+    return r.ok
+  }, 20_000)
+  return {
+    ...p, restPort, dataPort, imagePort, base,
+    async stop() {
+      if (p.child.exitCode === null && p.child.signalCode === null) {
+        p.child.kill('SIGTERM')
+        const t = setTimeout(() => p.child.kill('SIGKILL'), 5000)
+        const code = await p.exited
+        clearTimeout(t)
+        return code
+      }
+      return p.exited
+    },
+  }
+}
+
+/** A PULL reader of a bsread stream that keeps every decoded message. */
+export class StreamReader {
+  readonly messages: BsreadMessage[] = []
+  readonly #socket: zmq.Pull
+  readonly #decoder = new BsreadDecoder()
+  #loop: Promise<void>
+
+  constructor(address: string) {
+    this.#socket = new zmq.Pull({ linger: 0, receiveHighWaterMark: 10_000 })
+    this.#socket.connect(address)
+    this.#loop = this.#run()
+  }
+
+  async #run(): Promise<void> {
+    try {
+      for await (const parts of this.#socket) this.messages.push(this.#decoder.decode(parts))
+    } catch {
+      // closed
+    }
+  }
+
+  /** Waits until at least n messages arrived. */
+  async take(n: number, ms = 15_000): Promise<BsreadMessage[]> {
+    await waitFor(`${n} messages (have ${this.messages.length})`, () => this.messages.length >= n, ms)
+    return this.messages.splice(0, n)
+  }
+
+  async close(): Promise<void> {
+    this.#socket.close()
+    await this.#loop
+  }
+}
+
+/** Raw JSON call of the HTTP API. */
+export async function api(base: string, method: string, path: string, init: RequestInit = {}): Promise<{
+  status: number; headers: Headers; body: Record<string, unknown>
+}> {
+  const r = await fetch(base + path, { method, ...init })
+  const text = await r.text()
+  let body: Record<string, unknown>
+  try {
+    body = JSON.parse(text) as Record<string, unknown>
+  } catch {
+    body = { raw: text }
+  }
+  return { status: r.status, headers: r.headers, body }
+}
