@@ -122,7 +122,8 @@ test('x_profile over more columns than one accumulator pass (5000 wide)', async 
   const bytes = randomFrame('uint16', width * height, false, rnd)
   const frame: FrameRef = { ptr: put(k, bytes), width, height, dtype: 'uint16', bigEndian: false }
   const roi: RoiTuple = [1, 4999, 0, 3]
-  assert.equal(Array.from(pk.xProfile(frame, roi, k.region())), Array.from(xProfileRef(bytes, width, 'uint16', false, roi)))
+  const got = pk.xProfile(frame, roi, k.region()) as ArrayLike<unknown>
+  assert.equal(Array.from(got), Array.from(xProfileRef(bytes, width, 'uint16', false, roi) as ArrayLike<unknown>))
 })
 
 test('bad ROIs and types return ERR_BAD_ARGUMENT; the wrapper throws a KernelError', async () => {
@@ -286,7 +287,7 @@ test('golden camera frame: the step edge at x = 600 is found from its x-profile'
   // step correlation runs on the profile itself.
   const sums = pk.copyOut(profile) as BigUint64Array
   const mean = sums.reduce((a, b) => a + b, 0n) / BigInt(sums.length)
-  const finder = new EdgeFinder(k, { ...defaultParameters(), reference: { mode: 'reference_roi', roi } })
+  const finder = new EdgeFinder(k, { ...defaultParameters(), reference: { mode: 'reference_roi', roi: [...roi] } })
   const r = finder.process({
     pulseId: 0n, signal: profile, signalRoi: roi, reference: new BigUint64Array(sums.length).fill(mean),
   })
