@@ -89,7 +89,7 @@ Options (both --opt value and --opt=value):
       --input_queue N                 input receive queue (messages)            [${DEFAULTS.inputQueue}]
       --max_frame_bytes N             largest accepted image, decompressed      [${DEFAULTS.maxFrameBytes}]
       --state_file PATH               keep ROIs and parameters in this file across restarts
-                                      (default: in memory only)
+                                      (default: env PSEN_STATE_FILE; unset: in memory only)
       --api_token TOKEN               require "Authorization: Bearer TOKEN" on POST endpoints
                                       (default: env PSEN_API_TOKEN; unset: open)
       --preview_rate HZ               frames per second offered to the browser preview
@@ -220,7 +220,8 @@ export function parseServiceArgs(argv: string[], env: NodeJS.ProcessEnv = proces
     imageQueue: integer('image_queue', v.image_queue, DEFAULTS.imageQueue, 1, 1_000_000),
     inputQueue: integer('input_queue', v.input_queue, DEFAULTS.inputQueue, 1, 1_000_000),
     maxFrameBytes: integer('max_frame_bytes', v.max_frame_bytes, DEFAULTS.maxFrameBytes, 1024, 2 ** 31),
-    stateFile: v.state_file === '' ? undefined : v.state_file,
+    // PSEN_STATE_FILE: the container image's default (in its /data volume).
+    stateFile: (v.state_file ?? env.PSEN_STATE_FILE) || undefined,
     apiToken: token === undefined || token === '' ? undefined : token,
     previewRate: decimal('preview_rate', v.preview_rate, DEFAULTS.previewRate, 0, 1000),
   }

@@ -36,6 +36,8 @@ function version(): string {
 
 /** Runs the command line; resolves to the exit code. */
 export async function main(argv: string[]): Promise<number> {
+  // Unit files written for the old image name the command first (`IMAGE psen_processing …`).
+  if (argv[0] === 'psen_processing' || argv[0] === 'psen-processing') argv = argv.slice(1)
   const [first, ...rest] = argv
   if (first === 'dump') return runDump(rest)
   if (first === 'simulate') {
