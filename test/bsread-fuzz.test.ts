@@ -3,11 +3,10 @@ import * as assert from 'uvu/assert'
 
 import { BsreadDecoder, decodeValue } from '../src/bsread/decoder.js'
 import { BsreadError } from '../src/bsread/errors.js'
-import type { BsreadCodec } from '../src/bsread/types.js'
 import { compareExpected, loadCodec } from './helpers/bsread.js'
 import { loadAllVectors, type VectorMessage } from './helpers/vectors.js'
 
-const codec: BsreadCodec = await loadCodec()
+const codec = await loadCodec()
 const MAX_VALUE = 16 * 1024 * 1024
 
 // Deterministic PRNG (mulberry32) so a failure can be reproduced from its seed.
@@ -160,6 +159,7 @@ fuzz('10,000+ mutations of the golden vectors: only BsreadError, memory bounded'
   const total = 12000
   const batch = 500
   const rss0 = process.memoryUsage().rss
+  const kernelBytes0 = codec.kernel.memoryBytes
   let rssMax = rss0
   for (let n = 0; n < total; n++) {
     const src = camera && n % 400 === 0 ? camera : samples[Math.floor(r() * samples.length)]!
@@ -193,9 +193,14 @@ fuzz('10,000+ mutations of the golden vectors: only BsreadError, memory bounded'
   }
   // Lying sizes are capped by maxValueBytes; memory must not grow with the mutation count.
   assert.ok(rssMax - rss0 < 512 * 1024 * 1024, `rss grew by ${(rssMax - rss0) >> 20} MiB`)
+  // Kernel memory never grows for a lying header: at most the cap plus the compressed input.
+  const wasm = codec.kernel.memoryBytes
+  assert.ok(wasm <= kernelBytes0 + 4 * MAX_VALUE, `kernel memory ${wasm >> 20} MiB`)
   assert.ok(reasons.size >= 8, `reasons: ${[...reasons.keys()].join(', ')}`)
   assert.ok(ok > 0)
-  if (process.env.BSREAD_FUZZ_VERBOSE) console.log({ ok, reasons: Object.fromEntries(reasons) })
+  if (process.env.BSREAD_FUZZ_VERBOSE) {
+    console.log({ ok, reasons: Object.fromEntries(reasons), rssMax, rss0, kernelBytes0, wasm })
+  }
 })
 
 fuzz('decoding valid vectors is unaffected by a decoder that saw garbage', () => {
