@@ -67,7 +67,8 @@ const INT64_MIN = -(2n ** 63n)
 const UINT64_MAX = 2n ** 64n - 1n
 
 interface ParsedHeader {
-  key: string
+  hash: string
+  compression: Compression
   channels: ChannelInfo[]
   index: Map<string, number>
 }
@@ -103,11 +104,11 @@ export class BsreadDecoder {
       throw new BsreadError('not_multipart', `expected at least 2 parts, got ${parts?.length ?? 0}`)
     }
     const main = parseMainHeader(parts[0] as Buffer)
-    const key = `${main.dhCompression}:${main.hash}`
     let header = this.#header
     let changed = false
-    if (header === undefined || header.key !== key) {
-      header = this.#parseDataHeader(parts[1] as Buffer, main.dhCompression, main.hash, key)
+    if (header === undefined || header.hash !== main.hash ||
+      header.compression !== main.dhCompression) {
+      header = this.#parseDataHeader(parts[1] as Buffer, main.dhCompression, main.hash)
       this.#header = header
       this.headerParses++
       changed = true
@@ -132,9 +133,7 @@ export class BsreadDecoder {
       header, changed, parts)
   }
 
-  #parseDataHeader(
-    part: Buffer, compression: Compression, hash: string, key: string,
-  ): ParsedHeader {
+  #parseDataHeader(part: Buffer, compression: Compression, hash: string): ParsedHeader {
     if (this.verifyHash && md5hex(part) !== hash) {
       throw new BsreadError('hash_mismatch', 'main header hash is not the MD5 of the data header')
     }
@@ -160,7 +159,7 @@ export class BsreadDecoder {
     const channels = json.channels.map((c: unknown, i: number) => parseChannel(c, i))
     const index = new Map<string, number>()
     channels.forEach((c, i) => { if (!index.has(c.name)) index.set(c.name, i) })
-    return { key, channels, index }
+    return { hash, compression, channels, index }
   }
 }
 
