@@ -1,4 +1,8 @@
+import { spawnSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { Codec, mergeRows, type Compression } from '../src/kernel/codec.js'
@@ -148,6 +152,67 @@ test('bitshuffle_lz4: other block sizes, incl. one bigger than the default', () 
   }
   assert.throws(() => codec.compress(new Uint8Array(64), 'bitshuffle_lz4', 2, 20),
     (e: unknown) => e instanceof KernelError && e.code === 'BAD_ARGUMENT')
+})
+
+// The C bitshuffle library (Debian package `bitshuffle`, Python bindings) as the outside
+// oracle for the encoder. Runs only where that library is installed; says so otherwise.
+const C_CHECK = String.raw`
+import json, struct, sys, numpy as np, bitshuffle
+d = sys.argv[1]
+dt = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}
+bad = []
+for c in json.load(open(d + '/cases.json')):
+    w = open('%s/%d.bs' % (d, c['id']), 'rb').read()
+    raw = open('%s/%d.raw' % (d, c['id']), 'rb').read()
+    total, block = struct.unpack('>QI', w[:12])
+    s = c['s']
+    out = bitshuffle.decompress_lz4(np.frombuffer(w[12:], np.uint8), (total // s,),
+                                    np.dtype(dt[s]), block // s)
+    if total != len(raw) or out.tobytes() != raw: bad.append(c['id'])
+print(json.dumps(bad))
+`
+
+function findPythonWithBitshuffle(): string | undefined {
+  for (const py of ['python3', '/usr/bin/python3']) {
+    const r = spawnSync(py, ['-c', 'import bitshuffle'], { encoding: 'utf8' })
+    if (r.status === 0) return py
+  }
+  return undefined
+}
+
+test('the C bitshuffle library decodes what the encoder writes (when installed)', () => {
+  const py = findPythonWithBitshuffle()
+  if (!py) {
+    console.log('  (C bitshuffle library not installed: cross-check skipped)')
+    return
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'psen-bslz4-'))
+  try {
+    const cases: Array<{ id: number; s: number }> = []
+    let id = 0
+    for (const s of SIZES) {
+      for (const n of COUNTS) {
+        for (const pattern of ['random', 'smooth'] as const) {
+          const x = data(n * s, pattern, 7 * n + s)
+          writeFileSync(join(dir, `${id}.raw`), x)
+          writeFileSync(join(dir, `${id}.bs`), codec.compress(x, 'bitshuffle_lz4', s))
+          cases.push({ id: id++, s })
+        }
+      }
+    }
+    const frame = new Uint16Array(1024 * 1024)
+    generateFrame(frame, { width: 1024, height: 1024, edgeX: 600.5, seed: 3 })
+    const bytes = new Uint8Array(frame.buffer)
+    writeFileSync(join(dir, `${id}.raw`), bytes)
+    writeFileSync(join(dir, `${id}.bs`), codec.compress(bytes, 'bitshuffle_lz4', 2))
+    cases.push({ id: id++, s: 2 })
+    writeFileSync(join(dir, 'cases.json'), JSON.stringify(cases))
+    const r = spawnSync(py, ['-c', C_CHECK, dir], { encoding: 'utf8' })
+    assert.is(r.status, 0, r.stderr)
+    assert.equal(JSON.parse(r.stdout), [], 'cases the C library rejected or decoded differently')
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
 })
 
 const ELEM_SIZE: Record<string, number> = {
