@@ -247,4 +247,28 @@ sockets('sender drops and counts when the peer does not read', async () => {
   }
 })
 
+sockets('PUB with pubNoDrop counts drops for a subscriber that does not read', async () => {
+  const big = Buffer.alloc(64 * 1024, 3)
+  const info: ChannelInfo = { name: 'B', type: 'uint8', shape: [big.length], encoding: 'little',
+    compression: 'none' }
+  const parts = new BsreadEncoder().encode({ pulseId: 1n, globalTimestamp: { sec: 1, ns: 1 },
+    channels: [{ info, value: big }] })
+  const sender = await BsreadSender.bind({ address: 'tcp://127.0.0.1:*', mode: 'pub',
+    pubNoDrop: true, nonBlocking: true, sendHighWaterMark: 2 })
+  const peer = new zmq.Subscriber({ receiveHighWaterMark: 2, linger: 0 })
+  peer.subscribe()
+  peer.connect(sender.endpoint)
+  try {
+    for (let i = 0; i < 2000 && sender.dropped === 0; i++) {
+      await sender.send(parts)
+      if (i % 10 === 0) await sleep(1)
+    }
+    assert.ok(sender.sent > 0)
+    assert.ok(sender.dropped > 0)
+  } finally {
+    peer.close()
+    sender.close()
+  }
+})
+
 sockets.run()

@@ -16,6 +16,11 @@ export interface SenderOptions {
   sendTimeoutMs?: number
   /** Never wait: drop and count as soon as the queue is full. */
   nonBlocking?: boolean
+  /**
+   * PUB only: treat a full subscriber queue like a full PUSH queue (wait, then drop and count
+   * for everyone) instead of zeromq's default of dropping silently for that subscriber.
+   */
+  pubNoDrop?: boolean
 }
 
 /**
@@ -47,7 +52,9 @@ export class BsreadSender {
       sendTimeout: this.nonBlocking ? 0 : Math.max(0, opts.sendTimeoutMs ?? 1),
       linger: 0,
     }
-    this.#socket = this.mode === 'pub' ? new zmq.Publisher(common) : new zmq.Push(common)
+    this.#socket = this.mode === 'pub'
+      ? new zmq.Publisher({ ...common, noDrop: opts.pubNoDrop ?? false })
+      : new zmq.Push(common)
   }
 
   /** Creates the socket and binds it. */
