@@ -19,6 +19,7 @@ import type { Roi } from '../processing/roi.js'
 import { startSimulator, type Simulator } from '../sim/simulator.js'
 import { StateStore } from '../state/store.js'
 import { runDump } from './dump.js'
+import { runSimulate } from './simulate.js'
 import { parseServiceArgs, USAGE, UsageError, type ServiceConfig } from './args.js'
 
 /** Longest a clean shutdown may take before the process exits anyway (SIGTERM: within 2 s). */
@@ -41,9 +42,6 @@ export async function main(argv: string[]): Promise<number> {
   const [first, ...rest] = argv
   if (first === 'dump') return runDump(rest)
   if (first === 'simulate') {
-    // Loaded on use: the simulator command is not needed by the service itself.
-    const simulate = './simulate.js'
-    const { runSimulate } = (await import(simulate)) as { runSimulate(argv: string[]): Promise<number> }
     return runSimulate(rest)
   }
   let cmd
