@@ -110,18 +110,14 @@ export function profile_refine(src: usize, n: i32, step: f64, lastX: f64, out: u
 }
 
 // @ts-ignore: decorator
-@inline function corrAt(s: usize, k: i32, half: i32, taps: i32, sign: f64): f64 {
-  // sum(p[k .. k+half)) - sum(p[k+half .. k+taps)) = 2 S[k+half] - S[k] - S[k+taps]
-  const a = load<f64>(s + (<usize>k << 3))
-  const b = load<f64>(s + (<usize>(k + half) << 3))
-  const c = load<f64>(s + (<usize>(k + taps) << 3))
-  return sign * (2 * b - a - c)
+@inline function at(p: usize, i: i32): f64 {
+  return load<f64>(p + (<usize>i << 3))
 }
 
 /**
  * Cross-correlates a profile of m samples with a step of `taps` samples (falling: first
  * floor(taps/2) = +1, the rest -1; rising: the opposite), 'valid' mode, using prefix sums
- * (linear in m). scratch holds m + 1 f64. Writes f64[5] to out: argmax index (first maximum),
+ * (linear in m). scratch holds m + 1 f64 (prefix sums, then the correlation). Writes f64[5] to out: argmax index (first maximum),
  * max amplitude, FWHM of the peak in samples (linear-interpolated half-maximum crossings, NaN
  * when the peak is not positive or a crossing falls outside), highest secondary peak (a local
  * maximum outside the half-maximum region, NaN when none), parabolic sub-sample offset of the
@@ -145,47 +141,48 @@ export function edge_find(
     acc += load<f64>(profile + (<usize>i << 3))
     store<f64>(scratch + (<usize>(i + 1) << 3), acc)
   }
+  // In place: c[k] = sum(p[k .. k+half)) - sum(p[k+half .. k+taps)) = 2 S[k+half] - S[k] - S[k+taps]
+  // overwrites S[k], which no later k reads (they read indices >= k + 1).
   const half = taps >> 1
   const sign: f64 = rising != 0 ? -1.0 : 1.0
   const count = m - taps + 1
+  const c = scratch
   let best = 0
-  let peak = corrAt(scratch, 0, half, taps, sign)
-  for (let k = 1; k < count; k++) {
-    const v = corrAt(scratch, k, half, taps, sign)
-    if (v > peak) { peak = v; best = k }
+  let peak = -Infinity
+  for (let k = 0; k < count; k++) {
+    const v = sign * (2 * at(c, k + half) - at(c, k) - at(c, k + taps))
+    store<f64>(c + (<usize>k << 3), v)
+    if (k == 0 || v > peak) { peak = v; best = k }
   }
   // Half-maximum region: walk out from the peak to the first samples below peak / 2.
   const hm = peak * 0.5
   let left = best
-  while (left > 0 && corrAt(scratch, left - 1, half, taps, sign) >= hm) left--
+  while (left > 0 && at(c, left - 1) >= hm) left--
   let right = best
-  while (right < count - 1 && corrAt(scratch, right + 1, half, taps, sign) >= hm) right++
+  while (right < count - 1 && at(c, right + 1) >= hm) right++
   let fwhm: f64 = NaN
   if (peak > 0 && left > 0 && right < count - 1) {
-    const l0 = corrAt(scratch, left - 1, half, taps, sign)
-    const l1 = corrAt(scratch, left, half, taps, sign)
-    const r0 = corrAt(scratch, right, half, taps, sign)
-    const r1 = corrAt(scratch, right + 1, half, taps, sign)
+    const l0 = at(c, left - 1)
+    const l1 = at(c, left)
+    const r0 = at(c, right)
+    const r1 = at(c, right + 1)
     const xl = <f64>(left - 1) + (hm - l0) / (l1 - l0)
     const xr = <f64>right + (r0 - hm) / (r0 - r1)
     fwhm = xr - xl
   }
   // Highest local maximum outside [left, right] (ends count when above their one neighbour).
   let next: f64 = NaN
-  let prev = -Infinity
-  let cur = corrAt(scratch, 0, half, taps, sign)
   for (let k = 0; k < count; k++) {
-    const nxt = k + 1 < count ? corrAt(scratch, k + 1, half, taps, sign) : -Infinity
-    if ((k < left || k > right) && cur >= prev && cur >= nxt && (isNaN(next) || cur > next)) {
-      next = cur
-    }
-    prev = cur
-    cur = nxt
+    if (k >= left && k <= right) continue
+    const cur = at(c, k)
+    const prev = k > 0 ? at(c, k - 1) : -Infinity
+    const nxt = k + 1 < count ? at(c, k + 1) : -Infinity
+    if (cur >= prev && cur >= nxt && (isNaN(next) || cur > next)) next = cur
   }
   let offset: f64 = 0
   if (best > 0 && best < count - 1) {
-    const ym = corrAt(scratch, best - 1, half, taps, sign)
-    const yp = corrAt(scratch, best + 1, half, taps, sign)
+    const ym = at(c, best - 1)
+    const yp = at(c, best + 1)
     const den = ym - 2 * peak + yp
     if (den < 0) offset = max(-0.5, min(0.5, 0.5 * (ym - yp) / den))
   }

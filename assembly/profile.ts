@@ -41,32 +41,6 @@ export function roiValid(width: i32, height: i32, ox: i32, sx: i32, oy: i32, sy:
   return <i64>ox + <i64>sx <= <i64>width && <i64>oy + <i64>sy <= <i64>height
 }
 
-function sumRowsScalar<T>(
-  frame: usize, width: i32, be: bool, ox: i32, sx: i32, oy: i32, sy: i32, out: usize,
-): void {
-  const es = <usize>sizeof<T>()
-  for (let r = 0; r < sy; r++) {
-    let p = frame + (<usize>(oy + r) * <usize>width + <usize>ox) * es
-    let o = out
-    for (let c = 0; c < sx; c++) {
-      const v = loadPx<T>(p, be)
-      if (isFloat<T>()) {
-        if (sizeof<T>() == 4) {
-          // float32 columns accumulate in f32, row by row, as numpy's sum(axis=0) does (the
-          // golden vectors' roi_x_profile); the f64 slot holds an exact f32 value.
-          store<f64>(o, <f64>(<f32>load<f64>(o) + <f32>v))
-        } else {
-          store<f64>(o, load<f64>(o) + <f64>v)
-        }
-      } else {
-        store<i64>(o, load<i64>(o) + <i64>v)
-      }
-      p += es
-      o += 8
-    }
-  }
-}
-
 /** Adds one row of `cols` 8/16-bit pixels into the 32-bit lanes at ACC. */
 // @ts-ignore: decorator
 @inline function accRow<T>(p: usize, cols: i32, be: bool): void {
@@ -136,6 +110,88 @@ function sumRowsSimd<T>(
 }
 
 /**
+ * 32- and 64-bit integer and float64 pixels: each row adds straight into the 8-byte output
+ * lanes, two columns per v128 (32-bit pixels widened to 64 bits first). Column order of the
+ * additions is row by row, so float64 sums equal the scalar (numpy) ones bit for bit.
+ */
+function sumRowsWide<T>(
+  frame: usize, width: i32, be: bool, ox: i32, sx: i32, oy: i32, sy: i32, out: usize,
+): void {
+  const es = <usize>sizeof<T>()
+  for (let r = 0; r < sy; r++) {
+    const row = frame + (<usize>(oy + r) * <usize>width + <usize>ox) * es
+    let c = 0
+    for (; c + 4 <= sx; c += 4) {
+      const o = out + (<usize>c << 3)
+      if (sizeof<T>() == 4) {
+        let v = v128.load(row + (<usize>c << 2))
+        if (be) v = i8x16.shuffle(v, v, 3, 2, 1, 0, 7, 6, 5, 4, 11, 10, 9, 8, 15, 14, 13, 12)
+        let lo: v128, hi: v128
+        if (isSigned<T>()) {
+          lo = i64x2.extend_low_i32x4_s(v)
+          hi = i64x2.extend_high_i32x4_s(v)
+        } else {
+          lo = i64x2.extend_low_i32x4_u(v)
+          hi = i64x2.extend_high_i32x4_u(v)
+        }
+        v128.store(o, i64x2.add(v128.load(o), lo))
+        v128.store(o, i64x2.add(v128.load(o, 16), hi), 16)
+      } else {
+        let v0 = v128.load(row + (<usize>c << 3))
+        let v1 = v128.load(row + (<usize>c << 3), 16)
+        if (be) {
+          v0 = i8x16.shuffle(v0, v0, 7, 6, 5, 4, 3, 2, 1, 0, 15, 14, 13, 12, 11, 10, 9, 8)
+          v1 = i8x16.shuffle(v1, v1, 7, 6, 5, 4, 3, 2, 1, 0, 15, 14, 13, 12, 11, 10, 9, 8)
+        }
+        if (isFloat<T>()) {
+          v128.store(o, f64x2.add(v128.load(o), v0))
+          v128.store(o, f64x2.add(v128.load(o, 16), v1), 16)
+        } else {
+          v128.store(o, i64x2.add(v128.load(o), v0))
+          v128.store(o, i64x2.add(v128.load(o, 16), v1), 16)
+        }
+      }
+    }
+    for (; c < sx; c++) {
+      const o = out + (<usize>c << 3)
+      const v = loadPx<T>(row + <usize>c * es, be)
+      if (isFloat<T>()) store<f64>(o, load<f64>(o) + <f64>v)
+      else store<i64>(o, load<i64>(o) + <i64>v)
+    }
+  }
+}
+
+/**
+ * float32 pixels: columns accumulate in f32 lanes of the static block (numpy sums float32 in
+ * float32, row by row: same order, same roundings), widened to f64 once per column chunk.
+ */
+function sumRowsF32(
+  frame: usize, width: i32, be: bool, ox: i32, sx: i32, oy: i32, sy: i32, out: usize,
+): void {
+  for (let c0 = 0; c0 < sx; c0 += ACC_COLS) {
+    const cols = min(ACC_COLS, sx - c0)
+    memory.fill(ACC, 0, <usize>cols << 2)
+    for (let r = 0; r < sy; r++) {
+      const row = frame + (<usize>(oy + r) * <usize>width + <usize>(ox + c0)) * 4
+      let c = 0
+      for (; c + 4 <= cols; c += 4) {
+        let v = v128.load(row + (<usize>c << 2))
+        if (be) v = i8x16.shuffle(v, v, 3, 2, 1, 0, 7, 6, 5, 4, 11, 10, 9, 8, 15, 14, 13, 12)
+        const a = ACC + (<usize>c << 2)
+        v128.store(a, f32x4.add(v128.load(a), v))
+      }
+      for (; c < cols; c++) {
+        const a = ACC + (<usize>c << 2)
+        store<f32>(a, load<f32>(a) + loadPx<f32>(row + (<usize>c << 2), be))
+      }
+    }
+    for (let c = 0; c < cols; c++) {
+      store<f64>(out + (<usize>(c0 + c) << 3), <f64>load<f32>(ACC + (<usize>c << 2)))
+    }
+  }
+}
+
+/**
  * Column sums of ROI [ox, sx, oy, sy] into out (sx elements of 8 bytes: u64 for unsigned,
  * i64 for signed, f64 for float pixels). bigEndian != 0 swaps on load. Returns 0, or
  * ERR_BAD_ARGUMENT for an unknown type or a ROI outside the frame (nothing is read then).
@@ -152,12 +208,12 @@ export function x_profile(
     case DT_INT8: sumRowsSimd<i8>(frame, width, be, ox, sx, oy, sy, out); break
     case DT_UINT16: sumRowsSimd<u16>(frame, width, be, ox, sx, oy, sy, out); break
     case DT_INT16: sumRowsSimd<i16>(frame, width, be, ox, sx, oy, sy, out); break
-    case DT_UINT32: sumRowsScalar<u32>(frame, width, be, ox, sx, oy, sy, out); break
-    case DT_INT32: sumRowsScalar<i32>(frame, width, be, ox, sx, oy, sy, out); break
-    case DT_UINT64: sumRowsScalar<u64>(frame, width, be, ox, sx, oy, sy, out); break
-    case DT_INT64: sumRowsScalar<i64>(frame, width, be, ox, sx, oy, sy, out); break
-    case DT_FLOAT32: sumRowsScalar<f32>(frame, width, be, ox, sx, oy, sy, out); break
-    case DT_FLOAT64: sumRowsScalar<f64>(frame, width, be, ox, sx, oy, sy, out); break
+    case DT_UINT32: sumRowsWide<u32>(frame, width, be, ox, sx, oy, sy, out); break
+    case DT_INT32: sumRowsWide<i32>(frame, width, be, ox, sx, oy, sy, out); break
+    case DT_UINT64: sumRowsWide<u64>(frame, width, be, ox, sx, oy, sy, out); break
+    case DT_INT64: sumRowsWide<i64>(frame, width, be, ox, sx, oy, sy, out); break
+    case DT_FLOAT32: sumRowsF32(frame, width, be, ox, sx, oy, sy, out); break
+    case DT_FLOAT64: sumRowsWide<f64>(frame, width, be, ox, sx, oy, sy, out); break
   }
   return 0
 }
