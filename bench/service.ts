@@ -34,7 +34,8 @@ import { join } from 'node:path'
 
 import { freePorts } from '../test/helpers/ports.js'
 import {
-  ROI_BACKGROUND, ROI_SIGNAL, nowMs, parseOptions, quantile, sleep, table, type ProcSample,
+  ROI_BACKGROUND, ROI_SIGNAL, nowMs, parseOptions, quantile, sampleMachine, sampleProc,
+  sampleThreads, sleep, table, type ProcSample,
 } from './service/common.js'
 import {
   ConsumerProc, SenderProc, ServiceProc, counterDelta, dropCounters, killAll, runDir,
@@ -226,12 +227,21 @@ async function step(hz: number, sender: SenderProc, data: ConsumerProc,
   await sleep(1000)
   const drops0 = service ? dropCounters(await service.statistics()) : new Map<string, number>()
   const s0: ProcSample | undefined = service?.sample()
+  const t0 = service ? sampleThreads(service.pid) : undefined
+  const m0 = sampleMachine()
+  const helpers = [sender.child.pid, data.child.pid, image?.child.pid]
+    .filter((p): p is number => p !== undefined)
+  const h0 = helpers.reduce((a, p) => a + sampleProc(p).cpuMs, 0)
   const done = await sender.run(hz, seconds, nextPulse)
+  // Machine and helper load over the sending itself (not the drain that follows).
+  const m1 = sampleMachine()
+  const h1 = helpers.reduce((a, p) => a + sampleProc(p).cpuMs, 0)
   nextPulse = done.lastPulse + 1
   await drain(data, done.firstPulse, done.lastPulse)
   // The image stream may lag a little behind the data stream.
   if (image) await drain(image, done.firstPulse, done.lastPulse)
   const s1 = service?.sample()
+  const t1 = service ? sampleThreads(service.pid) : undefined
   const drops = service ? counterDelta(drops0, dropCounters(await service.statistics())) : {}
 
   const lat: number[] = []
@@ -264,6 +274,10 @@ async function step(hz: number, sender: SenderProc, data: ConsumerProc,
     max_ms: round(quantile(lat, 1), 2),
     cpu_ms_frame: s0 && s1 && processed > 0 ? round((s1.cpuMs - s0.cpuMs) / processed, 2) : NaN,
     cpu_pct: s0 && s1 ? round((100 * (s1.cpuMs - s0.cpuMs)) / (s1.at - s0.at), 0) : NaN,
+    main_ms_frame: t0 && t1 && processed > 0 ? round((t1.main - t0.main) / processed, 2) : NaN,
+    zmq_ms_frame: t0 && t1 && processed > 0 ? round((t1.zmq - t0.zmq) / processed, 2) : NaN,
+    helpers_pct: round((100 * (h1 - h0)) / done.elapsedMs, 0),
+    machine_pct: round((100 * (m1.busy - m0.busy)) / (m1.total - m0.total), 0),
     rss_start_mb: s0 ? round(s0.rssMb, 0) : NaN,
     rss_end_mb: s1 ? round(s1.rssMb, 0) : NaN,
     pass: pass ? 'yes' : 'NO',

@@ -4,7 +4,7 @@
  * small statistics.
  * @module
  */
-import { readFileSync } from 'node:fs'
+import { readFileSync, readdirSync } from 'node:fs'
 
 /** The benchmark's frame: what the facility's cameras send. */
 export const FRAME_WIDTH = 2560
@@ -67,6 +67,48 @@ export function sampleProc(pid: number): ProcSample {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8')
   const rssKb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? NaN)
   return { cpuMs: ((utime + stime) * 1000) / CLK_TCK, rssMb: rssKb / 1024, at: nowMs() }
+}
+
+/** CPU time (ms) of a process's threads by role: main (the JS thread), zmq (libzmq I/O), other. */
+export interface ThreadSample {
+  main: number
+  zmq: number
+  other: number
+}
+
+/** Per-thread CPU of a process from /proc/<pid>/task (threads that ended are not counted). */
+export function sampleThreads(pid: number): ThreadSample {
+  const out: ThreadSample = { main: 0, zmq: 0, other: 0 }
+  let tids: string[]
+  try {
+    tids = readdirSync(`/proc/${pid}/task`)
+  } catch {
+    return out
+  }
+  for (const tid of tids) {
+    let stat: string
+    try {
+      stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8')
+    } catch {
+      continue
+    }
+    const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'))
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    const ms = ((Number(fields[11]) + Number(fields[12])) * 1000) / CLK_TCK
+    if (Number(tid) === pid) out.main += ms
+    else if (comm.startsWith('ZMQbg')) out.zmq += ms
+    else out.other += ms
+  }
+  return out
+}
+
+/** Busy and total jiffies of the whole machine (/proc/stat), to see whether it is saturated. */
+export function sampleMachine(): { busy: number; total: number } {
+  const line = readFileSync('/proc/stat', 'utf8').split('\n')[0] as string
+  const v = line.trim().split(/\s+/).slice(1).map(Number)
+  const total = v.reduce((a, b) => a + b, 0)
+  const idle = (v[3] ?? 0) + (v[4] ?? 0)
+  return { busy: total - idle, total }
 }
 
 /** The q-quantile (0..1) of already sorted numbers, nearest rank; NaN when empty. */

@@ -252,7 +252,8 @@ export class ServiceProc {
       join(ROOT, 'bin/psen-processing.js'),
       `tcp://127.0.0.1:${opts.inputPort}`, PREFIX,
       '-o', String(opts.dataPort), '-i', String(opts.imagePort), '-r', String(opts.restPort),
-      '--rest_api_interface', '127.0.0.1', '--log_level', opts.logLevel ?? 'WARNING',
+      '--rest_api_interface', '127.0.0.1', '--stream_interface', '127.0.0.1',
+      '--log_level', opts.logLevel ?? 'WARNING',
       '--auto_start', ...(opts.extraArgs ?? []),
     ]
     const child = track(spawn(process.execPath, args, {
