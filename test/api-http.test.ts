@@ -202,7 +202,8 @@ auth.after(async (ctx) => {
 })
 
 auth('POST needs the bearer token; GET and OPTIONS stay open', async ({ cli }) => {
-  for (const headers of [{}, { Authorization: 'Bearer wrong' }, { Authorization: 's3cret' }]) {
+  const variants: Array<Record<string, string>> = [{}, { Authorization: 'Bearer wrong' }, { Authorization: 's3cret' }]
+  for (const headers of variants) {
     const r = await api(cli.base, 'POST', '/roi_signal', { headers: { ...JSON_HEADERS, ...headers }, body: '[0,1,0,1]' })
     assert.is(r.status, 401)
     assert.is(r.body.state, 'error')
