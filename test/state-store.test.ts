@@ -5,7 +5,9 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { StateStore, type ServiceState, type StateFile } from '../src/state/store.js'
+import {
+  StateStore, StateWriteError, type ServiceState, type StateFile,
+} from '../src/state/store.js'
 import { stateFor } from './helpers/state-writer.js'
 
 const test = suite('state store')
@@ -140,6 +142,21 @@ test('a failed write rejects with a typed error and keeps the old state', async 
   }
   assert.equal(s.state.roi_signal, [1, 1, 1, 1])
   assert.is(s.history().length, 1)
+})
+
+test('an unusable directory is reported at open, not fatal; saves then fail typed', async () => {
+  const blocker = join(dir, 'not-a-dir')
+  await writeFile(blocker, 'x')
+  const s = await StateStore.open({ path: join(blocker, 'state.json') })
+  assert.is(s.warnings.length, 1)
+  assert.match(s.warnings[0] ?? '', /not usable/)
+  assert.equal(s.state.roi_signal, [])
+  try {
+    await s.update({ roi_signal: [1, 1, 1, 1] }, change('POST /roi_signal', [], [1, 1, 1, 1]))
+    assert.unreachable('save should fail')
+  } catch (err) {
+    assert.instance(err, StateWriteError)
+  }
 })
 
 test('history is bounded in memory and on disk (rotated), and survives a reopen', async () => {

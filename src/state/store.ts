@@ -7,7 +7,8 @@
  * the service must come up even when its disk content is damaged.
  * @module
  */
-import { mkdir, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises'
+import { constants } from 'node:fs'
+import { access, mkdir, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises'
 import { basename, dirname, join, resolve } from 'node:path'
 import type { Logger } from 'pino'
 import { z } from 'zod'
@@ -127,7 +128,19 @@ export class StateStore {
   static async open(opts: StateStoreOptions = {}): Promise<StateStore> {
     const store = new StateStore(opts)
     if (store.path !== undefined) {
-      await mkdir(dirname(store.path), { recursive: true })
+      const dir = dirname(store.path)
+      // Not fatal: the service runs; every change then fails with a StateWriteError that says
+      // why (typically a host directory not owned by the container's user).
+      const unusable = (err: unknown) => store.#warn(`state directory ${dir} is not usable ` +
+        `(${(err as Error).message}); changes cannot be saved`)
+      try {
+        await mkdir(dir, { recursive: true })
+      } catch (err) {
+        unusable(err)
+        return store
+      }
+      // Read-only: the saved state still loads.
+      await access(dir, constants.W_OK).catch(unusable)
       await store.#removeStaleTemps()
       await store.#load()
       await store.#loadHistory()
