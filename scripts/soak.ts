@@ -11,7 +11,8 @@
  * summary with the RSS trend. Frames sent while the data consumer was away may be lost (the
  * service counts them as dropped); any other missing frame is an unexpected loss.
  *
- * Options: --minutes N (10)  --hz R (100)  --period S (60)  --json  --threads N
+ * Options: --minutes N (10)  --hz R (100)  --period S (60; the offsets above scale with it)
+ *          --json  --threads N
  * @module
  */
 import { freePorts } from '../test/helpers/ports.js'
@@ -53,11 +54,11 @@ async function main(): Promise<void> {
   const bad: string[] = []
 
   let nextPulse = 4_000_000
-  let streaming: Promise<SenderDone> = sender.stream(hz, nextPulse)
+  let streaming: Promise<SenderDone | undefined> = sender.stream(hz, nextPulse)
   const t0 = nowMs()
   const end = t0 + minutes * 60_000
   /** Monotonic-time windows in which the data consumer was away. */
-  const away: Array<[number, number]> = []
+  const away: Array<[number, number, number]> = []
   let injected = 0
   let roiChanges = 0
   let senderRestarts = 0
@@ -92,7 +93,7 @@ async function main(): Promise<void> {
       if (r !== undefined) {
         got++
         lat.push(r - s)
-      } else if (away.some(([a, b]) => s >= a - 1000 && s <= b + 1000)) {
+      } else if (away.some(([a, b, lag]) => s >= a - lag - 1000 && s <= b + 1000)) {
         // A frame in flight when the consumer left, or queued towards it, is lost with it.
         expectedLoss++
       } else {
@@ -114,14 +115,18 @@ async function main(): Promise<void> {
       minute, sent, received: got, lost_unexpected: unexpected, lost_consumer_away: expectedLoss,
       image_rx: img, p50_ms: r2(quantile(lat, 0.5)), p99_ms: r2(quantile(lat, 0.99)),
       max_ms: r2(quantile(lat, 1)), cpu_pct: Math.round(cpuPct), rss_mb: Math.round(smp.rssMb),
-      svc_counted: Object.entries(delta).map(([k, v]) => `${k}+${v}`).join(' ') || '-',
+      // Top-level counters only (the per-reason breakdown is in the summary).
+      svc_counted: Object.entries(delta).filter(([k]) => !k.includes('.'))
+        .map(([k, v]) => `${k.replace(/^n_/, '')}+${v}`).join(' ') || '-',
     }
     minuteRows.push(row)
     if (json) console.log(JSON.stringify({ kind: 'minute', ...row }))
     else log(table([row]).split('\n').slice(minute === 1 ? 0 : 2).join('\n'))
   }
 
-  // Each fault fires once per period at its offset; the loop ticks every 250 ms.
+  // Each fault fires once per period at its offset (given for a 60 s period, scaled to the
+  // actual one); the loop ticks every 250 ms.
+  const at = (ms: number) => (ms * period) / 60_000
   const fired = new Set<string>()
   const due = (name: string, offset: number, now: number) => {
     const k = Math.floor((now - t0) / period)
@@ -137,29 +142,32 @@ async function main(): Promise<void> {
     await sleep(250)
     const now = nowMs()
     if (service.child.exitCode !== null) throw new Error(`service exited:\n${service.logTail()}`)
-    if (due('garbage', 10_000, now)) {
+    if (due('garbage', at(10_000), now)) {
       sender.garbage(48)
-      injected += 48
       faultLog.push(`${s(now - t0)} 48 malformed messages`)
     }
-    if (due('roi', 20_000, now)) {
+    if (due('roi', at(20_000), now)) {
       roiChanges++
       const [sig, bg] = roiChanges % 2 === 1 ? ROIS_B : [ROI_SIGNAL, ROI_BACKGROUND]
       await service.setRois(sig, bg)
       faultLog.push(`${s(now - t0)} ROIs -> ${JSON.stringify(sig)} ${JSON.stringify(bg)}`)
     }
-    if (due('consumer', 30_000, now)) {
+    if (due('consumer', at(30_000), now)) {
       const a = nowMs()
+      // Frames sent up to the current latency before the consumer left were still on their
+      // way to it: they go down with it.
+      const lag = recentLatency(sentAt, recvAt, 200)
       for (const b of data.bad) bad.push(b)
       await data.exit()
-      await sleep(5000)
+      await sleep(Math.min(5000, at(5000)))
       data = await ConsumerProc.start(dataEp, 'data', recvAt)
-      away.push([a, nowMs()])
+      away.push([a, nowMs(), lag])
       consumerRestarts++
       faultLog.push(`${s(a - t0)} data consumer away ${((nowMs() - a) / 1000).toFixed(1)} s`)
     }
-    if (due('sender', 45_000, now)) {
+    if (due('sender', at(45_000), now)) {
       const a = nowMs()
+      injected += sender.garbageSent
       await sender.kill()
       let last = nextPulse - 1
       for (const p of sentAt.keys()) if (p > last) last = p
@@ -186,8 +194,8 @@ async function main(): Promise<void> {
     }
   }
   sender.halt()
-  const fin = await streaming
-  nextPulse = fin.lastPulse + 1
+  await streaming
+  injected += sender.garbageSent
   await sleep(3000)
   if (lastReportEdge < nowMs() - 3000) {
     await report(minuteRows.length + 1, lastReportEdge - 2000, nowMs())
@@ -227,6 +235,20 @@ async function main(): Promise<void> {
     console.log(`service exit code after SIGTERM: ${code}`)
     console.log(`\nsummary:\n${Object.entries(summary).map(([k, v]) => `  ${k}: ${v}`).join('\n')}`)
   }
+}
+
+/** The largest latency among the last `n` pulses received. */
+function recentLatency(sentAt: Map<number, number>, recvAt: Map<number, number>, n: number):
+  number {
+  let max = 0
+  let k = 0
+  const keys = [...recvAt.keys()]
+  for (let i = keys.length - 1; i >= 0 && k < n; i--, k++) {
+    const p = keys[i] as number
+    const d = (recvAt.get(p) as number) - (sentAt.get(p) ?? Infinity)
+    if (Number.isFinite(d) && d > max) max = d
+  }
+  return max
 }
 
 function r2(v: number): number {

@@ -34,7 +34,7 @@ export type SenderCommand =
 /** Sender -> orchestrator. */
 export type SenderEvent =
   | { type: 'ready'; port: number; frameBytes: number[]; encodeMs: number }
-  | { type: 'sent'; pulses: number[]; times: number[] }
+  | { type: 'sent'; pulses: number[]; times: number[]; garbage: number }
   | {
     type: 'done'; firstPulse: number; lastPulse: number; sent: number; failed: number
     garbage: number; elapsedMs: number; maxLateMs: number

@@ -67,7 +67,9 @@ function forkHelper(script: string, args: string[], log: string): ChildProcess {
 function waitFor<T>(child: ChildProcess, pick: (msg: unknown) => T | undefined, what: string,
   timeoutMs = 120_000): Promise<T> {
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => done(new Error(`timed out waiting for ${what}`)), timeoutMs)
+    const timer = Number.isFinite(timeoutMs)
+      ? setTimeout(() => done(new Error(`timed out waiting for ${what}`)), timeoutMs)
+      : undefined
     const onMsg = (msg: unknown) => {
       const v = pick(msg)
       if (v !== undefined) done(undefined, v)
@@ -92,10 +94,13 @@ export class SenderProc {
   port = 0
   frameBytes: number[] = []
   encodeMs = 0
+  /** Malformed messages this sender actually put on the wire. */
+  garbageSent = 0
   errors: string[] = []
   private constructor(readonly child: ChildProcess, readonly sentAt: Map<number, number>) {
     child.on('message', (msg: SenderEvent) => {
       if (msg.type === 'sent') {
+        this.garbageSent += msg.garbage
         for (let i = 0; i < msg.pulses.length; i++) {
           this.sentAt.set(msg.pulses[i] as number, msg.times[i] as number)
         }
@@ -143,12 +148,15 @@ export class SenderProc {
     return done
   }
 
-  /** Streams at `hz` until `halt()`; the returned promise settles then. */
-  stream(hz: number, firstPulse: number): Promise<SenderDone> {
+  /**
+   * Streams at `hz` until `halt()`; the returned promise settles then, or with undefined when
+   * the process ends first (killed on purpose).
+   */
+  stream(hz: number, firstPulse: number): Promise<SenderDone | undefined> {
     const done = waitFor(this.child, (m) => {
       const ev = m as SenderEvent
       return ev.type === 'done' ? ev : undefined
-    }, 'the sender stream', 365 * 24 * 3600 * 1000)
+    }, 'the sender stream', Infinity).catch(() => undefined)
     this.command({ cmd: 'stream', hz, firstPulse })
     return done
   }

@@ -166,6 +166,7 @@ async function run(hz: number, seconds: number, firstPulse: number): Promise<voi
   let sent = 0
   let failed = 0
   let garbage = 0
+  let garbageReported = 0
   let maxLate = 0
   let i = 0
   for (;; i++) {
@@ -200,13 +201,14 @@ async function run(hz: number, seconds: number, firstPulse: number): Promise<voi
       }
     }
     if (t - lastFlush >= 200) {
-      send({ type: 'sent', pulses, times })
+      send({ type: 'sent', pulses, times, garbage: garbage - garbageReported })
+      garbageReported = garbage
       pulses = []
       times = []
       lastFlush = t
     }
   }
-  if (pulses.length > 0) send({ type: 'sent', pulses, times })
+  send({ type: 'sent', pulses, times, garbage: garbage - garbageReported })
   send({
     type: 'done', firstPulse, lastPulse: firstPulse + i - 1, sent, failed, garbage,
     elapsedMs: nowMs() - t0, maxLateMs: maxLate,
