@@ -335,6 +335,23 @@ test('every status on the right shot types: reference_roi (same frame, no window
   assert.is(r.edge_position, 99)
 })
 
+test('a kernel trap comes back as status error; the finder then starts over on the fresh instance', () => {
+  const kernel = Kernel.fromModule(module)
+  const finder = new EdgeFinder(kernel)
+  const n = 100
+  const ref = new Float64Array(n).fill(100)
+  const xr = Float64Array.from({ length: n }, (_, i) => (i < 70 ? 100 : 50))
+  finder.process({ pulseId: 1n, signal: ref, signalRoi: [0, n, 0, 1] })
+  // Sums "in kernel memory" far outside it: the conversion traps.
+  const bad = { ptr: kernel.memoryBytes - 8, length: n, kind: 'uint64' as const }
+  const r = finder.process({ pulseId: 5n, signal: bad, signalRoi: [0, n, 0, 1] })
+  assert.is(r.edge_status, EdgeStatus.error)
+  assert.is(kernel.resets, 1)
+  assert.is(finder.process({ pulseId: 8n, signal: xr, signalRoi: [0, n, 0, 1] }).edge_status, EdgeStatus.no_reference_yet)
+  finder.process({ pulseId: 9n, signal: ref, signalRoi: [0, n, 0, 1] })
+  assert.is(finder.process({ pulseId: 12n, signal: xr, signalRoi: [0, n, 0, 1] }).edge_position, 70)
+})
+
 test('the reference window resets on ROI and reference-parameter changes, not on others', () => {
   const finder = new EdgeFinder(Kernel.fromModule(module))
   const n = 200

@@ -11,6 +11,10 @@
  * X-ray shot was normalised with (after dark subtraction): a quick check that references are
  * being collected and how bright they are; NaN on shots that use no reference.
  *
+ * In `reference_roi` mode the reference is the same frame's reference-ROI profile, used as it is
+ * (no averaging over shots: that would defeat taking it simultaneously), and every shot is an
+ * X-ray shot. Profiles passed as `ProfileInKernel` must live in this finder's kernel.
+ *
  * Compatibility mode reproduces the old code's arithmetic (arange(0, n - 1, step), a step
  * waveform resampled the same way, so 49 taps of which int(L/2) = 25 are +1). Its correlation
  * is computed in TypeScript (still linear: prefix sums plus the few interpolated taps), because
@@ -65,6 +69,12 @@ function emptyResult(status: number): EdgeResult {
     reference_amplitude: NaN,
     edge_status: status,
   }
+}
+
+function sameRoi(a: readonly number[], b: readonly number[]): boolean {
+  if (a.length !== b.length) return false
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
+  return true
 }
 
 function isInKernel(p: ProfileInput): p is ProfileInKernel {
@@ -141,7 +151,7 @@ export class EdgeFinder {
   readonly #out: Region
 
   // Reference window state.
-  #roiKey = ''
+  #roi: number[] = []
   #length = -1
   #generation = -1
   #filled = 0
@@ -224,10 +234,10 @@ export class EdgeFinder {
       return emptyResult(input.signalRoiOutside ? EdgeStatus.roi_outside_frame : EdgeStatus.no_signal_roi)
     }
     const n = profileLength(input.signal)
-    const roiKey = input.signalRoi.join(',')
-    if (roiKey !== this.#roiKey || n !== this.#length || this.#kernel.generation !== this.#generation) {
+    if (!sameRoi(input.signalRoi, this.#roi) || n !== this.#length ||
+      this.#kernel.generation !== this.#generation) {
       this.reset()
-      this.#roiKey = roiKey
+      this.#roi = [...input.signalRoi]
       this.#length = n
       this.#generation = this.#kernel.generation
     }
