@@ -10,6 +10,8 @@ export interface Series {
   /** x of sample i = x0 + i * dx (default 0 and 1). */
   x0?: number
   dx?: number
+  /** Dots instead of a line (for sparse series such as per-shot edges). */
+  points?: boolean
 }
 
 export interface Marker {
@@ -104,6 +106,17 @@ export function lineChart(
     const x0 = s.x0 ?? 0
     const dx = s.dx ?? 1
     ctx.strokeStyle = s.colour
+    ctx.fillStyle = s.colour
+    if (s.points) {
+      const r = Math.max(1.5, W / 400)
+      for (let i = 0; i < s.values.length; i++) {
+        const v = s.values[i] as number
+        if (Number.isFinite(v)) ctx.fillRect(X(x0 + i * dx) - r, Y(v) - r, 2 * r, 2 * r)
+      }
+      ctx.fillText(s.label, legendX, pad.t + 14)
+      legendX += ctx.measureText(s.label).width + 14
+      continue
+    }
     ctx.beginPath()
     let pen = false
     for (let i = 0; i < s.values.length; i++) {

@@ -172,28 +172,38 @@ function roiText(roi: Roi): string {
 }
 
 function setRoiLocal(kind: RoiKind, roi: Roi): void {
-  overlay.setRoi(kind, roi)
+  if (!sameRoi(roi, overlay.roi(kind))) overlay.setRoi(kind, roi)
   debug.roi[kind] = [...overlay.roi(kind)]
   el(`roi-${kind}-text`).textContent = roiText(overlay.roi(kind))
 }
 
+/** Bumped by every local change: a poll answer older than the change must not undo it. */
+const roiEpoch: Record<RoiKind, number> = { signal: 0, background: 0 }
+const roiSaving: Record<RoiKind, number> = { signal: 0, background: 0 }
+
 async function saveRoi(kind: RoiKind, roi: Roi): Promise<void> {
+  roiEpoch[kind]++
+  roiSaving[kind]++
   try {
     const env = await call(`/roi_${kind}`, roi)
     const saved = env[`roi_${kind}`] as Roi
+    roiEpoch[kind]++
     setRoiLocal(kind, saved)
     showMessage(`${kind} ROI saved: ${roiText(saved)}`, false)
   } catch (err) {
     showMessage(err instanceof Error ? err.message : String(err))
-    await pollRois()
+  } finally {
+    roiSaving[kind]--
   }
+  if (roiSaving[kind] === 0) await pollRois()
 }
 
 // ---- profiles, edge, trend ------------------------------------------------------------------
 
 const edgeView = new EdgeView()
 const trend: Array<{ pulse: string; edge: number }> = []
-const TREND_LENGTH = 600
+const TREND_LENGTH = 2000
+let trendSource = 'service'
 
 function addTrend(pulse: string, edge: number | null): void {
   trend.push({ pulse, edge: edge ?? NaN })
@@ -225,12 +235,15 @@ function drawEdge(): void {
   lineChart(el<HTMLCanvasElement>('subtracted'), series, markers, msg)
   el('edge-info').textContent = e
     ? `${e.source}${e.amplitude !== null ? `, amplitude ${fmtNum(e.amplitude)}` : ''}` : ''
-  const values = trend.map((t) => t.edge)
-  lineChart(el<HTMLCanvasElement>('trend'), [{ values, colour: '#e71d36', label: 'edge (px)' }], [],
+  // X-ray shots only: reference shots have no edge.
+  const values = trend.map((t) => t.edge).filter(Number.isFinite)
+  lineChart(el<HTMLCanvasElement>('trend'),
+    [{ values, colour: '#e71d36', label: 'edge (px) per X-ray shot', points: true }], [],
     values.some(Number.isFinite) ? '' : 'no edges yet')
   const finite = values.filter(Number.isFinite)
   el('trend-info').textContent = finite.length
-    ? `last ${values.length} shots, mean ${fmtNum(finite.reduce((a, b) => a + b, 0) / finite.length)}`
+    ? `last ${values.length} edges of ${trend.length} shots (${trendSource}), ` +
+      `mean ${fmtNum(finite.reduce((a, b) => a + b, 0) / finite.length)}`
     : ''
   histogramChart(el<HTMLCanvasElement>('edge-hist'), values, 40, '#e71d36')
 }
@@ -288,9 +301,12 @@ function showFrame(buf: ArrayBuffer): void {
   const t3 = performance.now()
   draw()
   const t4 = performance.now()
+  // The service's per-shot results come with the frames; without them, the page's own edges.
   for (const [pulse, edge] of h.results) addTrend(pulse, edge)
-  if (h.results.length === 0 && edgeView.last?.pulseId === h.pulse_id && edgeView.last.xray &&
+  if (h.results.length > 0) trendSource = 'service'
+  else if (edgeView.last?.pulseId === h.pulse_id && edgeView.last.xray &&
       edgeView.last.status !== 'no_reference_yet') {
+    trendSource = 'browser'
     addTrend(h.pulse_id, edgeView.last.position)
   }
   drawProfiles(sig, bkg)
@@ -423,12 +439,15 @@ function packFromHeaders(h: Headers, data: Uint8Array): ArrayBuffer {
 
 async function pollRois(): Promise<void> {
   for (const kind of ['signal', 'background'] as const) {
-    if (overlay.dragging === kind) continue
+    if (overlay.dragging === kind || roiSaving[kind] > 0) continue
+    const epoch = roiEpoch[kind]
     try {
       const env = await call(`/roi_${kind}`)
       const roi = env[`roi_${kind}`]
-      if (Array.isArray(roi) && !sameRoi(roi as Roi, overlay.roi(kind))) setRoiLocal(kind, roi as Roi)
-      else if (Array.isArray(roi)) el(`roi-${kind}-text`).textContent = roiText(roi as Roi)
+      if (!Array.isArray(roi)) continue
+      // Skip answers that raced with a drag or a save started meanwhile.
+      if (epoch !== roiEpoch[kind] || roiSaving[kind] > 0 || overlay.dragging === kind) continue
+      setRoiLocal(kind, roi as Roi)
     } catch (err) {
       if (err instanceof ApiError) setConn(err.message, false)
     }

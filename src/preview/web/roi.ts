@@ -74,7 +74,7 @@ export class RoiOverlay {
     const svg = this.#svg
     while (svg.firstChild) svg.removeChild(svg.firstChild)
     // Handle size: about 9 screen pixels whatever the zoom.
-    const px = this.#view.w / Math.max(1, svg.clientWidth || 800)
+    const px = this.#view.w / Math.max(1, svg.getBoundingClientRect().width || 800)
     const hs = 9 * px
     for (const kind of ['background', 'signal'] as const) {
       const roi = this.#rois[kind]
