@@ -12,7 +12,9 @@ import { Hono } from 'hono'
 import type { Context } from 'hono'
 import { WebSocketServer } from 'ws'
 import { DEFAULT_KERNEL_URL } from '../kernel/loader.js'
-import { encodePreviewMessage, previewHeader, type PreviewFeed } from './feed.js'
+import {
+  encodePreviewMessage, previewHeader, type PreviewFeed, type PreviewFrame, type PreviewResult,
+} from './feed.js'
 
 /** Where `scripts/build-preview.mjs` writes the page (same place from src/ and from dist/). */
 export const PREVIEW_STATIC_URL = new URL('../../dist/preview/static/', import.meta.url)
@@ -110,16 +112,25 @@ export function previewRoutes(options: PreviewRoutesOptions): Hono {
     })
   })
 
+  // One encoded message per publication, shared by every client (ws never mutates it).
+  let cached: { frame: PreviewFrame; results: PreviewResult[]; message: Uint8Array<ArrayBuffer> } | undefined
+  const encoded = (frame: PreviewFrame, results: PreviewResult[]): Uint8Array<ArrayBuffer> => {
+    if (cached?.frame.sequence !== frame.sequence || cached.results !== results) {
+      cached = { frame, results, message: encodePreviewMessage(frame, results) }
+    }
+    return cached.message
+  }
+
   app.get('/preview/ws', upgradeWebSocket(() => {
     let unsubscribe: (() => void) | undefined
     return {
       onOpen(_event, ws) {
         const raw = ws.raw as { bufferedAmount?: number } | undefined
-        const push = (frame: Parameters<typeof encodePreviewMessage>[0],
-          results: Parameters<typeof encodePreviewMessage>[1]) => {
+        const push = (frame: PreviewFrame, results: PreviewResult[]) => {
           if (ws.readyState !== 1) return
+          // A slow browser skips frames rather than making the service buffer them.
           if ((raw?.bufferedAmount ?? 0) > maxBuffered) return
-          ws.send(encodePreviewMessage(frame, results))
+          ws.send(encoded(frame, results))
         }
         // The newest frame at once, so a freshly opened page shows something immediately.
         const first = feed.latest()
