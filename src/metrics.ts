@@ -8,8 +8,8 @@ import {
   Counter, Gauge, Histogram, Registry, collectDefaultMetrics,
 } from 'prom-client'
 
-/** Pipeline stages timed per frame. */
-export type Stage = 'receive' | 'decode' | 'profile' | 'edge' | 'send' | 'total'
+/** Pipeline stages timed per frame (forward: the image stream and the preview). */
+export type Stage = 'forward' | 'decode' | 'profile' | 'edge' | 'send' | 'total'
 
 export interface MetricsSources {
   /** Malformed input messages by reason, as counted by the receiver. */
@@ -27,6 +27,8 @@ export class Metrics {
   readonly pulseIdGaps: Counter
   readonly loopRestarts: Counter
   readonly stageSeconds: Histogram<'stage'>
+  /** Per-stage children bound once (no label lookup per frame). */
+  readonly stage: Record<Stage, { observe(seconds: number): void }>
   readonly lastPulseId: Gauge
   readonly inputLagSeconds: Gauge
   readonly roiSize: Gauge<'roi' | 'dim'>
@@ -67,6 +69,9 @@ export class Metrics {
       labelNames: ['stage'], registers,
       buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25],
     })
+    const stageNames: Stage[] = ['forward', 'decode', 'profile', 'edge', 'send', 'total']
+    this.stage = Object.fromEntries(stageNames.map((s) => [s, this.stageSeconds.labels(s)])) as
+      unknown as Record<Stage, { observe(seconds: number): void }>
     this.lastPulseId = new Gauge({
       name: 'psen_last_pulse_id', help: 'Pulse id of the last received frame', registers,
     })

@@ -8,6 +8,7 @@ import { decodeValue, type RawValue } from '../bsread/decoder.js'
 import type { BsreadCodec } from '../bsread/types.js'
 import type { Kernel } from '../kernel/kernel.js'
 import { EdgeFinder } from './edge-finder.js'
+import { EdgeStatistics } from './edge-statistics.js'
 import { EdgeStatus, type ProcessingParameters } from './parameters.js'
 import type { EdgeInput, EdgeOutputs, EdgeStage } from './pipeline.js'
 import type { Roi } from './roi.js'
@@ -15,21 +16,17 @@ import type { Snapshot } from './settings.js'
 
 type EventValue = number | bigint | boolean | string | null
 
-export interface EdgeStatisticsSink {
-  add(result: EdgeOutputs, windowSize: number): void
-  toJson(): Record<string, unknown>
-}
-
 /** The default edge stage of the service. */
 export class FinderStage implements EdgeStage<ProcessingParameters> {
   readonly finder: EdgeFinder
+  /** Rolling median / std of valid edges, for /statistics; reset when the signal ROI changes. */
+  readonly edgeStatistics = new EdgeStatistics()
   readonly #codec: BsreadCodec | undefined
-  readonly #stats: EdgeStatisticsSink | undefined
+  #roi: readonly number[] = []
 
-  constructor(kernel: Kernel, opts: { codec?: BsreadCodec; statistics?: EdgeStatisticsSink } = {}) {
+  constructor(kernel: Kernel, opts: { codec?: BsreadCodec } = {}) {
     this.finder = new EdgeFinder(kernel)
     this.#codec = opts.codec
-    this.#stats = opts.statistics
   }
 
   referenceRoi(s: Snapshot<ProcessingParameters>): Roi | undefined {
@@ -58,12 +55,19 @@ export class FinderStage implements EdgeStage<ProcessingParameters> {
         eventValue: input.event === undefined ? null : this.#eventValue(input.event),
       }, snap.parameters)
     }
-    this.#stats?.add(out, snap.parameters.statistics_window)
+    const stats = this.edgeStatistics
+    if (snap.roiSignal !== this.#roi) {
+      // Snapshots are immutable: a new array means a change (compare values to be sure).
+      if (snap.roiSignal.join() !== this.#roi.join()) stats.reset()
+      this.#roi = snap.roiSignal
+    }
+    stats.resize(snap.parameters.statistics_window)
+    if (out.edge_status === EdgeStatus.ok) stats.push(out.edge_position)
     return out
   }
 
   statistics(): Record<string, unknown> {
-    return this.#stats?.toJson() ?? {}
+    return { ...this.edgeStatistics.snapshot() }
   }
 
   #eventValue(raw: RawValue): EventValue {

@@ -194,13 +194,13 @@ export class FramePipeline<P extends object> {
         const t0 = performance.now()
         const ptr = this.#decode(raw as RawValue, frame, rows, stats)
         const t1 = performance.now()
-        metrics?.stageSeconds.observe({ stage: 'decode' }, (t1 - t0) / 1000)
+        metrics?.stage.decode.observe((t1 - t0) / 1000)
         if (ptr !== undefined) {
           const ref: FrameRef = { ...frame, ptr }
           if (sigOk) signal = this.#profiles.xProfile(ref, s4, this.#scratch)
           if (bgOk) background = this.#profiles.xProfile(ref, b4, this.#scratch)
           if (refOk) reference = this.#profiles.xProfile(ref, r4, this.#scratch)
-          metrics?.stageSeconds.observe({ stage: 'profile' }, (performance.now() - t1) / 1000)
+          metrics?.stage.profile.observe((performance.now() - t1) / 1000)
         } else if (problem === undefined) {
           problem = 'no_image'
         }
@@ -222,7 +222,7 @@ export class FramePipeline<P extends object> {
         this.#problem(stats, 'edge_error', `edge finding failed for pulse ${msg.pulseId}: ${err.message}`)
         out = NAN_EDGE
       }
-      metrics?.stageSeconds.observe({ stage: 'edge' }, (performance.now() - t2) / 1000)
+      metrics?.stage.edge.observe((performance.now() - t2) / 1000)
       this.lastEdge = out
       const infos = this.#edgeInfos
       for (let i = 0; i < EDGE_CHANNELS.length; i++) {

@@ -400,7 +400,10 @@ export class PsenService<P extends object> implements ServiceControl {
     metrics.inputLagSeconds.set(Date.now() / 1000 - (ts.sec + ts.ns / 1e9))
 
     const raw = msg.value(this.#pipeline.imageName)
-    if (raw !== undefined) this.#forwardImage(msg, raw, stats)
+    if (raw !== undefined) {
+      this.#forwardImage(msg, raw, stats)
+      metrics.stage.forward.observe((performance.now() - t0) / 1000)
+    }
 
     let parts: Buffer[]
     const snap = this.#snapshot
@@ -423,7 +426,7 @@ export class PsenService<P extends object> implements ServiceControl {
 
     const t1 = performance.now()
     const sent = await this.dataSender.send(parts)
-    metrics.stageSeconds.observe({ stage: 'send' }, (performance.now() - t1) / 1000)
+    metrics.stage.send.observe((performance.now() - t1) / 1000)
     if (sent) {
       stats.sent(msg.pulseId)
     } else {
@@ -432,7 +435,7 @@ export class PsenService<P extends object> implements ServiceControl {
       this.#problems.warn('drop:data', { dropped: stats.nDroppedData },
         'data message dropped: the data stream queue is full (no or slow consumer)')
     }
-    metrics.stageSeconds.observe({ stage: 'total' }, (performance.now() - t0) / 1000)
+    metrics.stage.total.observe((performance.now() - t0) / 1000)
   }
 
   #forwardImage(msg: BsreadMessage, raw: RawValue, stats: RunStatistics): void {
