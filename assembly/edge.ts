@@ -122,7 +122,8 @@ export function profile_refine(src: usize, n: i32, step: f64, lastX: f64, out: u
 /**
  * Cross-correlates a profile of m samples with a step of `taps` samples (falling: first
  * floor(taps/2) = +1, the rest -1; rising: the opposite), 'valid' mode, using prefix sums
- * (linear in m). scratch holds m + 1 f64 (prefix sums, then the correlation). Writes f64[5] to out: argmax index (first maximum),
+ * (linear in m). scratch holds m + 1 f64 (prefix sums, then the correlation). Writes f64[5]
+ * to out: argmax index (first maximum),
  * max amplitude, FWHM of the peak in samples (linear-interpolated half-maximum crossings, NaN
  * when the peak is not positive or a crossing falls outside), highest secondary peak (a local
  * maximum outside the half-maximum region, NaN when none), parabolic sub-sample offset of the
@@ -146,7 +147,8 @@ export function edge_find(
     acc += load<f64>(profile + (<usize>i << 3))
     store<f64>(scratch + (<usize>(i + 1) << 3), acc)
   }
-  // In place: c[k] = sum(p[k .. k+half)) - sum(p[k+half .. k+taps)) = 2 S[k+half] - S[k] - S[k+taps]
+  // In place: c[k] = sum(p[k .. k+half)) - sum(p[k+half .. k+taps))
+  //                = 2 S[k+half] - S[k] - S[k+taps]
   // overwrites S[k], which no later k reads (they read indices >= k + 1).
   const half = taps >> 1
   const sign: f64 = rising != 0 ? -1.0 : 1.0

@@ -56,6 +56,11 @@ export function roiFits(roi: readonly number[], width: number, height: number): 
   return ox >= 0 && oy >= 0 && sx >= 1 && sy >= 1 && ox + sx <= width && oy + sy <= height
 }
 
+function outside(what: string, roi: RoiTuple, frame: FrameRef): KernelError {
+  const msg = `${what}: ROI [${roi.join(', ')}] outside ${frame.width}x${frame.height} frame`
+  return new KernelError('BAD_ARGUMENT', msg)
+}
+
 const KIND_CODE: Readonly<Record<SumKind, number>> = { uint64: 0, int64: 1, float64: 2 }
 
 /** Kernel code of a sum kind for profile_to_f64. */
@@ -81,9 +86,7 @@ export class ProfileKernels {
    */
   xProfileInKernel(frame: FrameRef, roi: RoiTuple, into: Region): ProfileInKernel {
     const [ox, sx, oy, sy] = roi
-    if (!roiFits(roi, frame.width, frame.height)) {
-      throw new KernelError('BAD_ARGUMENT', `x_profile: ROI [${roi.join(', ')}] outside ${frame.width}x${frame.height} frame`)
-    }
+    if (!roiFits(roi, frame.width, frame.height)) throw outside('x_profile', roi, frame)
     const out = into.ensure(sx * 8)
     const status = this.#kernel.run((k) => k.x_profile(
       frame.ptr, frame.width, frame.height, DType[frame.dtype], frame.bigEndian ? 1 : 0,
@@ -109,9 +112,7 @@ export class ProfileKernels {
   /** Sum, min, max, mean and count of pixels >= saturation over a ROI. */
   roiStats(frame: FrameRef, roi: RoiTuple, saturation = Infinity): RoiStats {
     const [ox, sx, oy, sy] = roi
-    if (!roiFits(roi, frame.width, frame.height)) {
-      throw new KernelError('BAD_ARGUMENT', `roi_stats: ROI [${roi.join(', ')}] outside ${frame.width}x${frame.height} frame`)
-    }
+    if (!roiFits(roi, frame.width, frame.height)) throw outside('roi_stats', roi, frame)
     const out = this.#stats.ensure(5 * 8)
     const status = this.#kernel.run((k) => k.roi_stats(
       frame.ptr, frame.width, frame.height, DType[frame.dtype], frame.bigEndian ? 1 : 0,
@@ -132,7 +133,8 @@ export class ProfileKernels {
     const dt = DType[frame.dtype]
     const be = frame.bigEndian ? 1 : 0
     const mm = this.#stats.ensure(5 * 8)
-    this.#kernel.check(this.#kernel.run((k) => k.frame_min_max(frame.ptr, n, dt, be, stride, mm)), 'frame_min_max')
+    this.#kernel.check(
+      this.#kernel.run((k) => k.frame_min_max(frame.ptr, n, dt, be, stride, mm)), 'frame_min_max')
     const [lo, hi] = new Float64Array(this.#kernel.exports.memory.buffer, mm, 2)
     const min = lo!
     const max = hi!

@@ -99,7 +99,9 @@ function normaliseEventValue(v: number | bigint | boolean | string): number | st
 }
 
 /** Peak metrics of a correlation, the same rules as the edge_find kernel (for compat mode). */
-export function peakMetrics(c: ArrayLike<number>, n: number): [number, number, number, number, number] {
+export function peakMetrics(
+  c: ArrayLike<number>, n: number,
+): [number, number, number, number, number] {
   let best = 0
   for (let k = 1; k < n; k++) if (c[k]! > c[best]!) best = k
   const peak = c[best]!
@@ -231,7 +233,8 @@ export class EdgeFinder {
   #process(input: EdgeInput): EdgeResult {
     const p = this.#params
     if (!input.signal) {
-      return emptyResult(input.signalRoiOutside ? EdgeStatus.roi_outside_frame : EdgeStatus.no_signal_roi)
+      return emptyResult(
+        input.signalRoiOutside ? EdgeStatus.roi_outside_frame : EdgeStatus.no_signal_roi)
     }
     const n = profileLength(input.signal)
     if (!sameRoi(input.signalRoi, this.#roi) || n !== this.#length ||
@@ -248,7 +251,9 @@ export class EdgeFinder {
     if (sel.mode === 'pulse_modulo') {
       xray = input.pulseId % this.#period === this.#phase
     } else if (sel.mode === 'event_channel') {
-      if (input.eventValue === null || input.eventValue === undefined) return emptyResult(EdgeStatus.no_event_value)
+      if (input.eventValue === null || input.eventValue === undefined) {
+        return emptyResult(EdgeStatus.no_event_value)
+      }
       const v = normaliseEventValue(input.eventValue)
       if (this.#xrayValues.includes(v)) xray = true
       else if (this.#referenceValues.length === 0 || this.#referenceValues.includes(v)) xray = false
@@ -256,7 +261,9 @@ export class EdgeFinder {
     } else {
       xray = true
       if (!input.reference) return emptyResult(EdgeStatus.no_reference_roi)
-      if (profileLength(input.reference) !== n) return emptyResult(EdgeStatus.reference_size_mismatch)
+      if (profileLength(input.reference) !== n) {
+        return emptyResult(EdgeStatus.reference_size_mismatch)
+      }
     }
 
     const bytes = n * 8
@@ -271,7 +278,9 @@ export class EdgeFinder {
 
     this.#loadF64(input.signal, sig)
     if (p.dark_subtraction) {
-      if (!input.background || profileLength(input.background) !== n) return emptyResult(EdgeStatus.no_background)
+      if (!input.background || profileLength(input.background) !== n) {
+        return emptyResult(EdgeStatus.no_background)
+      }
       this.#loadF64(input.background, bg)
       this.#kernel.run((k) => k.profile_subtract(sig, bg, n, sig))
     }
@@ -320,9 +329,11 @@ export class EdgeFinder {
         cur = work2
       }
     })
-    const m = this.#kernel.check(this.#kernel.run((k) => k.profile_refine(cur, n, step, lastX, refined)), 'profile_refine')
+    const m = this.#kernel.check(
+      this.#kernel.run((k) => k.profile_refine(cur, n, step, lastX, refined)), 'profile_refine')
 
-    let argmax: number, amplitude: number, fwhm: number, next: number, offset: number, origin: number
+    let argmax: number, amplitude: number, fwhm: number, next: number, offset: number
+    let origin: number
     if (!compat) {
       const taps = Math.max(2, Math.round(p.step_length / step))
       const count = this.#kernel.check(this.#kernel.run((k) =>
@@ -346,7 +357,9 @@ export class EdgeFinder {
     }
     result.edge_position = (argmax + (p.parabola_refinement ? offset : 0)) * step + origin
     result.edge_fwhm = fwhm * step
-    if (p.calibration.length > 0) result.edge_position_fs = evalPolynomial(p.calibration, result.edge_position)
+    if (p.calibration.length > 0) {
+      result.edge_position_fs = evalPolynomial(p.calibration, result.edge_position)
+    }
     return result
   }
 

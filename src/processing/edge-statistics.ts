@@ -28,7 +28,9 @@ export class EdgeStatistics {
   }
 
   static #check(window: number): number {
-    if (!Number.isInteger(window) || window < 1) throw new RangeError(`statistics window must be a positive integer, got ${window}`)
+    if (!Number.isInteger(window) || window < 1) {
+      throw new RangeError(`statistics window must be a positive integer, got ${window}`)
+    }
     return window
   }
 
@@ -75,7 +77,9 @@ export class EdgeStatistics {
   snapshot(): EdgeStatisticsSnapshot {
     const n = this.#filled
     if (n === 0) {
-      return { edge_median: NaN, edge_std: NaN, edge_mean: NaN, edge_count: 0, edge_window: this.window }
+      return {
+        edge_median: NaN, edge_std: NaN, edge_mean: NaN, edge_count: 0, edge_window: this.window,
+      }
     }
     const v = this.#values().sort()
     const median = n % 2 === 1 ? v[(n - 1) / 2]! : (v[n / 2 - 1]! + v[n / 2]!) / 2
@@ -84,6 +88,12 @@ export class EdgeStatistics {
     const mean = sum / n
     let ss = 0
     for (const x of v) ss += (x - mean) * (x - mean)
-    return { edge_median: median, edge_std: Math.sqrt(ss / n), edge_mean: mean, edge_count: n, edge_window: this.window }
+    return {
+      edge_median: median,
+      edge_std: Math.sqrt(ss / n),
+      edge_mean: mean,
+      edge_count: n,
+      edge_window: this.window,
+    }
   }
 }

@@ -44,7 +44,10 @@ const reference = z.discriminatedUnion('mode', [pulseModulo, eventChannel, refer
 
 const averaging = z.discriminatedUnion('mode', [
   z.object({ mode: z.literal('mean'), count: z.int().min(1).max(10_000).default(4) }).strict(),
-  z.object({ mode: z.literal('exponential'), alpha: z.number().gt(0).max(1).default(0.25) }).strict(),
+  z.object({
+    mode: z.literal('exponential'),
+    alpha: z.number().gt(0).max(1).default(0.25),
+  }).strict(),
 ])
 
 /** Every processing parameter with its default. */
@@ -80,10 +83,15 @@ export const parametersSchema = z.object({
   // Refinements may see partly invalid input (other issues are reported too): guard each read.
   const ref = p.reference as Partial<{ mode: string; phase: number; period: number }> | undefined
   if (ref?.mode === 'pulse_modulo' && Number(ref.phase) >= Number(ref.period)) {
-    ctx.addIssue({ code: 'custom', path: ['reference', 'phase'], message: 'phase must be below period' })
+    ctx.addIssue({
+      code: 'custom', path: ['reference', 'phase'], message: 'phase must be below period',
+    })
   }
   if (p.refinement_step >= 0.01 && p.step_length / p.refinement_step > 1_000_000) {
-    ctx.addIssue({ code: 'custom', path: ['refinement_step'], message: 'step_length / refinement_step is too large' })
+    ctx.addIssue({
+      code: 'custom', path: ['refinement_step'],
+      message: 'step_length / refinement_step is too large',
+    })
   }
 })
 
@@ -125,7 +133,8 @@ export function parseParameterUpdate(
   for (const [key, value] of Object.entries(body)) {
     const cur = (current as Record<string, unknown>)[key]
     if ((key === 'reference' || key === 'averaging') && isRecord(value) && isRecord(cur)) {
-      merged[key] = value.mode === undefined || value.mode === cur.mode ? { ...cur, ...value } : value
+      const sameMode = value.mode === undefined || value.mode === cur.mode
+      merged[key] = sameMode ? { ...cur, ...value } : value
     } else {
       merged[key] = value
     }
@@ -166,17 +175,47 @@ export function referenceChanged(a: ProcessingParameters, b: ProcessingParameter
 /** `edge_status` codes of the data stream: code, name and what it means. */
 export const EDGE_STATUS = [
   { code: 0, name: 'ok', description: 'edge found' },
-  { code: 1, name: 'reference_shot', description: 'reference (background) shot: profile added to the reference window' },
-  { code: 2, name: 'no_reference_yet', description: 'X-ray shot before any reference profile was collected' },
+  {
+    code: 1, name: 'reference_shot',
+    description: 'reference (background) shot: profile added to the reference window',
+  },
+  {
+    code: 2, name: 'no_reference_yet',
+    description: 'X-ray shot before any reference profile was collected',
+  },
   { code: 3, name: 'no_signal_roi', description: 'no signal ROI set' },
-  { code: 4, name: 'roi_outside_frame', description: 'the signal ROI does not fit the received frame' },
-  { code: 5, name: 'below_threshold', description: 'correlation amplitude below minimum_amplitude' },
-  { code: 6, name: 'profile_too_short', description: 'refined profile shorter than the step waveform' },
-  { code: 7, name: 'no_event_value', description: 'event_channel mode: the channel is missing from this message' },
-  { code: 8, name: 'unknown_event_value', description: 'event_channel mode: the value is neither an X-ray nor a reference value' },
-  { code: 9, name: 'no_reference_roi', description: 'reference_roi mode: reference ROI profile missing (ROI outside the frame)' },
-  { code: 10, name: 'reference_size_mismatch', description: 'reference_roi mode: reference ROI width differs from the signal ROI width' },
-  { code: 11, name: 'no_background', description: 'dark subtraction on, but no background profile of the signal width' },
+  {
+    code: 4, name: 'roi_outside_frame',
+    description: 'the signal ROI does not fit the received frame',
+  },
+  {
+    code: 5, name: 'below_threshold',
+    description: 'correlation amplitude below minimum_amplitude',
+  },
+  {
+    code: 6, name: 'profile_too_short',
+    description: 'refined profile shorter than the step waveform',
+  },
+  {
+    code: 7, name: 'no_event_value',
+    description: 'event_channel mode: the channel is missing from this message',
+  },
+  {
+    code: 8, name: 'unknown_event_value',
+    description: 'event_channel mode: the value is neither an X-ray nor a reference value',
+  },
+  {
+    code: 9, name: 'no_reference_roi',
+    description: 'reference_roi mode: reference ROI profile missing (ROI outside the frame)',
+  },
+  {
+    code: 10, name: 'reference_size_mismatch',
+    description: 'reference_roi mode: reference ROI width differs from the signal ROI width',
+  },
+  {
+    code: 11, name: 'no_background',
+    description: 'dark subtraction on, but no background profile of the signal width',
+  },
   { code: 12, name: 'error', description: 'processing error (see /statistics last_error)' },
 ] as const
 

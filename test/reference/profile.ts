@@ -44,7 +44,9 @@ export function xProfileRef(
   }
   const acc = new Array<bigint>(sx).fill(0n)
   for (let r = 0; r < sy; r++) {
-    for (let c = 0; c < sx; c++) acc[c]! += BigInt(readPx(bytes, dtype, bigEndian, (oy + r) * width + ox + c))
+    for (let c = 0; c < sx; c++) {
+      acc[c]! += BigInt(readPx(bytes, dtype, bigEndian, (oy + r) * width + ox + c))
+    }
   }
   if (dtype.startsWith('u')) return BigUint64Array.from(acc.map((v) => BigInt.asUintN(64, v)))
   return BigInt64Array.from(acc.map((v) => BigInt.asIntN(64, v)))
