@@ -47,7 +47,11 @@ const test = suite<Ctx>('preview-browser')
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
-async function until<T>(what: string, fn: () => Promise<T | undefined> | T | undefined, ms = 60_000): Promise<T> {
+async function until<T>(
+  what: string,
+  fn: () => Promise<T | undefined> | T | undefined,
+  ms = 60_000,
+): Promise<T> {
   const end = Date.now() + ms
   for (;;) {
     const v = await fn()
@@ -58,10 +62,17 @@ async function until<T>(what: string, fn: () => Promise<T | undefined> | T | und
 }
 
 async function api(ctx: Ctx, path: string, body?: unknown): Promise<Record<string, unknown>> {
-  const res = await fetch(ctx.url + path, body === undefined ? {} : {
-    method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body),
-  })
-  const env = await res.json() as Record<string, unknown>
+  const res = await fetch(
+    ctx.url + path,
+    body === undefined
+      ? {}
+      : {
+          method: 'POST',
+          headers: { 'Content-Type': 'application/json' },
+          body: JSON.stringify(body),
+        },
+  )
+  const env = (await res.json()) as Record<string, unknown>
   assert.is(env.state, 'ok', `${path}: ${String(env.status)}`)
   return env
 }
@@ -78,12 +89,30 @@ test.before(async (ctx) => {
   const [rest, dataPort, imagePort] = await freePorts(3)
   ctx.camera = await startCamera({ prefix: PREFIX, width: WIDTH, height: HEIGHT, rateHz: 10 })
   ctx.serviceLog = []
-  ctx.service = spawn(process.execPath, [
-    'bin/psen-processing.js', ctx.camera.endpoint, PREFIX,
-    '-r', String(rest), '-o', String(dataPort), '-i', String(imagePort),
-    '--rest_api_interface', '127.0.0.1', '--stream_interface', '127.0.0.1',
-    '--preview_rate', '5', '--log_level', 'WARNING', '--auto_start',
-  ], { stdio: ['ignore', 'pipe', 'pipe'] })
+  ctx.service = spawn(
+    process.execPath,
+    [
+      'bin/psen-processing.js',
+      ctx.camera.endpoint,
+      PREFIX,
+      '-r',
+      String(rest),
+      '-o',
+      String(dataPort),
+      '-i',
+      String(imagePort),
+      '--rest_api_interface',
+      '127.0.0.1',
+      '--stream_interface',
+      '127.0.0.1',
+      '--preview_rate',
+      '5',
+      '--log_level',
+      'WARNING',
+      '--auto_start',
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  )
   for (const s of [ctx.service.stdout, ctx.service.stderr]) {
     s?.on('data', (d: Buffer) => {
       ctx.serviceLog.push(d.toString())
@@ -91,13 +120,17 @@ test.before(async (ctx) => {
     })
   }
   ctx.url = `http://127.0.0.1:${rest}`
-  await until('the service', async () => {
-    try {
-      return (await fetch(`${ctx.url}/status`)).ok || undefined
-    } catch {
-      return undefined
-    }
-  }, 30_000)
+  await until(
+    'the service',
+    async () => {
+      try {
+        return (await fetch(`${ctx.url}/status`)).ok || undefined
+      } catch {
+        return undefined
+      }
+    },
+    30_000,
+  )
   await api(ctx, '/roi_signal', [600, 1200, 1200, 300])
   await api(ctx, '/roi_background', [600, 1200, 200, 300])
 
@@ -143,8 +176,11 @@ test.after(async (ctx) => {
 test('the page loads from the service and shows frames without console errors', async (ctx) => {
   const { page } = ctx
   await page.goto(`${ctx.url}/`)
-  await page.waitForFunction(() => window.__psenPreview?.ready && window.__psenPreview.framesShown >= 3,
-    null, { timeout: 60_000 })
+  await page.waitForFunction(
+    () => window.__psenPreview?.ready && window.__psenPreview.framesShown >= 3,
+    null,
+    { timeout: 60_000 },
+  )
   const d = await page.evaluate(() => window.__psenPreview)
   assert.is(d.transport, 'websocket')
   assert.is(d.decodeErrors, 0)
@@ -152,9 +188,11 @@ test('the page loads from the service and shows frames without console errors', 
   assert.equal(ctx.consoleErrors, [], 'no console errors')
 })
 
-test('the canvas shows the frame (not blank): the spectrum band is brighter than the rest', async ({ page }) => {
+test('the canvas shows the frame (not blank): the spectrum band is brighter than the rest', async ({
+  page,
+}) => {
   // A string, not a function: tsx's transform would insert helpers the page does not have.
-  const stats = await page.evaluate(`(() => {
+  const stats = (await page.evaluate(`(() => {
     const c = document.getElementById('image')
     const px = c.getContext('2d').getImageData(0, 0, c.width, c.height).data
     function rowMean(y) {
@@ -166,13 +204,15 @@ test('the canvas shows the frame (not blank): the spectrum band is brighter than
       return s / c.width
     }
     const colours = new Set()
-    for (let i = 0; i < px.length; i += 4 * 97) colours.add((px[i] << 16) | (px[i + 1] << 8) | px[i + 2])
+    for (let i = 0; i < px.length; i += 4 * 97) {
+      colours.add((px[i] << 16) | (px[i + 1] << 8) | px[i + 2])
+    }
     // The simulated spectrum band covers rows 1150..1550 of 2160; dark rows near the top.
     return {
       width: c.width, height: c.height, colours: colours.size,
       band: rowMean(Math.round(c.height * 1350 / 2160)), dark: rowMean(Math.round(c.height * 0.1)),
     }
-  })()`) as { width: number; height: number; colours: number; band: number; dark: number }
+  })()`)) as { width: number; height: number; colours: number; band: number; dark: number }
   assert.ok(stats.width >= 1000 && stats.height >= 800, `canvas ${stats.width}x${stats.height}`)
   assert.ok(stats.colours > 20, `only ${stats.colours} colours`)
   assert.ok(stats.band > stats.dark + 100, `band ${stats.band} vs dark ${stats.dark}`)
@@ -189,19 +229,27 @@ test('dragging the signal ROI rectangle saves it: GET /roi_signal changes', asyn
   await page.mouse.down()
   for (let i = 1; i <= 10; i++) await page.mouse.move(x - 8 * i, y - 3 * i)
   await page.mouse.up()
-  const after = await until('the new ROI on the service', async () => {
-    const r = (await api(ctx, '/roi_signal')).roi_signal as number[]
-    return r.join() !== before.join() ? r : undefined
-  }, 20_000)
+  const after = await until(
+    'the new ROI on the service',
+    async () => {
+      const r = (await api(ctx, '/roi_signal')).roi_signal as number[]
+      return r.join() !== before.join() ? r : undefined
+    },
+    20_000,
+  )
   assert.is(after[1], before[1], 'moved, not resized')
   assert.is(after[3], before[3])
   assert.ok(after[0]! < before[0]!, 'moved left')
   assert.ok(after[2]! < before[2]!, 'moved up')
-  await until('the page showing the saved ROI', async () =>
-    (await page.evaluate(() => window.__psenPreview.roi.signal)).join() === after.join() || undefined)
+  await until(
+    'the page showing the saved ROI',
+    async () =>
+      (await page.evaluate(() => window.__psenPreview.roi.signal)).join() === after.join() ||
+      undefined,
+  )
 })
 
-test('the profiles computed in the browser equal, bit for bit, the service data stream', async (ctx) => {
+test('browser profiles equal, bit for bit, those on the service data stream', async (ctx) => {
   const { page } = ctx
   const roi = (await api(ctx, '/roi_signal')).roi_signal as number[]
   let compared = 0
@@ -209,15 +257,23 @@ test('the profiles computed in the browser equal, bit for bit, the service data 
   while (compared < 3) {
     const p = await until('a page profile with the current ROI', async () => {
       const lp = await page.evaluate(() => window.__psenPreview.lastProfiles)
-      if (!lp || seen.has(lp.pulse_id) || lp.roi_signal.join() !== roi.join() || !lp.signal) return undefined
+      if (!lp || seen.has(lp.pulse_id) || lp.roi_signal.join() !== roi.join() || !lp.signal)
+        return undefined
       return lp
     })
     seen.add(p.pulse_id)
-    const s = await until(`pulse ${p.pulse_id} on the data stream`, () => ctx.sent.get(p.pulse_id), 20_000)
+    const s = await until(
+      `pulse ${p.pulse_id} on the data stream`,
+      () => ctx.sent.get(p.pulse_id),
+      20_000,
+    )
     // The service applies a ROI change from the next frame: compare only frames processed with
     // the ROIs the page used.
-    if (s.parameters.roi_signal?.join() !== p.roi_signal.join() ||
-        s.parameters.roi_background?.join() !== p.roi_background.join()) continue
+    if (
+      s.parameters.roi_signal?.join() !== p.roi_signal.join() ||
+      s.parameters.roi_background?.join() !== p.roi_background.join()
+    )
+      continue
     assert.ok(s.signal && s.signal.length === roi[1], 'signal profile sent')
     assert.is(p.signal!.length, s.signal!.length)
     assert.equal(p.signal, s.signal, `signal profile of pulse ${p.pulse_id}`)

@@ -8,13 +8,21 @@ import WebSocket from 'ws'
 import { Codec } from '../src/kernel/codec.js'
 import { Kernel } from '../src/kernel/kernel.js'
 import {
-  decodePreviewMessage, encodePreviewMessage, PreviewFeed, type PreviewChannel, type PreviewFrame,
+  decodePreviewMessage,
+  encodePreviewMessage,
+  PreviewFeed,
+  type PreviewChannel,
+  type PreviewFrame,
 } from '../src/preview/feed.js'
 import { startCamera, type Camera } from './helpers/preview-camera.js'
 import { startHarness, type Harness } from './helpers/preview-harness.js'
 
 const channel: PreviewChannel = {
-  name: 'CAM:FPICTURE', type: 'uint16', shape: [4, 2], encoding: 'little', compression: 'none',
+  name: 'CAM:FPICTURE',
+  type: 'uint16',
+  shape: [4, 2],
+  encoding: 'little',
+  compression: 'none',
 }
 
 const feedSuite = suite('preview-feed')
@@ -49,7 +57,9 @@ feedSuite('subscribers get only the newest of several offers, once', async () =>
   feed.offerResult(10n, NaN, NaN)
   // The feed's timer is unref'd (it must not keep a service alive): hold the loop open here.
   const keepAlive = setTimeout(() => undefined, 10_000)
-  await new Promise<void>((r) => { resolveNext = r })
+  await new Promise<void>((r) => {
+    resolveNext = r
+  })
   assert.is(got.length, 1)
   assert.is(got[0]!.pulseId, 10n)
   // Nothing new offered: the next ticks publish nothing.
@@ -65,8 +75,12 @@ feedSuite('subscribers get only the newest of several offers, once', async () =>
 feedSuite('preview messages round-trip header and bytes; pulse ids stay exact', () => {
   const data = new Uint8Array(13).map((_, i) => i * 7)
   const frame: PreviewFrame = {
-    pulseId: 18446744073709551615n, globalTimestamp: { sec: 1700000000, ns: 5 },
-    channel: { ...channel, compression: 'bitshuffle_lz4' }, data, offeredAt: 0, sequence: 1,
+    pulseId: 18446744073709551615n,
+    globalTimestamp: { sec: 1700000000, ns: 5 },
+    channel: { ...channel, compression: 'bitshuffle_lz4' },
+    data,
+    offeredAt: 0,
+    sequence: 1,
   }
   const msg = encodePreviewMessage(frame, [{ pulseId: 7n, edgePosition: 1.5, amplitude: NaN }])
   assert.is((msg.byteLength - data.byteLength) % 8, 0, 'value bytes start 8-aligned')
@@ -86,7 +100,11 @@ const http = suite<{ camera: Camera; harness: Harness; kernel: Kernel }>('previe
 
 http.before(async (ctx) => {
   ctx.camera = await startCamera({ prefix: 'TEST-CAM', width: 256, height: 216, rateHz: 40 })
-  ctx.harness = await startHarness({ input: ctx.camera.endpoint, channel: ctx.camera.channel.name, rateHz: 20 })
+  ctx.harness = await startHarness({
+    input: ctx.camera.endpoint,
+    channel: ctx.camera.channel.name,
+    rateHz: 20,
+  })
   ctx.kernel = await Kernel.load()
 })
 
@@ -118,44 +136,53 @@ http('the page, its assets and the kernel are served with the right types', asyn
   await missing.arrayBuffer()
 })
 
-http('GET /preview/frame returns the newest frame as received, metadata in headers', async (ctx) => {
-  const { harness, camera, kernel } = ctx
-  while (harness.received() < 3) await new Promise((r) => setTimeout(r, 20))
-  const res = await fetch(`${harness.url}/preview/frame`)
-  assert.is(res.status, 200)
-  assert.is(res.headers.get('x-type'), 'uint16')
-  assert.is(res.headers.get('x-shape'), '256,216')
-  assert.is(res.headers.get('x-compression'), 'bitshuffle_lz4')
-  assert.is(res.headers.get('x-channel'), camera.channel.name)
-  const pulse = BigInt(res.headers.get('x-pulse-id') ?? '-1')
-  assert.ok(pulse >= 10_000n && pulse < camera.nextPulseId)
-  const body = new Uint8Array(await res.arrayBuffer())
-  // Still compressed: smaller than the frame, and the kernel codec decodes it to the full size.
-  assert.ok(body.byteLength < 256 * 216 * 2)
-  const decoded = new Codec(kernel).decompress(body, 'bitshuffle_lz4', 2, 256 * 216 * 2)
-  assert.is(decoded.byteLength, 256 * 216 * 2)
-  const info = await (await fetch(`${harness.url}/preview/info`)).json() as { preview: { rate_hz: number } }
-  assert.is(info.preview.rate_hz, 20)
-})
+http(
+  'GET /preview/frame returns the newest frame as received, metadata in headers',
+  async (ctx) => {
+    const { harness, camera, kernel } = ctx
+    while (harness.received() < 3) await new Promise((r) => setTimeout(r, 20))
+    const res = await fetch(`${harness.url}/preview/frame`)
+    assert.is(res.status, 200)
+    assert.is(res.headers.get('x-type'), 'uint16')
+    assert.is(res.headers.get('x-shape'), '256,216')
+    assert.is(res.headers.get('x-compression'), 'bitshuffle_lz4')
+    assert.is(res.headers.get('x-channel'), camera.channel.name)
+    const pulse = BigInt(res.headers.get('x-pulse-id') ?? '-1')
+    assert.ok(pulse >= 10_000n && pulse < camera.nextPulseId)
+    const body = new Uint8Array(await res.arrayBuffer())
+    // Still compressed: smaller than the frame, and the kernel codec decodes it to the full size.
+    assert.ok(body.byteLength < 256 * 216 * 2)
+    const decoded = new Codec(kernel).decompress(body, 'bitshuffle_lz4', 2, 256 * 216 * 2)
+    assert.is(decoded.byteLength, 256 * 216 * 2)
+    const info = (await (await fetch(`${harness.url}/preview/info`)).json()) as {
+      preview: { rate_hz: number }
+    }
+    assert.is(info.preview.rate_hz, 20)
+  },
+)
 
-http('the WebSocket pushes newest frames as binary messages at the preview rate', async ({ harness }) => {
-  const ws = new WebSocket(`${harness.url.replace('http', 'ws')}/preview/ws`)
-  ws.binaryType = 'arraybuffer'
-  const pulses: bigint[] = []
-  await new Promise<void>((resolve, reject) => {
-    ws.on('error', reject)
-    ws.on('message', (data: ArrayBuffer) => {
-      const { header, data: bytes } = decodePreviewMessage(data)
-      assert.is(header.type, 'uint16')
-      assert.equal(header.shape, [256, 216])
-      assert.is(bytes.byteLength, header.byte_length)
-      pulses.push(BigInt(header.pulse_id))
-      if (pulses.length === 4) resolve()
+http(
+  'the WebSocket pushes newest frames as binary messages at the preview rate',
+  async ({ harness }) => {
+    const ws = new WebSocket(`${harness.url.replace('http', 'ws')}/preview/ws`)
+    ws.binaryType = 'arraybuffer'
+    const pulses: bigint[] = []
+    await new Promise<void>((resolve, reject) => {
+      ws.on('error', reject)
+      ws.on('message', (data: ArrayBuffer) => {
+        const { header, data: bytes } = decodePreviewMessage(data)
+        assert.is(header.type, 'uint16')
+        assert.equal(header.shape, [256, 216])
+        assert.is(bytes.byteLength, header.byte_length)
+        pulses.push(BigInt(header.pulse_id))
+        if (pulses.length === 4) resolve()
+      })
     })
-  })
-  ws.close()
-  for (let i = 1; i < pulses.length; i++) assert.ok(pulses[i]! > pulses[i - 1]!, 'newer frames only')
-  assert.is(harness.feed.subscribers >= 0, true)
-})
+    ws.close()
+    for (let i = 1; i < pulses.length; i++)
+      assert.ok(pulses[i]! > pulses[i - 1]!, 'newer frames only')
+    assert.is(harness.feed.subscribers >= 0, true)
+  },
+)
 
 http.run()

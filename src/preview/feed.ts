@@ -80,7 +80,8 @@ export class PreviewFeed {
 
   constructor(options: PreviewFeedOptions = {}) {
     const rate = options.rateHz ?? DEFAULT_PREVIEW_RATE_HZ
-    if (!(rate > 0 && rate <= 1000)) throw new RangeError(`preview rate must be in (0, 1000] Hz, got ${rate}`)
+    if (!(rate > 0 && rate <= 1000))
+      throw new RangeError(`preview rate must be in (0, 1000] Hz, got ${rate}`)
     this.rateHz = rate
     const cap = Math.max(1, Math.floor(options.resultCapacity ?? 1024))
     this.#resPulse = new BigInt64Array(cap)
@@ -93,7 +94,9 @@ export class PreviewFeed {
    * the caller (received zmq buffers never are).
    */
   offer(
-    pulseId: bigint, globalTimestamp: { sec: number; ns: number }, channel: PreviewChannel,
+    pulseId: bigint,
+    globalTimestamp: { sec: number; ns: number },
+    channel: PreviewChannel,
     data: Uint8Array,
   ): void {
     this.#pulseId = pulseId
@@ -243,7 +246,8 @@ export function previewHeader(frame: PreviewFrame, results: PreviewResult[] = []
  * preview rate only, so the received buffer can be released and is never shared with the socket.
  */
 export function encodePreviewMessage(
-  frame: PreviewFrame, results: PreviewResult[] = [],
+  frame: PreviewFrame,
+  results: PreviewResult[] = [],
 ): Uint8Array<ArrayBuffer> {
   const header = new TextEncoder().encode(JSON.stringify(previewHeader(frame, results)))
   const dataOffset = Math.ceil((4 + header.byteLength) / 8) * 8
@@ -264,7 +268,9 @@ export function decodePreviewMessage(message: ArrayBuffer | Uint8Array): {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
   const headerLength = view.getUint32(0, true)
   if (4 + headerLength > bytes.byteLength) throw new Error('preview message header truncated')
-  const header = JSON.parse(new TextDecoder().decode(bytes.subarray(4, 4 + headerLength))) as PreviewHeader
+  const header = JSON.parse(
+    new TextDecoder().decode(bytes.subarray(4, 4 + headerLength)),
+  ) as PreviewHeader
   const dataOffset = Math.ceil((4 + headerLength) / 8) * 8
   const data = bytes.subarray(dataOffset)
   if (data.byteLength !== header.byte_length) throw new Error('preview message data truncated')

@@ -13,7 +13,11 @@ import type { Context } from 'hono'
 import { WebSocketServer } from 'ws'
 import { DEFAULT_KERNEL_URL } from '../kernel/loader.js'
 import {
-  encodePreviewMessage, previewHeader, type PreviewFeed, type PreviewFrame, type PreviewResult,
+  encodePreviewMessage,
+  previewHeader,
+  type PreviewFeed,
+  type PreviewFrame,
+  type PreviewResult,
 } from './feed.js'
 
 /** Where `scripts/build-preview.mjs` writes the page (same place from src/ and from dist/). */
@@ -60,13 +64,22 @@ export function previewRoutes(options: PreviewRoutesOptions): Hono {
     try {
       body = await readFile(url)
     } catch {
-      return c.json({ state: 'error', status: `preview asset not found: ${url.pathname}` +
-        ' (run npm run build)' }, 404)
+      return c.json(
+        {
+          state: 'error',
+          status: `preview asset not found: ${url.pathname}` + ' (run npm run build)',
+        },
+        404,
+      )
     }
-    return c.body(new Uint8Array(body.buffer as ArrayBuffer, body.byteOffset, body.byteLength), 200, {
-      'Content-Type': CONTENT_TYPES[ext] ?? 'application/octet-stream',
-      'Cache-Control': cache,
-    })
+    return c.body(
+      new Uint8Array(body.buffer as ArrayBuffer, body.byteOffset, body.byteLength),
+      200,
+      {
+        'Content-Type': CONTENT_TYPES[ext] ?? 'application/octet-stream',
+        'Cache-Control': cache,
+      },
+    )
   }
 
   const page = (c: Context) => sendFile(c, new URL('index.html', staticUrl), 'no-cache')
@@ -82,26 +95,29 @@ export function previewRoutes(options: PreviewRoutesOptions): Hono {
   app.get('/kernel.wasm', wasm)
   app.get('/preview/kernel.wasm', wasm)
 
-  app.get('/preview/info', (c) => c.json({
-    state: 'ok',
-    preview: {
-      rate_hz: feed.rateHz,
-      offered: feed.offered,
-      published: feed.published,
-      subscribers: feed.subscribers,
-    },
-  }))
+  app.get('/preview/info', (c) =>
+    c.json({
+      state: 'ok',
+      preview: {
+        rate_hz: feed.rateHz,
+        offered: feed.offered,
+        published: feed.published,
+        subscribers: feed.subscribers,
+      },
+    }),
+  )
 
   app.get('/preview/frame', (c) => {
     const frame = feed.latest()
     if (frame === undefined) return c.body(null, 204, { 'Cache-Control': 'no-store' })
     const h = previewHeader(frame)
+    const nanos = String(h.global_timestamp.ns).padStart(9, '0')
     // A copy: the answer must not share memory the receiver may release.
     return c.body(new Uint8Array(frame.data), 200, {
       'Content-Type': 'application/octet-stream',
       'Cache-Control': 'no-store',
       'X-Pulse-Id': h.pulse_id,
-      'X-Global-Timestamp': `${h.global_timestamp.sec}.${String(h.global_timestamp.ns).padStart(9, '0')}`,
+      'X-Global-Timestamp': `${h.global_timestamp.sec}.${nanos}`,
       'X-Channel': h.name,
       'X-Type': h.type,
       'X-Shape': h.shape.join(','),
@@ -113,7 +129,8 @@ export function previewRoutes(options: PreviewRoutesOptions): Hono {
   })
 
   // One encoded message per publication, shared by every client (ws never mutates it).
-  let cached: { frame: PreviewFrame; results: PreviewResult[]; message: Uint8Array<ArrayBuffer> } | undefined
+  let cached:
+    { frame: PreviewFrame; results: PreviewResult[]; message: Uint8Array<ArrayBuffer> } | undefined
   const encoded = (frame: PreviewFrame, results: PreviewResult[]): Uint8Array<ArrayBuffer> => {
     if (cached?.frame.sequence !== frame.sequence || cached.results !== results) {
       cached = { frame, results, message: encodePreviewMessage(frame, results) }
@@ -121,32 +138,35 @@ export function previewRoutes(options: PreviewRoutesOptions): Hono {
     return cached.message
   }
 
-  app.get('/preview/ws', upgradeWebSocket(() => {
-    let unsubscribe: (() => void) | undefined
-    return {
-      onOpen(_event, ws) {
-        const raw = ws.raw as { bufferedAmount?: number } | undefined
-        const push = (frame: PreviewFrame, results: PreviewResult[]) => {
-          if (ws.readyState !== 1) return
-          // A slow browser skips frames rather than making the service buffer them.
-          if ((raw?.bufferedAmount ?? 0) > maxBuffered) return
-          ws.send(encoded(frame, results))
-        }
-        // The newest frame at once, so a freshly opened page shows something immediately.
-        const first = feed.latest()
-        if (first !== undefined) push(first, [])
-        unsubscribe = feed.subscribe(push)
-      },
-      onClose() {
-        unsubscribe?.()
-        unsubscribe = undefined
-      },
-      onError() {
-        unsubscribe?.()
-        unsubscribe = undefined
-      },
-    }
-  }))
+  app.get(
+    '/preview/ws',
+    upgradeWebSocket(() => {
+      let unsubscribe: (() => void) | undefined
+      return {
+        onOpen(_event, ws) {
+          const raw = ws.raw as { bufferedAmount?: number } | undefined
+          const push = (frame: PreviewFrame, results: PreviewResult[]) => {
+            if (ws.readyState !== 1) return
+            // A slow browser skips frames rather than making the service buffer them.
+            if ((raw?.bufferedAmount ?? 0) > maxBuffered) return
+            ws.send(encoded(frame, results))
+          }
+          // The newest frame at once, so a freshly opened page shows something immediately.
+          const first = feed.latest()
+          if (first !== undefined) push(first, [])
+          unsubscribe = feed.subscribe(push)
+        },
+        onClose() {
+          unsubscribe?.()
+          unsubscribe = undefined
+        },
+        onError() {
+          unsubscribe?.()
+          unsubscribe = undefined
+        },
+      }
+    }),
+  )
 
   return app
 }

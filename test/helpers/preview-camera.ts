@@ -36,8 +36,11 @@ export async function startCamera(opts: CameraOptions): Promise<Camera> {
   const kernel = await Kernel.load()
   const codec = new Codec(kernel)
   const channel: ChannelInfo = {
-    name: `${opts.prefix}:FPICTURE`, type: 'uint16', shape: [width, height],
-    encoding: 'little', compression,
+    name: `${opts.prefix}:FPICTURE`,
+    type: 'uint16',
+    shape: [width, height],
+    encoding: 'little',
+    compression,
   }
   // 4 reference shots and 4 X-ray shots with the edge at different places.
   const frames: Uint8Array[] = []
@@ -45,7 +48,9 @@ export async function startCamera(opts: CameraOptions): Promise<Camera> {
   for (let i = 0; i < 8; i++) {
     const xray = i >= 4
     generateFrame(pixels, {
-      width, height, seed: 1000 + i,
+      width,
+      height,
+      seed: 1000 + i,
       ...(xray ? { edgeX: width * (0.4 + 0.05 * (i - 4)) } : {}),
     })
     const raw = new Uint8Array(pixels.buffer.slice(0))

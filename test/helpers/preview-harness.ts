@@ -19,7 +19,11 @@ export interface Harness {
   close(): Promise<void>
 }
 
-export async function startHarness(opts: { input: string; channel: string; rateHz?: number }): Promise<Harness> {
+export async function startHarness(opts: {
+  input: string
+  channel: string
+  rateHz?: number
+}): Promise<Harness> {
   const feed = new PreviewFeed({ rateHz: opts.rateHz ?? 5 })
   const receiver = new BsreadReceiver({ address: opts.input })
   let received = 0
@@ -35,7 +39,9 @@ export async function startHarness(opts: { input: string; channel: string; rateH
   app.route('/', previewRoutes({ feed }))
   const websocket = previewWebSocket()
   const server = await new Promise<Server>((resolve) => {
-    const s = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1', websocket }, () => resolve(s as Server))
+    const s = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1', websocket }, () =>
+      resolve(s as Server),
+    )
   })
   const port = (server.address() as AddressInfo).port
   return {

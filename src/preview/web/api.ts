@@ -11,7 +11,10 @@ export interface Envelope {
 }
 
 export class ApiError extends Error {
-  constructor(readonly path: string, message: string) {
+  constructor(
+    readonly path: string,
+    message: string,
+  ) {
     super(message)
     this.name = 'ApiError'
   }
@@ -21,7 +24,11 @@ export class ApiError extends Error {
 const token = new URLSearchParams(location.hash.slice(1)).get('token')
 
 /** GET (no body) or POST (JSON body; `undefined` sends none) and returns the ok envelope. */
-export async function call(path: string, body?: unknown, method = body === undefined ? 'GET' : 'POST'): Promise<Envelope> {
+export async function call(
+  path: string,
+  body?: unknown,
+  method = body === undefined ? 'GET' : 'POST',
+): Promise<Envelope> {
   const headers: Record<string, string> = {}
   if (method !== 'GET' && token) headers.Authorization = `Bearer ${token}`
   if (body !== undefined) headers['Content-Type'] = 'application/json'
@@ -34,7 +41,10 @@ export async function call(path: string, body?: unknown, method = body === undef
       cache: 'no-store',
     })
   } catch (err) {
-    throw new ApiError(path, `${path}: service unreachable (${err instanceof Error ? err.message : String(err)})`)
+    throw new ApiError(
+      path,
+      `${path}: service unreachable (${err instanceof Error ? err.message : String(err)})`,
+    )
   }
   let env: Envelope
   try {

@@ -45,7 +45,10 @@ function fmt(v: number): string {
 
 /** Line plot of several series sharing the axes; NaN samples leave gaps. */
 export function lineChart(
-  canvas: HTMLCanvasElement, series: Series[], markers: Marker[] = [], message = '',
+  canvas: HTMLCanvasElement,
+  series: Series[],
+  markers: Marker[] = [],
+  message = '',
 ): void {
   const ctx = prepare(canvas)
   if (!ctx) return
@@ -142,7 +145,11 @@ export function lineChart(
     ctx.moveTo(X(m.x), pad.t)
     ctx.lineTo(X(m.x), H - pad.b)
     ctx.stroke()
-    ctx.fillText(m.label, Math.min(X(m.x) + 4, W - pad.r - ctx.measureText(m.label).width), pad.t + 30)
+    ctx.fillText(
+      m.label,
+      Math.min(X(m.x) + 4, W - pad.r - ctx.measureText(m.label).width),
+      pad.t + 30,
+    )
   }
   if (message) {
     ctx.fillStyle = TEXT
@@ -151,7 +158,12 @@ export function lineChart(
 }
 
 /** Histogram of the finite values in `values` with `bins` bars. */
-export function histogramChart(canvas: HTMLCanvasElement, values: number[], bins: number, colour: string): void {
+export function histogramChart(
+  canvas: HTMLCanvasElement,
+  values: number[],
+  bins: number,
+  colour: string,
+): void {
   const finite = values.filter(Number.isFinite)
   const ctx = prepare(canvas)
   if (!ctx) return
@@ -170,7 +182,8 @@ export function histogramChart(canvas: HTMLCanvasElement, values: number[], bins
     hi += 0.5
   }
   const counts = new Array<number>(bins).fill(0)
-  for (const v of finite) counts[Math.min(bins - 1, Math.floor(((v - lo) / (hi - lo)) * bins))]! += 1
+  for (const v of finite)
+    counts[Math.min(bins - 1, Math.floor(((v - lo) / (hi - lo)) * bins))]! += 1
   const top = Math.max(...counts)
   const bw = (W - pad.l - pad.r) / bins
   ctx.fillStyle = colour

@@ -12,7 +12,10 @@
 import type { Kernel } from '../../kernel/kernel.js'
 import { EdgeFinder, type EdgeResult as FinderResult } from '../../processing/edge-finder.js'
 import {
-  EDGE_STATUS, defaultParameters, parameterModel, type ProcessingParameters,
+  EDGE_STATUS,
+  defaultParameters,
+  parameterModel,
+  type ProcessingParameters,
 } from '../../processing/parameters.js'
 import type { Profile } from './frame.js'
 
@@ -60,7 +63,12 @@ export class EdgeView {
     }
   }
 
-  update(kernel: Kernel, pulseId: string, sig: Profile | undefined, bkg: Profile | undefined): void {
+  update(
+    kernel: Kernel,
+    pulseId: string,
+    sig: Profile | undefined,
+    bkg: Profile | undefined,
+  ): void {
     if (this.#kernel !== kernel || !this.#finder) {
       this.#kernel = kernel
       this.#finder = new EdgeFinder(kernel, this.#params)
@@ -87,7 +95,11 @@ export class EdgeView {
   }
 
   /** The curve to draw: signal (minus dark) normalised by the mean of recent references. */
-  #normalised(sig: Profile | undefined, bkg: Profile | undefined, status: string): Float64Array | null {
+  #normalised(
+    sig: Profile | undefined,
+    bkg: Profile | undefined,
+    status: string,
+  ): Float64Array | null {
     if (!sig) {
       this.#ring = []
       return null

@@ -8,7 +8,12 @@ import { Codec } from '../../kernel/codec.js'
 import type { Kernel, Region } from '../../kernel/kernel.js'
 import { DTYPE_SIZE, isDTypeName, type DTypeName } from '../../kernel/dtype.js'
 import {
-  histogramPercentiles, ProfileKernels, roiFits, type FrameRef, type ProfileSums, type RoiTuple,
+  histogramPercentiles,
+  ProfileKernels,
+  roiFits,
+  type FrameRef,
+  type ProfileSums,
+  type RoiTuple,
 } from '../../kernel/profiles.js'
 import type { PreviewHeader } from '../feed.js'
 
@@ -66,7 +71,8 @@ export class FrameWork {
     const k = this.#kernel
     let ptr: number
     if (header.compression === 'none') {
-      if (data.byteLength !== bytes) throw new Error(`value has ${data.byteLength} bytes, shape needs ${bytes}`)
+      if (data.byteLength !== bytes)
+        throw new Error(`value has ${data.byteLength} bytes, shape needs ${bytes}`)
       ptr = this.#frame.ensure(bytes)
       k.bytes(ptr, bytes).set(data)
     } else {
@@ -76,7 +82,16 @@ export class FrameWork {
     if (header.encoding === 'big' && elemSize > 1) {
       k.run((x) => x.byteswap_inplace(ptr, nElems, elemSize))
     }
-    return { pulseId: header.pulse_id, ptr, width, height, dtype, bigEndian: false, elemSize, nElems }
+    return {
+      pulseId: header.pulse_id,
+      ptr,
+      width,
+      height,
+      dtype,
+      bigEndian: false,
+      elemSize,
+      nElems,
+    }
   }
 
   /** The x-profile of `roi` (exact column sums), or undefined when unset or not fitting. */
@@ -97,7 +112,11 @@ export class FrameWork {
   }
 
   /** Display range: percentiles of the kernel's (sampled) histogram of the frame. */
-  contrast(f: DecodedFrame, pLo: number, pHi: number): { lo: number; hi: number; min: number; max: number } {
+  contrast(
+    f: DecodedFrame,
+    pLo: number,
+    pHi: number,
+  ): { lo: number; hi: number; min: number; max: number } {
     // 64k samples are plenty for display percentiles and keep this step short on big frames.
     const h = this.#profiles.histogram(f, 1024, 1 << 16)
     const [lo = h.min, hiP = h.max] = histogramPercentiles(h, [pLo, pHi])
@@ -114,18 +133,31 @@ export class FrameWork {
 }
 
 function pixelView(
-  buf: ArrayBuffer, ptr: number, n: number, dtype: DTypeName,
+  buf: ArrayBuffer,
+  ptr: number,
+  n: number,
+  dtype: DTypeName,
 ): ArrayLike<number> | BigInt64Array | BigUint64Array {
   switch (dtype) {
-    case 'uint8': return new Uint8Array(buf, ptr, n)
-    case 'int8': return new Int8Array(buf, ptr, n)
-    case 'uint16': return new Uint16Array(buf, ptr, n)
-    case 'int16': return new Int16Array(buf, ptr, n)
-    case 'uint32': return new Uint32Array(buf, ptr, n)
-    case 'int32': return new Int32Array(buf, ptr, n)
-    case 'float32': return new Float32Array(buf, ptr, n)
-    case 'float64': return new Float64Array(buf, ptr, n)
-    case 'uint64': return new BigUint64Array(buf, ptr, n)
-    case 'int64': return new BigInt64Array(buf, ptr, n)
+    case 'uint8':
+      return new Uint8Array(buf, ptr, n)
+    case 'int8':
+      return new Int8Array(buf, ptr, n)
+    case 'uint16':
+      return new Uint16Array(buf, ptr, n)
+    case 'int16':
+      return new Int16Array(buf, ptr, n)
+    case 'uint32':
+      return new Uint32Array(buf, ptr, n)
+    case 'int32':
+      return new Int32Array(buf, ptr, n)
+    case 'float32':
+      return new Float32Array(buf, ptr, n)
+    case 'float64':
+      return new Float64Array(buf, ptr, n)
+    case 'uint64':
+      return new BigUint64Array(buf, ptr, n)
+    case 'int64':
+      return new BigInt64Array(buf, ptr, n)
   }
 }

@@ -9,13 +9,44 @@ export type ColourMapName = 'gray' | 'viridis' | 'inferno' | 'jet'
 
 /** Anchor colours, evenly spaced, interpolated into a 256-entry table. */
 const ANCHORS: Record<ColourMapName, Array<[number, number, number]>> = {
-  gray: [[0, 0, 0], [255, 255, 255]],
-  viridis: [[68, 1, 84], [72, 40, 120], [62, 74, 137], [49, 104, 142], [38, 130, 142],
-    [31, 158, 137], [53, 183, 121], [109, 205, 89], [180, 222, 44], [253, 231, 37]],
-  inferno: [[0, 0, 4], [31, 12, 72], [85, 15, 109], [136, 34, 106], [186, 54, 85],
-    [227, 89, 51], [249, 140, 10], [249, 201, 50], [252, 255, 164]],
-  jet: [[0, 0, 128], [0, 0, 255], [0, 128, 255], [0, 255, 255], [128, 255, 128], [255, 255, 0],
-    [255, 128, 0], [255, 0, 0], [128, 0, 0]],
+  gray: [
+    [0, 0, 0],
+    [255, 255, 255],
+  ],
+  viridis: [
+    [68, 1, 84],
+    [72, 40, 120],
+    [62, 74, 137],
+    [49, 104, 142],
+    [38, 130, 142],
+    [31, 158, 137],
+    [53, 183, 121],
+    [109, 205, 89],
+    [180, 222, 44],
+    [253, 231, 37],
+  ],
+  inferno: [
+    [0, 0, 4],
+    [31, 12, 72],
+    [85, 15, 109],
+    [136, 34, 106],
+    [186, 54, 85],
+    [227, 89, 51],
+    [249, 140, 10],
+    [249, 201, 50],
+    [252, 255, 164],
+  ],
+  jet: [
+    [0, 0, 128],
+    [0, 0, 255],
+    [0, 128, 255],
+    [0, 255, 255],
+    [128, 255, 128],
+    [255, 255, 0],
+    [255, 128, 0],
+    [255, 0, 0],
+    [128, 0, 0],
+  ],
 }
 
 const lutCache = new Map<ColourMapName, Uint32Array>()
@@ -64,8 +95,11 @@ let imageData: ImageData | undefined
 
 /** Renders `pixels` (width x height, row-major) into `canvas`; returns the stride used. */
 export function renderFrame(
-  canvas: HTMLCanvasElement, pixels: ArrayLike<number> | BigInt64Array | BigUint64Array,
-  width: number, view: View, o: RenderOptions,
+  canvas: HTMLCanvasElement,
+  pixels: ArrayLike<number> | BigInt64Array | BigUint64Array,
+  width: number,
+  view: View,
+  o: RenderOptions,
 ): number {
   const maxW = o.maxWidth ?? 1400
   const maxH = o.maxHeight ?? 1200
@@ -78,7 +112,8 @@ export function renderFrame(
   }
   const ctx = canvas.getContext('2d')
   if (!ctx) return stride
-  if (!imageData || imageData.width !== cw || imageData.height !== ch) imageData = ctx.createImageData(cw, ch)
+  if (!imageData || imageData.width !== cw || imageData.height !== ch)
+    imageData = ctx.createImageData(cw, ch)
   const out = new Uint32Array(imageData.data.buffer)
   const lut = colourTable(o.colourMap)
   let lo = o.lo
@@ -117,7 +152,10 @@ export function renderFrame(
 
 let table16 = new Uint32Array(65536)
 
-function valueTable(pixels: Uint16Array | Uint8Array, colourOf: (v: number) => number): Uint32Array {
+function valueTable(
+  pixels: Uint16Array | Uint8Array,
+  colourOf: (v: number) => number,
+): Uint32Array {
   const n = pixels instanceof Uint16Array ? 65536 : 256
   if (table16.length < n) table16 = new Uint32Array(65536)
   for (let v = 0; v < n; v++) table16[v] = colourOf(v)
@@ -125,8 +163,14 @@ function valueTable(pixels: Uint16Array | Uint8Array, colourOf: (v: number) => n
 }
 
 function renderLookup(
-  pixels: Uint16Array | Uint8Array, width: number, view: View, stride: number, cw: number,
-  ch: number, out: Uint32Array, table: Uint32Array,
+  pixels: Uint16Array | Uint8Array,
+  width: number,
+  view: View,
+  stride: number,
+  cw: number,
+  ch: number,
+  out: Uint32Array,
+  table: Uint32Array,
 ): void {
   let k = 0
   for (let cy = 0; cy < ch; cy++) {

@@ -33,7 +33,12 @@ export interface PreviewDebug {
   transport: 'websocket' | 'http' | 'none'
   /** Milliseconds spent on the last frame, per step. */
   timings: { decode: number; contrast: number; profiles: number; render: number; charts: number }
-  lastEdge: { pulse_id: string; position: number | null; amplitude: number | null; source: string } | null
+  lastEdge: {
+    pulse_id: string
+    position: number | null
+    amplitude: number | null
+    source: string
+  } | null
 }
 
 declare global {
@@ -121,7 +126,7 @@ function numberInput(id: string, fallback: number): number {
   return Number.isFinite(v) ? v : fallback
 }
 
-/** Draws the current frame with the current view and contrast (no new kernel work but the histogram). */
+/** Draws the current frame with the current view and contrast (no kernel work). */
 function draw(): void {
   if (!work || !frame) return
   const stride = renderFrame(canvas, work.pixels(frame), frame.width, view, {
@@ -132,9 +137,12 @@ function draw(): void {
   })
   const shown = { x: view.x, y: view.y, w: canvas.width * stride, h: canvas.height * stride }
   overlay.setGeometry(shown, frame.width, frame.height)
-  el('view-info').textContent = `${frame.width}×${frame.height} ${frame.dtype}` +
+  el('view-info').textContent =
+    `${frame.width}×${frame.height} ${frame.dtype}` +
     (stride > 1 ? `, every ${stride}${stride === 2 ? 'nd' : 'th'} pixel` : '') +
-    (view.w < frame.width ? `, view x ${view.x}–${view.x + view.w} y ${view.y}–${view.y + view.h}` : '')
+    (view.w < frame.width
+      ? `, view x ${view.x}–${view.x + view.w} y ${view.y}–${view.y + view.h}`
+      : '')
   el('range-info').textContent = `range ${fmtNum(contrastRange.lo)}–${fmtNum(contrastRange.hi)}`
 }
 
@@ -152,17 +160,22 @@ el('viewer').addEventListener('dblclick', () => {
   fitView()
   draw()
 })
-el('viewer').addEventListener('wheel', (e) => {
-  if (!frame) return
-  e.preventDefault()
-  const r = overlaySvg.getBoundingClientRect()
-  const fx = view.x + ((e.clientX - r.left) / r.width) * view.w
-  const fy = view.y + ((e.clientY - r.top) / r.height) * view.h
-  zoom(e.deltaY < 0 ? 0.8 : 1.25, fx, fy)
-}, { passive: false })
+el('viewer').addEventListener(
+  'wheel',
+  (e) => {
+    if (!frame) return
+    e.preventDefault()
+    const r = overlaySvg.getBoundingClientRect()
+    const fx = view.x + ((e.clientX - r.left) / r.width) * view.w
+    const fy = view.y + ((e.clientY - r.top) / r.height) * view.h
+    zoom(e.deltaY < 0 ? 0.8 : 1.25, fx, fy)
+  },
+  { passive: false },
+)
 for (const id of ['cmap', 'log', 'p-lo', 'p-hi']) {
   el(id).addEventListener('change', () => {
-    if (work && frame) contrastRange = work.contrast(frame, numberInput('p-lo', 1), numberInput('p-hi', 99.5))
+    if (work && frame)
+      contrastRange = work.contrast(frame, numberInput('p-lo', 1), numberInput('p-hi', 99.5))
     draw()
   })
 }
@@ -212,10 +225,16 @@ function addTrend(pulse: string, edge: number | null): void {
 
 function drawProfiles(sig: Profile | undefined, bkg: Profile | undefined): void {
   const series: Series[] = []
-  if (sig) series.push({ values: sig.values, colour: '#ff9f1c', label: 'signal', x0: sig.roi[0] ?? 0 })
-  if (bkg) series.push({ values: bkg.values, colour: '#2ec4b6', label: 'background', x0: bkg.roi[0] ?? 0 })
-  lineChart(el<HTMLCanvasElement>('profiles'), series, [],
-    series.length ? '' : 'set a signal or background ROI that fits the frame')
+  if (sig)
+    series.push({ values: sig.values, colour: '#ff9f1c', label: 'signal', x0: sig.roi[0] ?? 0 })
+  if (bkg)
+    series.push({ values: bkg.values, colour: '#2ec4b6', label: 'background', x0: bkg.roi[0] ?? 0 })
+  lineChart(
+    el<HTMLCanvasElement>('profiles'),
+    series,
+    [],
+    series.length ? '' : 'set a signal or background ROI that fits the frame',
+  )
   el('profile-info').textContent = sig ? `(${sig.values.length} columns, x = frame column)` : ''
 }
 
@@ -229,17 +248,24 @@ function drawEdge(): void {
   }
   const series: Series[] = []
   if (e?.normalised) {
-    const what = edgeView.parameters.normalisation === 'divide' ? 'signal / reference − 1' : 'signal − reference'
+    const what =
+      edgeView.parameters.normalisation === 'divide'
+        ? 'signal / reference − 1'
+        : 'signal − reference'
     series.push({ values: e.normalised, colour: '#ff9f1c', label: `${what} (pulse ${e.pulseId})` })
   }
   lineChart(el<HTMLCanvasElement>('subtracted'), series, markers, msg)
   el('edge-info').textContent = e
-    ? `${e.source}${e.amplitude !== null ? `, amplitude ${fmtNum(e.amplitude)}` : ''}` : ''
+    ? `${e.source}${e.amplitude !== null ? `, amplitude ${fmtNum(e.amplitude)}` : ''}`
+    : ''
   // X-ray shots only: reference shots have no edge.
   const values = trend.map((t) => t.edge).filter(Number.isFinite)
-  lineChart(el<HTMLCanvasElement>('trend'),
-    [{ values, colour: '#e71d36', label: 'edge (px) per X-ray shot', points: true }], [],
-    values.some(Number.isFinite) ? '' : 'no edges yet')
+  lineChart(
+    el<HTMLCanvasElement>('trend'),
+    [{ values, colour: '#e71d36', label: 'edge (px) per X-ray shot', points: true }],
+    [],
+    values.some(Number.isFinite) ? '' : 'no edges yet',
+  )
   const finite = values.filter(Number.isFinite)
   el('trend-info').textContent = finite.length
     ? `last ${values.length} edges of ${trend.length} shots (${trendSource}), ` +
@@ -304,15 +330,24 @@ function showFrame(buf: ArrayBuffer): void {
   // The service's per-shot results come with the frames; without them, the page's own edges.
   for (const [pulse, edge] of h.results) addTrend(pulse, edge)
   if (h.results.length > 0) trendSource = 'service'
-  else if (edgeView.last?.pulseId === h.pulse_id && edgeView.last.xray &&
-      edgeView.last.status !== 'no_reference_yet') {
+  else if (
+    edgeView.last?.pulseId === h.pulse_id &&
+    edgeView.last.xray &&
+    edgeView.last.status !== 'no_reference_yet'
+  ) {
     trendSource = 'browser'
     addTrend(h.pulse_id, edgeView.last.position)
   }
   drawProfiles(sig, bkg)
   drawEdge()
   const t5 = performance.now()
-  debug.timings = { decode: t1 - t0, contrast: t2 - t1, profiles: t3 - t2, render: t4 - t3, charts: t5 - t4 }
+  debug.timings = {
+    decode: t1 - t0,
+    contrast: t2 - t1,
+    profiles: t3 - t2,
+    render: t4 - t3,
+    charts: t5 - t4,
+  }
   const decodeMs = t5 - t0
 
   debug.lastPulseId = h.pulse_id
@@ -324,7 +359,9 @@ function showFrame(buf: ArrayBuffer): void {
     background: bkg?.strings ?? null,
   }
   const e = edgeView.last
-  debug.lastEdge = e ? { pulse_id: e.pulseId, position: e.position, amplitude: e.amplitude, source: e.source } : null
+  debug.lastEdge = e
+    ? { pulse_id: e.pulseId, position: e.position, amplitude: e.amplitude, source: e.source }
+    : null
   debug.framesShown++
 
   const now = performance.now()
@@ -336,7 +373,9 @@ function showFrame(buf: ArrayBuffer): void {
   el('pulse').textContent = h.pulse_id
   el('fps').textContent = fps ? fps.toFixed(1) : '–'
   el('decode-ms').textContent = decodeMs.toFixed(0)
-  el('decode-ms').title = Object.entries(debug.timings).map(([k, v]) => `${k} ${v.toFixed(1)} ms`).join(', ')
+  el('decode-ms').title = Object.entries(debug.timings)
+    .map(([k, v]) => `${k} ${v.toFixed(1)} ms`)
+    .join(', ')
   el('camera').textContent = h.name
 }
 
@@ -407,7 +446,9 @@ async function pollFrames(): Promise<void> {
     } catch {
       setConn('service unreachable', false)
     }
-    await new Promise((r) => setTimeout(r, Math.max(0, 1000 / rate - (performance.now() - started))))
+    await new Promise((r) =>
+      setTimeout(r, Math.max(0, 1000 / rate - (performance.now() - started))),
+    )
   }
 }
 
@@ -454,11 +495,24 @@ async function pollRois(): Promise<void> {
   }
 }
 
-function flatten(obj: Record<string, unknown>, prefix = '', out: Array<[string, string]> = []): Array<[string, string]> {
+function flatten(
+  obj: Record<string, unknown>,
+  prefix = '',
+  out: Array<[string, string]> = [],
+): Array<[string, string]> {
   for (const [k, v] of Object.entries(obj)) {
     const key = prefix ? `${prefix}.${k}` : k
-    if (v !== null && typeof v === 'object' && !Array.isArray(v)) flatten(v as Record<string, unknown>, key, out)
-    else out.push([key, typeof v === 'number' && !Number.isInteger(v) ? v.toPrecision(6) : Array.isArray(v) ? JSON.stringify(v) : String(v)])
+    if (v !== null && typeof v === 'object' && !Array.isArray(v))
+      flatten(v as Record<string, unknown>, key, out)
+    else
+      out.push([
+        key,
+        typeof v === 'number' && !Number.isInteger(v)
+          ? v.toPrecision(6)
+          : Array.isArray(v)
+            ? JSON.stringify(v)
+            : String(v),
+      ])
   }
   return out
 }
@@ -472,15 +526,17 @@ async function pollStatus(): Promise<void> {
     const stats = await call('/statistics')
     const rows = flatten((stats.statistics ?? {}) as Record<string, unknown>)
     const table = el<HTMLTableElement>('stats')
-    table.replaceChildren(...rows.slice(0, 40).map(([k, v]) => {
-      const tr = document.createElement('tr')
-      const a = document.createElement('td')
-      const b = document.createElement('td')
-      a.textContent = k
-      b.textContent = v
-      tr.append(a, b)
-      return tr
-    }))
+    table.replaceChildren(
+      ...rows.slice(0, 40).map(([k, v]) => {
+        const tr = document.createElement('tr')
+        const a = document.createElement('td')
+        const b = document.createElement('td')
+        a.textContent = k
+        b.textContent = v
+        tr.append(a, b)
+        return tr
+      }),
+    )
     const lastError = status.last_error as { message?: string } | null | undefined
     if (lastError?.message) el('state').title = `last error: ${lastError.message}`
   } catch (err) {
@@ -554,12 +610,15 @@ async function loadParameters(): Promise<void> {
 
 el('params-save').addEventListener('click', () => {
   const changed: Record<string, unknown> = {}
-  for (const input of el<HTMLFormElement>('params').querySelectorAll<HTMLInputElement | HTMLSelectElement>('input, select')) {
+  for (const input of el<HTMLFormElement>('params').querySelectorAll<
+    HTMLInputElement | HTMLSelectElement
+  >('input, select')) {
     const key = input.name
     const old = parameters[key]
     let value: unknown
     if (input instanceof HTMLInputElement && input.type === 'checkbox') value = input.checked
-    else if (input instanceof HTMLInputElement && input.type === 'number') value = input.value === '' ? null : Number(input.value)
+    else if (input instanceof HTMLInputElement && input.type === 'number')
+      value = input.value === '' ? null : Number(input.value)
     else if (input instanceof HTMLInputElement && input.dataset.json) {
       try {
         value = JSON.parse(input.value)

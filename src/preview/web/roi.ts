@@ -10,7 +10,12 @@ import type { View } from './image.js'
 export type RoiKind = 'signal' | 'background'
 
 type Drag =
-  | { mode: 'move' | 'nw' | 'ne' | 'sw' | 'se'; kind: RoiKind; start: [number, number]; roi0: number[] }
+  | {
+      mode: 'move' | 'nw' | 'ne' | 'sw' | 'se'
+      kind: RoiKind
+      start: [number, number]
+      roi0: number[]
+    }
   | { mode: 'draw'; kind: RoiKind; start: [number, number]; roi0: number[] }
   | { mode: 'pan'; start: [number, number]; view0: View }
 
@@ -62,8 +67,15 @@ export class RoiOverlay {
 
   setGeometry(view: View, width: number, height: number): void {
     const v = this.#view
-    if (v.x === view.x && v.y === view.y && v.w === view.w && v.h === view.h &&
-        this.#frame.width === width && this.#frame.height === height) return
+    if (
+      v.x === view.x &&
+      v.y === view.y &&
+      v.w === view.w &&
+      v.h === view.h &&
+      this.#frame.width === width &&
+      this.#frame.height === height
+    )
+      return
     this.#view = { ...view }
     this.#frame = { width, height }
     this.#svg.setAttribute('viewBox', `${view.x} ${view.y} ${view.w} ${view.h}`)
@@ -81,21 +93,43 @@ export class RoiOverlay {
       if (roi.length !== 4) continue
       const [ox = 0, sx = 0, oy = 0, sy = 0] = roi
       const rect = document.createElementNS(SVG, 'rect')
-      setAttrs(rect, { x: ox, y: oy, width: sx, height: sy, class: `roi ${kind}`, 'data-kind': kind,
-        'data-mode': 'move' })
+      setAttrs(rect, {
+        x: ox,
+        y: oy,
+        width: sx,
+        height: sy,
+        class: `roi ${kind}`,
+        'data-kind': kind,
+        'data-mode': 'move',
+      })
       svg.appendChild(rect)
       const label = document.createElementNS(SVG, 'text')
-      setAttrs(label, { x: ox + 2 * px, y: oy - 4 * px, class: 'roi-label',
-        fill: kind === 'signal' ? '#ff9f1c' : '#2ec4b6', 'font-size': 12 * px })
+      setAttrs(label, {
+        x: ox + 2 * px,
+        y: oy - 4 * px,
+        class: 'roi-label',
+        fill: kind === 'signal' ? '#ff9f1c' : '#2ec4b6',
+        'font-size': 12 * px,
+      })
       label.textContent = kind
       svg.appendChild(label)
       const corners: Array<[string, number, number]> = [
-        ['nw', ox, oy], ['ne', ox + sx, oy], ['sw', ox, oy + sy], ['se', ox + sx, oy + sy],
+        ['nw', ox, oy],
+        ['ne', ox + sx, oy],
+        ['sw', ox, oy + sy],
+        ['se', ox + sx, oy + sy],
       ]
       for (const [mode, cx, cy] of corners) {
         const h = document.createElementNS(SVG, 'rect')
-        setAttrs(h, { x: cx - hs / 2, y: cy - hs / 2, width: hs, height: hs,
-          class: `handle ${kind} ${mode}`, 'data-kind': kind, 'data-mode': mode })
+        setAttrs(h, {
+          x: cx - hs / 2,
+          y: cy - hs / 2,
+          width: hs,
+          height: hs,
+          class: `handle ${kind} ${mode}`,
+          'data-kind': kind,
+          'data-mode': mode,
+        })
         svg.appendChild(h)
       }
     }
@@ -104,7 +138,10 @@ export class RoiOverlay {
   #toFrame(e: PointerEvent): [number, number] {
     const r = this.#svg.getBoundingClientRect()
     const v = this.#view
-    return [v.x + ((e.clientX - r.left) / r.width) * v.w, v.y + ((e.clientY - r.top) / r.height) * v.h]
+    return [
+      v.x + ((e.clientX - r.left) / r.width) * v.w,
+      v.y + ((e.clientY - r.top) / r.height) * v.h,
+    ]
   }
 
   #down(e: PointerEvent): void {
@@ -116,7 +153,10 @@ export class RoiOverlay {
     if (e.shiftKey || e.altKey) {
       const k: RoiKind = e.shiftKey ? 'signal' : 'background'
       this.#drag = { mode: 'draw', kind: k, start: p, roi0: [] }
-    } else if (kind && (mode === 'move' || mode === 'nw' || mode === 'ne' || mode === 'sw' || mode === 'se')) {
+    } else if (
+      kind &&
+      (mode === 'move' || mode === 'nw' || mode === 'ne' || mode === 'sw' || mode === 'se')
+    ) {
       this.#drag = { mode, kind, start: p, roi0: [...this.#rois[kind]] }
     } else {
       this.#drag = { mode: 'pan', start: [e.clientX, e.clientY], view0: { ...this.#view } }
