@@ -163,6 +163,35 @@ test('the rate is roughly right and pulse ids follow the clock', async () => {
   })
 })
 
+test('when the process is late, missed ticks are skipped (ids jump), never sent in a burst',
+  async () => {
+    await withSim({ width: 32, height: 16, rate: 100 }, async (sim) => {
+      const pull = new zmq.Pull({ linger: 0, receiveTimeout: 5000 })
+      pull.connect(sim.address)
+      const decoder = new BsreadDecoder({ codec })
+      try {
+        const ids: bigint[] = []
+        for (let i = 0; i < 5; i++) ids.push(decoder.decode(await pull.receive()).pulseId)
+        const before = sim.stats
+        // Block this process (and the simulator's schedule in it) for 30 periods.
+        const until = performance.now() + 300
+        while (performance.now() < until) { /* busy */ }
+        for (let i = 0; i < 10; i++) ids.push(decoder.decode(await pull.receive()).pulseId)
+        const after = sim.stats
+        assert.ok(after.skipped - before.skipped >= 20, `skipped ${after.skipped - before.skipped}`)
+        // A burst would have sent the missed ids; skipping leaves a gap in them instead.
+        let gap = 0n
+        for (let i = 1; i < ids.length; i++) {
+          const d = (ids[i] as bigint) - (ids[i - 1] as bigint)
+          if (d > gap) gap = d
+        }
+        assert.ok(gap >= 20n, `largest pulse-id gap ${gap}`)
+      } finally {
+        pull.close()
+      }
+    })
+  })
+
 test('rate 0 sends as fast as the receiver takes them, without losing any', async () => {
   await withSim({ width: 64, height: 48, rate: 0, startPulseId: 1000n }, async (sim) => {
     const { msgs } = await receive(sim, 300)
