@@ -56,7 +56,8 @@ test('mean, ema, normalise, subtract and smooth equal plain loops', async () => 
     const ringPtr = putF64(k, ring)
     const out = k.exports.alloc(n * 8)
     k.exports.profiles_mean(ringPtr, 3, n, out)
-    const mean = Array.from({ length: n }, (_, i) => (ring[i]! + ring[n + i]! + ring[2 * n + i]!) / 3)
+    const mean = Array.from({ length: n },
+      (_, i) => (ring[i]! + ring[n + i]! + ring[2 * n + i]!) / 3)
     readF64(k, out, n).forEach((v, i) => assert.ok(close(v, mean[i]!, 1e-15)))
     const sig = Array.from({ length: n }, () => rnd() * 100)
     const ref = sig.map((_, i) => (i === 0 ? 0 : rnd() * 100))
@@ -104,7 +105,8 @@ function src0(k: Kernel): number {
   return putF64(k, [1, 2, 3, 4])
 }
 
-test('edge_find equals a literal step correlation (argmax, amplitude, FWHM, next peak, offset)', async () => {
+// argmax, amplitude, FWHM, next peak, parabola offset
+test('edge_find equals a literal step correlation', async () => {
   const k = await kernel()
   const rnd = rng(4)
   for (const m of [2, 10, 49, 50, 51, 200, 2560]) {
