@@ -238,7 +238,7 @@ test('the Dockerfile builds in a clean copy and its runtime tree runs', async ()
       { cwd: app, env: nodeEnv })
     assert.match(help.stdout, /rest_api_port/)
 
-    // 4. `docker run IMAGE INPUT PREFIX -o … -i … -r …` from the runtime tree; the healthcheck
+    // 4. `docker run IMAGE INPUT PREFIX -o … -i … -r …` from the runtime tree; the check
     // finds the port on the service's command line (PSEN_HEALTH_PID: this machine runs other
     // services, a container only its own).
     await mkdir(join(tmp, 'data'), { recursive: true })

@@ -100,7 +100,8 @@ test('two camera units, each like the old ones and matching the CLI', async () =
     while ((words[i] as string).startsWith('-')) {
       const w = words[i++] as string
       dockerOpts.push(w)
-      if (['--name', '-v', '--volume', '-e', '--env'].includes(w)) dockerOpts.push(words[i++] as string)
+      const takesValue = ['--name', '-v', '--volume', '-e', '--env'].includes(w)
+      if (takesValue) dockerOpts.push(words[i++] as string)
     }
     const image = words[i++] as string
     assert.is(image, env.IMAGE)
@@ -155,7 +156,8 @@ test('systemd-analyze accepts the units (where systemd is installed)', async () 
   const files = (await readdir(dir)).filter((f) => f.endsWith('.service')).map((f) => join(dir, f))
   // Missing /usr/bin/docker on a build machine is reported but is not a syntax error.
   const r = await run('systemd-analyze', ['verify', ...files]).catch(
-    (e: { stdout?: string, stderr?: string }) => ({ stdout: e.stdout ?? '', stderr: e.stderr ?? '' }))
+    (e: { stdout?: string, stderr?: string }) =>
+      ({ stdout: e.stdout ?? '', stderr: e.stderr ?? '' }))
   const problems = (r.stdout + r.stderr).split('\n')
     .filter((l) => l.trim() !== '' && !/docker|Command .* is not executable|not found/i.test(l))
   assert.equal(problems, [])

@@ -36,7 +36,7 @@ async function withSim<T>(opts: SimulatorOptions, fn: (s: Simulator) => Promise<
   }
 }
 
-test('streams bsread frames: shape, type, increasing pulse ids, X-ray flag by pulse id', async () => {
+test('bsread frames: shape, type, increasing pulse ids, X-ray flag by pulse id', async () => {
   await withSim({ width: 200, height: 120, rate: 200, prefix: 'SIM-T1' }, async (sim) => {
     assert.match(sim.address, /^tcp:\/\/127\.0\.0\.1:\d+$/)
     const { msgs } = await receive(sim, 24)

@@ -105,7 +105,8 @@ test('a corrupt file at start is set aside and reported, never fatal', async () 
 
 test('null ROIs in the file read back as []', async () => {
   const path = join(dir, 'nulls.json')
-  await writeFile(path, JSON.stringify({ version: 1, roi_signal: null, roi_background: [1, 2, 3, 4] }))
+  await writeFile(path,
+    JSON.stringify({ version: 1, roi_signal: null, roi_background: [1, 2, 3, 4] }))
   const s = await StateStore.open({ path })
   assert.equal(s.warnings, [])
   assert.equal(s.state, { roi_signal: [], roi_background: [1, 2, 3, 4], parameters: {} })

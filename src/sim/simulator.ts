@@ -17,7 +17,9 @@ import { Kernel } from '../kernel/kernel.js'
 import { generateFrame } from './frame.js'
 
 /** Pixel types the simulator can send. */
-export const SIM_DTYPES = ['uint8', 'uint16', 'int16', 'uint32', 'int32', 'float32', 'float64'] as const
+export const SIM_DTYPES = [
+  'uint8', 'uint16', 'int16', 'uint32', 'int32', 'float32', 'float64',
+] as const
 export type SimDtype = (typeof SIM_DTYPES)[number]
 
 export const SIM_COMPRESSIONS: readonly Compression[] = ['none', 'lz4', 'bitshuffle_lz4']
@@ -251,7 +253,9 @@ async function buildRing(r: Resolved, log: SimulatorOptions['logger']) {
     const { center, amplitude, positions } = r.edge
     for (let i = 0; i < positions; i++) {
       // Evenly across the swing, ends included; sub-pixel positions on purpose.
-      const x = positions === 1 ? center : center - amplitude + (2 * amplitude * i) / (positions - 1)
+      const x = positions === 1
+        ? center
+        : center - amplitude + (2 * amplitude * i) / (positions - 1)
       xray.push(make(Math.min(r.width - 1, Math.max(0, x))))
       await yieldToLoop()
     }
