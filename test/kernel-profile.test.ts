@@ -4,7 +4,9 @@ import { DType, DTYPE_SIZE, type DTypeName } from '../src/kernel/dtype.js'
 import { KernelError } from '../src/kernel/errors.js'
 import { Kernel } from '../src/kernel/kernel.js'
 import { DEBUG_KERNEL_URL, DEFAULT_KERNEL_URL, compileKernel } from '../src/kernel/loader.js'
-import { ProfileKernels, histogramPercentiles, type FrameRef, type RoiTuple } from '../src/kernel/profiles.js'
+import {
+  ProfileKernels, histogramPercentiles, type FrameRef, type RoiTuple,
+} from '../src/kernel/profiles.js'
 import { BsreadDecoder } from '../src/bsread/decoder.js'
 import { Codec } from '../src/kernel/codec.js'
 import { isDTypeName } from '../src/kernel/dtype.js'
@@ -27,7 +29,9 @@ function rng(seed: number): () => number {
 }
 
 /** Random frame bytes of a type; 64-bit values span the whole range, floats include negatives. */
-function randomFrame(dtype: DTypeName, n: number, bigEndian: boolean, rnd: () => number): Uint8Array {
+function randomFrame(
+  dtype: DTypeName, n: number, bigEndian: boolean, rnd: () => number,
+): Uint8Array {
   const bytes = new Uint8Array(n * DTYPE_SIZE[dtype])
   const dv = new DataView(bytes.buffer)
   const le = !bigEndian
@@ -42,12 +46,18 @@ function randomFrame(dtype: DTypeName, n: number, bigEndian: boolean, rnd: () =>
       case 'uint32': dv.setUint32(o, r * 4294967296, le); break
       case 'int32': dv.setInt32(o, r * 4294967296 - 2147483648, le); break
       case 'uint64': dv.setBigUint64(o, BigInt(Math.floor(r * 2 ** 53)) << 11n, le); break
-      case 'int64': dv.setBigInt64(o, (BigInt(Math.floor(r * 2 ** 53)) - (1n << 52n)) << 11n, le); break
+      case 'int64':
+        dv.setBigInt64(o, (BigInt(Math.floor(r * 2 ** 53)) - (1n << 52n)) << 11n, le)
+        break
       case 'float32': dv.setFloat32(o, (r - 0.5) * 1e4, le); break
       case 'float64': dv.setFloat64(o, (r - 0.5) * 1e6, le); break
     }
   }
   return bytes
+}
+
+function list(a: ArrayLike<unknown>): unknown[] {
+  return Array.from(a)
 }
 
 async function debugKernel(): Promise<Kernel> {
@@ -71,7 +81,7 @@ function rois(width: number, height: number): RoiTuple[] {
   ]
 }
 
-test('x_profile equals the reference for every type, both byte orders, odd sizes and edge ROIs', async () => {
+test('x_profile = reference: every type, both byte orders, odd sizes, edge ROIs', async () => {
   const k = await debugKernel()
   const pk = new ProfileKernels(k)
   const out = k.region()
@@ -85,7 +95,7 @@ test('x_profile equals the reference for every type, both byte orders, odd sizes
           const got = pk.xProfile(frame, roi, out)
           const want = xProfileRef(bytes, width, dtype, bigEndian, roi)
           assert.is(got.constructor, want.constructor, `${dtype} kind`)
-          assert.equal(Array.from(got as ArrayLike<unknown>), Array.from(want as ArrayLike<unknown>),
+          assert.equal(list(got), list(want),
             `${dtype} be=${bigEndian} ${width}x${height} roi=${roi.join(',')}`)
         }
         k.exports.free(frame.ptr)
@@ -99,7 +109,8 @@ test('x_profile flushes its 32-bit lanes: 70,000 rows of 65535 and -32768 stay e
   const pk = new ProfileKernels(k)
   const width = 9
   const height = 70_000
-  for (const [dtype, value] of [['uint16', 65535], ['int16', -32768], ['uint8', 255], ['int8', -128]] as const) {
+  const extremes = [['uint16', 65535], ['int16', -32768], ['uint8', 255], ['int8', -128]] as const
+  for (const [dtype, value] of extremes) {
     const bytes = new Uint8Array(width * height * DTYPE_SIZE[dtype])
     const dv = new DataView(bytes.buffer)
     for (let i = 0; i < width * height; i++) {
@@ -123,7 +134,7 @@ test('x_profile over more columns than one accumulator pass (5000 wide)', async 
   const frame: FrameRef = { ptr: put(k, bytes), width, height, dtype: 'uint16', bigEndian: false }
   const roi: RoiTuple = [1, 4999, 0, 3]
   const got = pk.xProfile(frame, roi, k.region()) as ArrayLike<unknown>
-  assert.equal(Array.from(got), Array.from(xProfileRef(bytes, width, 'uint16', false, roi) as ArrayLike<unknown>))
+  assert.equal(list(got), list(xProfileRef(bytes, width, 'uint16', false, roi)))
 })
 
 test('bad ROIs and types return ERR_BAD_ARGUMENT; the wrapper throws a KernelError', async () => {
@@ -131,14 +142,17 @@ test('bad ROIs and types return ERR_BAD_ARGUMENT; the wrapper throws a KernelErr
   const pk = new ProfileKernels(k)
   const ptr = k.exports.alloc(64)
   const out = k.exports.alloc(64)
-  for (const [ox, sx, oy, sy] of [[0, 9, 0, 1], [8, 1, 0, 1], [0, 1, 8, 1], [-1, 2, 0, 1], [0, 0, 0, 1], [0, 1, 0, 0]]) {
-    assert.is(k.exports.x_profile(ptr, 8, 8, DType.uint8, 0, ox!, sx!, oy!, sy!, out), -5, `roi ${[ox, sx, oy, sy]}`)
+  const bad = [[0, 9, 0, 1], [8, 1, 0, 1], [0, 1, 8, 1], [-1, 2, 0, 1], [0, 0, 0, 1], [0, 1, 0, 0]]
+  for (const [ox, sx, oy, sy] of bad) {
+    const status = k.exports.x_profile(ptr, 8, 8, DType.uint8, 0, ox!, sx!, oy!, sy!, out)
+    assert.is(status, -5, `roi ${[ox, sx, oy, sy]}`)
     assert.is(k.exports.roi_stats(ptr, 8, 8, DType.uint8, 0, ox!, sx!, oy!, sy!, 0, out), -5)
   }
   assert.is(k.exports.x_profile(ptr, 8, 8, 10, 0, 0, 1, 0, 1, out), -5)
   assert.is(k.exports.x_profile(ptr, 2147483647, 8, 0, 0, 2147483647, 2, 0, 1, out), -5)
   const frame: FrameRef = { ptr, width: 8, height: 8, dtype: 'uint8', bigEndian: false }
-  assert.throws(() => pk.xProfile(frame, [4, 5, 0, 1], k.region()), (e: unknown) => e instanceof KernelError && e.code === 'BAD_ARGUMENT')
+  assert.throws(() => pk.xProfile(frame, [4, 5, 0, 1], k.region()),
+    (e: unknown) => e instanceof KernelError && e.code === 'BAD_ARGUMENT')
 })
 
 test('roi_stats, frame_min_max and histogram equal the references', async () => {
@@ -168,7 +182,8 @@ test('roi_stats, frame_min_max and histogram equal the references', async () => 
         for (const bins of [1, 16, 100]) {
           assert.is(k.exports.histogram(ptr, n, dt, be, stride, mm[0]!, mm[1]!, bins, out), 0)
           const h = Array.from(new Uint32Array(k.exports.memory.buffer, out, bins))
-          assert.equal(h, Array.from(histogramRef(bytes, n, dtype, bigEndian, stride, mm[0]!, mm[1]!, bins)))
+          const want = histogramRef(bytes, n, dtype, bigEndian, stride, mm[0]!, mm[1]!, bins)
+          assert.equal(h, Array.from(want))
           assert.is(h.reduce((a, b) => a + b, 0), Math.ceil(n / stride))
         }
       }
@@ -202,8 +217,9 @@ test('release build gives the same profile as the debug build (optimiser check)'
   for (const dtype of ['uint16', 'int8', 'float32', 'int64'] as DTypeName[]) {
     const bytes = randomFrame(dtype, 101 * 13, true, rnd)
     const profiles = [rel, dbg].map((k) => new ProfileKernels(k).xProfile(
-      { ptr: put(k, bytes), width: 101, height: 13, dtype, bigEndian: true }, [3, 97, 1, 12], k.region()))
-    assert.equal(Array.from(profiles[0] as ArrayLike<unknown>), Array.from(profiles[1] as ArrayLike<unknown>))
+      { ptr: put(k, bytes), width: 101, height: 13, dtype, bigEndian: true }, [3, 97, 1, 12],
+      k.region()))
+    assert.equal(list(profiles[0]!), list(profiles[1]!))
   }
 })
 
@@ -211,7 +227,9 @@ test('profiles of equal frames do not grow kernel memory', async () => {
   const k = await debugKernel()
   const pk = new ProfileKernels(k)
   const bytes = randomFrame('uint16', 256 * 64, false, rng(5))
-  const frame: FrameRef = { ptr: put(k, bytes), width: 256, height: 64, dtype: 'uint16', bigEndian: false }
+  const frame: FrameRef = {
+    ptr: put(k, bytes), width: 256, height: 64, dtype: 'uint16', bigEndian: false,
+  }
   const out = k.region()
   pk.xProfile(frame, [0, 256, 0, 64], out)
   pk.roiStats(frame, [0, 256, 0, 64])
@@ -226,9 +244,11 @@ test('profiles of equal frames do not grow kernel memory', async () => {
 })
 
 /** Every image of the golden vectors that carries a roi_x_profile, decoded into kernel memory. */
-function goldenFrames(k: Kernel): Array<{ tag: string; frame: FrameRef; roi: RoiTuple; want: string[] }> {
+interface Golden { tag: string; frame: FrameRef; roi: RoiTuple; want: string[] }
+
+function goldenFrames(k: Kernel): Golden[] {
   const codec = new Codec(k)
-  const found: Array<{ tag: string; frame: FrameRef; roi: RoiTuple; want: string[] }> = []
+  const found: Golden[] = []
   for (const name of vectorNames()) {
     const v = loadVector(name)
     const dec = new BsreadDecoder({ codec })
@@ -247,7 +267,8 @@ function goldenFrames(k: Kernel): Array<{ tag: string; frame: FrameRef; roi: Roi
           ptr = region.ensure(bytes)
           k.bytes(ptr, bytes).set(raw.bytes)
         } else {
-          ptr = codec.decompressInto(region, raw.bytes, raw.info.compression, DTYPE_SIZE[dtype], bytes)
+          const c = raw.info.compression
+          ptr = codec.decompressInto(region, raw.bytes, c, DTYPE_SIZE[dtype], bytes)
         }
         found.push({
           tag: `${name}#${i} ${ch}`,
@@ -267,7 +288,7 @@ test('golden vectors: every roi_x_profile comes out exactly through x_profile', 
   const frames = goldenFrames(k)
   assert.ok(frames.length >= 15, `found ${frames.length} golden images`)
   for (const g of frames) {
-    const got = Array.from(pk.xProfile(g.frame, g.roi, k.region()) as ArrayLike<unknown>, (v) => String(v))
+    const got = list(pk.xProfile(g.frame, g.roi, k.region())).map(String)
     // float sums print as numbers in the vectors; compare numerically there.
     if (g.frame.dtype.startsWith('float')) {
       got.forEach((v, i) => assert.is(Number(v), Number(g.want[i]), `${g.tag} [${i}]`))
@@ -287,9 +308,13 @@ test('golden camera frame: the step edge at x = 600 is found from its x-profile'
   // step correlation runs on the profile itself.
   const sums = pk.copyOut(profile) as BigUint64Array
   const mean = sums.reduce((a, b) => a + b, 0n) / BigInt(sums.length)
-  const finder = new EdgeFinder(k, { ...defaultParameters(), reference: { mode: 'reference_roi', roi: [...roi] } })
+  const finder = new EdgeFinder(k,
+    { ...defaultParameters(), reference: { mode: 'reference_roi', roi: [...roi] } })
   const r = finder.process({
-    pulseId: 0n, signal: profile, signalRoi: roi, reference: new BigUint64Array(sums.length).fill(mean),
+    pulseId: 0n,
+    signal: profile,
+    signalRoi: roi,
+    reference: new BigUint64Array(sums.length).fill(mean),
   })
   assert.is(r.edge_status, 0)
   assert.ok(Math.abs(roi[0] + r.edge_position - 600) <= 1, `edge at ${roi[0] + r.edge_position}`)
