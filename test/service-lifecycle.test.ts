@@ -51,27 +51,34 @@ test('20 start/stop cycles while frames stream in, without leaking descriptors',
   }
 })
 
-test('no consumers attached: processing goes on, drops are counted, stop is prompt', async () => {
+test('no consumers attached: processing goes on, 100 messages wait, the rest are dropped', async () => {
   const sim = await startSimulator({ rate: 500, width: 256, height: 128 })
   const cli = await startCli(sim.address, sim.prefix, ['--auto_start'])
   try {
     const client = new PsenProcessingClient(cli.base)
     await client.set_roi_signal([0, 256, 60, 20])
-    const s = await waitFor('frames processed with no consumer', async () => {
-      const st = await stats(client)
-      return (st.n_processed_images as number) > 200 ? st : undefined
-    })
+    await waitFor('frames processed with no consumer', async () =>
+      ((await stats(client)).n_processed_images as number) > 200)
+    assert.is(await client.stop(), 'stopped', 'stop is prompt with nobody reading')
+    const s = await stats(client)
     assert.ok((s.n_dropped_data as number) > 0, 'data drops counted')
     assert.ok((s.n_dropped_images as number) > 0, 'image drops counted')
-    assert.is(s.last_sent_pulse_id, null)
-    assert.is(await client.stop(), 'stopped')
-    // A consumer that appears later gets fresh frames, not a stale backlog.
+    assert.is(s.last_sent_pulse_id, null, 'nothing reached a socket')
+    assert.is((s.n_processed_images as number) - (s.n_dropped_data as number), 100)
+    // A consumer that connects later gets the queued messages (the first 100 processed), in order.
     const data = new StreamReader(`tcp://127.0.0.1:${cli.dataPort}`)
-    await sleep(100)
-    await client.start()
-    const [m] = await data.take(1)
-    assert.ok(m!.pulseId > (s.last_received_pulse_id as number))
+    const image = new StreamReader(`tcp://127.0.0.1:${cli.imagePort}`)
+    const got = await data.take(100)
+    const imgs = await image.take(100)
+    for (let i = 1; i < got.length; i++) assert.ok(got[i]!.pulseId > got[i - 1]!.pulseId)
+    assert.ok(got[99]!.pulseId <= BigInt(s.last_received_pulse_id as number))
+    assert.equal(imgs.map((m) => m.pulseId), got.map((m) => m.pulseId))
+    const after = await stats(client)
+    assert.is(after.last_sent_pulse_id, Number(got[99]!.pulseId))
+    await sleep(300)
+    assert.is(data.messages.length, 0, 'no more than the queue held')
     await data.close()
+    await image.close()
   } finally {
     assert.is(await cli.stop(), 0)
     await sim.close()

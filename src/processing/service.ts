@@ -8,7 +8,6 @@
  * @module
  */
 import { BsreadReceiver } from '../bsread/receiver.js'
-import { BsreadSender } from '../bsread/sender.js'
 import { BsreadEncoder, preEncoded } from '../bsread/encoder.js'
 import type { BsreadMessage, RawValue } from '../bsread/decoder.js'
 import type { BsreadError } from '../bsread/errors.js'
@@ -22,6 +21,7 @@ import { RateLimitedLog, type Logger } from '../log.js'
 import type { Metrics } from '../metrics.js'
 import type { PreviewFeed } from '../preview/feed.js'
 import type { StateStore } from '../state/store.js'
+import { OutputQueue } from './output-queue.js'
 import { FramePipeline, type EdgeStage } from './pipeline.js'
 import { RoiError, validateRoi, type Roi } from './roi.js'
 import { makeSnapshot, type ParameterModel, type Snapshot } from './settings.js'
@@ -58,8 +58,8 @@ const RESTART_BACKOFF_MS = 1000
 /** The service. Create with `PsenService.create` (binds the output streams). */
 export class PsenService<P extends object> implements ServiceControl {
   readonly config: ServiceConfig
-  readonly dataSender: BsreadSender
-  readonly imageSender: BsreadSender
+  readonly dataQueue: OutputQueue
+  readonly imageQueue: OutputQueue
   readonly #opts: ServiceOptions<P>
   readonly #log: Logger
   readonly #problems: RateLimitedLog
@@ -75,14 +75,17 @@ export class PsenService<P extends object> implements ServiceControl {
   #loopRestarts = 0
   readonly #malformedTotal: Record<string, number> = {}
   #closed = false
+  readonly #imageSent = (): void => {
+    if (this.#lastStats) this.#lastStats.nImageSent++
+  }
 
-  private constructor(opts: ServiceOptions<P>, data: BsreadSender, image: BsreadSender, snap: Snapshot<P>) {
+  private constructor(opts: ServiceOptions<P>, data: OutputQueue, image: OutputQueue, snap: Snapshot<P>) {
     this.#opts = opts
     this.config = opts.config
     this.#log = opts.log
     this.#problems = new RateLimitedLog(opts.log.child({ topic: 'frames' }))
-    this.dataSender = data
-    this.imageSender = image
+    this.dataQueue = data
+    this.imageQueue = image
     this.#snapshot = snap
     this.#headerCodec = new Codec(opts.kernel, { maxBytes: 16 * 1024 * 1024 })
     this.#pipeline = new FramePipeline<P>({
@@ -123,13 +126,13 @@ export class PsenService<P extends object> implements ServiceControl {
     const snap = makeSnapshot(opts.parameters, 1, roi('roi_signal', saved.roi_signal),
       roi('roi_background', saved.roi_background), parameters)
     const iface = config.streamInterface
-    const data = await bindSender(`tcp://${iface}:${config.dataPort}`, 'data', {
-      sendHighWaterMark: config.dataQueue, sendTimeoutMs: config.dataSendTimeoutMs,
+    const data = await bindQueue(`tcp://${iface}:${config.dataPort}`, 'data', {
+      capacity: config.dataQueue, waitMs: config.dataSendTimeoutMs,
     })
-    let image: BsreadSender
+    let image: OutputQueue
     try {
-      image = await bindSender(`tcp://${iface}:${config.imagePort}`, 'image', {
-        sendHighWaterMark: config.imageQueue, nonBlocking: true,
+      image = await bindQueue(`tcp://${iface}:${config.imagePort}`, 'image', {
+        capacity: config.imageQueue, waitMs: 0,
       })
     } catch (err) {
       data.close()
@@ -292,8 +295,8 @@ export class PsenService<P extends object> implements ServiceControl {
     await this.stop()
     await this.#mutations.catch(() => undefined)
     await this.#opts.store.flush()
-    this.dataSender.close()
-    this.imageSender.close()
+    this.dataQueue.close()
+    this.imageQueue.close()
   }
 
   // ---- internals -----------------------------------------------------------------------------
@@ -425,11 +428,12 @@ export class PsenService<P extends object> implements ServiceControl {
     metrics.framesProcessed.inc()
 
     const t1 = performance.now()
-    const sent = await this.dataSender.send(parts)
+    const pulseId = msg.pulseId
+    const offered = this.dataQueue.offer(parts, () => stats.sent(pulseId))
+    // Only a full queue makes this wait (at most --data_send_timeout_ms).
+    const queued = typeof offered === 'boolean' ? offered : await offered
     metrics.stage.send.observe((performance.now() - t1) / 1000)
-    if (sent) {
-      stats.sent(msg.pulseId)
-    } else {
+    if (!queued) {
       stats.nDroppedData++
       metrics.framesDropped.inc({ reason: 'data_queue' })
       this.#problems.warn('drop:data', { dropped: stats.nDroppedData },
@@ -450,15 +454,11 @@ export class PsenService<P extends object> implements ServiceControl {
       this.#frameError(stats, 'exception', `cannot forward image of pulse ${msg.pulseId}: ${(err as Error).message}`, err)
       return
     }
-    // Non-blocking sender: settles at once; a full queue drops the image, never the processing.
-    void this.imageSender.send(parts).then((ok) => {
-      if (ok) {
-        stats.nImageSent++
-      } else {
-        stats.nDroppedImage++
-        this.#opts.metrics.framesDropped.inc({ reason: 'image_queue' })
-      }
-    })
+    // A full image queue drops the image at once; processing never waits for it.
+    if (this.imageQueue.offer(parts, this.#imageSent) === false) {
+      stats.nDroppedImage++
+      this.#opts.metrics.framesDropped.inc({ reason: 'image_queue' })
+    }
   }
 
   #frameError(stats: RunStatistics, cause: FrameErrorCause, message: string, err: unknown): void {
@@ -469,11 +469,11 @@ export class PsenService<P extends object> implements ServiceControl {
   }
 }
 
-async function bindSender(
-  address: string, what: string, opts: { sendHighWaterMark: number; sendTimeoutMs?: number; nonBlocking?: boolean },
-): Promise<BsreadSender> {
+async function bindQueue(
+  address: string, what: string, opts: { capacity: number; waitMs: number },
+): Promise<OutputQueue> {
   try {
-    return await BsreadSender.bind({ address, mode: 'push', ...opts })
+    return await OutputQueue.bind(address, opts)
   } catch (err) {
     throw new ControlError(`cannot bind the ${what} stream to ${address}: ${(err as Error).message}`)
   }
