@@ -21,6 +21,7 @@
  *   --threads N        passed to the service (--threads N)
  *   --service-args "…" extra service arguments
  *   --cpu-prof         run the service under `node --cpu-prof` and print where the time goes
+ *   --node-flags "…"   extra Node flags for the service process (e.g. --trace-gc)
  *   --no-image         no image-stream consumer
  *   --baseline         no service: the data consumer reads the sender directly (what loopback
  *                      ZeroMQ alone can carry on this machine)
@@ -104,7 +105,10 @@ async function main(): Promise<void> {
     const [dataPort, imagePort, restPort] = (await freePorts(3)) as [number, number, number]
     service = await ServiceProc.start({
       inputPort: sender.port, dataPort, imagePort, restPort, extraArgs,
-      nodeFlags: cpuProf ? ['--cpu-prof', '--cpu-prof-dir', join(runDir, 'prof')] : [],
+      nodeFlags: [
+        ...(cpuProf ? ['--cpu-prof', '--cpu-prof-dir', join(runDir, 'prof')] : []),
+        ...(opts.get('node-flags')?.split(' ').filter(Boolean) ?? []),
+      ],
     })
     await service.setRois(ROI_SIGNAL, ROI_BACKGROUND)
     data = await ConsumerProc.start(`tcp://127.0.0.1:${dataPort}`, 'data')
@@ -120,7 +124,9 @@ async function main(): Promise<void> {
   }
 
   if (service && idleSeconds > 0) {
-    await sleep(1000)
+    // Let the after-load work settle first (V8's memory reducer runs GCs a few seconds after
+    // allocation stops, freeing the frames): idle means a quiet input for a while.
+    await sleep(8000)
     const a = service.sample()
     await sleep(idleSeconds * 1000)
     const b = service.sample()
