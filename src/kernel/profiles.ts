@@ -87,7 +87,8 @@ export class ProfileKernels {
   xProfileInKernel(frame: FrameRef, roi: RoiTuple, into: Region): ProfileInKernel {
     const [ox, sx, oy, sy] = roi
     if (!roiFits(roi, frame.width, frame.height)) throw outside('x_profile', roi, frame)
-    const out = into.ensure(sx * 8)
+    // Allocation inside run(): an out-of-memory trap replaces the instance like any other.
+    const out = this.#kernel.run(() => into.ensure(sx * 8))
     const status = this.#kernel.run((k) => k.x_profile(
       frame.ptr, frame.width, frame.height, DType[frame.dtype], frame.bigEndian ? 1 : 0,
       ox, sx, oy, sy, out,
@@ -113,7 +114,7 @@ export class ProfileKernels {
   roiStats(frame: FrameRef, roi: RoiTuple, saturation = Infinity): RoiStats {
     const [ox, sx, oy, sy] = roi
     if (!roiFits(roi, frame.width, frame.height)) throw outside('roi_stats', roi, frame)
-    const out = this.#stats.ensure(5 * 8)
+    const out = this.#kernel.run(() => this.#stats.ensure(5 * 8))
     const status = this.#kernel.run((k) => k.roi_stats(
       frame.ptr, frame.width, frame.height, DType[frame.dtype], frame.bigEndian ? 1 : 0,
       ox, sx, oy, sy, saturation, out,
@@ -132,13 +133,13 @@ export class ProfileKernels {
     const stride = Math.max(1, Math.floor(n / Math.max(1, maxSamples)))
     const dt = DType[frame.dtype]
     const be = frame.bigEndian ? 1 : 0
-    const mm = this.#stats.ensure(5 * 8)
+    const mm = this.#kernel.run(() => this.#stats.ensure(5 * 8))
     this.#kernel.check(
       this.#kernel.run((k) => k.frame_min_max(frame.ptr, n, dt, be, stride, mm)), 'frame_min_max')
     const [lo, hi] = new Float64Array(this.#kernel.exports.memory.buffer, mm, 2)
     const min = lo!
     const max = hi!
-    const out = this.#hist.ensure(bins * 4)
+    const out = this.#kernel.run(() => this.#hist.ensure(bins * 4))
     const sampled = Math.ceil(n / stride)
     if (!(max >= min)) {
       return { min: NaN, max: NaN, counts: new Uint32Array(bins), sampled, stride }

@@ -223,9 +223,13 @@ export class EdgeFinder {
   process(input: EdgeInput, parameters?: ProcessingParameters): EdgeResult {
     if (parameters) this.setParameters(parameters)
     try {
-      return this.#process(input)
+      // Inside run(): a trap in a region allocation also replaces the instance.
+      return this.#kernel.run(() => this.#process(input))
     } catch (err) {
-      if (err instanceof KernelError) return emptyResult(EdgeStatus.error)
+      // KernelError: a kernel status or trap; RangeError: a view outside kernel memory.
+      if (err instanceof KernelError || err instanceof RangeError) {
+        return emptyResult(EdgeStatus.error)
+      }
       throw err
     }
   }
