@@ -54,7 +54,9 @@ export function lineChart(
   if (!ctx) return
   const W = canvas.width
   const H = canvas.height
-  const pad = { l: W * 0.1, r: 8, t: 8, b: H * 0.12 }
+  // The legend gets its own line above the plot, so it never hides data.
+  const fontPx = Math.round(W / 55 + 4)
+  const pad = { l: W * 0.1, r: 8, t: fontPx + 8, b: H * 0.12 }
   let xmin = Infinity
   let xmax = -Infinity
   let ymin = Infinity
@@ -83,6 +85,12 @@ export function lineChart(
     ymin -= 1
   }
   if (xmax === xmin) xmax = xmin + 1
+  // A little room above and below, so that extreme points do not sit on the frame.
+  const top = ymax
+  const bottom = ymin
+  const margin = (ymax - ymin) * 0.04
+  ymin -= margin
+  ymax += margin
   const sx = (W - pad.l - pad.r) / (xmax - xmin)
   const sy = (H - pad.t - pad.b) / (ymax - ymin)
   const X = (x: number) => pad.l + (x - xmin) * sx
@@ -90,8 +98,8 @@ export function lineChart(
   ctx.strokeStyle = AXIS
   ctx.lineWidth = 1
   ctx.strokeRect(pad.l, pad.t, W - pad.l - pad.r, H - pad.t - pad.b)
-  ctx.fillText(fmt(ymax), 2, pad.t + 10)
-  ctx.fillText(fmt(ymin), 2, H - pad.b)
+  ctx.fillText(fmt(top), 2, Y(top) + 10)
+  ctx.fillText(fmt(bottom), 2, Y(bottom))
   ctx.fillText(fmt(xmin), pad.l, H - 4)
   const xr = fmt(xmax)
   ctx.fillText(xr, W - pad.r - ctx.measureText(xr).width, H - 4)
@@ -116,7 +124,7 @@ export function lineChart(
         const v = s.values[i] as number
         if (Number.isFinite(v)) ctx.fillRect(X(x0 + i * dx) - r, Y(v) - r, 2 * r, 2 * r)
       }
-      ctx.fillText(s.label, legendX, pad.t + 14)
+      ctx.fillText(s.label, legendX, pad.t - 5)
       legendX += ctx.measureText(s.label).width + 14
       continue
     }
@@ -134,7 +142,7 @@ export function lineChart(
     }
     ctx.stroke()
     ctx.fillStyle = s.colour
-    ctx.fillText(s.label, legendX, pad.t + 14)
+    ctx.fillText(s.label, legendX, pad.t - 5)
     legendX += ctx.measureText(s.label).width + 14
   }
   for (const m of markers) {
@@ -148,7 +156,7 @@ export function lineChart(
     ctx.fillText(
       m.label,
       Math.min(X(m.x) + 4, W - pad.r - ctx.measureText(m.label).width),
-      pad.t + 30,
+      pad.t + fontPx + 2,
     )
   }
   if (message) {
