@@ -121,9 +121,8 @@ function interleave(rounds: i32, n: usize, out: usize): void {
     for (let i: usize = 0; i < half; i++) {
       const a = v128.load(x + (i << 4))
       const b = v128.load(x + ((i + half) << 4))
-      v128.store(y + (i << 5), i8x16.shuffle(a, b, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23))
-      v128.store(y + (i << 5) + 16,
-        i8x16.shuffle(a, b, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31))
+      v128.store(y + (i << 5), lo8(a, b))
+      v128.store(y + (i << 5) + 16, hi8(a, b))
     }
     x = y
   }
@@ -503,7 +502,9 @@ function readHeader(src: usize, srcLen: i32, dstCap: i32, s: i32): i32 {
 }
 
 /** Decodes a whole bitshuffle_lz4 value; dstCap must hold the declared size; returns bytes. */
-export function bslz4_decompress(src: usize, srcLen: i32, dst: usize, dstCap: i32, elemSize: i32): i32 {
+export function bslz4_decompress(
+  src: usize, srcLen: i32, dst: usize, dstCap: i32, elemSize: i32,
+): i32 {
   const total = readHeader(src, srcLen, dstCap, elemSize)
   if (total < 0) return total
   const r = decodeBlocks(src, srcLen, dst, total, elemSize, 0, 0x7fffffff)

@@ -207,7 +207,9 @@ export function lz4_compress(src: usize, srcLen: i32, dst: usize, dstCap: i32): 
 }
 
 // Emits one sequence; returns the new output position, or 0 when dst is too small.
-function emitSequence(op: usize, oend: usize, lit: usize, litLen: i32, offset: i32, len: i32): usize {
+function emitSequence(
+  op: usize, oend: usize, lit: usize, litLen: i32, offset: i32, len: i32,
+): usize {
   const ml = len - MIN_MATCH
   const need: i32 = 1 + (litLen >= 15 ? (litLen - 15) / 255 + 1 : 0) + litLen + 2 +
     (ml >= 15 ? (ml - 15) / 255 + 1 : 0)

@@ -55,7 +55,8 @@ function median(xs: number[]): number {
  * Times `fn` (one frame per call): warm-up, then `runs` timed runs of `reps` calls each, where
  * reps makes a run last at least ~5 ms (so microsecond kernels are not timer noise).
  */
-function measure(name: string, fn: () => void, bytesOut: number, runs = RUNS, note?: string): Result {
+function measure(name: string, fn: () => void, bytesOut: number, runs = RUNS,
+  note?: string): Result {
   let t0 = performance.now()
   let warm = 0
   do {
@@ -120,7 +121,9 @@ results.push(measure('roi_decode_profiles', () => {
 
 // Check once that the measured paths compute the right thing.
 const check = codec.decompressInto(frame, wire, 'bitshuffle_lz4', 2, raw.length)
-if (!kernel.bytes(check, raw.length).every((v, i) => v === raw[i])) throw new Error('decode mismatch')
+if (!kernel.bytes(check, raw.length).every((v, i) => v === raw[i])) {
+  throw new Error('decode mismatch')
+}
 
 // edge_2560: mean of the reference ring, subtraction, (step-1) refinement, step correlation.
 {
@@ -176,7 +179,8 @@ if (args.json) {
   for (const r of results) console.log(JSON.stringify(r))
   console.log(JSON.stringify(summary))
 } else {
-  console.log(`frame ${FRAME}: ${(raw.length / 1e6).toFixed(2)} MB -> ${(wire.length / 1e6).toFixed(2)} MB` +
+  const mb = (n: number): string => (n / 1e6).toFixed(2)
+  console.log(`frame ${FRAME}: ${mb(raw.length)} MB -> ${mb(wire.length)} MB` +
     ` (ratio ${ratio.toFixed(2)}), encoded once in ${encodeMs.toFixed(1)} ms`)
   console.log('name                            ms/frame     ms min        fps     MB/s out  runs')
   for (const r of results) {
@@ -186,5 +190,8 @@ if (args.json) {
   }
   const ts = results.find((r) => r.name === 'ts_reference_decode_profiles')
   const wasm = results.find((r) => r.name === 'decode_profiles')
-  if (ts && wasm) console.log(`decode_profiles is ${(ts.ms_per_frame / wasm.ms_per_frame).toFixed(0)}x the TS reference`)
+  if (ts && wasm) {
+    const x = (ts.ms_per_frame / wasm.ms_per_frame).toFixed(0)
+    console.log(`decode_profiles is ${x}x the TS reference`)
+  }
 }

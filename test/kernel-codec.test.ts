@@ -37,7 +37,9 @@ function data(bytes: number, pattern: Pattern, seed: number): Uint8Array {
   const out = new Uint8Array(bytes)
   for (let i = 0; i < bytes; i++) {
     if (pattern === 'random') out[i] = (r() * 256) | 0
-    else if (pattern === 'smooth') out[i] = i % 2 === 0 ? (100 + ((r() * 6) | 0)) & 255 : (i >> 11) & 3
+    else if (pattern === 'smooth') {
+      out[i] = i % 2 === 0 ? (100 + ((r() * 6) | 0)) & 255 : (i >> 11) & 3
+    }
     else out[i] = 0
   }
   return out
@@ -68,7 +70,8 @@ test('bit transpose equals the reference for every element size and count', () =
       const shuffled = kernel.bytes(out, x.length).slice()
       equalBytes(shuffled, shuffleRef(x, s), `shuffle s=${s} n=${n}`)
       assert.is(k.bitshuffle_block(out, inp, n, s, 0), n)
-      equalBytes(kernel.bytes(inp, x.length).slice(), unshuffleRef(shuffled, s), `unshuffle s=${s} n=${n}`)
+      equalBytes(kernel.bytes(inp, x.length).slice(), unshuffleRef(shuffled, s),
+        `unshuffle s=${s} n=${n}`)
       kernel.exports.free(inp)
       kernel.exports.free(out)
     }
@@ -82,11 +85,11 @@ test('lz4: kernel and reference agree both ways, round trips', () => {
       const wire = codec.compress(x, 'lz4', 1)
       assert.is(new DataView(wire.buffer).getUint32(0, true), bytes)
       equalBytes(lz4DecodeRef(wire.subarray(4), bytes), x, `ref decodes kernel ${pattern} ${bytes}`)
-      equalBytes(codec.decompress(wire, 'lz4', 1, bytes), x, `kernel round trip ${pattern} ${bytes}`)
+      equalBytes(codec.decompress(wire, 'lz4', 1, bytes), x, `round trip ${pattern} ${bytes}`)
       const ref = lz4EncodeRef(x)
       const prefixed = new Uint8Array(ref.length + 4)
       prefixed.set(ref, 4)
-      equalBytes(codec.decompress(prefixed, 'lz4', 1, bytes), x, `kernel decodes ref ${pattern} ${bytes}`)
+      equalBytes(codec.decompress(prefixed, 'lz4', 1, bytes), x, `decodes ref ${pattern} ${bytes}`)
       if (pattern === 'zeros' && bytes >= 1000) assert.ok(wire.length < bytes / 50, 'compresses')
     }
   }
@@ -130,10 +133,12 @@ test('bitshuffle_lz4: kernel == reference, round trips, every size and count', (
         assert.is(Number(dv.getBigUint64(0)), n * s)
         assert.is(dv.getUint32(8), Math.max(128, Math.floor(8192 / s) & ~7) * s)
         equalBytes(bslz4DecodeRef(wire, s), x, `ref decodes kernel s=${s} n=${n} ${pattern}`)
-        equalBytes(codec.decompress(wire, 'bitshuffle_lz4', s, n * s), x, `round trip s=${s} n=${n}`)
+        equalBytes(codec.decompress(wire, 'bitshuffle_lz4', s, n * s), x,
+          `round trip s=${s} n=${n}`)
         if (n <= 5000) {
           const ref = bslz4EncodeRef(x, s)
-          equalBytes(codec.decompress(ref, 'bitshuffle_lz4', s, n * s), x, `kernel decodes ref s=${s} n=${n}`)
+          equalBytes(codec.decompress(ref, 'bitshuffle_lz4', s, n * s), x,
+            `kernel decodes ref s=${s} n=${n}`)
         }
       }
     }
@@ -279,8 +284,8 @@ test('ROI-aware decode gives the same ROI rows as a full decode', () => {
     const ptr = codec.decompressRowsInto(region, wire, 2, width, height, ranges)
     const got = kernel.bytes(ptr, bytes.length)
     for (const [y0, y1] of mergeRows(ranges, height)) {
-      equalBytes(got.slice(y0 * width * 2, y1 * width * 2), bytes.slice(y0 * width * 2, y1 * width * 2),
-        `rows ${y0}..${y1}`)
+      const [a, b] = [y0 * width * 2, y1 * width * 2]
+      equalBytes(got.slice(a, b), bytes.slice(a, b), `rows ${y0}..${y1}`)
     }
   }
   // Skipped blocks are not copied in: stale bytes from another frame must not matter.

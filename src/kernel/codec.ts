@@ -99,7 +99,8 @@ export class Codec {
    * Compresses `src` as bsread puts it on the wire: lz4 with its 4-byte little-endian size
    * prefix, bitshuffle_lz4 with its 12-byte header. Returns a fresh copy.
    */
-  compress(src: Uint8Array, compression: Compression, elemSize: number, blockBytes = 0): Uint8Array {
+  compress(src: Uint8Array, compression: Compression, elemSize: number,
+    blockBytes = 0): Uint8Array {
     this.#checkArgs(elemSize, src.length)
     if (src.length % elemSize !== 0) fail('BAD_ARGUMENT', 'length is not a multiple of elemSize')
     const k = this.kernel.exports
@@ -148,7 +149,8 @@ export class Codec {
       fail('BAD_ARGUMENT', `bad value size ${expectedBytes}`)
     }
     if (expectedBytes > this.maxBytes) {
-      fail('OUTPUT_OVERFLOW', `value of ${expectedBytes} bytes exceeds the limit of ${this.maxBytes}`)
+      fail('OUTPUT_OVERFLOW',
+        `value of ${expectedBytes} bytes exceeds the limit of ${this.maxBytes}`)
     }
   }
 

@@ -2,7 +2,8 @@
  * Deterministic synthetic PSEN (photon spectral encoder) frames: a dark offset with read noise
  * everywhere, and a horizontal band carrying a smooth spectrum whose right part drops by a step
  * (the X-ray-induced edge) on X-ray shots. Shot noise is Poisson-like (Gaussian with variance =
- * counts, from a table of normal samples). Used by the kernel benchmark and the built-in camera simulator.
+ * counts, from a table of normal samples). Used by the kernel benchmark and the built-in camera
+ * simulator.
  * @module
  */
 
