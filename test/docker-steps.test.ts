@@ -245,24 +245,45 @@ test('the Dockerfile builds in a clean copy and its runtime tree runs', async ()
     const [input, o, i, r] = await freePorts(4)
     const args = [`tcp://127.0.0.1:${input}`, 'DOCKER-TEST', '-o', String(o), '-i', String(i),
       '-r', String(r), '--rest_api_interface', '127.0.0.1', '--auto_start']
+    const base = `http://127.0.0.1:${r}`
     let out = ''
-    service = spawn(process.execPath, mapped(entry).slice(1).concat(args),
-      { cwd: app, env: nodeEnv, stdio: ['ignore', 'pipe', 'pipe'] })
-    service.stdout?.on('data', (d: Buffer) => { out += d.toString() })
-    service.stderr?.on('data', (d: Buffer) => { out += d.toString() })
-    await waitForHealth(`http://127.0.0.1:${r}/health`, service, () => out)
+    const start = async (): Promise<ChildProcess> => {
+      const child = spawn(process.execPath, mapped(entry).slice(1).concat(args),
+        { cwd: app, env: nodeEnv, stdio: ['ignore', 'pipe', 'pipe'] })
+      child.stdout?.on('data', (d: Buffer) => { out += d.toString() })
+      child.stderr?.on('data', (d: Buffer) => { out += d.toString() })
+      await waitForHealth(`${base}/health`, child, () => out)
+      return child
+    }
+    const stop = async (child: ChildProcess): Promise<void> => {
+      const exited = new Promise<number | null>((res) => child.on('exit', (c) => res(c)))
+      child.kill('SIGTERM')
+      assert.is(await exited, 0, `clean exit on SIGTERM (docker stop)\n${out}`)
+    }
+    service = await start()
     const hc = await run(process.execPath, mapped(health).slice(1), {
       cwd: app, env: { ...nodeEnv, PSEN_HEALTH_PID: String(service.pid) },
     }).then(() => 0, (e: { code?: number }) => e.code ?? 1)
     assert.is(hc, 0, 'HEALTHCHECK passes against the running service')
 
-    const exited = new Promise<number | null>((res) => service?.on('exit', (c) => res(c)))
-    service.kill('SIGTERM')
-    assert.is(await exited, 0, `clean exit on SIGTERM (docker stop)\n${out}`)
+    // A ROI set through the API lands in the state file (the volume) and survives a restart.
+    const roi = [0, 16, 2, 8]
+    const set = await fetch(`${base}/roi_signal`, { method: 'POST', body: JSON.stringify(roi),
+      headers: { 'content-type': 'application/json' } })
+    assert.is(((await set.json()) as { state: string }).state, 'ok')
+    const saved = JSON.parse(await readFile(nodeEnv.PSEN_STATE_FILE as string, 'utf8')) as
+      { roi_signal: number[] }
+    assert.equal(saved.roi_signal, roi)
+    await stop(service)
+    service = await start()
+    const back = (await (await fetch(`${base}/roi_signal`)).json()) as { roi_signal: number[] }
+    assert.equal(back.roi_signal, roi)
+    await stop(service)
     service = undefined
+
     // Once stopped, the healthcheck reports unhealthy.
     const down = await run(process.execPath, mapped(health).slice(1), {
-      cwd: app, env: { ...nodeEnv, PSEN_HEALTH_URL: `http://127.0.0.1:${r}/health` },
+      cwd: app, env: { ...nodeEnv, PSEN_HEALTH_URL: `${base}/health` },
     }).then(() => 0, (e: { code?: number }) => e.code ?? 1)
     assert.is(down, 1)
   } finally {
