@@ -283,6 +283,25 @@ test('browser profiles equal, bit for bit, those on the service data stream', as
   assert.equal(ctx.consoleErrors, [], 'no console errors')
 })
 
+test('without WebSockets (blocked by a proxy) the page polls GET /preview/frame', async (ctx) => {
+  const page = await ctx.browser.newPage({ viewport: { width: 1200, height: 800 } })
+  const errors: string[] = []
+  page.on('pageerror', (e) => errors.push(e.message))
+  // Every WebSocket to the preview is refused, as a proxy without upgrade support would.
+  await page.routeWebSocket(/\/preview\/ws$/, (ws) => ws.close())
+  await page.goto(`${ctx.url}/preview`)
+  await page.waitForFunction(
+    () => window.__psenPreview?.transport === 'http' && window.__psenPreview.framesShown >= 2,
+    null,
+    { timeout: 60_000 },
+  )
+  const d = await page.evaluate(() => window.__psenPreview)
+  assert.is(d.decodeErrors, 0)
+  assert.ok(d.lastProfiles?.signal, 'profiles computed from polled frames')
+  assert.equal(errors, [])
+  await page.close()
+})
+
 test('screenshot', async ({ page }) => {
   // Let the trend collect a few shots for the picture.
   await sleep(1500)
