@@ -153,8 +153,8 @@ function resolve(opts: SimulatorOptions): Resolved {
   if (!Number.isFinite(rate) || rate < 0 || rate > 10_000) {
     throw new SimulatorConfigError(`rate must be a number of Hz in [0, 10000], got ${rate}`)
   }
-  // A 2560x2160 frame takes about half a second to generate: keep the default ring (and the
-  // start-up time) bounded, 32 frames for small images down to 8 for the facility's size.
+  // A 2560x2160 frame takes a few hundred ms to generate and compress: keep the default ring
+  // (and the start-up time) bounded, 32 frames for small images, 12 at the facility's size.
   const frameBytes = width * height * ELEM_SIZE[dtype]
   const budget = Math.max(8, Math.min(32, Math.floor(SIMULATOR_DEFAULTS.ringBytes / frameBytes)))
   const scale = budget / 32
