@@ -405,6 +405,307 @@ function unshuffleChunk2(planes: usize, nb: usize, out: usize): void {
 }
 
 
+// @ts-ignore: decorator
+@inline function even8(a: v128, b: v128): v128 {
+  return i8x16.shuffle(a, b, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30)
+}
+
+// @ts-ignore: decorator
+@inline function odd8(a: v128, b: v128): v128 {
+  return i8x16.shuffle(a, b, 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31)
+}
+
+// Unrolled deinterleave + bitTranspose8 for 1-byte elements (the encoder's inverse of
+// unshuffleChunk1), every vector in a local.
+function shuffleChunk1(inp: usize, planes: usize, nb: usize): void {
+  let m: v128
+  let t: v128
+  const i0 = v128.load(inp + 0)
+  const i1 = v128.load(inp + 16)
+  const i2 = v128.load(inp + 32)
+  const i3 = v128.load(inp + 48)
+  const i4 = v128.load(inp + 64)
+  const i5 = v128.load(inp + 80)
+  const i6 = v128.load(inp + 96)
+  const i7 = v128.load(inp + 112)
+  const d0_0 = even8(i0, i1)
+  const d0_4 = odd8(i0, i1)
+  const d0_1 = even8(i2, i3)
+  const d0_5 = odd8(i2, i3)
+  const d0_2 = even8(i4, i5)
+  const d0_6 = odd8(i4, i5)
+  const d0_3 = even8(i6, i7)
+  const d0_7 = odd8(i6, i7)
+  const d1_0 = even8(d0_0, d0_1)
+  const d1_4 = odd8(d0_0, d0_1)
+  const d1_1 = even8(d0_2, d0_3)
+  const d1_5 = odd8(d0_2, d0_3)
+  const d1_2 = even8(d0_4, d0_5)
+  const d1_6 = odd8(d0_4, d0_5)
+  const d1_3 = even8(d0_6, d0_7)
+  const d1_7 = odd8(d0_6, d0_7)
+  const d2_0 = even8(d1_0, d1_1)
+  const d2_4 = odd8(d1_0, d1_1)
+  const d2_1 = even8(d1_2, d1_3)
+  const d2_5 = odd8(d1_2, d1_3)
+  const d2_2 = even8(d1_4, d1_5)
+  const d2_6 = odd8(d1_4, d1_5)
+  const d2_3 = even8(d1_6, d1_7)
+  const d2_7 = odd8(d1_6, d1_7)
+  let q0_0 = d2_0
+  let q0_1 = d2_1
+  let q0_2 = d2_2
+  let q0_3 = d2_3
+  let q0_4 = d2_4
+  let q0_5 = d2_5
+  let q0_6 = d2_6
+  let q0_7 = d2_7
+  m = i8x16.splat(0x55)
+  t = v128.and(v128.xor(i16x8.shr_u(q0_0, 1), q0_1), m)
+  q0_1 = v128.xor(q0_1, t)
+  q0_0 = v128.xor(q0_0, i16x8.shl(t, 1))
+  t = v128.and(v128.xor(i16x8.shr_u(q0_2, 1), q0_3), m)
+  q0_3 = v128.xor(q0_3, t)
+  q0_2 = v128.xor(q0_2, i16x8.shl(t, 1))
+  t = v128.and(v128.xor(i16x8.shr_u(q0_4, 1), q0_5), m)
+  q0_5 = v128.xor(q0_5, t)
+  q0_4 = v128.xor(q0_4, i16x8.shl(t, 1))
+  t = v128.and(v128.xor(i16x8.shr_u(q0_6, 1), q0_7), m)
+  q0_7 = v128.xor(q0_7, t)
+  q0_6 = v128.xor(q0_6, i16x8.shl(t, 1))
+  m = i8x16.splat(0x33)
+  t = v128.and(v128.xor(i16x8.shr_u(q0_0, 2), q0_2), m)
+  q0_2 = v128.xor(q0_2, t)
+  q0_0 = v128.xor(q0_0, i16x8.shl(t, 2))
+  t = v128.and(v128.xor(i16x8.shr_u(q0_1, 2), q0_3), m)
+  q0_3 = v128.xor(q0_3, t)
+  q0_1 = v128.xor(q0_1, i16x8.shl(t, 2))
+  t = v128.and(v128.xor(i16x8.shr_u(q0_4, 2), q0_6), m)
+  q0_6 = v128.xor(q0_6, t)
+  q0_4 = v128.xor(q0_4, i16x8.shl(t, 2))
+  t = v128.and(v128.xor(i16x8.shr_u(q0_5, 2), q0_7), m)
+  q0_7 = v128.xor(q0_7, t)
+  q0_5 = v128.xor(q0_5, i16x8.shl(t, 2))
+  m = i8x16.splat(0x0f)
+  t = v128.and(v128.xor(i16x8.shr_u(q0_0, 4), q0_4), m)
+  q0_4 = v128.xor(q0_4, t)
+  q0_0 = v128.xor(q0_0, i16x8.shl(t, 4))
+  t = v128.and(v128.xor(i16x8.shr_u(q0_1, 4), q0_5), m)
+  q0_5 = v128.xor(q0_5, t)
+  q0_1 = v128.xor(q0_1, i16x8.shl(t, 4))
+  t = v128.and(v128.xor(i16x8.shr_u(q0_2, 4), q0_6), m)
+  q0_6 = v128.xor(q0_6, t)
+  q0_2 = v128.xor(q0_2, i16x8.shl(t, 4))
+  t = v128.and(v128.xor(i16x8.shr_u(q0_3, 4), q0_7), m)
+  q0_7 = v128.xor(q0_7, t)
+  q0_3 = v128.xor(q0_3, i16x8.shl(t, 4))
+  v128.store(planes + 0 * nb, q0_0)
+  v128.store(planes + 1 * nb, q0_1)
+  v128.store(planes + 2 * nb, q0_2)
+  v128.store(planes + 3 * nb, q0_3)
+  v128.store(planes + 4 * nb, q0_4)
+  v128.store(planes + 5 * nb, q0_5)
+  v128.store(planes + 6 * nb, q0_6)
+  v128.store(planes + 7 * nb, q0_7)
+}
+
+// The same for 2-byte elements.
+function shuffleChunk2(inp: usize, planes: usize, nb: usize): void {
+  let m: v128
+  let t: v128
+  const i0 = v128.load(inp + 0)
+  const i1 = v128.load(inp + 16)
+  const i2 = v128.load(inp + 32)
+  const i3 = v128.load(inp + 48)
+  const i4 = v128.load(inp + 64)
+  const i5 = v128.load(inp + 80)
+  const i6 = v128.load(inp + 96)
+  const i7 = v128.load(inp + 112)
+  const i8 = v128.load(inp + 128)
+  const i9 = v128.load(inp + 144)
+  const i10 = v128.load(inp + 160)
+  const i11 = v128.load(inp + 176)
+  const i12 = v128.load(inp + 192)
+  const i13 = v128.load(inp + 208)
+  const i14 = v128.load(inp + 224)
+  const i15 = v128.load(inp + 240)
+  const d0_0 = even8(i0, i1)
+  const d0_8 = odd8(i0, i1)
+  const d0_1 = even8(i2, i3)
+  const d0_9 = odd8(i2, i3)
+  const d0_2 = even8(i4, i5)
+  const d0_10 = odd8(i4, i5)
+  const d0_3 = even8(i6, i7)
+  const d0_11 = odd8(i6, i7)
+  const d0_4 = even8(i8, i9)
+  const d0_12 = odd8(i8, i9)
+  const d0_5 = even8(i10, i11)
+  const d0_13 = odd8(i10, i11)
+  const d0_6 = even8(i12, i13)
+  const d0_14 = odd8(i12, i13)
+  const d0_7 = even8(i14, i15)
+  const d0_15 = odd8(i14, i15)
+  const d1_0 = even8(d0_0, d0_1)
+  const d1_8 = odd8(d0_0, d0_1)
+  const d1_1 = even8(d0_2, d0_3)
+  const d1_9 = odd8(d0_2, d0_3)
+  const d1_2 = even8(d0_4, d0_5)
+  const d1_10 = odd8(d0_4, d0_5)
+  const d1_3 = even8(d0_6, d0_7)
+  const d1_11 = odd8(d0_6, d0_7)
+  const d1_4 = even8(d0_8, d0_9)
+  const d1_12 = odd8(d0_8, d0_9)
+  const d1_5 = even8(d0_10, d0_11)
+  const d1_13 = odd8(d0_10, d0_11)
+  const d1_6 = even8(d0_12, d0_13)
+  const d1_14 = odd8(d0_12, d0_13)
+  const d1_7 = even8(d0_14, d0_15)
+  const d1_15 = odd8(d0_14, d0_15)
+  const d2_0 = even8(d1_0, d1_1)
+  const d2_8 = odd8(d1_0, d1_1)
+  const d2_1 = even8(d1_2, d1_3)
+  const d2_9 = odd8(d1_2, d1_3)
+  const d2_2 = even8(d1_4, d1_5)
+  const d2_10 = odd8(d1_4, d1_5)
+  const d2_3 = even8(d1_6, d1_7)
+  const d2_11 = odd8(d1_6, d1_7)
+  const d2_4 = even8(d1_8, d1_9)
+  const d2_12 = odd8(d1_8, d1_9)
+  const d2_5 = even8(d1_10, d1_11)
+  const d2_13 = odd8(d1_10, d1_11)
+  const d2_6 = even8(d1_12, d1_13)
+  const d2_14 = odd8(d1_12, d1_13)
+  const d2_7 = even8(d1_14, d1_15)
+  const d2_15 = odd8(d1_14, d1_15)
+  const d3_0 = even8(d2_0, d2_1)
+  const d3_8 = odd8(d2_0, d2_1)
+  const d3_1 = even8(d2_2, d2_3)
+  const d3_9 = odd8(d2_2, d2_3)
+  const d3_2 = even8(d2_4, d2_5)
+  const d3_10 = odd8(d2_4, d2_5)
+  const d3_3 = even8(d2_6, d2_7)
+  const d3_11 = odd8(d2_6, d2_7)
+  const d3_4 = even8(d2_8, d2_9)
+  const d3_12 = odd8(d2_8, d2_9)
+  const d3_5 = even8(d2_10, d2_11)
+  const d3_13 = odd8(d2_10, d2_11)
+  const d3_6 = even8(d2_12, d2_13)
+  const d3_14 = odd8(d2_12, d2_13)
+  const d3_7 = even8(d2_14, d2_15)
+  const d3_15 = odd8(d2_14, d2_15)
+  let q0_0 = d3_0
+  let q0_1 = d3_2
+  let q0_2 = d3_4
+  let q0_3 = d3_6
+  let q0_4 = d3_8
+  let q0_5 = d3_10
+  let q0_6 = d3_12
+  let q0_7 = d3_14
+  m = i8x16.splat(0x55)
+  t = v128.and(v128.xor(i16x8.shr_u(q0_0, 1), q0_1), m)
+  q0_1 = v128.xor(q0_1, t)
+  q0_0 = v128.xor(q0_0, i16x8.shl(t, 1))
+  t = v128.and(v128.xor(i16x8.shr_u(q0_2, 1), q0_3), m)
+  q0_3 = v128.xor(q0_3, t)
+  q0_2 = v128.xor(q0_2, i16x8.shl(t, 1))
+  t = v128.and(v128.xor(i16x8.shr_u(q0_4, 1), q0_5), m)
+  q0_5 = v128.xor(q0_5, t)
+  q0_4 = v128.xor(q0_4, i16x8.shl(t, 1))
+  t = v128.and(v128.xor(i16x8.shr_u(q0_6, 1), q0_7), m)
+  q0_7 = v128.xor(q0_7, t)
+  q0_6 = v128.xor(q0_6, i16x8.shl(t, 1))
+  m = i8x16.splat(0x33)
+  t = v128.and(v128.xor(i16x8.shr_u(q0_0, 2), q0_2), m)
+  q0_2 = v128.xor(q0_2, t)
+  q0_0 = v128.xor(q0_0, i16x8.shl(t, 2))
+  t = v128.and(v128.xor(i16x8.shr_u(q0_1, 2), q0_3), m)
+  q0_3 = v128.xor(q0_3, t)
+  q0_1 = v128.xor(q0_1, i16x8.shl(t, 2))
+  t = v128.and(v128.xor(i16x8.shr_u(q0_4, 2), q0_6), m)
+  q0_6 = v128.xor(q0_6, t)
+  q0_4 = v128.xor(q0_4, i16x8.shl(t, 2))
+  t = v128.and(v128.xor(i16x8.shr_u(q0_5, 2), q0_7), m)
+  q0_7 = v128.xor(q0_7, t)
+  q0_5 = v128.xor(q0_5, i16x8.shl(t, 2))
+  m = i8x16.splat(0x0f)
+  t = v128.and(v128.xor(i16x8.shr_u(q0_0, 4), q0_4), m)
+  q0_4 = v128.xor(q0_4, t)
+  q0_0 = v128.xor(q0_0, i16x8.shl(t, 4))
+  t = v128.and(v128.xor(i16x8.shr_u(q0_1, 4), q0_5), m)
+  q0_5 = v128.xor(q0_5, t)
+  q0_1 = v128.xor(q0_1, i16x8.shl(t, 4))
+  t = v128.and(v128.xor(i16x8.shr_u(q0_2, 4), q0_6), m)
+  q0_6 = v128.xor(q0_6, t)
+  q0_2 = v128.xor(q0_2, i16x8.shl(t, 4))
+  t = v128.and(v128.xor(i16x8.shr_u(q0_3, 4), q0_7), m)
+  q0_7 = v128.xor(q0_7, t)
+  q0_3 = v128.xor(q0_3, i16x8.shl(t, 4))
+  v128.store(planes + 0 * nb, q0_0)
+  v128.store(planes + 1 * nb, q0_1)
+  v128.store(planes + 2 * nb, q0_2)
+  v128.store(planes + 3 * nb, q0_3)
+  v128.store(planes + 4 * nb, q0_4)
+  v128.store(planes + 5 * nb, q0_5)
+  v128.store(planes + 6 * nb, q0_6)
+  v128.store(planes + 7 * nb, q0_7)
+  let q1_0 = d3_1
+  let q1_1 = d3_3
+  let q1_2 = d3_5
+  let q1_3 = d3_7
+  let q1_4 = d3_9
+  let q1_5 = d3_11
+  let q1_6 = d3_13
+  let q1_7 = d3_15
+  m = i8x16.splat(0x55)
+  t = v128.and(v128.xor(i16x8.shr_u(q1_0, 1), q1_1), m)
+  q1_1 = v128.xor(q1_1, t)
+  q1_0 = v128.xor(q1_0, i16x8.shl(t, 1))
+  t = v128.and(v128.xor(i16x8.shr_u(q1_2, 1), q1_3), m)
+  q1_3 = v128.xor(q1_3, t)
+  q1_2 = v128.xor(q1_2, i16x8.shl(t, 1))
+  t = v128.and(v128.xor(i16x8.shr_u(q1_4, 1), q1_5), m)
+  q1_5 = v128.xor(q1_5, t)
+  q1_4 = v128.xor(q1_4, i16x8.shl(t, 1))
+  t = v128.and(v128.xor(i16x8.shr_u(q1_6, 1), q1_7), m)
+  q1_7 = v128.xor(q1_7, t)
+  q1_6 = v128.xor(q1_6, i16x8.shl(t, 1))
+  m = i8x16.splat(0x33)
+  t = v128.and(v128.xor(i16x8.shr_u(q1_0, 2), q1_2), m)
+  q1_2 = v128.xor(q1_2, t)
+  q1_0 = v128.xor(q1_0, i16x8.shl(t, 2))
+  t = v128.and(v128.xor(i16x8.shr_u(q1_1, 2), q1_3), m)
+  q1_3 = v128.xor(q1_3, t)
+  q1_1 = v128.xor(q1_1, i16x8.shl(t, 2))
+  t = v128.and(v128.xor(i16x8.shr_u(q1_4, 2), q1_6), m)
+  q1_6 = v128.xor(q1_6, t)
+  q1_4 = v128.xor(q1_4, i16x8.shl(t, 2))
+  t = v128.and(v128.xor(i16x8.shr_u(q1_5, 2), q1_7), m)
+  q1_7 = v128.xor(q1_7, t)
+  q1_5 = v128.xor(q1_5, i16x8.shl(t, 2))
+  m = i8x16.splat(0x0f)
+  t = v128.and(v128.xor(i16x8.shr_u(q1_0, 4), q1_4), m)
+  q1_4 = v128.xor(q1_4, t)
+  q1_0 = v128.xor(q1_0, i16x8.shl(t, 4))
+  t = v128.and(v128.xor(i16x8.shr_u(q1_1, 4), q1_5), m)
+  q1_5 = v128.xor(q1_5, t)
+  q1_1 = v128.xor(q1_1, i16x8.shl(t, 4))
+  t = v128.and(v128.xor(i16x8.shr_u(q1_2, 4), q1_6), m)
+  q1_6 = v128.xor(q1_6, t)
+  q1_2 = v128.xor(q1_2, i16x8.shl(t, 4))
+  t = v128.and(v128.xor(i16x8.shr_u(q1_3, 4), q1_7), m)
+  q1_7 = v128.xor(q1_7, t)
+  q1_3 = v128.xor(q1_3, i16x8.shl(t, 4))
+  v128.store(planes + 8 * nb, q1_0)
+  v128.store(planes + 9 * nb, q1_1)
+  v128.store(planes + 10 * nb, q1_2)
+  v128.store(planes + 11 * nb, q1_3)
+  v128.store(planes + 12 * nb, q1_4)
+  v128.store(planes + 13 * nb, q1_5)
+  v128.store(planes + 14 * nb, q1_6)
+  v128.store(planes + 15 * nb, q1_7)
+}
+
+
 // 8x8 bit-matrix transpose of a u64 (byte = row, bit = column); Hacker's Delight 7-3.
 // @ts-ignore: decorator
 @inline function transpose8(x: u64): u64 {
@@ -453,11 +754,17 @@ function shuffleBlock(inp: usize, out: usize, n: usize, s: i32): void {
   const chunks = nb >> 4
   const ss = <usize>s
   const rounds = 3 + ctz(s)
-  for (let c: usize = 0; c < chunks; c++) {
-    deinterleave(rounds, 8 * ss, inp + c * 128 * ss)
-    const planes = out + (c << 4)
-    for (let j: usize = 0; j < ss; j++) {
-      bitTranspose8(VEC_A + (j << 4), ss << 4, planes + 8 * j * nb, nb)
+  if (s == 2) {
+    for (let c: usize = 0; c < chunks; c++) shuffleChunk2(inp + (c << 8), out + (c << 4), nb)
+  } else if (s == 1) {
+    for (let c: usize = 0; c < chunks; c++) shuffleChunk1(inp + (c << 7), out + (c << 4), nb)
+  } else {
+    for (let c: usize = 0; c < chunks; c++) {
+      deinterleave(rounds, 8 * ss, inp + c * 128 * ss)
+      const planes = out + (c << 4)
+      for (let j: usize = 0; j < ss; j++) {
+        bitTranspose8(VEC_A + (j << 4), ss << 4, planes + 8 * j * nb, nb)
+      }
     }
   }
   for (let k = chunks << 4; k < nb; k++) {
