@@ -172,6 +172,53 @@ test('the upstream restarts on the same port: processing resumes without a REST 
   }
 })
 
+test('hundreds of concurrent ROI and parameter updates while streaming: no torn settings', async () => {
+  const sim = await startSimulator({ rate: 300, width: 128, height: 64 })
+  const cli = await startCli(sim.address, sim.prefix, ['--auto_start'])
+  const data = new StreamReader(`tcp://127.0.0.1:${cli.dataPort}`)
+  try {
+    const client = new PsenProcessingClient(cli.base)
+    await waitFor('frames', async () => ((await stats(client)).n_processed_images as number) > 10)
+    const jobs: Array<Promise<unknown>> = []
+    for (let i = 0; i < 300; i++) {
+      // Signal and background ROI always change together by value i: a frame must never see
+      // a mix that no request asked for within one ROI, and step_length always stays valid.
+      jobs.push(client.set_roi_signal([i % 100, 1 + (i % 27), 0, 1 + (i % 60)]))
+      jobs.push(client.set_parameters({ step_length: 2 + (i % 40) }))
+      if (i % 10 === 0) jobs.push(client.set_roi_background(i % 20 === 0 ? null : [0, 128, 0, 64]))
+    }
+    await Promise.all(jobs)
+    await sleep(200)
+    const frames = data.messages.splice(0)
+    assert.ok(frames.length > 0, 'frames arrived during the updates')
+    for (const m of frames) {
+      const p = JSON.parse(decodeValue(m.value(`${sim.prefix}:FPICTURE.processing_parameters`)!) as string) as
+        { roi_signal: number[]; roi_background: number[]; step_length: number }
+      if (p.roi_signal.length > 0) {
+        const [ox, sx, oy, sy] = p.roi_signal as [number, number, number, number]
+        // Some request i sent exactly this ROI.
+        const asked = [ox, ox + 100, ox + 200].some((i) => sx === 1 + (i % 27) && sy === 1 + (i % 60))
+        assert.ok(asked && oy === 0, `signal ROI ${p.roi_signal} was never asked for`)
+        const prof = m.value(`${sim.prefix}:FPICTURE.roi_signal_x_profile`)
+        assert.equal(prof?.info.shape, [sx], 'profile computed with the ROI reported')
+      }
+      assert.ok(p.roi_background.length === 0 || p.roi_background.join() === '0,128,0,64', `bg ${p.roi_background}`)
+      assert.ok(p.step_length === 50 || (p.step_length >= 2 && p.step_length <= 41), `step ${p.step_length}`)
+    }
+    // The last change applied (newest in the history) is the one in force.
+    const history = await client.get_history() as Array<{ endpoint: string; new: unknown }>
+    const lastRoi = history.find((h) => h.endpoint === 'POST /roi_signal')
+    const lastParams = history.find((h) => h.endpoint === 'POST /parameters')
+    assert.equal(await client.get_roi_signal(), lastRoi?.new)
+    assert.is((await client.get_parameters()).step_length,
+      (lastParams?.new as { step_length: number }).step_length)
+  } finally {
+    await data.close()
+    assert.is(await cli.stop(), 0)
+    await sim.close()
+  }
+})
+
 test('SIGTERM mid-stream ends the process cleanly', async () => {
   const sim = await startSimulator({ rate: 200, width: 256, height: 128 })
   const cli: CliProcess = await startCli(sim.address, sim.prefix, ['--auto_start'])
