@@ -30,7 +30,7 @@
  */
 import { execSync } from 'node:child_process'
 import { readdirSync } from 'node:fs'
-import { cpus } from 'node:os'
+import { cpus, loadavg } from 'node:os'
 import { join } from 'node:path'
 
 import { freePorts } from '../test/helpers/ports.js'
@@ -79,6 +79,8 @@ function machine(): Row {
   return {
     kind: 'machine', date: new Date().toISOString(), nproc: cpus().length,
     cpu: cpus()[0]?.model ?? '?', node: process.version, commit,
+    // Other work on the machine skews every number: record how busy it was at the start.
+    load1: Math.round(loadavg()[0] as number * 10) / 10,
   }
 }
 
@@ -87,7 +89,8 @@ let nextPulse = 1_000_000
 async function main(): Promise<void> {
   const info = machine()
   emit(info)
-  note(`${info.date}  ${info.nproc} × ${info.cpu}  Node ${info.node}  ${info.commit}`)
+  note(`${info.date}  ${info.nproc} × ${info.cpu}  Node ${info.node}  ${info.commit}  ` +
+    `load ${info.load1}`)
   note(`logs in ${runDir}`)
 
   const sender = await SenderProc.start()
@@ -196,7 +199,7 @@ async function main(): Promise<void> {
     const show = (kind: string) =>
       rows.filter((r) => r.kind === kind).map(({ kind: _k, ...r }) => r)
     console.log(`\n${info.date}  ${info.nproc} × ${info.cpu}  Node ${info.node}  ` +
-      `commit ${info.commit}`)
+      `commit ${info.commit}  load average ${info.load1} at the start`)
     console.log(`frame 2560x2160 uint16 bitshuffle_lz4, ${mb.toFixed(2)} MB; ROIs signal ` +
       `${JSON.stringify(ROI_SIGNAL)}, background ${JSON.stringify(ROI_BACKGROUND)}` +
       (baseline ? '; BASELINE (no service)' : '') +
