@@ -517,6 +517,27 @@ function flatten(
   return out
 }
 
+/** Input rate, drops and errors of the service, in the header (from GET /statistics). */
+function showServiceRates(st: Record<string, unknown>): void {
+  const n = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) ? v : 0)
+  const sum = (v: unknown): number =>
+    v !== null && typeof v === 'object'
+      ? Object.values(v as Record<string, unknown>).reduce<number>((a, b) => a + n(b), 0)
+      : n(v)
+  const span = el('svc-rates')
+  if (!('n_received_images' in st)) {
+    span.textContent = ''
+    return
+  }
+  const errors = n(st.n_malformed) + sum(st.n_frame_errors)
+  // Image drops are normal when nobody reads the image stream; data drops are not.
+  span.textContent =
+    `service: input ${n(st.input_rate_hz).toFixed(1)} Hz, ` +
+    `${n(st.n_processed_images)} processed, dropped ${n(st.n_dropped_data)} data / ` +
+    `${n(st.n_dropped_images)} images, ${errors} errors`
+  span.style.color = errors > 0 ? 'var(--err)' : ''
+}
+
 async function pollStatus(): Promise<void> {
   try {
     const status = await call('/status')
@@ -524,7 +545,9 @@ async function pollStatus(): Promise<void> {
     s.textContent = status.status
     s.className = `badge ${status.status === 'processing' ? 'ok' : 'bad'}`
     const stats = await call('/statistics')
-    const rows = flatten((stats.statistics ?? {}) as Record<string, unknown>)
+    const st = (stats.statistics ?? {}) as Record<string, unknown>
+    showServiceRates(st)
+    const rows = flatten(st)
     const table = el<HTMLTableElement>('stats')
     table.replaceChildren(
       ...rows.slice(0, 40).map(([k, v]) => {
