@@ -12,7 +12,9 @@ import { Codec, type RowRange } from '../kernel/codec.js'
 import { DTYPE_SIZE, isDTypeName, sumKind, type DTypeName, type SumKind } from '../kernel/dtype.js'
 import { KernelError } from '../kernel/errors.js'
 import type { Kernel, Region } from '../kernel/kernel.js'
-import { ProfileKernels, type FrameRef, type ProfileSums } from '../kernel/profiles.js'
+import {
+  ProfileKernels, type FrameRef, type ProfileInKernel, type ProfileSums,
+} from '../kernel/profiles.js'
 import type { ChannelNaming } from '../cli/args.js'
 import type { Metrics } from '../metrics.js'
 import { roiFits, type Roi } from './roi.js'
@@ -34,11 +36,14 @@ export interface EdgeOutputs {
 export interface EdgeInput<P extends object> {
   pulseId: bigint
   snapshot: Snapshot<P>
-  /** Signal ROI profile; undefined when it could not be computed (see `problem`). */
-  signal: ProfileSums | undefined
-  background: ProfileSums | undefined
+  /**
+   * Signal ROI profile, left in kernel memory (valid during the call); undefined when it could
+   * not be computed (see `problem`).
+   */
+  signal: ProfileInKernel | undefined
+  background: ProfileInKernel | undefined
   /** Profile of the reference ROI (when the parameters select one). */
-  reference: ProfileSums | undefined
+  reference: ProfileInKernel | undefined
   /** The event channel's value (when the parameters name one), undefined when absent. */
   event: RawValue | undefined
   /** Why the signal profile is missing: 'roi_outside_frame' | 'no_image' | 'no_signal_roi'. */
@@ -87,7 +92,9 @@ export class FramePipeline<P extends object> {
   readonly #codec: Codec
   readonly #profiles: ProfileKernels
   readonly #frame: Region
-  readonly #scratch: Region
+  readonly #sigOut: Region
+  readonly #bgOut: Region
+  readonly #refOut: Region
   readonly #opts: PipelineOptions<P>
   readonly #paramsInfo: ChannelInfo
   readonly #edgeInfos: ChannelInfo[]
@@ -99,7 +106,9 @@ export class FramePipeline<P extends object> {
     this.#codec = new Codec(opts.kernel, { maxBytes: opts.maxFrameBytes })
     this.#profiles = new ProfileKernels(opts.kernel)
     this.#frame = opts.kernel.region()
-    this.#scratch = opts.kernel.region()
+    this.#sigOut = opts.kernel.region()
+    this.#bgOut = opts.kernel.region()
+    this.#refOut = opts.kernel.region()
     this.imageName = `${opts.prefix}:FPICTURE`
     const name = (q: string): string => outputName(opts.prefix, opts.naming, q)
     this.#paramsInfo = info(name('processing_parameters'), 'string', [1])
@@ -150,9 +159,9 @@ export class FramePipeline<P extends object> {
     const eventName = edge.eventChannel(snap)
     const event = eventName === undefined ? undefined : msg.value(eventName)
 
-    let signal: ProfileSums | undefined
-    let background: ProfileSums | undefined
-    let reference: ProfileSums | undefined
+    let signal: ProfileInKernel | undefined
+    let background: ProfileInKernel | undefined
+    let reference: ProfileInKernel | undefined
     let problem: EdgeInput<P>['problem'] = sig.length === 0 ? 'no_signal_roi' : undefined
     let kind: SumKind = 'float64'
     this.lastEdge = undefined
@@ -197,9 +206,12 @@ export class FramePipeline<P extends object> {
         metrics?.stage.decode.observe((t1 - t0) / 1000)
         if (ptr !== undefined) {
           const ref: FrameRef = { ...frame, ptr }
-          if (sigOk) signal = this.#profiles.xProfile(ref, s4, this.#scratch)
-          if (bgOk) background = this.#profiles.xProfile(ref, b4, this.#scratch)
-          if (refOk) reference = this.#profiles.xProfile(ref, r4, this.#scratch)
+          // Profiles stay in kernel memory: the edge finder reads them there, and the encoder
+          // copies them out once (no intermediate JS arrays).
+          const p = this.#profiles
+          if (sigOk) signal = p.xProfileInKernel(ref, s4, this.#sigOut)
+          if (bgOk) background = p.xProfileInKernel(ref, b4, this.#bgOut)
+          if (refOk) reference = p.xProfileInKernel(ref, r4, this.#refOut)
           metrics?.stage.profile.observe((performance.now() - t1) / 1000)
         } else if (problem === undefined) {
           problem = 'no_image'
@@ -207,14 +219,10 @@ export class FramePipeline<P extends object> {
       }
     }
 
-    const channels: EncodeChannel[] = [{ info: this.#paramsInfo, value: snap.json }]
-    if (signal) channels.push({ info: this.#profileInfo('roi_signal', kind, signal.length), value: signal })
-    if (background) {
-      channels.push({ info: this.#profileInfo('roi_background', kind, background.length), value: background })
-    }
+    let out: EdgeOutputs | undefined
     if (sig.length === 4) {
       const t2 = performance.now()
-      let out: EdgeOutputs
+      const generation = this.#kernel.generation
       try {
         out = edge.process({ pulseId: msg.pulseId, snapshot: snap, signal, background, reference, event, problem })
       } catch (err) {
@@ -222,14 +230,38 @@ export class FramePipeline<P extends object> {
         this.#problem(stats, 'edge_error', `edge finding failed for pulse ${msg.pulseId}: ${err.message}`)
         out = NAN_EDGE
       }
+      if (this.#kernel.generation !== generation) {
+        // A trap replaced the kernel instance: the profiles' memory is gone with it.
+        this.#problem(stats, 'edge_error', `kernel reset during edge finding of pulse ${msg.pulseId}`)
+        signal = undefined
+        background = undefined
+      }
       metrics?.stage.edge.observe((performance.now() - t2) / 1000)
       this.lastEdge = out
+    }
+
+    const channels: EncodeChannel[] = [{ info: this.#paramsInfo, value: snap.json }]
+    // Views made now (after every call that may grow memory); the encoder copies them.
+    if (signal) {
+      channels.push({ info: this.#profileInfo('roi_signal', kind, signal.length), value: this.#view(signal) })
+    }
+    if (background) {
+      channels.push({ info: this.#profileInfo('roi_background', kind, background.length), value: this.#view(background) })
+    }
+    if (out) {
       const infos = this.#edgeInfos
       for (let i = 0; i < EDGE_CHANNELS.length; i++) {
         channels.push({ info: infos[i] as ChannelInfo, value: out[EDGE_CHANNELS[i] as keyof EdgeOutputs] })
       }
     }
     return this.encoder.encode({ pulseId: msg.pulseId, globalTimestamp: msg.globalTimestamp, channels })
+  }
+
+  #view(p: ProfileInKernel): ProfileSums {
+    const buf = this.#kernel.exports.memory.buffer
+    if (p.kind === 'uint64') return new BigUint64Array(buf, p.ptr, p.length)
+    if (p.kind === 'int64') return new BigInt64Array(buf, p.ptr, p.length)
+    return new Float64Array(buf, p.ptr, p.length)
   }
 
   /** Checks the image's type, shape and size; undefined (counted) when it cannot be processed. */
