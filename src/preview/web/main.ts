@@ -381,6 +381,7 @@ function showFrame(buf: ArrayBuffer): void {
 
 let ws: WebSocket | undefined
 let wsFailures = 0
+let wsEverOpened = false
 let polling = false
 
 function setConn(text: string, ok: boolean): void {
@@ -397,6 +398,7 @@ function connect(): void {
   ws = sock
   sock.onopen = () => {
     opened = true
+    wsEverOpened = true
     wsFailures = 0
     debug.transport = 'websocket'
     setConn('live (WebSocket)', true)
@@ -407,13 +409,14 @@ function connect(): void {
   sock.onclose = () => {
     ws = undefined
     if (!opened) wsFailures++
-    if (wsFailures >= 3) {
-      // WebSockets blocked (e.g. by a proxy): fall back to polling the newest frame.
+    if (!wsEverOpened && wsFailures >= 3) {
+      // WebSockets never worked (e.g. a proxy without upgrades): poll the newest frame instead.
       void pollFrames()
       return
     }
-    setConn('reconnecting', false)
-    setTimeout(connect, 1000)
+    // The service went away (restart, network): retry, less often the longer it lasts.
+    setConn(wsFailures > 0 ? 'service unreachable, retrying' : 'reconnecting', false)
+    setTimeout(connect, Math.min(5000, 1000 * (1 + wsFailures)))
   }
 }
 
