@@ -41,6 +41,8 @@ interface Ctx {
   browser: Browser
   page: Page
   consoleErrors: string[]
+  /** Every URL the page requested. */
+  requests: string[]
 }
 
 const test = suite<Ctx>('preview-browser')
@@ -159,6 +161,8 @@ test.before(async (ctx) => {
     if (m.type() === 'error') ctx.consoleErrors.push(m.text())
   })
   ctx.page.on('pageerror', (e) => ctx.consoleErrors.push(e.message))
+  ctx.requests = []
+  ctx.page.on('request', (r) => ctx.requests.push(r.url()))
 })
 
 test.after(async (ctx) => {
@@ -186,6 +190,10 @@ test('the page loads from the service and shows frames without console errors', 
   assert.is(d.decodeErrors, 0)
   assert.equal(d.roi.signal, [600, 1200, 1200, 300])
   assert.equal(ctx.consoleErrors, [], 'no console errors')
+  // Nothing from anywhere else (no CDN): every request went to the service itself.
+  const origin = new URL(ctx.url).host
+  assert.equal(ctx.requests.filter((u) => !u.startsWith('data:') && new URL(u).host !== origin), [])
+  assert.ok(ctx.requests.some((u) => u.endsWith('/kernel.wasm')), 'the kernel came from the service')
 })
 
 test('the canvas shows the frame (not blank): the spectrum band is brighter than the rest', async ({

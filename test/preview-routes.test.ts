@@ -124,6 +124,15 @@ http('the page, its assets and the kernel are served with the right types', asyn
   assert.is(js.status, 200)
   assert.match(js.headers.get('content-type') ?? '', /javascript/)
   await js.arrayBuffer()
+  // Precompressed for browsers that accept gzip, plain otherwise; the same bytes either way.
+  const plain = await fetch(`${harness.url}/preview/app.js`, {
+    headers: { 'Accept-Encoding': 'identity' },
+  })
+  assert.is(plain.headers.get('content-encoding'), null)
+  const plainText = await plain.text()
+  const gz = await fetch(`${harness.url}/preview/app.js`, { headers: { 'Accept-Encoding': 'gzip' } })
+  assert.is(gz.headers.get('content-encoding'), 'gzip')
+  assert.is(await gz.text(), plainText, 'fetch decompresses to the same bundle')
   const css = await fetch(`${harness.url}/preview/app.css`)
   assert.match(css.headers.get('content-type') ?? '', /text\/css/)
   await css.arrayBuffer()

@@ -89,7 +89,6 @@ function showMessage(text: string, isError = true): void {
 
 let work: FrameWork | undefined
 let frame: DecodedFrame | undefined
-let header: PreviewHeader | undefined
 let view: View = { x: 0, y: 0, w: 1, h: 1 }
 let contrastRange = { lo: 0, hi: 1, min: 0, max: 0 }
 
@@ -311,7 +310,6 @@ function showFrame(buf: ArrayBuffer): void {
   const f = work.decode(h, msg.data)
   const shapeChanged = !frame || frame.width !== f.width || frame.height !== f.height
   frame = f
-  header = h
   if (shapeChanged) {
     fitView()
     el('no-frame').style.display = 'none'
@@ -379,7 +377,6 @@ function showFrame(buf: ArrayBuffer): void {
   el('camera').textContent = h.name
 }
 
-let ws: WebSocket | undefined
 let wsFailures = 0
 let wsEverOpened = false
 let polling = false
@@ -395,7 +392,6 @@ function connect(): void {
   let opened = false
   const sock = new WebSocket(url)
   sock.binaryType = 'arraybuffer'
-  ws = sock
   sock.onopen = () => {
     opened = true
     wsEverOpened = true
@@ -407,7 +403,6 @@ function connect(): void {
     if (e.data instanceof ArrayBuffer) offerMessage(e.data)
   }
   sock.onclose = () => {
-    ws = undefined
     if (!opened) wsFailures++
     if (!wsEverOpened && wsFailures >= 3) {
       // WebSockets never worked (e.g. a proxy without upgrades): poll the newest frame instead.
@@ -697,8 +692,3 @@ main().catch((err: unknown) => {
   setConn('failed', false)
   showMessage(`preview failed to start: ${text}`)
 })
-
-// Keep the header reachable for debugging without exporting module state.
-export function currentHeader(): PreviewHeader | undefined {
-  return header
-}
