@@ -166,7 +166,15 @@ export class PsenService<P extends object> implements ServiceControl {
       this.#run = run
       this.#lastStats = stats
       this.#opts.metrics.processing.set(1)
-      run.done = this.#supervise(run)
+      // The supervisor catches everything itself; this is the last line of defence.
+      run.done = this.#supervise(run).catch((err: unknown) => {
+        this.#log.fatal({ err }, 'processing supervisor failed')
+        run.stopping = true
+        if (this.#run === run) {
+          this.#run = undefined
+          this.#opts.metrics.processing.set(0)
+        }
+      })
       this.#log.info({ input: this.config.inputStream, mode: this.config.inputMode }, 'processing started')
     })
   }
@@ -344,6 +352,9 @@ export class PsenService<P extends object> implements ServiceControl {
         mode: this.config.inputMode,
         receiveHighWaterMark: this.config.inputQueue,
         maxValueBytes: this.config.maxFrameBytes,
+        // A data header is parsed only when the hash changes: checking its MD5 then is cheap and
+        // rejects a header that does not match its hash (counted as hash_mismatch).
+        verifyHash: true,
         codec: this.#headerCodec,
         onError: (err: BsreadError) => {
           run.malformed[err.reason] = (run.malformed[err.reason] ?? 0) + 1
@@ -359,12 +370,22 @@ export class PsenService<P extends object> implements ServiceControl {
   /** Runs the receive loop until stopped; an unexpected failure restarts it after a pause. */
   async #supervise(run: Run): Promise<void> {
     while (!run.stopping) {
-      const receiver = run.receiver ?? this.#receiver(run)
-      run.receiver = receiver
       try {
-        for await (const msg of receiver) {
-          await this.#frame(msg, run)
-          if (run.stopping) break
+        const receiver = run.receiver ?? this.#receiver(run)
+        run.receiver = receiver
+        try {
+          for await (const msg of receiver) {
+            try {
+              await this.#frame(msg, run)
+            } catch (err) {
+              // Whatever a frame throws stays with that frame.
+              this.#frameError(run.stats, 'exception', `pulse ${msg.pulseId}: ${(err as Error).message}`, err)
+            }
+            if (run.stopping) break
+          }
+        } finally {
+          receiver.close()
+          run.receiver = undefined
         }
       } catch (err) {
         if (run.stopping) break
@@ -374,9 +395,6 @@ export class PsenService<P extends object> implements ServiceControl {
         this.#lastError = { message, time: pythonTimestamp(), cause: 'loop' }
         run.stats.lastError = this.#lastError
         this.#log.error({ err }, message)
-      } finally {
-        receiver.close()
-        run.receiver = undefined
       }
       if (run.stopping) break
       await new Promise<void>((resolve) => {
