@@ -52,8 +52,9 @@ function median(xs: number[]): number {
 }
 
 /**
- * Times `fn` (one frame per call): warm-up, then `runs` timed runs of `reps` calls each, where
- * reps makes a run last at least ~5 ms (so microsecond kernels are not timer noise).
+ * Times `fn` (one frame per call): warm-up (>= 10 calls, so the wasm code has tiered up to
+ * the optimising compiler), then `runs` timed runs of `reps` calls each, where reps makes a run
+ * last at least ~5 ms (so microsecond kernels are not timer noise).
  */
 function measure(name: string, fn: () => void, bytesOut: number, runs = RUNS,
   note?: string): Result {
@@ -62,7 +63,7 @@ function measure(name: string, fn: () => void, bytesOut: number, runs = RUNS,
   do {
     fn()
     warm++
-  } while (warm < 3 || (performance.now() - t0 < 200 && warm < 50))
+  } while (warm < 10 || (performance.now() - t0 < 500 && warm < 100))
   const per = (performance.now() - t0) / warm
   const reps = Math.max(1, Math.ceil(5 / Math.max(per, 1e-6)))
   const times: number[] = []
