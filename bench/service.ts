@@ -17,6 +17,8 @@
  *   --seconds S        length of each step (default 10)
  *   --rates a,b,...    the sweep (default 100,200,300,400,500,600); it stops at the first
  *                      failed step unless --keep-going, then bisects once (--no-refine: not)
+ *   --repeat N         N interleaved rounds over the rates (no stop, no bisection), then one
+ *                      row of medians per rate; a rate counts as sustained only if it always passed
  *   --idle-seconds S   idle CPU measurement (default 10; 0 skips it)
  *   --threads N        passed to the service (--threads N)
  *   --service-args "…" extra service arguments
@@ -35,7 +37,7 @@ import { join } from 'node:path'
 
 import { freePorts } from '../test/helpers/ports.js'
 import {
-  ROI_BACKGROUND, ROI_SIGNAL, nowMs, parseOptions, quantile, sampleMachine, sampleProc,
+  ROI_BACKGROUND, ROI_SIGNAL, median, nowMs, parseOptions, quantile, sampleMachine, sampleProc,
   sampleThreads, sleep, table, type ProcSample,
 } from './service/common.js'
 import {
@@ -49,6 +51,7 @@ const seconds = Number(opts.get('seconds') ?? 10)
 const rates = (opts.get('rates') ?? '100,200,300,400,500,600').split(',').map(Number)
 const idleSeconds = Number(opts.get('idle-seconds') ?? 10)
 const keepGoing = opts.has('keep-going')
+const repeat = Math.max(1, Number(opts.get('repeat') ?? 1))
 const refine = !opts.has('no-refine')
 const baseline = opts.has('baseline')
 const cpuProf = opts.has('cpu-prof')
@@ -62,7 +65,7 @@ type Row = Record<string, string | number>
 const rows: Row[] = []
 function emit(row: Row): void {
   if (json) console.log(JSON.stringify(row))
-  else rows.push(row)
+  rows.push(row)
 }
 function note(msg: string): void {
   if (!json) console.error(msg)
@@ -142,14 +145,24 @@ async function main(): Promise<void> {
 
   const results: Array<{ hz: number; pass: boolean }> = []
   let failedAt = 0
-  for (const hz of rates) {
-    const pass = await step(hz, sender, data, image, service)
-    results.push({ hz, pass })
-    if (!pass && failedAt === 0) failedAt = hz
-    if (!pass && !keepGoing) break
+  if (repeat > 1) {
+    // Rounds over all rates (interleaved, so slow drifts of the machine hit every rate alike).
+    for (let r = 0; r < repeat; r++) {
+      for (const hz of rates) {
+        results.push({ hz, pass: await step(hz, sender, data, image, service) })
+      }
+    }
+    emitMedians()
+  } else {
+    for (const hz of rates) {
+      const pass = await step(hz, sender, data, image, service)
+      results.push({ hz, pass })
+      if (!pass && failedAt === 0) failedAt = hz
+      if (!pass && !keepGoing) break
+    }
   }
   // Bisect between the best pass below the first failure and that failure, to ~50 Hz.
-  if (refine && failedAt > 0) {
+  if (refine && failedAt > 0 && repeat === 1) {
     let lo = Math.max(0, ...results.filter((x) => x.pass && x.hz < failedAt).map((x) => x.hz))
     let hi = failedAt
     while (lo > 0 && hi - lo >= 50) {
@@ -161,9 +174,10 @@ async function main(): Promise<void> {
     }
   }
 
-  const passed = results.filter((x) => x.pass).map((x) => x.hz)
-  const stepRows = rows.filter((r) => r.kind === 'step')
-  const lat = stepRows.find((r) => r.rate_hz === 100)
+  // With --repeat a rate counts only when it passed every time.
+  const passed = results.filter((x) => x.pass && results.every((y) => y.hz !== x.hz || y.pass))
+    .map((x) => x.hz)
+  const lat = rows.find((r) => r.kind === (repeat > 1 ? 'median' : 'step') && r.rate_hz === 100)
   const summary: Row = {
     kind: 'summary',
     max_zero_loss_hz: passed.length > 0 ? Math.max(...passed) : 0,
@@ -208,7 +222,28 @@ async function main(): Promise<void> {
     console.log()
     console.log(table(show('step')))
     console.log()
+    if (repeat > 1) {
+      console.log(`medians over ${repeat} rounds:`)
+      console.log(table(show('median')))
+      console.log()
+    }
     console.log(table(show('summary')))
+  }
+}
+
+/** One row per rate with the median of every numeric column over the repeated steps. */
+function emitMedians(): void {
+  for (const hz of rates) {
+    const same = rows.filter((r) => r.kind === 'step' && r.rate_hz === hz)
+    const out: Row = { kind: 'median', rate_hz: hz, runs: same.length,
+      passes: same.filter((r) => r.pass === 'yes').length }
+    for (const key of Object.keys(same[0] ?? {})) {
+      if (key in out || key === 'pass') continue
+      const vals = same.map((r) => r[key]).filter((v): v is number => typeof v === 'number' &&
+        !Number.isNaN(v))
+      out[key] = vals.length > 0 ? median(vals) : NaN
+    }
+    emit(out)
   }
 }
 
