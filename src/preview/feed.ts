@@ -74,7 +74,7 @@ export class PreviewFeed {
   #resHead = 0
   #resPublished = 0
   #listeners = new Set<PreviewListener>()
-  #timer: ReturnType<typeof setInterval> | undefined
+  #timer: ReturnType<typeof setTimeout> | undefined
   #lastPublished = 0
   #published = 0
 
@@ -154,14 +154,11 @@ export class PreviewFeed {
   /** Calls `listener` at the preview rate with each new newest frame; returns the unsubscriber. */
   subscribe(listener: PreviewListener): () => void {
     this.#listeners.add(listener)
-    if (this.#timer === undefined) {
-      this.#timer = setInterval(() => this.#publish(), 1000 / this.rateHz)
-      this.#timer.unref?.()
-    }
+    if (this.#timer === undefined) this.#schedule()
     return () => {
       this.#listeners.delete(listener)
       if (this.#listeners.size === 0 && this.#timer !== undefined) {
-        clearInterval(this.#timer)
+        clearTimeout(this.#timer)
         this.#timer = undefined
       }
     }
@@ -170,8 +167,23 @@ export class PreviewFeed {
   /** Stops publishing and drops every subscriber. */
   close(): void {
     this.#listeners.clear()
-    if (this.#timer !== undefined) clearInterval(this.#timer)
+    if (this.#timer !== undefined) clearTimeout(this.#timer)
     this.#timer = undefined
+  }
+
+  /**
+   * Next publication in 0.75..1.25 periods. A fixed period would alias with the shot pattern:
+   * at 100 Hz and 5 Hz every preview frame would be 20 pulses after the previous one, so with
+   * X-ray shots on every 4th pulse the page would only ever see one kind of shot.
+   */
+  #schedule(): void {
+    const delay = (1000 / this.rateHz) * (0.75 + 0.5 * Math.random())
+    this.#timer = setTimeout(() => {
+      this.#publish()
+      if (this.#listeners.size > 0) this.#schedule()
+      else this.#timer = undefined
+    }, delay)
+    this.#timer.unref?.()
   }
 
   #takeResults(): PreviewResult[] {

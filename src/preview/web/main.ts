@@ -445,7 +445,9 @@ async function pollFrames(): Promise<void> {
       setConn('service unreachable', false)
     }
     await new Promise((r) =>
-      setTimeout(r, Math.max(0, 1000 / rate - (performance.now() - started))),
+      // Jittered like the server's pushes, so as not to alias with the shot pattern.
+      setTimeout(r, Math.max(0, (1000 / rate) * (0.75 + 0.5 * Math.random()) -
+        (performance.now() - started))),
     )
   }
 }
