@@ -24,7 +24,9 @@ export type {
 } from './bsread/types.js'
 
 export { Kernel, Region } from './kernel/kernel.js'
-export { compileKernel, DEFAULT_KERNEL_URL, DEBUG_KERNEL_URL, type KernelSource } from './kernel/loader.js'
+export {
+  compileKernel, DEFAULT_KERNEL_URL, DEBUG_KERNEL_URL, type KernelSource,
+} from './kernel/loader.js'
 export { KernelError } from './kernel/errors.js'
 export { Codec } from './kernel/codec.js'
 export { ProfileKernels, type FrameRef, type ProfileSums } from './kernel/profiles.js'

@@ -61,7 +61,9 @@ export class RateLimitedLog {
     this.#emit('error', key, fields, message)
   }
 
-  #emit(level: 'warn' | 'error', key: string, fields: Record<string, unknown>, message: string): void {
+  #emit(
+    level: 'warn' | 'error', key: string, fields: Record<string, unknown>, message: string,
+  ): void {
     const now = Date.now()
     const entry = this.#last.get(key)
     if (entry && now - entry.at < this.intervalMs) {

@@ -222,7 +222,9 @@ export function createApp(deps: AppDeps): Hono {
   })
   app.get('/metrics', async (c) => {
     if (!metrics) return fail(c, 'metrics are not enabled', 404)
-    return c.body(await metrics.registry.metrics(), 200, { 'Content-Type': metrics.registry.contentType })
+    return c.body(await metrics.registry.metrics(), 200, {
+      'Content-Type': metrics.registry.contentType,
+    })
   })
 
   // Other modules' routes (the browser preview) are mounted here.

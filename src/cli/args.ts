@@ -61,41 +61,42 @@ export const DEFAULTS = {
   previewRate: 5,
 }
 
+const D = DEFAULTS
+
+/** The service's --help text. */
 export const USAGE = `Usage:
   psen-processing INPUT_STREAM PREFIX [options]   run the service
-  psen-processing                                 built-in demo: simulated camera + service
-  psen-processing dump [options]                  print a bsread stream (see: dump --help)
-  psen-processing simulate [options]              run the simulated camera (see: simulate --help)
+  psen-processing                                 demo: simulated camera + service
+  psen-processing dump [options]                  print a bsread stream (dump --help)
+  psen-processing simulate [options]              simulated camera (simulate --help)
 
 Arguments:
   INPUT_STREAM   bsread stream to process, tcp://host:port (PULL, connect)
   PREFIX         camera name; the image channel is PREFIX:FPICTURE
 
-Options (both --opt value and --opt=value):
-  -o, --data_output_stream_port PORT  processed-data stream (PUSH, bind)        [${DEFAULTS.dataPort}]
-  -i, --image_output_stream_port PORT image stream (PUSH, bind)                 [${DEFAULTS.imagePort}]
-  -r, --rest_api_port PORT            HTTP API port (0: any free port)          [${DEFAULTS.restPort}]
-      --rest_api_interface ADDR       interface the HTTP API binds to           [${DEFAULTS.restInterface}]
-      --stream_interface ADDR         interface the output streams bind to      [${DEFAULTS.streamInterface}]
-      --log_level LEVEL               CRITICAL ERROR WARNING INFO DEBUG         [${DEFAULTS.logLevel}]
-      --auto_start                    start processing as soon as the service is up
-      --input_mode pull|sub           PULL (point-to-point) or SUB (broadcast)  [${DEFAULTS.inputMode}]
-      --channel_naming full|short     output channels PREFIX:FPICTURE.x (full) or PREFIX.x (short)
-                                                                                [${DEFAULTS.channelNaming}]
-      --data_send_timeout_ms MS       longest wait per data message when its queue is full,
-                                      then the message is dropped and counted   [${DEFAULTS.dataSendTimeoutMs}]
-      --data_queue N                  data stream queue (messages)              [${DEFAULTS.dataQueue}]
-      --image_queue N                 image stream queue (messages; full: drop) [${DEFAULTS.imageQueue}]
-      --input_queue N                 input receive queue (messages)            [${DEFAULTS.inputQueue}]
-      --max_frame_bytes N             largest accepted image, decompressed      [${DEFAULTS.maxFrameBytes}]
-      --state_file PATH               keep ROIs and parameters in this file across restarts
-                                      (default: env PSEN_STATE_FILE; unset: in memory only)
-      --api_token TOKEN               require "Authorization: Bearer TOKEN" on POST endpoints
-                                      (default: env PSEN_API_TOKEN; unset: open)
-      --preview_rate HZ               frames per second offered to the browser preview
-                                      (0: off)                                  [${DEFAULTS.previewRate}]
-  -h, --help                          this text
-  -v, --version                       the version
+Options (both --opt value and --opt=value; defaults in brackets):
+  -o, --data_output_stream_port PORT   processed-data stream, PUSH bind [${D.dataPort}]
+  -i, --image_output_stream_port PORT  image stream, PUSH bind [${D.imagePort}]
+  -r, --rest_api_port PORT             HTTP API port, 0: any free port [${D.restPort}]
+      --rest_api_interface ADDR        interface of the HTTP API [${D.restInterface}]
+      --stream_interface ADDR          interface of the output streams [${D.streamInterface}]
+      --log_level LEVEL                CRITICAL ERROR WARNING INFO DEBUG [${D.logLevel}]
+      --auto_start                     start processing as soon as the service is up
+      --input_mode pull|sub            PULL or SUB (broadcast) input [${D.inputMode}]
+      --channel_naming full|short      outputs PREFIX:FPICTURE.x or PREFIX.x [${D.channelNaming}]
+      --data_send_timeout_ms MS        longest wait per data message when its queue is
+                                       full; then it is dropped and counted [${D.dataSendTimeoutMs}]
+      --data_queue N                   data stream queue, messages [${D.dataQueue}]
+      --image_queue N                  image stream queue, messages; full: drop [${D.imageQueue}]
+      --input_queue N                  input receive queue, messages [${D.inputQueue}]
+      --max_frame_bytes N              largest image, decompressed [${D.maxFrameBytes}]
+      --state_file PATH                keep ROIs and parameters across restarts
+                                       [env PSEN_STATE_FILE; unset: memory only]
+      --api_token TOKEN                POST endpoints need "Authorization: Bearer TOKEN"
+                                       [env PSEN_API_TOKEN; unset: open]
+      --preview_rate HZ                frames/s for the browser preview, 0: off [${D.previewRate}]
+  -h, --help                           this text
+  -v, --version                        the version
 
 Signals: SIGTERM and SIGINT stop the service cleanly (sockets closed, state written).
 `
@@ -138,7 +139,9 @@ const OPTIONS = {
   version: { type: 'boolean', short: 'v' },
 } as const
 
-function integer(name: string, raw: string | undefined, fallback: number, min: number, max: number): number {
+function integer(
+  name: string, raw: string | undefined, fallback: number, min: number, max: number,
+): number {
   if (raw === undefined) return fallback
   if (!/^\s*\d+\s*$/.test(raw)) throw new UsageError(`--${name}: expected an integer, got '${raw}'`)
   const value = Number(raw)
@@ -148,7 +151,9 @@ function integer(name: string, raw: string | undefined, fallback: number, min: n
   return value
 }
 
-function decimal(name: string, raw: string | undefined, fallback: number, min: number, max: number): number {
+function decimal(
+  name: string, raw: string | undefined, fallback: number, min: number, max: number,
+): number {
   if (raw === undefined) return fallback
   const value = Number(raw)
   if (raw.trim() === '' || !Number.isFinite(value)) {
@@ -160,7 +165,9 @@ function decimal(name: string, raw: string | undefined, fallback: number, min: n
   return value
 }
 
-function choice<T extends string>(name: string, raw: string | undefined, fallback: T, choices: readonly T[]): T {
+function choice<T extends string>(
+  name: string, raw: string | undefined, fallback: T, choices: readonly T[],
+): T {
   if (raw === undefined) return fallback
   const found = choices.find((c) => c.toLowerCase() === raw.toLowerCase())
   if (!found) throw new UsageError(`--${name}: '${raw}' is not one of ${choices.join(', ')}`)
@@ -181,13 +188,17 @@ export function checkStreamAddress(address: string): string {
  * Parses the service's command line (without a subcommand). Throws UsageError with a message
  * meant for the user on anything it cannot run.
  */
-export function parseServiceArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): ParsedCommand {
+export function parseServiceArgs(
+  argv: string[], env: NodeJS.ProcessEnv = process.env,
+): ParsedCommand {
   let parsed
   try {
     parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true })
   } catch (err) {
     // parseArgs' own messages name the option; drop its hint about '--' for positionals.
-    const message = err instanceof Error ? err.message.split('. To specify')[0] ?? err.message : String(err)
+    const message = err instanceof Error
+      ? err.message.split('. To specify')[0] ?? err.message
+      : String(err)
     throw new UsageError(message ?? 'bad command line')
   }
   const { values: v, positionals } = parsed
@@ -196,7 +207,9 @@ export function parseServiceArgs(argv: string[], env: NodeJS.ProcessEnv = proces
   if (positionals.length > 2) {
     throw new UsageError(`unexpected argument '${positionals[2]}' (INPUT_STREAM PREFIX expected)`)
   }
-  if (positionals.length === 1) throw new UsageError('PREFIX is missing (INPUT_STREAM PREFIX expected)')
+  if (positionals.length === 1) {
+    throw new UsageError('PREFIX is missing (INPUT_STREAM PREFIX expected)')
+  }
   if (v.data_output_stream_port !== undefined && v.output_stream_port !== undefined) {
     throw new UsageError('give --data_output_stream_port or --output_stream_port, not both')
   }
@@ -205,7 +218,8 @@ export function parseServiceArgs(argv: string[], env: NodeJS.ProcessEnv = proces
   const common = {
     dataPort: integer('data_output_stream_port', v.data_output_stream_port ?? v.output_stream_port,
       DEFAULTS.dataPort, 1, 65535),
-    imagePort: integer('image_output_stream_port', v.image_output_stream_port, DEFAULTS.imagePort, 1, 65535),
+    imagePort: integer('image_output_stream_port', v.image_output_stream_port, DEFAULTS.imagePort,
+      1, 65535),
     restPort: integer('rest_api_port', v.rest_api_port, DEFAULTS.restPort, 0, 65535),
     restInterface: v.rest_api_interface ?? DEFAULTS.restInterface,
     streamInterface: v.stream_interface ?? DEFAULTS.streamInterface,
@@ -219,14 +233,16 @@ export function parseServiceArgs(argv: string[], env: NodeJS.ProcessEnv = proces
     dataQueue: integer('data_queue', v.data_queue, DEFAULTS.dataQueue, 1, 1_000_000),
     imageQueue: integer('image_queue', v.image_queue, DEFAULTS.imageQueue, 1, 1_000_000),
     inputQueue: integer('input_queue', v.input_queue, DEFAULTS.inputQueue, 1, 1_000_000),
-    maxFrameBytes: integer('max_frame_bytes', v.max_frame_bytes, DEFAULTS.maxFrameBytes, 1024, 2 ** 31),
+    maxFrameBytes: integer('max_frame_bytes', v.max_frame_bytes, DEFAULTS.maxFrameBytes,
+      1024, 2 ** 31),
     // PSEN_STATE_FILE: the container image's default (in its /data volume).
     stateFile: (v.state_file ?? env.PSEN_STATE_FILE) || undefined,
     apiToken: token === undefined || token === '' ? undefined : token,
     previewRate: decimal('preview_rate', v.preview_rate, DEFAULTS.previewRate, 0, 1000),
   }
   if (common.dataPort === common.imagePort) {
-    throw new UsageError(`the data and image streams need different ports (both ${common.dataPort})`)
+    throw new UsageError(
+      `the data and image streams need different ports (both ${common.dataPort})`)
   }
   if (positionals.length === 0) return { kind: 'demo', config: common }
 

@@ -14,6 +14,7 @@ import { PreviewFeed } from '../preview/feed.js'
 import { previewWebSocket } from '../preview/routes.js'
 import { FinderStage } from '../processing/edge-stage.js'
 import { EDGE_STATUS, parameterModel } from '../processing/parameters.js'
+import { FAULT_ENV, FaultInjection } from '../processing/faults.js'
 import { PsenService } from '../processing/service.js'
 import type { Roi } from '../processing/roi.js'
 import { startSimulator, type Simulator } from '../sim/simulator.js'
@@ -49,7 +50,8 @@ export async function main(argv: string[]): Promise<number> {
     cmd = parseServiceArgs(argv)
   } catch (err) {
     if (!(err instanceof UsageError)) throw err
-    process.stderr.write(`psen-processing: ${err.message}\nRun 'psen-processing --help' for usage.\n`)
+    process.stderr.write(
+      `psen-processing: ${err.message}\nRun 'psen-processing --help' for usage.\n`)
     return 2
   }
   if (cmd.kind === 'help') {
@@ -78,16 +80,21 @@ export async function startService(
 ): Promise<RunningService> {
   const log = await createLogger({ level: config.logLevel })
   const kernel = await Kernel.load()
-  const store = await StateStore.open({ path: config.stateFile, logger: log.child({ module: 'state' }) })
+  const store = await StateStore.open({
+    path: config.stateFile, logger: log.child({ module: 'state' }),
+  })
   const metrics = new Metrics()
   const feed = config.previewRate > 0 ? new PreviewFeed({ rateHz: config.previewRate }) : undefined
   const codec = new Codec(kernel, { maxBytes: config.maxFrameBytes })
+  const faults = FaultInjection.parse(process.env[FAULT_ENV])
+  if (faults) log.warn({ [FAULT_ENV]: process.env[FAULT_ENV] }, 'test-only fault injection is on')
   const service = await PsenService.create({
     config, log: log.child({ module: 'service' }), metrics, store, kernel,
     parameters: parameterModel,
     edge: new FinderStage(kernel, { codec }),
     parameterInfo: { edge_status: EDGE_STATUS },
     ...(feed ? { feed } : {}),
+    ...(faults ? { faults } : {}),
   })
   let http: HttpServer
   try {
@@ -137,7 +144,9 @@ export async function startService(
 }
 
 /** Runs until SIGTERM/SIGINT; resolves to the exit code. */
-async function runUntilSignal(running: RunningService, extra?: () => Promise<void>): Promise<number> {
+async function runUntilSignal(
+  running: RunningService, extra?: () => Promise<void>,
+): Promise<number> {
   return new Promise((resolve) => {
     const onSignal = (signal: NodeJS.Signals): void => {
       process.off('SIGTERM', onSignal)
@@ -174,10 +183,13 @@ async function runDemo(base: Omit<ServiceConfig, 'inputStream' | 'prefix'>): Pro
   try {
     sim = await startSimulator({})
   } catch (err) {
-    process.stderr.write(`psen-processing: cannot start the simulated camera: ${(err as Error).message}\n`)
+    process.stderr.write(
+      `psen-processing: cannot start the simulated camera: ${(err as Error).message}\n`)
     return 1
   }
-  const config: ServiceConfig = { ...base, inputStream: sim.address, prefix: sim.prefix, autoStart: true }
+  const config: ServiceConfig = {
+    ...base, inputStream: sim.address, prefix: sim.prefix, autoStart: true,
+  }
   // The simulator's spectrum band sits at the facility's rows 1150..1550 scaled to its height.
   const y0 = Math.round((1150 / 2160) * sim.height)
   const y1 = Math.round((1550 / 2160) * sim.height)
@@ -201,7 +213,8 @@ async function runDemo(base: Omit<ServiceConfig, 'inputStream' | 'prefix'>): Pro
     `  preview:      http://${host}:${running.http.port}/`,
     `  HTTP API:     http://${host}:${running.http.port}/status  (/statistics, /roi_signal, ...)`,
     `  camera:       ${sim.address} (${sim.width}x${sim.height}, ${sim.prefix}:FPICTURE)`,
-    `  data stream:  tcp://${host}:${config.dataPort}   image stream: tcp://${host}:${config.imagePort}`,
+    `  data stream:  tcp://${host}:${config.dataPort}`,
+    `  image stream: tcp://${host}:${config.imagePort}`,
     '  Ctrl-C stops.',
     '',
   ].join('\n') + '\n')

@@ -140,7 +140,8 @@ export class PsenProcessingClient {
         method, headers, body: payload, signal: AbortSignal.timeout(this.#timeoutMs),
       })
     } catch (err) {
-      const why = err instanceof Error ? (err.cause instanceof Error ? err.cause.message : err.message) : ''
+      const cause = err instanceof Error && err.cause instanceof Error ? err.cause : err
+      const why = cause instanceof Error ? cause.message : ''
       throw new PsenClientError(`cannot reach ${this.#base}${path}: ${why}`, 0)
     }
     let answer: unknown
@@ -156,8 +157,8 @@ export class PsenProcessingClient {
         response.status)
     }
     if (env.state !== 'ok') {
-      throw new PsenClientError(typeof env.status === 'string' ? env.status : 'Unknown error occurred.',
-        response.status)
+      const message = typeof env.status === 'string' ? env.status : 'Unknown error occurred.'
+      throw new PsenClientError(message, response.status)
     }
     return env as Envelope
   }

@@ -133,7 +133,8 @@ export class FramePipeline<P extends object> {
     let i = this.#profileInfos.get(key)
     if (!i) {
       if (this.#profileInfos.size > 64) this.#profileInfos.clear()
-      i = info(outputName(this.#opts.prefix, this.#opts.naming, `${which}_x_profile`), kind, [length])
+      const name = outputName(this.#opts.prefix, this.#opts.naming, `${which}_x_profile`)
+      i = info(name, kind, [length])
       this.#profileInfos.set(key, i)
     }
     return i
@@ -168,7 +169,8 @@ export class FramePipeline<P extends object> {
 
     const frame = raw === undefined ? undefined : this.#frameOf(raw, stats)
     if (raw === undefined) {
-      this.#problem(stats, 'missing_image', `message ${msg.pulseId} has no channel ${this.imageName}`)
+      this.#problem(stats, 'missing_image',
+        `message ${msg.pulseId} has no channel ${this.imageName}`)
       if (problem === undefined) problem = 'no_image'
     } else if (frame === undefined) {
       if (problem === undefined) problem = 'no_image'
@@ -180,7 +182,8 @@ export class FramePipeline<P extends object> {
       const bgOk = fits(bg)
       const refOk = fits(refRoi)
       if (sig.length === 4 && !sigOk) {
-        this.#problem(stats, 'roi_signal_outside_frame', `signal ROI [${sig.join(', ')}] does not ` +
+        this.#problem(stats, 'roi_signal_outside_frame',
+          `signal ROI [${sig.join(', ')}] does not ` +
           `fit the ${frame.width}x${frame.height} frame of pulse ${msg.pulseId}`)
         problem = 'roi_outside_frame'
       }
@@ -224,15 +227,19 @@ export class FramePipeline<P extends object> {
       const t2 = performance.now()
       const generation = this.#kernel.generation
       try {
-        out = edge.process({ pulseId: msg.pulseId, snapshot: snap, signal, background, reference, event, problem })
+        out = edge.process({
+          pulseId: msg.pulseId, snapshot: snap, signal, background, reference, event, problem,
+        })
       } catch (err) {
         if (!(err instanceof KernelError) && !(err instanceof RangeError)) throw err
-        this.#problem(stats, 'edge_error', `edge finding failed for pulse ${msg.pulseId}: ${err.message}`)
+        this.#problem(stats, 'edge_error',
+          `edge finding failed for pulse ${msg.pulseId}: ${err.message}`)
         out = NAN_EDGE
       }
       if (this.#kernel.generation !== generation) {
         // A trap replaced the kernel instance: the profiles' memory is gone with it.
-        this.#problem(stats, 'edge_error', `kernel reset during edge finding of pulse ${msg.pulseId}`)
+        this.#problem(stats, 'edge_error',
+          `kernel reset during edge finding of pulse ${msg.pulseId}`)
         signal = undefined
         background = undefined
       }
@@ -243,18 +250,23 @@ export class FramePipeline<P extends object> {
     const channels: EncodeChannel[] = [{ info: this.#paramsInfo, value: snap.json }]
     // Views made now (after every call that may grow memory); the encoder copies them.
     if (signal) {
-      channels.push({ info: this.#profileInfo('roi_signal', kind, signal.length), value: this.#view(signal) })
+      const desc = this.#profileInfo('roi_signal', kind, signal.length)
+      channels.push({ info: desc, value: this.#view(signal) })
     }
     if (background) {
-      channels.push({ info: this.#profileInfo('roi_background', kind, background.length), value: this.#view(background) })
+      const desc = this.#profileInfo('roi_background', kind, background.length)
+      channels.push({ info: desc, value: this.#view(background) })
     }
     if (out) {
       const infos = this.#edgeInfos
       for (let i = 0; i < EDGE_CHANNELS.length; i++) {
-        channels.push({ info: infos[i] as ChannelInfo, value: out[EDGE_CHANNELS[i] as keyof EdgeOutputs] })
+        const value = out[EDGE_CHANNELS[i] as keyof EdgeOutputs]
+        channels.push({ info: infos[i] as ChannelInfo, value })
       }
     }
-    return this.encoder.encode({ pulseId: msg.pulseId, globalTimestamp: msg.globalTimestamp, channels })
+    return this.encoder.encode({
+      pulseId: msg.pulseId, globalTimestamp: msg.globalTimestamp, channels,
+    })
   }
 
   #view(p: ProfileInKernel): ProfileSums {
@@ -268,11 +280,13 @@ export class FramePipeline<P extends object> {
   #frameOf(raw: RawValue, stats: RunStatistics): Omit<FrameRef, 'ptr'> | undefined {
     const { type, shape } = raw.info
     if (!isDTypeName(type)) {
-      this.#problem(stats, 'unsupported_type', `${this.imageName}: pixel type ${type} is not supported`)
+      this.#problem(stats, 'unsupported_type',
+        `${this.imageName}: pixel type ${type} is not supported`)
       return undefined
     }
     if (shape.length !== 2 || !shape.every((d) => Number.isInteger(d) && d >= 1)) {
-      this.#problem(stats, 'bad_shape', `${this.imageName}: shape [${shape.join(', ')}] is not an image`)
+      this.#problem(stats, 'bad_shape',
+        `${this.imageName}: shape [${shape.join(', ')}] is not an image`)
       return undefined
     }
     const [width, height] = shape as [number, number]
@@ -285,7 +299,9 @@ export class FramePipeline<P extends object> {
     return { width, height, dtype: type as DTypeName, bigEndian: raw.info.encoding === 'big' }
   }
 
-  #decode(raw: RawValue, frame: Omit<FrameRef, 'ptr'>, rows: RowRange[], stats: RunStatistics): number | undefined {
+  #decode(
+    raw: RawValue, frame: Omit<FrameRef, 'ptr'>, rows: RowRange[], stats: RunStatistics,
+  ): number | undefined {
     try {
       return this.#codec.decompressRowsInto(this.#frame, raw.bytes, DTYPE_SIZE[frame.dtype],
         frame.width, frame.height, rows, raw.info.compression)

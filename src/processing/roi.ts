@@ -62,7 +62,8 @@ export function validateRoi(value: unknown): Roi {
       `ROI sizes (second and fourth elements) must be at least 1, but ${show(value)} was given.`)
   }
   if (ox + sx > ROI_LIMIT || oy + sy > ROI_LIMIT) {
-    throw new RoiError(`ROI offset + size must be at most ${ROI_LIMIT}, but ${show(value)} was given.`)
+    throw new RoiError(
+      `ROI offset + size must be at most ${ROI_LIMIT}, but ${show(value)} was given.`)
   }
   return [ox, sx, oy, sy]
 }

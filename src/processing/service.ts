@@ -21,11 +21,14 @@ import { RateLimitedLog, type Logger } from '../log.js'
 import type { Metrics } from '../metrics.js'
 import type { PreviewFeed } from '../preview/feed.js'
 import type { StateStore } from '../state/store.js'
+import type { FaultInjection } from './faults.js'
 import { OutputQueue } from './output-queue.js'
 import { FramePipeline, type EdgeStage } from './pipeline.js'
 import { RoiError, validateRoi, type Roi } from './roi.js'
 import { makeSnapshot, type ParameterModel, type Snapshot } from './settings.js'
-import { pythonTimestamp, RunStatistics, type FrameErrorCause, type LastError } from './statistics.js'
+import {
+  pythonTimestamp, RunStatistics, type FrameErrorCause, type LastError,
+} from './statistics.js'
 
 export interface ServiceOptions<P extends object> {
   config: ServiceConfig
@@ -42,6 +45,8 @@ export interface ServiceOptions<P extends object> {
   /** Static parameter facts for GET /parameters (e.g. the edge_status table). */
   parameterInfo?: Record<string, unknown>
   feed?: PreviewFeed
+  /** Test-only failures (src/processing/faults.ts, env PSEN_FAULT_INJECTION). */
+  faults?: FaultInjection
 }
 
 interface Run {
@@ -79,7 +84,9 @@ export class PsenService<P extends object> implements ServiceControl {
     if (this.#lastStats) this.#lastStats.nImageSent++
   }
 
-  private constructor(opts: ServiceOptions<P>, data: OutputQueue, image: OutputQueue, snap: Snapshot<P>) {
+  private constructor(
+    opts: ServiceOptions<P>, data: OutputQueue, image: OutputQueue, snap: Snapshot<P>,
+  ) {
     this.#opts = opts
     this.config = opts.config
     this.#log = opts.log
@@ -112,7 +119,8 @@ export class PsenService<P extends object> implements ServiceControl {
       try {
         return validateRoi(value)
       } catch (err) {
-        log.warn({ roi: name, value }, `saved ${name} is invalid (${(err as Error).message}); using []`)
+        log.warn({ roi: name, value },
+          `saved ${name} is invalid (${(err as Error).message}); using []`)
         return []
       }
     }
@@ -120,7 +128,8 @@ export class PsenService<P extends object> implements ServiceControl {
     try {
       parameters = opts.parameters.merge(opts.parameters.defaults(), saved.parameters ?? {})
     } catch (err) {
-      log.warn({ saved: saved.parameters }, `saved parameters are invalid (${(err as Error).message}); using defaults`)
+      log.warn({ saved: saved.parameters },
+        `saved parameters are invalid (${(err as Error).message}); using defaults`)
       parameters = opts.parameters.defaults()
     }
     const snap = makeSnapshot(opts.parameters, 1, roi('roi_signal', saved.roi_signal),
@@ -159,7 +168,8 @@ export class PsenService<P extends object> implements ServiceControl {
       if (this.#run) return
       const stats = new RunStatistics()
       const run: Run = {
-        stopping: false, receiver: undefined, stats, malformed: {}, done: Promise.resolve(), wake: undefined,
+        stopping: false, receiver: undefined, stats, malformed: {},
+        done: Promise.resolve(), wake: undefined,
       }
       // Connect first: a bad address is an error of this request, not of a background loop.
       run.receiver = this.#receiver(run)
@@ -175,7 +185,8 @@ export class PsenService<P extends object> implements ServiceControl {
           this.#opts.metrics.processing.set(0)
         }
       })
-      this.#log.info({ input: this.config.inputStream, mode: this.config.inputMode }, 'processing started')
+      const { inputStream: input, inputMode: mode } = this.config
+      this.#log.info({ input, mode }, 'processing started')
     })
   }
 
@@ -228,7 +239,8 @@ export class PsenService<P extends object> implements ServiceControl {
     return this.#mutate(who ?? { endpoint: 'POST /parameters', client: 'local' }, (cur) => {
       let merged: P
       try {
-        // Merged again against the state current at its turn: concurrent updates never undo each other.
+        // Merged again against the state current at its turn: concurrent updates never undo
+        // each other.
         merged = model.merge(cur.parameters as P, partial)
       } catch (err) {
         throw new ControlError(`Invalid parameters: ${(err as Error).message}`)
@@ -272,7 +284,8 @@ export class PsenService<P extends object> implements ServiceControl {
     for (const [cause, n] of Object.entries(s.errors)) if (n > 0) errors[cause] = n
     let malformedTotal = 0
     for (const n of Object.values(malformed)) malformedTotal += n
-    const round = (x: number): number | null => (Number.isFinite(x) ? Math.round(x * 1000) / 1000 : null)
+    const round = (x: number): number | null =>
+      (Number.isFinite(x) ? Math.round(x * 1000) / 1000 : null)
     return {
       processing_start_time: s.startTime,
       last_sent_pulse_id: s.lastSentPulseId,
@@ -326,11 +339,13 @@ export class PsenService<P extends object> implements ServiceControl {
     const job = async (): Promise<void> => {
       const cur = this.#snapshot
       const { next, patch, old, now } = change(cur)
-      await this.#opts.store.update(patch, { endpoint: who.endpoint, client: who.client, old, new: now })
+      await this.#opts.store.update(patch,
+        { endpoint: who.endpoint, client: who.client, old, new: now })
       this.#snapshot = next
       this.#opts.edge.onSettingsChange?.(cur, next)
       this.#roiMetrics(next)
-      this.#log.info({ change: who.endpoint, client: who.client, old, new: now }, 'settings changed')
+      this.#log.info({ change: who.endpoint, client: who.client, old, new: now },
+        'settings changed')
     }
     const p = this.#mutations.then(job, job)
     this.#mutations = p.catch(() => undefined)
@@ -359,11 +374,13 @@ export class PsenService<P extends object> implements ServiceControl {
         onError: (err: BsreadError) => {
           run.malformed[err.reason] = (run.malformed[err.reason] ?? 0) + 1
           this.#malformedTotal[err.reason] = (this.#malformedTotal[err.reason] ?? 0) + 1
-          this.#problems.warn(`malformed:${err.reason}`, { reason: err.reason }, `malformed input: ${err.message}`)
+          this.#problems.warn(`malformed:${err.reason}`, { reason: err.reason },
+            `malformed input: ${err.message}`)
         },
       })
     } catch (err) {
-      throw new ControlError(`Cannot connect to ${this.config.inputStream}: ${(err as Error).message}`)
+      throw new ControlError(
+        `Cannot connect to ${this.config.inputStream}: ${(err as Error).message}`)
     }
   }
 
@@ -375,11 +392,14 @@ export class PsenService<P extends object> implements ServiceControl {
         run.receiver = receiver
         try {
           for await (const msg of receiver) {
+            this.#opts.faults?.loop(msg.pulseId)
             try {
+              this.#opts.faults?.frame(msg.pulseId)
               await this.#frame(msg, run)
             } catch (err) {
               // Whatever a frame throws stays with that frame.
-              this.#frameError(run.stats, 'exception', `pulse ${msg.pulseId}: ${(err as Error).message}`, err)
+              this.#frameError(run.stats, 'exception',
+                `pulse ${msg.pulseId}: ${(err as Error).message}`, err)
             }
             if (run.stopping) break
           }
@@ -391,7 +411,8 @@ export class PsenService<P extends object> implements ServiceControl {
         if (run.stopping) break
         this.#loopRestarts++
         this.#opts.metrics.loopRestarts.inc()
-        const message = `processing loop failed, restarting in ${RESTART_BACKOFF_MS} ms: ${(err as Error).message}`
+        const message = `processing loop failed, restarting in ${RESTART_BACKOFF_MS} ms: ` +
+          (err as Error).message
         this.#lastError = { message, time: pythonTimestamp(), cause: 'loop' }
         run.stats.lastError = this.#lastError
         this.#log.error({ err }, message)
@@ -440,7 +461,9 @@ export class PsenService<P extends object> implements ServiceControl {
     }
     if (this.#opts.feed && raw !== undefined) {
       const e = this.#pipeline.lastEdge
-      if (e) this.#opts.feed.offerResult(msg.pulseId, e.edge_position, e.cross_correlation_amplitude)
+      if (e) {
+        this.#opts.feed.offerResult(msg.pulseId, e.edge_position, e.cross_correlation_amplitude)
+      }
     }
     stats.processed(performance.now() - t0)
     metrics.framesProcessed.inc()
@@ -466,10 +489,14 @@ export class PsenService<P extends object> implements ServiceControl {
     try {
       parts = this.#imageEncoder.encode({
         pulseId: msg.pulseId, globalTimestamp: msg.globalTimestamp,
-        channels: [{ info: raw.info, value: preEncoded(raw.bytes), timestamp: raw.timestamp ?? msg.globalTimestamp }],
+        channels: [{
+          info: raw.info, value: preEncoded(raw.bytes),
+          timestamp: raw.timestamp ?? msg.globalTimestamp,
+        }],
       })
     } catch (err) {
-      this.#frameError(stats, 'exception', `cannot forward image of pulse ${msg.pulseId}: ${(err as Error).message}`, err)
+      this.#frameError(stats, 'exception',
+        `cannot forward image of pulse ${msg.pulseId}: ${(err as Error).message}`, err)
       return
     }
     // A full image queue drops the image at once; processing never waits for it.
@@ -493,7 +520,8 @@ async function bindQueue(
   try {
     return await OutputQueue.bind(address, opts)
   } catch (err) {
-    throw new ControlError(`cannot bind the ${what} stream to ${address}: ${(err as Error).message}`)
+    throw new ControlError(
+      `cannot bind the ${what} stream to ${address}: ${(err as Error).message}`)
   }
 }
 

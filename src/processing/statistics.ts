@@ -62,12 +62,14 @@ export class RunStatistics {
 
   constructor(now = new Date()) {
     this.startTime = pythonTimestamp(now)
-    this.errors = Object.fromEntries(FRAME_ERROR_CAUSES.map((c) => [c, 0])) as Record<FrameErrorCause, number>
+    this.errors = Object.fromEntries(FRAME_ERROR_CAUSES.map((c) => [c, 0])) as
+      Record<FrameErrorCause, number>
   }
 
   /** A frame arrived (monotonic ms from performance.now()). */
   received(pulseId: bigint, monotonicMs: number): void {
-    if (this.lastReceivedPulseId !== null && pulseId !== this.lastReceivedPulseId + 1n) this.nPulseIdGaps++
+    const last = this.lastReceivedPulseId
+    if (last !== null && pulseId !== last + 1n) this.nPulseIdGaps++
     this.lastReceivedPulseId = pulseId
     this.nReceived++
     this.lastReceivedAt = Date.now()
