@@ -257,6 +257,23 @@ test('dragging the signal ROI rectangle saves it: GET /roi_signal changes', asyn
   )
 })
 
+test('a ROI typed into its field is saved; an invalid one is refused, unchanged', async (ctx) => {
+  const { page } = ctx
+  const input = page.locator('#roi-background-text')
+  await input.fill('500, 1300, 150, 250')
+  await input.press('Enter')
+  await until('the typed background ROI on the service', async () => {
+    const r = (await api(ctx, '/roi_background')).roi_background as number[]
+    return r.join() === '500,1300,150,250' || undefined
+  }, 20_000)
+  await input.fill('500, 1300, -1, 250')
+  await input.press('Enter')
+  await until('the service error shown', async () =>
+    /ROI offsets/.test((await page.locator('#message').textContent()) ?? '') || undefined)
+  const r = (await api(ctx, '/roi_background')).roi_background as number[]
+  assert.equal(r, [500, 1300, 150, 250])
+})
+
 test('browser profiles equal, bit for bit, those on the service data stream', async (ctx) => {
   const { page } = ctx
   const roi = (await api(ctx, '/roi_signal')).roi_signal as number[]

@@ -180,13 +180,15 @@ for (const id of ['cmap', 'log', 'p-lo', 'p-hi']) {
 }
 
 function roiText(roi: Roi): string {
-  return roi.length === 4 ? `[${roi.join(', ')}]` : '[] (off)'
+  return roi.length === 4 ? roi.join(', ') : ''
 }
 
 function setRoiLocal(kind: RoiKind, roi: Roi): void {
   if (!sameRoi(roi, overlay.roi(kind))) overlay.setRoi(kind, roi)
   debug.roi[kind] = [...overlay.roi(kind)]
-  el(`roi-${kind}-text`).textContent = roiText(overlay.roi(kind))
+  const input = el<HTMLInputElement>(`roi-${kind}-text`)
+  // Not while the user is typing in it.
+  if (document.activeElement !== input) input.value = roiText(overlay.roi(kind))
 }
 
 /** Bumped by every local change: a poll answer older than the change must not undo it. */
@@ -201,13 +203,30 @@ async function saveRoi(kind: RoiKind, roi: Roi): Promise<void> {
     const saved = env[`roi_${kind}`] as Roi
     roiEpoch[kind]++
     setRoiLocal(kind, saved)
-    showMessage(`${kind} ROI saved: ${roiText(saved)}`, false)
+    showMessage(`${kind} ROI saved: [${roiText(saved)}]`, false)
   } catch (err) {
     showMessage(err instanceof Error ? err.message : String(err))
   } finally {
     roiSaving[kind]--
   }
   if (roiSaving[kind] === 0) await pollRois()
+}
+
+// Typed ROIs: four integers (any separators), or nothing to switch the ROI off.
+for (const kind of ['signal', 'background'] as const) {
+  const input = el<HTMLInputElement>(`roi-${kind}-text`)
+  input.addEventListener('keydown', (e) => {
+    if (e.key === 'Escape') {
+      input.value = roiText(overlay.roi(kind))
+      input.blur()
+    }
+    if (e.key !== 'Enter') return
+    const text = input.value.trim()
+    const roi = text === '' ? [] : (text.match(/-?\d+(\.\d+)?/g) ?? []).map(Number)
+    // The service validates (and explains what is wrong); the page only sends.
+    input.blur()
+    void saveRoi(kind, roi)
+  })
 }
 
 // ---- profiles, edge, trend ------------------------------------------------------------------
