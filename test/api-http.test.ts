@@ -34,9 +34,11 @@ test('status, statistics and ROIs before the first start', async ({ cli }) => {
   }
 })
 
-test('setting ROIs: lists, null, [] and an empty body (what requests sends for json=None)', async ({ cli }) => {
+// An empty body is what requests sends for json=None.
+test('setting ROIs: lists, null, [] and an empty body', async ({ cli }) => {
   for (const kind of ['roi_signal', 'roi_background']) {
-    let r = await api(cli.base, 'POST', `/${kind}`, { headers: JSON_HEADERS, body: '[1, 20, 3, 40]' })
+    const body = '[1, 20, 3, 40]'
+    let r = await api(cli.base, 'POST', `/${kind}`, { headers: JSON_HEADERS, body })
     assert.equal(r.body, { state: 'ok', status: 'stopped', [kind]: [1, 20, 3, 40] })
     assert.equal((await api(cli.base, 'GET', `/${kind}`)).body[kind], [1, 20, 3, 40])
     r = await api(cli.base, 'POST', `/${kind}`, { headers: JSON_HEADERS, body: 'null' })
@@ -76,12 +78,14 @@ test('ROI errors: order, message prefixes, HTTP 200, ROI unchanged', async ({ cl
       assert.is(r.body.state, 'error', body)
       assert.ok(String(r.body.status).startsWith(prefix), `${body}: ${r.body.status}`)
       assert.equal(Object.keys(r.body).sort(), ['state', 'status'])
-      assert.equal((await api(cli.base, 'GET', `/${kind}`)).body[kind], good, `${body} left the ROI`)
+      const now = (await api(cli.base, 'GET', `/${kind}`)).body[kind]
+      assert.equal(now, good, `${body} left the ROI`)
     }
   }
 })
 
-test('non-JSON bodies are errors and leave the ROI unchanged (the old service cleared it)', async ({ cli }) => {
+// The old service cleared the ROI instead.
+test('non-JSON bodies are errors and leave the ROI unchanged', async ({ cli }) => {
   await api(cli.base, 'POST', '/roi_signal', { headers: JSON_HEADERS, body: '[9, 9, 9, 9]' })
   const bad: Array<[Record<string, string>, string]> = [
     [{ 'Content-Type': 'text/plain' }, '[1, 2, 3, 4]'],
@@ -96,22 +100,26 @@ test('non-JSON bodies are errors and leave the ROI unchanged (the old service cl
     assert.match(String(r.body.status), /JSON/)
     assert.equal((await api(cli.base, 'GET', '/roi_signal')).body.roi_signal, [9, 9, 9, 9])
   }
-  const big = await api(cli.base, 'POST', '/roi_signal', { headers: JSON_HEADERS, body: `[${'1,'.repeat(100_000)}1]` })
+  const huge = `[${'1,'.repeat(100_000)}1]`
+  const big = await api(cli.base, 'POST', '/roi_signal', { headers: JSON_HEADERS, body: huge })
   assert.is(big.status, 413)
   assert.is(big.body.state, 'error')
   assert.equal((await api(cli.base, 'GET', '/roi_signal')).body.roi_signal, [9, 9, 9, 9])
 })
 
 test('start and stop are idempotent', async ({ cli }) => {
-  for (const [path, want] of [['/start', 'processing'], ['/start', 'processing'], ['/stop', 'stopped'],
-    ['/stop', 'stopped'], ['/start', 'processing']] as const) {
+  const steps = [['/start', 'processing'], ['/start', 'processing'], ['/stop', 'stopped'],
+    ['/stop', 'stopped'], ['/start', 'processing']] as const
+  for (const [path, want] of steps) {
     const r = await api(cli.base, 'POST', path)
     assert.equal(r.body, { state: 'ok', status: want }, path)
     assert.is((await api(cli.base, 'GET', '/status')).body.status, want)
   }
   const st = await api(cli.base, 'GET', '/statistics')
   const s = st.body.statistics as Record<string, unknown>
-  for (const f of ['processing_start_time', 'last_sent_pulse_id', 'last_sent_time', 'n_processed_images']) {
+  const old = ['processing_start_time', 'last_sent_pulse_id', 'last_sent_time',
+    'n_processed_images']
+  for (const f of old) {
     assert.ok(f in s, f)
   }
   assert.is(s.n_processed_images, 0)
@@ -120,7 +128,8 @@ test('start and stop are idempotent', async ({ cli }) => {
   assert.is((await api(cli.base, 'POST', '/stop')).body.status, 'stopped')
 })
 
-test('CORS pre-flight is answered; unknown paths and methods keep the envelope', async ({ cli }) => {
+test('CORS pre-flight is answered; unknown paths and methods keep the envelope', async (ctx) => {
+  const { cli } = ctx
   const r = await fetch(`${cli.base}/roi_signal`, {
     method: 'OPTIONS',
     headers: { Origin: 'http://elsewhere.example', 'Access-Control-Request-Method': 'POST',
@@ -146,7 +155,8 @@ test('parameters: defaults, partial updates, errors in the envelope', async ({ c
   assert.is(p.step_length, 50)
   assert.is(p.refinement_step, 1)
   assert.ok(Array.isArray(g.body.edge_status), 'edge_status table')
-  const u = await api(cli.base, 'POST', '/parameters', { headers: JSON_HEADERS, body: '{"step_length": 40}' })
+  const u = await api(cli.base, 'POST', '/parameters',
+    { headers: JSON_HEADERS, body: '{"step_length": 40}' })
   assert.is(u.body.state, 'ok')
   assert.is((u.body.parameters as Record<string, unknown>).step_length, 40)
   assert.is((u.body.parameters as Record<string, unknown>).edge_type, 'falling')
@@ -174,14 +184,16 @@ test('history, health, ready and metrics', async ({ cli }) => {
   assert.is(m.status, 200)
   assert.match(m.headers.get('content-type') ?? '', 'text/plain')
   const text = await m.text()
-  for (const name of ['psen_frames_received_total', 'psen_frames_dropped_total', 'psen_stage_seconds',
+  for (const name of ['psen_frames_received_total', 'psen_frames_dropped_total',
+    'psen_stage_seconds',
     'psen_roi_size_pixels', 'process_resident_memory_bytes']) {
     assert.match(text, name)
   }
 })
 
 test('error answers never carry stack traces or paths', async ({ cli }) => {
-  for (const [method, path, body] of [['POST', '/roi_signal', '{'], ['POST', '/parameters', '{"a":']] as const) {
+  const bad = [['POST', '/roi_signal', '{'], ['POST', '/parameters', '{"a":']] as const
+  for (const [method, path, body] of bad) {
     const r = await fetch(cli.base + path, { method, headers: JSON_HEADERS, body })
     const text = await r.text()
     assert.not.match(text, /\/work\/|node_modules|\n\s+at /)
@@ -202,9 +214,11 @@ auth.after(async (ctx) => {
 })
 
 auth('POST needs the bearer token; GET and OPTIONS stay open', async ({ cli }) => {
-  const variants: Array<Record<string, string>> = [{}, { Authorization: 'Bearer wrong' }, { Authorization: 's3cret' }]
+  const variants: Array<Record<string, string>> =
+    [{}, { Authorization: 'Bearer wrong' }, { Authorization: 's3cret' }]
   for (const headers of variants) {
-    const r = await api(cli.base, 'POST', '/roi_signal', { headers: { ...JSON_HEADERS, ...headers }, body: '[0,1,0,1]' })
+    const r = await api(cli.base, 'POST', '/roi_signal',
+      { headers: { ...JSON_HEADERS, ...headers }, body: '[0,1,0,1]' })
     assert.is(r.status, 401)
     assert.is(r.body.state, 'error')
     assert.match(String(r.body.status), 'Unauthorized')

@@ -35,15 +35,19 @@ test('the contract defaults', () => {
 })
 
 test('the production unit line, both syntaxes and short options', () => {
-  const c = service(['tcp://cam-host:9010', 'SARES11-SPEC125-M2', '--data_output_stream_port', '8895',
-    '--image_output_stream_port', '8896', '--rest_api_port', '11002', '--log_level=INFO', '--auto_start'])
-  assert.equal([c.dataPort, c.imagePort, c.restPort, c.logLevel, c.autoStart], [8895, 8896, 11002, 'INFO', true])
-  const s = service(['tcp://h:1', 'P', '-o', '1', '-i', '2', '-r', '3', '--rest_api_interface=127.0.0.1',
-    '--input_mode', 'sub', '--channel_naming=short', '--data_send_timeout_ms', '2.5', '--data_queue=7',
-    '--image_queue', '8', '--input_queue', '9', '--max_frame_bytes', '4096', '--state_file', '/tmp/s.json',
+  const c = service(['tcp://cam-host:9010', 'SARES11-SPEC125-M2',
+    '--data_output_stream_port', '8895', '--image_output_stream_port', '8896',
+    '--rest_api_port', '11002', '--log_level=INFO', '--auto_start'])
+  assert.equal([c.dataPort, c.imagePort, c.restPort, c.logLevel, c.autoStart],
+    [8895, 8896, 11002, 'INFO', true])
+  const s = service(['tcp://h:1', 'P', '-o', '1', '-i', '2', '-r', '3',
+    '--rest_api_interface=127.0.0.1', '--input_mode', 'sub', '--channel_naming=short',
+    '--data_send_timeout_ms', '2.5', '--data_queue=7', '--image_queue', '8', '--input_queue', '9',
+    '--max_frame_bytes', '4096', '--state_file', '/tmp/s.json',
     '--api_token', 'tok', '--preview_rate', '0', '--log_level', 'debug'])
   assert.equal([s.dataPort, s.imagePort, s.restPort, s.restInterface], [1, 2, 3, '127.0.0.1'])
-  assert.equal([s.inputMode, s.channelNaming, s.dataSendTimeoutMs, s.dataQueue, s.imageQueue, s.inputQueue],
+  assert.equal(
+    [s.inputMode, s.channelNaming, s.dataSendTimeoutMs, s.dataQueue, s.imageQueue, s.inputQueue],
     ['sub', 'short', 2.5, 7, 8, 9])
   assert.equal([s.maxFrameBytes, s.stateFile, s.apiToken, s.previewRate, s.logLevel],
     [4096, '/tmp/s.json', 'tok', 0, 'DEBUG'])
@@ -103,7 +107,8 @@ test('the command: --help exits 0, usage errors exit 2, a taken port exits 1', a
   const blocker = createServer()
   await new Promise<void>((resolve) => blocker.listen(rest, '127.0.0.1', resolve))
   try {
-    const taken = runCli(['tcp://127.0.0.1:9', 'P', '-r', String(rest), '-o', String(data), '-i', String(image),
+    const taken = runCli(['tcp://127.0.0.1:9', 'P',
+      '-r', String(rest), '-o', String(data), '-i', String(image),
       '--rest_api_interface', '127.0.0.1'])
     assert.is(await taken.exited, 1)
     assert.match(taken.output(), /cannot serve HTTP/)

@@ -14,7 +14,8 @@ import { StreamReader, sleep, startCli, waitFor, type CliProcess } from './helpe
 const PREFIX = 'JUST_TESTING'
 const N_IMAGES = 5
 const IMAGE: ChannelInfo = {
-  name: `${PREFIX}:FPICTURE`, type: 'uint16', shape: [1024, 1024], encoding: 'little', compression: 'none',
+  name: `${PREFIX}:FPICTURE`, type: 'uint16', shape: [1024, 1024], encoding: 'little',
+  compression: 'none',
 }
 const ONES = new Uint16Array(1024 * 1024).fill(1)
 
@@ -23,7 +24,9 @@ const test = suite<Ctx>('service-compat')
 
 /** Like the old test's sender process: binds, sends n frames with pulse ids from 0, closes. */
 async function sendImages(port: number, n = N_IMAGES): Promise<void> {
-  const sender = await BsreadSender.bind({ address: `tcp://127.0.0.1:${port}`, sendTimeoutMs: 20_000 })
+  const sender = await BsreadSender.bind({
+    address: `tcp://127.0.0.1:${port}`, sendTimeoutMs: 20_000,
+  })
   const enc = new BsreadEncoder()
   try {
     for (let i = 0; i < n; i++) {
@@ -72,7 +75,8 @@ test('classic interaction', async ({ cli, client, port }) => {
   assert.is(s.n_processed_images, N_IMAGES)
   assert.is(s.last_sent_pulse_id, N_IMAGES - 1)
   assert.ok('last_sent_time' in s)
-  const profile = decodeValue(got[0]!.value(`${PREFIX}:FPICTURE.roi_signal_x_profile`)!) as BigUint64Array
+  const profile =
+    decodeValue(got[0]!.value(`${PREFIX}:FPICTURE.roi_signal_x_profile`)!) as BigUint64Array
   assert.is(profile.length, 1024)
   assert.ok(profile.every((v) => v === 1024n))
   assert.is(await client.get_status(), 'processing')
@@ -84,7 +88,8 @@ test('classic interaction', async ({ cli, client, port }) => {
   assert.is(await client.get_status(), 'stopped')
 })
 
-test('change the ROI while running; the sender restarts on the same port', async ({ cli, client, port }) => {
+test('change the ROI while running; the sender restarts on the same port', async (ctx) => {
+  const { cli, client, port } = ctx
   await client.set_roi_signal([0, 1024, 0, 1024])
   await client.set_roi_background([0, 100, 0, 100])
   await client.start()
@@ -101,7 +106,8 @@ test('change the ROI while running; the sender restarts on the same port', async
       { roi_signal: number[] }
   assert.equal(params(first[0]!).roi_signal, [0, 1024, 0, 1024])
   assert.equal(params(second[N_IMAGES - 1]!).roi_signal, [100, 200, 100, 200])
-  const p = decodeValue(second[0]!.value(`${PREFIX}:FPICTURE.roi_signal_x_profile`)!) as BigUint64Array
+  const p =
+    decodeValue(second[0]!.value(`${PREFIX}:FPICTURE.roi_signal_x_profile`)!) as BigUint64Array
   assert.is(p.length, 200)
   assert.ok(p.every((v) => v === 200n))
 })
@@ -121,7 +127,8 @@ test('no ROI: no profile channels', async ({ cli, client, port }) => {
     assert.is(m.value(`${PREFIX}:FPICTURE.edge_position`), undefined)
     assert.ok(m.value(`${PREFIX}:FPICTURE.processing_parameters`))
   }
-  await waitFor('statistics', async () => (await client.get_statistics()).n_processed_images === N_IMAGES)
+  await waitFor('statistics',
+    async () => (await client.get_statistics()).n_processed_images === N_IMAGES)
 })
 
 test.run()

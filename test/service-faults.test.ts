@@ -45,7 +45,9 @@ test('a throwing frame is counted, logged and answered; the loop goes on', async
   })
   const data = new StreamReader(`tcp://127.0.0.1:${dataPort}`)
   const enc = new BsreadEncoder()
-  const img: ChannelInfo = { name: 'FAIL:FPICTURE', type: 'uint8', shape: [4, 2], encoding: 'little', compression: 'none' }
+  const img: ChannelInfo = {
+    name: 'FAIL:FPICTURE', type: 'uint8', shape: [4, 2], encoding: 'little', compression: 'none',
+  }
   try {
     await service.setRoi('roi_signal', [0, 4, 0, 2])
     await service.start()
@@ -60,7 +62,10 @@ test('a throwing frame is counted, logged and answered; the loop goes on', async
       assert.ok(m.value('FAIL:FPICTURE.processing_parameters'), `pulse ${m.pulseId} answered`)
       const failed = m.pulseId % 5n === 0n
       assert.is(m.value('FAIL:FPICTURE.roi_signal_x_profile') === undefined, failed)
-      if (!failed) assert.equal([...(decodeValue(m.value('FAIL:FPICTURE.roi_signal_x_profile')!) as BigUint64Array)], [2n, 2n, 2n, 2n])
+      if (!failed) {
+        const prof = decodeValue(m.value('FAIL:FPICTURE.roi_signal_x_profile')!) as BigUint64Array
+        assert.equal([...prof], [2n, 2n, 2n, 2n])
+      }
     }
     const s = service.statistics()
     assert.equal(s.n_frame_errors, { exception: 2 })

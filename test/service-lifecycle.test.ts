@@ -37,7 +37,8 @@ test('20 start/stop cycles while frames stream in, without leaking descriptors',
     for (let i = 0; i < 20; i++) {
       assert.is(await client.start(), 'processing')
       if (i % 5 === 0) {
-        await waitFor('frames in this run', async () => ((await stats(client)).n_received_images as number) > 0)
+        await waitFor('frames in this run',
+          async () => ((await stats(client)).n_received_images as number) > 0)
       }
       assert.is(await client.stop(), 'stopped')
     }
@@ -51,7 +52,7 @@ test('20 start/stop cycles while frames stream in, without leaking descriptors',
   }
 })
 
-test('no consumers attached: processing goes on, 100 messages wait, the rest are dropped', async () => {
+test('no consumers: processing goes on, 100 messages wait, the rest are dropped', async () => {
   const sim = await startSimulator({ rate: 500, width: 256, height: 128 })
   const cli = await startCli(sim.address, sim.prefix, ['--auto_start'])
   try {
@@ -107,7 +108,9 @@ test('bad frames are counted per cause and still get processing_parameters', asy
     await put([{ info: info('OTHER:X', 'float64', [1]), value: 1 }]) // no image
     await put([{ info: info('FAULT:FPICTURE', 'string', [1]), value: 'not a picture' }]) // type
     await put([{ info: info('FAULT:FPICTURE', 'uint16', [16 * 8]), value: img }]) // 1-D
-    await put([{ info: info('FAULT:FPICTURE', 'uint16', [6, 2]), value: preEncoded(new Uint8Array(24)) }]) // ROIs outside
+    // ROIs outside the frame
+    const small = info('FAULT:FPICTURE', 'uint16', [6, 2])
+    await put([{ info: small, value: preEncoded(new Uint8Array(24)) }])
     await put([{ info: info('FAULT:FPICTURE', 'uint16', [16, 8]), value: img }]) // fine
     assert.ok(await sender.send([Buffer.from('garbage')]))
     assert.ok(await sender.send([Buffer.from('{"htype": "bsr_m-1.1"}'), Buffer.from('x')]))
@@ -119,11 +122,14 @@ test('bad frames are counted per cause and still get processing_parameters', asy
       assert.equal(JSON.parse(decodeValue(p!) as string).roi_signal, [0, 8, 0, 4])
     }
     const last = got[5]!
-    assert.equal([...(decodeValue(last.value('FAULT:FPICTURE.roi_signal_x_profile')!) as BigUint64Array)],
+    const lastProfile =
+      decodeValue(last.value('FAULT:FPICTURE.roi_signal_x_profile')!) as BigUint64Array
+    assert.equal([...lastProfile],
       new Array(8).fill(12n))
     const outside = got[3]!
     assert.is(outside.value('FAULT:FPICTURE.roi_signal_x_profile'), undefined)
-    assert.is(decodeValue(outside.value('FAULT:FPICTURE.edge_status')!), 4, 'status roi_outside_frame')
+    const status4 = decodeValue(outside.value('FAULT:FPICTURE.edge_status')!)
+    assert.is(status4, 4, 'status roi_outside_frame')
     const s = await stats(client)
     const errors = s.n_frame_errors as Record<string, number>
     assert.is(errors.missing_image, 1)
@@ -135,7 +141,8 @@ test('bad frames are counted per cause and still get processing_parameters', asy
     assert.is(s.n_processed_images, 6)
     const le = s.last_error as { message: string; time: string; cause: string }
     assert.ok(le && le.time && le.cause, 'last error with time and cause')
-    const status = await fetch(`${cli.base}/status`).then((r) => r.json()) as Record<string, unknown>
+    const status = await fetch(`${cli.base}/status`)
+      .then((r) => r.json()) as Record<string, unknown>
     assert.ok(status.last_error, '/status shows the last error')
   } finally {
     await data.close()
@@ -150,7 +157,9 @@ test('the upstream restarts on the same port: processing resumes without a REST 
   const cli = await startCli(endpoint, 'UP', ['--auto_start'])
   const data = new StreamReader(`tcp://127.0.0.1:${cli.dataPort}`)
   const enc = new BsreadEncoder()
-  const img: ChannelInfo = { name: 'UP:FPICTURE', type: 'uint8', shape: [4, 4], encoding: 'little', compression: 'none' }
+  const img: ChannelInfo = {
+    name: 'UP:FPICTURE', type: 'uint8', shape: [4, 4], encoding: 'little', compression: 'none',
+  }
   try {
     await sleep(200)
     const put = async (pulseId: bigint): Promise<void> => {
@@ -172,7 +181,7 @@ test('the upstream restarts on the same port: processing resumes without a REST 
   }
 })
 
-test('hundreds of concurrent ROI and parameter updates while streaming: no torn settings', async () => {
+test('hundreds of concurrent ROI/parameter updates while streaming: nothing torn', async () => {
   const sim = await startSimulator({ rate: 300, width: 128, height: 64 })
   const cli = await startCli(sim.address, sim.prefix, ['--auto_start'])
   const data = new StreamReader(`tcp://127.0.0.1:${cli.dataPort}`)
@@ -192,18 +201,22 @@ test('hundreds of concurrent ROI and parameter updates while streaming: no torn 
     const frames = data.messages.splice(0)
     assert.ok(frames.length > 0, 'frames arrived during the updates')
     for (const m of frames) {
-      const p = JSON.parse(decodeValue(m.value(`${sim.prefix}:FPICTURE.processing_parameters`)!) as string) as
+      const text = decodeValue(m.value(`${sim.prefix}:FPICTURE.processing_parameters`)!) as string
+      const p = JSON.parse(text) as
         { roi_signal: number[]; roi_background: number[]; step_length: number }
       if (p.roi_signal.length > 0) {
         const [ox, sx, oy, sy] = p.roi_signal as [number, number, number, number]
         // Some request i sent exactly this ROI.
-        const asked = [ox, ox + 100, ox + 200].some((i) => sx === 1 + (i % 27) && sy === 1 + (i % 60))
+        const asked = [ox, ox + 100, ox + 200]
+          .some((i) => sx === 1 + (i % 27) && sy === 1 + (i % 60))
         assert.ok(asked && oy === 0, `signal ROI ${p.roi_signal} was never asked for`)
         const prof = m.value(`${sim.prefix}:FPICTURE.roi_signal_x_profile`)
         assert.equal(prof?.info.shape, [sx], 'profile computed with the ROI reported')
       }
-      assert.ok(p.roi_background.length === 0 || p.roi_background.join() === '0,128,0,64', `bg ${p.roi_background}`)
-      assert.ok(p.step_length === 50 || (p.step_length >= 2 && p.step_length <= 41), `step ${p.step_length}`)
+      const bg = p.roi_background
+      assert.ok(bg.length === 0 || bg.join() === '0,128,0,64', `bg ${bg}`)
+      const step = p.step_length
+      assert.ok(step === 50 || (step >= 2 && step <= 41), `step ${step}`)
     }
     // The last change applied (newest in the history) is the one in force.
     const history = await client.get_history() as Array<{ endpoint: string; new: unknown }>

@@ -12,12 +12,14 @@ import type { ChannelInfo } from '../src/bsread/types.js'
 import { PsenProcessingClient } from '../src/client/client.js'
 import { StreamReader, sleep, startCli, waitFor } from './helpers/service.js'
 
-const IMG: ChannelInfo = { name: 'OPT:FPICTURE', type: 'int16', shape: [8, 4], encoding: 'big', compression: 'none' }
+const IMG: ChannelInfo = {
+  name: 'OPT:FPICTURE', type: 'int16', shape: [8, 4], encoding: 'big', compression: 'none',
+}
 
 test('SUB input, short channel names, big-endian signed pixels', async () => {
   const pub = await BsreadSender.bind({ address: 'tcp://127.0.0.1:*', mode: 'pub' })
-  const cli = await startCli(pub.endpoint, 'OPT', ['--input_mode', 'sub', '--channel_naming', 'short',
-    '--auto_start'])
+  const cli = await startCli(pub.endpoint, 'OPT',
+    ['--input_mode', 'sub', '--channel_naming', 'short', '--auto_start'])
   const data = new StreamReader(`tcp://127.0.0.1:${cli.dataPort}`)
   const enc = new BsreadEncoder()
   try {
@@ -70,7 +72,8 @@ test('--state_file: ROIs and parameters survive a restart; history is kept', asy
     assert.equal(await client.get_roi_background(), [5, 6, 7, 8])
     assert.is((await client.get_parameters()).step_length, 33)
     const h = await client.get_history() as Array<{ endpoint: string }>
-    assert.equal(h.slice(0, 3).map((e) => e.endpoint), ['POST /parameters', 'POST /roi_background', 'POST /roi_signal'])
+    assert.equal(h.slice(0, 3).map((e) => e.endpoint),
+      ['POST /parameters', 'POST /roi_background', 'POST /roi_signal'])
     assert.is(await cli.stop(), 0)
   } finally {
     rmSync(dir, { recursive: true, force: true })

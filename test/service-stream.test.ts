@@ -59,9 +59,13 @@ function imageInfo(dtype: DTypeName, compression: Compression): ChannelInfo {
   return { name: IMAGE, type: dtype, shape: [W, H], encoding: 'little', compression }
 }
 
-const EXTRA: ChannelInfo = { name: `${PREFIX}:OTHER`, type: 'float64', shape: [1], encoding: 'little', compression: 'none' }
+const EXTRA: ChannelInfo = {
+  name: `${PREFIX}:OTHER`, type: 'float64', shape: [1], encoding: 'little', compression: 'none',
+}
 
-async function send(ctx: Ctx, dtype: DTypeName, compression: Compression, frame: Uint8Array): Promise<bigint> {
+async function send(
+  ctx: Ctx, dtype: DTypeName, compression: Compression, frame: Uint8Array,
+): Promise<bigint> {
   const pulseId = ctx.pulse++
   const parts = ctx.encoder.encode({
     pulseId,
@@ -70,7 +74,8 @@ async function send(ctx: Ctx, dtype: DTypeName, compression: Compression, frame:
       { info: EXTRA, value: 3.5 },
       {
         info: imageInfo(dtype, compression),
-        value: preEncoded(compression === 'none' ? frame : ctx.codec.compress(frame, compression, DTYPE_SIZE[dtype])),
+        value: preEncoded(compression === 'none'
+          ? frame : ctx.codec.compress(frame, compression, DTYPE_SIZE[dtype])),
       },
     ],
   })
@@ -104,7 +109,9 @@ function checkData(m: BsreadMessage, pulseId: bigint, dtype: DTypeName, frame: U
     const want = xProfileRef(frame, W, dtype, false, roi)
     let got = decodeValue(raw!)
     // A one-column profile decodes as a scalar.
-    if (typeof got === 'bigint') got = raw!.info.type === 'uint64' ? BigUint64Array.of(got) : BigInt64Array.of(got)
+    if (typeof got === 'bigint') {
+      got = raw!.info.type === 'uint64' ? BigUint64Array.of(got) : BigInt64Array.of(got)
+    }
     if (typeof got === 'number') got = Float64Array.of(got)
     assert.equal([...elementBytes(got)], [...new Uint8Array(want.buffer)],
       `${name} profile of ${dtype} bit for bit (pulse ${pulseId})`)
@@ -129,7 +136,9 @@ test.before(async (ctx) => {
   const kernel = await Kernel.load()
   ctx.codec = new Codec(kernel)
   ctx.encoder = new BsreadEncoder({ codec: ctx.codec })
-  ctx.sender = await BsreadSender.bind({ address: 'tcp://127.0.0.1:*', sendTimeoutMs: 5000, sendHighWaterMark: 1000 })
+  ctx.sender = await BsreadSender.bind({
+    address: 'tcp://127.0.0.1:*', sendTimeoutMs: 5000, sendHighWaterMark: 1000,
+  })
   ctx.cli = await startCli(ctx.sender.endpoint, PREFIX)
   ctx.client = new PsenProcessingClient(ctx.cli.base)
   ctx.data = new StreamReader(`tcp://127.0.0.1:${ctx.cli.dataPort}`)
@@ -201,7 +210,8 @@ test('every pixel type and compression: exact u64 / i64 / f64 profiles', async (
   const bg: Roi = [200, 56, 80, 16]
   await ctx.client.set_roi_signal([...sig])
   await ctx.client.set_roi_background([...bg])
-  const types: DTypeName[] = ['uint8', 'int8', 'uint16', 'int16', 'uint32', 'int32', 'uint64', 'int64',
+  const types: DTypeName[] = ['uint8', 'int8', 'uint16', 'int16', 'uint32', 'int32', 'uint64',
+    'int64',
     'float32', 'float64']
   const comps: Compression[] = ['bitshuffle_lz4', 'lz4', 'none']
   const sent: Array<[bigint, DTypeName, Uint8Array]> = []

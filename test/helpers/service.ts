@@ -16,7 +16,9 @@ export function sleep(ms: number): Promise<void> {
 }
 
 /** Polls `check` until it returns a value other than undefined/false, or throws after `ms`. */
-export async function waitFor<T>(what: string, check: () => T | Promise<T>, ms = 10_000): Promise<Exclude<T, false | undefined>> {
+export async function waitFor<T>(
+  what: string, check: () => T | Promise<T>, ms = 10_000,
+): Promise<Exclude<T, false | undefined>> {
   const end = Date.now() + ms
   let last: unknown
   for (;;) {
@@ -66,8 +68,10 @@ export function runCli(args: string[], env: NodeJS.ProcessEnv = {}): {
 export async function startCli(input: string, prefix: string, extra: string[] = [],
   env: NodeJS.ProcessEnv = {}): Promise<CliProcess> {
   const [restPort, dataPort, imagePort] = (await freePorts(3)) as [number, number, number]
-  const args = [input, prefix, '-r', String(restPort), '-o', String(dataPort), '-i', String(imagePort),
-    '--rest_api_interface', '127.0.0.1', '--stream_interface', '127.0.0.1', '--log_level', 'WARNING', ...extra]
+  const args = [input, prefix,
+    '-r', String(restPort), '-o', String(dataPort), '-i', String(imagePort),
+    '--rest_api_interface', '127.0.0.1', '--stream_interface', '127.0.0.1',
+    '--log_level', 'WARNING', ...extra]
   const p = runCli(args, env)
   const base = `http://127.0.0.1:${restPort}`
   let exitedEarly: number | string | undefined
@@ -115,7 +119,8 @@ export class StreamReader {
 
   /** Waits until at least n messages arrived. */
   async take(n: number, ms = 15_000): Promise<BsreadMessage[]> {
-    await waitFor(`${n} messages (have ${this.messages.length})`, () => this.messages.length >= n, ms)
+    await waitFor(`${n} messages (have ${this.messages.length})`,
+      () => this.messages.length >= n, ms)
     return this.messages.splice(0, n)
   }
 
@@ -126,7 +131,9 @@ export class StreamReader {
 }
 
 /** Raw JSON call of the HTTP API. */
-export async function api(base: string, method: string, path: string, init: RequestInit = {}): Promise<{
+export async function api(
+  base: string, method: string, path: string, init: RequestInit = {},
+): Promise<{
   status: number; headers: Headers; body: Record<string, unknown>
 }> {
   const r = await fetch(base + path, { method, ...init })
