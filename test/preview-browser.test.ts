@@ -15,6 +15,7 @@ import { decodeValue, type BsreadMessage } from '../src/bsread/decoder.js'
 import { BsreadReceiver } from '../src/bsread/receiver.js'
 import { Codec } from '../src/kernel/codec.js'
 import { Kernel } from '../src/kernel/kernel.js'
+import { FACILITY_BAND, FACILITY_HEIGHT } from '../src/sim/frame.js'
 import { startCamera, type Camera } from './helpers/preview-camera.js'
 import { haveChromium, launchChromium } from './helpers/preview-browser.js'
 import { freePorts } from './helpers/ports.js'
@@ -23,6 +24,8 @@ const PREFIX = 'TEST-CAM'
 const N = `${PREFIX}:FPICTURE`
 const WIDTH = 2560
 const HEIGHT = 2160
+/** Middle of the simulated spectrum band, as a fraction of the frame height. */
+const BAND_CENTRE = (FACILITY_BAND[0] + FACILITY_BAND[1]) / 2 / FACILITY_HEIGHT
 
 interface Sent {
   signal: string[] | null
@@ -193,7 +196,7 @@ test('the page loads from the service and shows frames without console errors', 
   // Nothing from anywhere else (no CDN): every request went to the service itself.
   const origin = new URL(ctx.url).host
   assert.equal(ctx.requests.filter((u) => !u.startsWith('data:') && new URL(u).host !== origin), [])
-  assert.ok(ctx.requests.some((u) => u.endsWith('/kernel.wasm')), 'the kernel came from the service')
+  assert.ok(ctx.requests.some((u) => u.endsWith('/kernel.wasm')), 'kernel from the service')
 })
 
 test('the canvas shows the frame (not blank): the spectrum band is brighter than the rest', async ({
@@ -215,10 +218,11 @@ test('the canvas shows the frame (not blank): the spectrum band is brighter than
     for (let i = 0; i < px.length; i += 4 * 97) {
       colours.add((px[i] << 16) | (px[i + 1] << 8) | px[i + 2])
     }
-    // The simulated spectrum band covers rows 1150..1550 of 2160; dark rows near the top.
+    // The simulated spectrum band (src/sim/frame.ts) is bright; rows near the top are dark.
     return {
       width: c.width, height: c.height, colours: colours.size,
-      band: rowMean(Math.round(c.height * 1350 / 2160)), dark: rowMean(Math.round(c.height * 0.1)),
+      band: rowMean(Math.round(c.height * ${BAND_CENTRE})),
+      dark: rowMean(Math.round(c.height * 0.1)),
     }
   })()`)) as { width: number; height: number; colours: number; band: number; dark: number }
   assert.ok(stats.width >= 1000 && stats.height >= 800, `canvas ${stats.width}x${stats.height}`)

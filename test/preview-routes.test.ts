@@ -130,7 +130,9 @@ http('the page, its assets and the kernel are served with the right types', asyn
   })
   assert.is(plain.headers.get('content-encoding'), null)
   const plainText = await plain.text()
-  const gz = await fetch(`${harness.url}/preview/app.js`, { headers: { 'Accept-Encoding': 'gzip' } })
+  const gz = await fetch(`${harness.url}/preview/app.js`, {
+    headers: { 'Accept-Encoding': 'gzip' },
+  })
   assert.is(gz.headers.get('content-encoding'), 'gzip')
   assert.is(await gz.text(), plainText, 'fetch decompresses to the same bundle')
   const css = await fetch(`${harness.url}/preview/app.css`)
