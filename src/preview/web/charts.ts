@@ -18,6 +18,9 @@ export interface Marker {
   x: number
   colour: string
   label: string
+  /** Label line (0 = first below the top), so that close markers keep readable labels. */
+  row?: number
+  dashed?: boolean
 }
 
 const AXIS = '#59616c'
@@ -149,14 +152,16 @@ export function lineChart(
     if (!Number.isFinite(m.x)) continue
     ctx.strokeStyle = m.colour
     ctx.fillStyle = m.colour
+    ctx.setLineDash(m.dashed ? [6, 4] : [])
     ctx.beginPath()
     ctx.moveTo(X(m.x), pad.t)
     ctx.lineTo(X(m.x), H - pad.b)
     ctx.stroke()
+    ctx.setLineDash([])
     ctx.fillText(
       m.label,
       Math.min(X(m.x) + 4, W - pad.r - ctx.measureText(m.label).width),
-      pad.t + fontPx + 2,
+      pad.t + (fontPx + 2) * (1 + (m.row ?? 0)),
     )
   }
   if (message) {

@@ -236,6 +236,15 @@ const trend: Array<{ pulse: string; edge: number }> = []
 const TREND_LENGTH = 2000
 let trendSource = 'service'
 
+/** The service's edge for `pulse` among the recent results (undefined when not there). */
+function serviceEdge(pulse: string): number | undefined {
+  if (trendSource !== 'service') return undefined
+  for (let i = trend.length - 1; i >= 0 && i >= trend.length - 400; i--) {
+    if (trend[i]!.pulse === pulse) return trend[i]!.edge
+  }
+  return undefined
+}
+
 function addTrend(pulse: string, edge: number | null): void {
   trend.push({ pulse, edge: edge ?? NaN })
   if (trend.length > TREND_LENGTH) trend.splice(0, trend.length - TREND_LENGTH)
@@ -263,6 +272,12 @@ function drawEdge(): void {
   if (e && e.position !== null) {
     markers.push({ x: e.position, colour: '#e71d36', label: `edge ${e.position.toFixed(1)}` })
     msg = ''
+  }
+  // The service's own edge for the same pulse, when it came with the frames.
+  const service = e ? serviceEdge(e.pulseId) : undefined
+  if (service !== undefined && Number.isFinite(service)) {
+    markers.push({ x: service, colour: '#e8e8e8', label: `service ${service.toFixed(1)}`, row: 1,
+      dashed: true })
   }
   const series: Series[] = []
   if (e?.normalised) {
