@@ -80,6 +80,8 @@ export class PsenService<P extends object> implements ServiceControl {
   #loopRestarts = 0
   readonly #malformedTotal: Record<string, number> = {}
   #closed = false
+  /** Per-frame debug lines only when asked for (--log_level DEBUG), as the old service did. */
+  readonly #debug: boolean
   readonly #imageSent = (): void => {
     if (this.#lastStats) this.#lastStats.nImageSent++
   }
@@ -91,6 +93,7 @@ export class PsenService<P extends object> implements ServiceControl {
     this.config = opts.config
     this.#log = opts.log
     this.#problems = new RateLimitedLog(opts.log.child({ topic: 'frames' }))
+    this.#debug = opts.log.isLevelEnabled('debug')
     this.dataQueue = data
     this.imageQueue = image
     this.#snapshot = snap
@@ -481,6 +484,9 @@ export class PsenService<P extends object> implements ServiceControl {
         'data message dropped: the data stream queue is full (no or slow consumer)')
     }
     metrics.stage.total.observe((performance.now() - t0) / 1000)
+    if (this.#debug) {
+      this.#log.debug({ pulse_id: String(pulseId), queued, ms: performance.now() - t0 }, 'frame processed')
+    }
   }
 
   #forwardImage(msg: BsreadMessage, raw: RawValue, stats: RunStatistics): void {
