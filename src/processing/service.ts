@@ -275,7 +275,9 @@ export class PsenService<P extends object> implements ServiceControl {
     const last = run.stats.lastReceivedAt
     if (last === 0) return { ready: false, reason: 'no input received yet' }
     const age = (Date.now() - last) / 1000
-    if (age > 10) return { ready: false, reason: `no input for ${age.toFixed(0)} s` }
+    if (age > this.config.readyTimeoutS) {
+      return { ready: false, reason: `no input for ${age.toFixed(0)} s` }
+    }
     return { ready: true, reason: '' }
   }
 
@@ -377,6 +379,7 @@ export class PsenService<P extends object> implements ServiceControl {
         onError: (err: BsreadError) => {
           run.malformed[err.reason] = (run.malformed[err.reason] ?? 0) + 1
           this.#malformedTotal[err.reason] = (this.#malformedTotal[err.reason] ?? 0) + 1
+          this.#opts.metrics.framesDropped.inc({ reason: 'malformed' })
           this.#problems.warn(`malformed:${err.reason}`, { reason: err.reason },
             `malformed input: ${err.message}`)
         },
@@ -437,6 +440,8 @@ export class PsenService<P extends object> implements ServiceControl {
     const stats = run.stats
     const metrics = this.#opts.metrics
     const gaps = stats.nPulseIdGaps
+    const rx = run.receiver
+    if (rx) metrics.stage.receive.observe(rx.lastDecodeMs / 1000)
     stats.received(msg.pulseId, t0)
     metrics.framesReceived.inc()
     if (stats.nPulseIdGaps !== gaps) metrics.pulseIdGaps.inc()
@@ -485,7 +490,8 @@ export class PsenService<P extends object> implements ServiceControl {
     }
     metrics.stage.total.observe((performance.now() - t0) / 1000)
     if (this.#debug) {
-      this.#log.debug({ pulse_id: String(pulseId), queued, ms: performance.now() - t0 }, 'frame processed')
+      const ms = performance.now() - t0
+      this.#log.debug({ pulse_id: String(pulseId), queued, ms }, 'frame processed')
     }
   }
 
