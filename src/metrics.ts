@@ -8,8 +8,13 @@ import {
   Counter, Gauge, Histogram, Registry, collectDefaultMetrics,
 } from 'prom-client'
 
-/** Pipeline stages timed per frame (forward: the image stream and the preview). */
-export type Stage = 'forward' | 'decode' | 'profile' | 'edge' | 'send' | 'total'
+/**
+ * Pipeline stages timed per frame. receive: bsread header parsing and size checks of the
+ * message taken off the socket; forward: the image stream and the preview; decode: image
+ * decompression (ROI rows); profile, edge: the kernels; send: handing the data message to its
+ * queue; total: receive to send.
+ */
+export type Stage = 'receive' | 'forward' | 'decode' | 'profile' | 'edge' | 'send' | 'total'
 
 export interface MetricsSources {
   /** Malformed input messages by reason, as counted by the receiver. */
@@ -48,7 +53,9 @@ export class Metrics {
     })
     this.framesDropped = new Counter({
       name: 'psen_frames_dropped_total',
-      help: 'Output messages dropped because a queue was full (reason: data_queue, image_queue)',
+      help: 'Frames lost, by reason: data_queue / image_queue (queue full), malformed (input ' +
+        'not decodable, details in psen_input_malformed_total), roi_outside_frame (signal ROI ' +
+        'outside the frame: no profile, no edge)',
       labelNames: ['reason'], registers,
     })
     this.frameErrors = new Counter({
@@ -69,7 +76,7 @@ export class Metrics {
       labelNames: ['stage'], registers,
       buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25],
     })
-    const stageNames: Stage[] = ['forward', 'decode', 'profile', 'edge', 'send', 'total']
+    const stageNames: Stage[] = ['receive', 'forward', 'decode', 'profile', 'edge', 'send', 'total']
     this.stage = Object.fromEntries(stageNames.map((s) => [s, this.stageSeconds.labels(s)])) as
       unknown as Record<Stage, { observe(seconds: number): void }>
     this.lastPulseId = new Gauge({

@@ -42,6 +42,8 @@ export class BsreadReceiver {
   readonly mode: 'pull' | 'sub'
   readonly decoder: BsreadDecoder
   readonly stats: ReceiverStats = { received: 0, decoded: 0, errors: 0, byReason: {} }
+  /** Milliseconds the last `decode` took (header parsing and size checks; for metrics). */
+  lastDecodeMs = 0
   #socket: zmq.Pull | zmq.Subscriber
   #onError: ReceiverOptions['onError']
   #closed = false
@@ -90,9 +92,11 @@ export class BsreadReceiver {
 
   /** Decodes parts, counting and reporting a malformed message (then returns undefined). */
   decode(parts: readonly Buffer[]): BsreadMessage | undefined {
+    const t0 = performance.now()
     try {
       const m = this.decoder.decode(parts)
       this.stats.decoded++
+      this.lastDecodeMs = performance.now() - t0
       return m
     } catch (err) {
       if (!(err instanceof BsreadError)) throw err

@@ -41,6 +41,8 @@ export interface ServiceConfig {
   apiToken: string | undefined
   /** Highest rate (Hz) at which frames are offered to the browser preview (0 = off). */
   previewRate: number
+  /** GET /ready fails when no input frame arrived for this long (seconds). */
+  readyTimeoutS: number
 }
 
 /** Defaults of every option (the contract's where it names one). */
@@ -59,6 +61,7 @@ export const DEFAULTS = {
   inputQueue: 100,
   maxFrameBytes: 256 * 1024 * 1024,
   previewRate: 5,
+  readyTimeoutS: 10,
 }
 
 const D = DEFAULTS
@@ -95,6 +98,7 @@ Options (both --opt value and --opt=value; defaults in brackets):
       --api_token TOKEN                POST endpoints need "Authorization: Bearer TOKEN"
                                        [env PSEN_API_TOKEN; unset: open]
       --preview_rate HZ                frames/s for the browser preview, 0: off [${D.previewRate}]
+      --ready_timeout_s S              GET /ready fails after S s without input [${D.readyTimeoutS}]
   -h, --help                           this text
   -v, --version                        the version
 
@@ -135,6 +139,7 @@ const OPTIONS = {
   state_file: { type: 'string' },
   api_token: { type: 'string' },
   preview_rate: { type: 'string' },
+  ready_timeout_s: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean', short: 'v' },
 } as const
@@ -239,6 +244,8 @@ export function parseServiceArgs(
     stateFile: (v.state_file ?? env.PSEN_STATE_FILE) || undefined,
     apiToken: token === undefined || token === '' ? undefined : token,
     previewRate: decimal('preview_rate', v.preview_rate, DEFAULTS.previewRate, 0, 1000),
+    readyTimeoutS: decimal('ready_timeout_s', v.ready_timeout_s, DEFAULTS.readyTimeoutS, 0.1,
+      86_400),
   }
   if (common.dataPort === common.imagePort) {
     throw new UsageError(

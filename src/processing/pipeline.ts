@@ -186,6 +186,7 @@ export class FramePipeline<P extends object> {
           `signal ROI [${sig.join(', ')}] does not ` +
           `fit the ${frame.width}x${frame.height} frame of pulse ${msg.pulseId}`)
         problem = 'roi_outside_frame'
+        metrics?.framesDropped.inc({ reason: 'roi_outside_frame' })
       }
       if (bg.length === 4 && !bgOk) {
         this.#problem(stats, 'roi_background_outside_frame', `background ROI [${bg.join(', ')}] ` +

@@ -74,6 +74,8 @@ export class PsenService<P extends object> implements ServiceControl {
   #snapshot: Snapshot<P>
   #run: Run | undefined
   #lastStats: RunStatistics | undefined
+  /** Malformed input of the last run, by reason (kept after a stop, like the statistics). */
+  #lastMalformed: Record<string, number> = {}
   #lifecycle: Promise<unknown> = Promise.resolve()
   #mutations: Promise<unknown> = Promise.resolve()
   #lastError: LastError | null = null
@@ -178,6 +180,7 @@ export class PsenService<P extends object> implements ServiceControl {
       run.receiver = this.#receiver(run)
       this.#run = run
       this.#lastStats = stats
+      this.#lastMalformed = run.malformed
       this.#opts.metrics.processing.set(1)
       // The supervisor catches everything itself; this is the last line of defence.
       run.done = this.#supervise(run).catch((err: unknown) => {
@@ -284,7 +287,7 @@ export class PsenService<P extends object> implements ServiceControl {
   statistics(): Record<string, unknown> {
     const s = this.#lastStats
     if (!s) return {}
-    const malformed = this.#run?.stats === s ? this.#run.malformed : {}
+    const malformed = this.#lastMalformed
     const errors: Record<string, number> = {}
     for (const [cause, n] of Object.entries(s.errors)) if (n > 0) errors[cause] = n
     let malformedTotal = 0
