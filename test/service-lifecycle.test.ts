@@ -144,6 +144,10 @@ test('bad frames are counted per cause and still get processing_parameters', asy
     const status = await fetch(`${cli.base}/status`)
       .then((r) => r.json()) as Record<string, unknown>
     assert.ok(status.last_error, '/status shows the last error')
+    await client.stop()
+    const kept = await stats(client)
+    assert.is(kept.n_malformed, 2, 'statistics of the last run stay after a stop')
+    assert.equal(kept.n_frame_errors, s.n_frame_errors)
   } finally {
     await data.close()
     assert.is(await cli.stop(), 0)
