@@ -42,11 +42,12 @@ export function silentLogger(): Logger {
 
 /**
  * Rate-limits a repeated warning: the first occurrence per key and interval is logged, the
- * others are counted and reported with the next logged one, so a bad input at 100 Hz costs one
- * line per interval instead of 100.
+ * others are counted. The count goes out with the next logged occurrence, or, when the problem
+ * stopped, in one summary line at the end of the interval, so a bad input at 100 Hz costs one
+ * line per interval instead of 100 and no suppressed count is ever lost.
  */
 export class RateLimitedLog {
-  readonly #last = new Map<string, { at: number; suppressed: number }>()
+  readonly #last = new Map<string, Entry>()
 
   constructor(
     private readonly log: Logger,
@@ -61,6 +62,15 @@ export class RateLimitedLog {
     this.#emit('error', key, fields, message)
   }
 
+  /** Logs the pending suppressed counts now (e.g. at shutdown) and stops the timers. */
+  flush(): void {
+    for (const [key, entry] of this.#last) {
+      if (entry.timer) clearTimeout(entry.timer)
+      entry.timer = undefined
+      this.#summary(key, entry)
+    }
+  }
+
   #emit(
     level: 'warn' | 'error', key: string, fields: Record<string, unknown>, message: string,
   ): void {
@@ -68,10 +78,38 @@ export class RateLimitedLog {
     const entry = this.#last.get(key)
     if (entry && now - entry.at < this.intervalMs) {
       entry.suppressed++
+      entry.level = level
+      entry.fields = fields
+      entry.message = message
+      // One timer per key and interval, not per occurrence.
+      entry.timer ??= setTimeout(() => {
+        entry.timer = undefined
+        this.#summary(key, entry)
+      }, entry.at + this.intervalMs - now).unref()
       return
     }
     const suppressed = entry?.suppressed ?? 0
-    this.#last.set(key, { at: now, suppressed: 0 })
+    if (entry?.timer) clearTimeout(entry.timer)
+    this.#last.set(key, { at: now, suppressed: 0, level, fields, message, timer: undefined })
     this.log[level](suppressed > 0 ? { ...fields, suppressed } : fields, message)
   }
+
+  /** The interval ended with suppressed occurrences: report them with the last one's text. */
+  #summary(key: string, entry: Entry): void {
+    if (entry.suppressed === 0) return
+    const n = entry.suppressed
+    entry.suppressed = 0
+    entry.at = Date.now()
+    this.log[entry.level]({ ...entry.fields, suppressed: n, key },
+      `${entry.message} (and ${n} more like it suppressed)`)
+  }
+}
+
+interface Entry {
+  at: number
+  suppressed: number
+  level: 'warn' | 'error'
+  fields: Record<string, unknown>
+  message: string
+  timer: NodeJS.Timeout | undefined
 }

@@ -326,6 +326,8 @@ export class PsenService<P extends object> implements ServiceControl {
     await this.#opts.store.flush()
     this.dataQueue.close()
     this.imageQueue.close()
+    // Suppressed per-frame warnings are reported, not lost, when the service stops.
+    this.#problems.flush()
   }
 
   // ---- internals -----------------------------------------------------------------------------
