@@ -21,6 +21,41 @@ const HASH_TABLE: usize = memory.data(4 << HASH_LOG, 16)
  */
 let hashBase: u32 = 1
 
+/**
+ * The fast loop runs while at least this many input and output bytes remain: then every copy
+ * may be done in whole 16-byte vectors that run up to 15 bytes past its end (a "wild copy";
+ * later sequences overwrite the excess) without leaving either buffer.
+ */
+const FAST_MARGIN: usize = 32
+
+/**
+ * For a match offset d < 16: swizzle indices i % d (row d) that spread the d bytes before the
+ * output into a repeating 16-byte pattern, and the largest multiple of d <= 16 (the step that
+ * keeps the pattern in phase from one 16-byte store to the next). Row 16: the identity.
+ */
+const PATTERN: usize = memory.data<u8>([
+  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+  0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1,
+  0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0,
+  0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3,
+  0, 1, 2, 3, 4, 0, 1, 2, 3, 4, 0, 1, 2, 3, 4, 0,
+  0, 1, 2, 3, 4, 5, 0, 1, 2, 3, 4, 5, 0, 1, 2, 3,
+  0, 1, 2, 3, 4, 5, 6, 0, 1, 2, 3, 4, 5, 6, 0, 1,
+  0, 1, 2, 3, 4, 5, 6, 7, 0, 1, 2, 3, 4, 5, 6, 7,
+  0, 1, 2, 3, 4, 5, 6, 7, 8, 0, 1, 2, 3, 4, 5, 6,
+  0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0, 1, 2, 3, 4, 5,
+  0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 0, 1, 2, 3, 4,
+  0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 0, 1, 2, 3,
+  0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 0, 1, 2,
+  0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 0, 1,
+  0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 0,
+  0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15,
+], 16)
+const PATTERN_STEP: usize = memory.data<u8>([
+  16, 16, 16, 15, 16, 15, 12, 14, 16, 9, 10, 11, 12, 13, 14, 15,
+], 16)
+
 /** Decodes one LZ4 block of srcLen bytes into at most dstLen bytes; returns bytes written. */
 export function lz4_decompress(src: usize, srcLen: i32, dst: usize, dstLen: i32): i32 {
   if (srcLen < 0 || dstLen < 0) return ERR_BAD_ARGUMENT
@@ -29,6 +64,87 @@ export function lz4_decompress(src: usize, srcLen: i32, dst: usize, dstLen: i32)
   const iend = src + <usize>srcLen
   let op = dst
   const oend = dst + <usize>dstLen
+  if (<usize>srcLen > FAST_MARGIN && <usize>dstLen > FAST_MARGIN) {
+    // Fast loop: no per-byte checks. A sequence that needs anything unusual (a length that
+    // would reach into the margins, a truncated length, the last sequence) is left to the
+    // checked loop below, which starts over at that sequence's token.
+    const ilimit = iend - FAST_MARGIN
+    const olimit = oend - FAST_MARGIN
+    while (ip < ilimit && op <= olimit) {
+      const token = <u32>load<u8>(ip)
+      let lit = <usize>(token >> 4)
+      let p = ip + 1
+      if (lit == 15) {
+        let b: u32
+        do {
+          if (p >= ilimit) break
+          b = load<u8>(p++)
+          lit += b
+        } while (b == 255)
+        if (p >= ilimit) break
+      }
+      // ilimit - p >= lit also leaves the 2 offset bytes and a vector of slack after them.
+      if (lit > ilimit - p || lit > olimit - op) break
+      v128.store(op, v128.load(p))
+      if (lit > 16) {
+        let n: usize = 16
+        do {
+          v128.store(op + n, v128.load(p + n))
+          n += 16
+        } while (n < lit)
+      }
+      p += lit
+      const offset = <usize>load<u16>(p)
+      p += 2
+      let len = <usize>(token & 15)
+      if (len == 15) {
+        let b: u32
+        do {
+          if (p >= ilimit) break
+          b = load<u8>(p++)
+          len += b
+        } while (b == 255)
+        if (p >= ilimit) break
+      }
+      len += MIN_MATCH
+      const at = op + lit
+      if (offset == 0 || offset > at - dst || len > olimit - at) break
+      const match = at - offset
+      // One swizzled vector serves every offset: row d < 16 of PATTERN repeats the d bytes
+      // before `at`, row 16 is the identity (the 16 bytes at `match`, which lie before `at`).
+      // Most matches are <= 16 bytes, so this store is all they need, and the offset (short
+      // for a third of them, at random) costs no branch. The load may read past `at` (inside
+      // dst; the swizzle ignores those bytes).
+      const row = offset < 16 ? offset : 16
+      const pattern = i8x16.swizzle(v128.load(match), v128.load(PATTERN + (row << 4)))
+      v128.store(at, pattern)
+      if (len > 16) {
+        if (offset >= 16) {
+          // Each source vector ends at or before the bytes written so far.
+          let n: usize = 16
+          do {
+            v128.store(at + n, v128.load(match + n))
+            n += 16
+          } while (n < len)
+        } else {
+          // The bytes repeat with period offset: the pattern again, in phase.
+          const step = <usize>load<u8>(PATTERN_STEP + offset)
+          let n = step
+          do {
+            v128.store(at + n, pattern)
+            n += step
+          } while (n < len)
+        }
+      }
+      ip = p
+      op = at + len
+    }
+  }
+  return decodeChecked(ip, iend, op, oend, dst)
+}
+
+// The fully checked loop (every length against both ends), from ip/op to the end of the block.
+function decodeChecked(ip: usize, iend: usize, op: usize, oend: usize, dst: usize): i32 {
   while (true) {
     if (ip >= iend) return ERR_TRUNCATED
     const token = <u32>load<u8>(ip++)
@@ -80,37 +196,43 @@ export function lz4_decompress(src: usize, srcLen: i32, dst: usize, dstLen: i32)
 }
 
 // Copies a match of `len` bytes from op - offset to op with LZ4's overlap semantics (a short
-// offset repeats a pattern). op + len <= oend is checked by the caller.
+// offset repeats a pattern). op + len <= oend is checked by the caller; nothing is written at or
+// past oend. Long runs of zeros (the empty high bit planes of a dark frame) end most blocks and
+// arrive here, so they get vector stores too.
 // @ts-ignore: decorator
 @inline function copyMatch(op: usize, offset: usize, len: usize, oend: usize): void {
-  let match = op - offset
+  const match = op - offset
   let n: usize = 0
   if (offset < 16) {
-    // Bytes repeat with period `offset`, so once k*offset >= 16 bytes exist, 16-byte chunks can
-    // be copied from op - k*offset.
-    const period = offset * ((15 + offset) / offset)
-    const head = period < len ? period : len
-    while (n < head) {
-      store<u8>(op + n, load<u8>(match + n))
-      n++
-    }
-    match = op - period
-  }
-  // match + n .. and op + n never overlap within a 16-byte chunk (distance >= 16).
-  while (len - n >= 16) {
-    v128.store(op + n, v128.load(match + n))
-    n += 16
-  }
-  if (n < len) {
-    if (oend - (op + n) >= 16) {
-      // Over-copy into space the caller will overwrite (still inside dst).
-      v128.store(op + n, v128.load(match + n))
-    } else {
-      while (n < len) {
-        store<u8>(op + n, load<u8>(match + n))
-        n++
+    if (oend - match >= 16) {
+      // The pattern stays in a register: no store-to-load chain through memory.
+      const pattern = i8x16.swizzle(v128.load(match), v128.load(PATTERN + (offset << 4)))
+      const step = <usize>load<u8>(PATTERN_STEP + offset)
+      while (len - n >= 16) {
+        v128.store(op + n, pattern)
+        n += step
+      }
+      if (n < len && oend - (op + n) >= 16) {
+        // n is a multiple of offset, so the pattern is in phase; the excess stays inside dst.
+        v128.store(op + n, pattern)
+        return
       }
     }
+  } else {
+    // match + n .. and op + n never overlap within a 16-byte chunk (distance >= 16).
+    while (len - n >= 16) {
+      v128.store(op + n, v128.load(match + n))
+      n += 16
+    }
+    if (n < len && oend - (op + n) >= 16) {
+      // Over-copy into space the caller will overwrite (still inside dst).
+      v128.store(op + n, v128.load(match + n))
+      return
+    }
+  }
+  while (n < len) {
+    store<u8>(op + n, load<u8>(match + n))
+    n++
   }
 }
 
