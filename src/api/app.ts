@@ -14,6 +14,7 @@ import type { Metrics } from '../metrics.js'
 import type { PreviewFeed } from '../preview/feed.js'
 import { previewRoutes } from '../preview/routes.js'
 import { RoiError, type Roi } from '../processing/roi.js'
+import { StateWriteError } from '../state/store.js'
 import { stringifyJson } from './json.js'
 
 export type RoiKind = 'roi_signal' | 'roi_background'
@@ -241,6 +242,12 @@ export function createApp(deps: AppDeps): Hono {
 
   app.onError((err, c) => {
     if (err instanceof RoiError || err instanceof ControlError) return fail(c, err.message)
+    if (err instanceof StateWriteError) {
+      // Its message names the state file: that stays in the log, not in the answer.
+      log.error({ err, path: c.req.path }, 'settings change not saved')
+      return fail(c, 'The change could not be saved (state file not writable; details are in ' +
+        'the service log); nothing was changed.')
+    }
     // Unexpected: logged with its stack, answered without it (no paths or internals leak).
     log.error({ err, path: c.req.path }, 'HTTP handler failed')
     return fail(c, 'Internal error (details are in the service log).', 500)
