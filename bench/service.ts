@@ -23,7 +23,8 @@
  *   --threads N        passed to the service (--threads N)
  *   --service-args "…" extra service arguments
  *   --cpu-prof         run the service under `node --cpu-prof` and print where the time goes
- *   --node-flags "…"   extra Node flags for the service process (e.g. --trace-gc)
+ *   --node-flags=…     extra Node flags for the service process (e.g. --trace-gc)
+ *   --service-env "K=V …"  extra environment of the service process (e.g. malloc tuning)
  *   --no-image         no image-stream consumer
  *   --baseline         no service: the data consumer reads the sender directly (what loopback
  *                      ZeroMQ alone can carry on this machine)
@@ -115,6 +116,8 @@ async function main(): Promise<void> {
         ...(cpuProf ? ['--cpu-prof', '--cpu-prof-dir', join(runDir, 'prof')] : []),
         ...(opts.get('node-flags')?.split(' ').filter(Boolean) ?? []),
       ],
+      env: Object.fromEntries((opts.get('service-env')?.split(' ').filter(Boolean) ?? [])
+        .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)])),
     })
     await service.setRois(ROI_SIGNAL, ROI_BACKGROUND)
     data = await ConsumerProc.start(`tcp://127.0.0.1:${dataPort}`, 'data')
@@ -318,6 +321,9 @@ async function step(hz: number, sender: SenderProc, data: ConsumerProc,
     max_ms: round(quantile(lat, 1), 2),
     cpu_ms_frame: s0 && s1 && processed > 0 ? round((s1.cpuMs - s0.cpuMs) / processed, 2) : NaN,
     cpu_pct: s0 && s1 ? round((100 * (s1.cpuMs - s0.cpuMs)) / (s1.at - s0.at), 0) : NaN,
+    sys_ms_frame: s0 && s1 && processed > 0 ? round((s1.sysMs - s0.sysMs) / processed, 2) : NaN,
+    faults_frame: s0 && s1 && processed > 0
+      ? Math.round((s1.minorFaults - s0.minorFaults) / processed) : NaN,
     main_ms_frame: t0 && t1 && processed > 0 ? round((t1.main - t0.main) / processed, 2) : NaN,
     zmq_ms_frame: t0 && t1 && processed > 0 ? round((t1.zmq - t0.zmq) / processed, 2) : NaN,
     helpers_pct: round((100 * (h1 - h0)) / done.elapsedMs, 0),

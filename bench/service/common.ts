@@ -49,6 +49,10 @@ export type ConsumerEvent =
 export interface ProcSample {
   /** user + system CPU time of the process, ms. */
   cpuMs: number
+  /** system (kernel) part of cpuMs, ms. */
+  sysMs: number
+  /** minor page faults so far (fresh memory being touched). */
+  minorFaults: number
   /** resident set size, MiB. */
   rssMb: number
   /** monotonic time of the sample, ms. */
@@ -66,7 +70,10 @@ export function sampleProc(pid: number): ProcSample {
   const stime = Number(fields[12])
   const status = readFileSync(`/proc/${pid}/status`, 'utf8')
   const rssKb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? NaN)
-  return { cpuMs: ((utime + stime) * 1000) / CLK_TCK, rssMb: rssKb / 1024, at: nowMs() }
+  return {
+    cpuMs: ((utime + stime) * 1000) / CLK_TCK, sysMs: (stime * 1000) / CLK_TCK,
+    minorFaults: Number(fields[7]), rssMb: rssKb / 1024, at: nowMs(),
+  }
 }
 
 /** CPU time (ms) of a process's threads by role: main (the JS thread), zmq (libzmq I/O), other. */

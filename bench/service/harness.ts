@@ -236,6 +236,8 @@ export interface ServiceOptions {
   extraArgs?: string[]
   /** Node flags for the service process (e.g. --cpu-prof). */
   nodeFlags?: string[]
+  /** Extra environment variables of the service process. */
+  env?: Record<string, string>
   logLevel?: string
 }
 
@@ -265,7 +267,7 @@ export class ServiceProc {
       '--auto_start', ...(opts.extraArgs ?? []),
     ]
     const child = track(spawn(process.execPath, args, {
-      cwd: runDir, stdio: ['ignore', 'pipe', 'pipe'],
+      cwd: runDir, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...opts.env },
     }))
     child.stdout?.pipe(out)
     child.stderr?.pipe(out)
