@@ -9,7 +9,8 @@
  *   +45 s  the upstream sender is killed and restarted on the same port
  * Every minute it prints RSS, CPU, latency (send → data consumer) and losses; at the end a
  * summary with the RSS trend. Frames sent while the data consumer was away may be lost (the
- * service counts them as dropped); any other missing frame is an unexpected loss.
+ * service counts them as dropped), so may frames still queued in the camera process when it is
+ * killed; any other missing frame is an unexpected loss.
  *
  * Options: --minutes N (10)  --hz R (100)  --period S (60; the offsets above scale with it)
  *          --json  --threads N
@@ -59,6 +60,8 @@ async function main(): Promise<void> {
   const end = t0 + minutes * 60_000
   /** Monotonic-time windows in which the data consumer was away. */
   const away: Array<[number, number, number]> = []
+  /** Kill times of the sender with the latency then: what it still held went down with it. */
+  const kills: Array<[number, number]> = []
   let injected = 0
   let roiChanges = 0
   let senderRestarts = 0
@@ -74,6 +77,7 @@ async function main(): Promise<void> {
   const allLat: number[] = []
   let unexpectedTotal = 0
   let expectedTotal = 0
+  let killedTotal = 0
   let sentTotal = 0
   let lastReportEdge = t0
 
@@ -82,6 +86,7 @@ async function main(): Promise<void> {
     let sent = 0
     let got = 0
     let expectedLoss = 0
+    let killedLoss = 0
     let unexpected = 0
     let img = 0
     const lat: number[] = []
@@ -96,6 +101,9 @@ async function main(): Promise<void> {
       } else if (away.some(([a, b, lag]) => s >= a - lag - 1000 && s <= b + 1000)) {
         // A frame in flight when the consumer left, or queued towards it, is lost with it.
         expectedLoss++
+      } else if (kills.some(([k, lag]) => s >= k - lag - 1000 && s <= k)) {
+        // Queued in the camera process when it was killed: it never reached the service.
+        killedLoss++
       } else {
         unexpected++
       }
@@ -111,8 +119,10 @@ async function main(): Promise<void> {
     sentTotal += sent
     unexpectedTotal += unexpected
     expectedTotal += expectedLoss
+    killedTotal += killedLoss
     const row: Row = {
       minute, sent, received: got, lost_unexpected: unexpected, lost_consumer_away: expectedLoss,
+      lost_sender_killed: killedLoss,
       image_rx: img, p50_ms: r2(quantile(lat, 0.5)), p99_ms: r2(quantile(lat, 0.99)),
       max_ms: r2(quantile(lat, 1)), cpu_pct: Math.round(cpuPct), rss_mb: Math.round(smp.rssMb),
       // Top-level counters only (the per-reason breakdown is in the summary).
@@ -168,6 +178,7 @@ async function main(): Promise<void> {
     if (due('sender', at(45_000), now)) {
       const a = nowMs()
       injected += sender.garbageSent
+      kills.push([nowMs(), recentLatency(sentAt, recvAt, 200)])
       await sender.kill()
       let last = nextPulse - 1
       for (const p of sentAt.keys()) if (p > last) last = p
@@ -208,7 +219,7 @@ async function main(): Promise<void> {
   allLat.sort((a, b) => a - b)
   const summary: Row = {
     minutes, hz, sent: sentTotal, lost_unexpected: unexpectedTotal,
-    lost_consumer_away: expectedTotal,
+    lost_consumer_away: expectedTotal, lost_sender_killed: killedTotal,
     latency_p50_ms: r2(quantile(allLat, 0.5)), latency_p99_ms: r2(quantile(allLat, 0.99)),
     latency_max_ms: r2(quantile(allLat, 1)),
     rss_start_mb: Math.round(rssFirst), rss_first_min_mb: rss[0] ?? NaN,
