@@ -166,7 +166,11 @@ export function createApp(deps: AppDeps): Hono {
 
   app.use('*', bodyLimit({
     maxSize: deps.maxBodyBytes ?? 64 * 1024,
-    onError: (c) => fail(c, 'Request body too large; nothing was changed.', 413),
+    onError: (c) => {
+      // The rest of the body is never read: the connection cannot be reused after this answer.
+      c.header('Connection', 'close')
+      return fail(c, 'Request body too large; nothing was changed.', 413)
+    },
   }))
 
   if (deps.apiToken !== undefined) {

@@ -20,7 +20,7 @@ import type { Kernel } from '../kernel/kernel.js'
 import { RateLimitedLog, type Logger } from '../log.js'
 import type { Metrics } from '../metrics.js'
 import type { PreviewFeed } from '../preview/feed.js'
-import type { StateStore } from '../state/store.js'
+import { StateWriteError, type StateStore } from '../state/store.js'
 import type { FaultInjection } from './faults.js'
 import { OutputQueue } from './output-queue.js'
 import { FramePipeline, type EdgeStage } from './pipeline.js'
@@ -349,8 +349,17 @@ export class PsenService<P extends object> implements ServiceControl {
     const job = async (): Promise<void> => {
       const cur = this.#snapshot
       const { next, patch, old, now } = change(cur)
-      await this.#opts.store.update(patch,
-        { endpoint: who.endpoint, client: who.client, old, new: now })
+      try {
+        await this.#opts.store.update(patch,
+          { endpoint: who.endpoint, client: who.client, old, new: now })
+      } catch (err) {
+        if (!(err instanceof StateWriteError)) throw err
+        this.#log.error({ err }, 'a settings change could not be saved')
+        // The reason without the path: answers never show the host's file layout.
+        const code = (err.cause as NodeJS.ErrnoException | undefined)?.code
+        throw new ControlError('The change could not be saved to the state file' +
+          `${code ? ` (${code})` : ''}; nothing was changed.`)
+      }
       this.#snapshot = next
       this.#opts.edge.onSettingsChange?.(cur, next)
       this.#roiMetrics(next)
