@@ -239,6 +239,14 @@ function unshuffleChunk1(planes: usize, nb: usize, out: usize): void {
 function unshuffleChunk2(planes: usize, nb: usize, out: usize): void {
   let m: v128
   let t: v128
+  const high = planes + (nb << 3)
+  // Dark pixels (< 256) leave the high-byte planes all zero. Checked first, so that the
+  // dark path keeps few vectors live (x64 has 16 vector registers: no spills).
+  const any = v128.or(
+    v128.or(v128.or(v128.load(high), v128.load(high + nb)),
+      v128.or(v128.load(high + 2 * nb), v128.load(high + 3 * nb))),
+    v128.or(v128.or(v128.load(high + 4 * nb), v128.load(high + 5 * nb)),
+      v128.or(v128.load(high + 6 * nb), v128.load(high + 7 * nb))))
   let p0_0 = v128.load(planes + 0 * nb)
   let p0_1 = v128.load(planes + 1 * nb)
   let p0_2 = v128.load(planes + 2 * nb)
@@ -286,20 +294,9 @@ function unshuffleChunk2(planes: usize, nb: usize, out: usize): void {
   t = v128.and(v128.xor(i16x8.shr_u(p0_3, 4), p0_7), m)
   p0_7 = v128.xor(p0_7, t)
   p0_3 = v128.xor(p0_3, i16x8.shl(t, 4))
-  let p1_0 = v128.load(planes + 8 * nb)
-  let p1_1 = v128.load(planes + 9 * nb)
-  let p1_2 = v128.load(planes + 10 * nb)
-  let p1_3 = v128.load(planes + 11 * nb)
-  let p1_4 = v128.load(planes + 12 * nb)
-  let p1_5 = v128.load(planes + 13 * nb)
-  let p1_6 = v128.load(planes + 14 * nb)
-  let p1_7 = v128.load(planes + 15 * nb)
-  // Dark pixels (< 256) leave the high-byte planes all zero: nothing to transpose.
-  const high = v128.or(v128.or(v128.or(p1_0, p1_1), v128.or(p1_2, p1_3)),
-    v128.or(v128.or(p1_4, p1_5), v128.or(p1_6, p1_7)))
-  if (!v128.any_true(high)) {
-    // Then the low bytes go in element order as for 1-byte elements (3 rounds of
-    // 8 interleaves instead of 4 of 16) and are zero-extended to u16.
+  if (!v128.any_true(any)) {
+    // The low bytes go in element order as for 1-byte elements (3 rounds of 8
+    // interleaves instead of 4 of 16), then zero-extend to u16.
     const d0_0 = lo8(p0_0, p0_4)
     const d0_1 = hi8(p0_0, p0_4)
     const d0_2 = lo8(p0_1, p0_5)
@@ -342,6 +339,14 @@ function unshuffleChunk2(planes: usize, nb: usize, out: usize): void {
     v128.store(out + 240, i16x8.extend_high_i8x16_u(v7))
     return
   }
+  let p1_0 = v128.load(high + 0 * nb)
+  let p1_1 = v128.load(high + 1 * nb)
+  let p1_2 = v128.load(high + 2 * nb)
+  let p1_3 = v128.load(high + 3 * nb)
+  let p1_4 = v128.load(high + 4 * nb)
+  let p1_5 = v128.load(high + 5 * nb)
+  let p1_6 = v128.load(high + 6 * nb)
+  let p1_7 = v128.load(high + 7 * nb)
   m = i8x16.splat(0x55)
   t = v128.and(v128.xor(i16x8.shr_u(p1_0, 1), p1_1), m)
   p1_1 = v128.xor(p1_1, t)
