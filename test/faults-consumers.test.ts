@@ -68,16 +68,19 @@ test('no data consumer and no image consumer: processing at full rate, drops cou
     assert.is(after.n_dropped_data, processed - 100, 'data drops counted')
     assert.is(after.n_dropped_images, processed - 100, 'image drops counted')
     const m = await scrape(r.cli.base)
-    assert.is(metricValue(m, 'psen_frames_dropped_total', { reason: 'data_queue' }), processed - 100)
-    assert.is(metricValue(m, 'psen_frames_dropped_total', { reason: 'image_queue' }), processed - 100)
-    console.log(`  faults-consumers (none): camera ${s.camera_sent} frames, processed ${processed}, ` +
-      `input ${s.input_rate_hz} Hz, dropped data ${after.n_dropped_data} / images ${after.n_dropped_images}`)
+    const dropped = (reason: string): number =>
+      metricValue(m, 'psen_frames_dropped_total', { reason })
+    assert.is(dropped('data_queue'), processed - 100)
+    assert.is(dropped('image_queue'), processed - 100)
+    console.log(`  faults-consumers (none): camera ${s.camera_sent} frames, processed ` +
+      `${processed}, input ${s.input_rate_hz} Hz, dropped data ${after.n_dropped_data} / ` +
+      `images ${after.n_dropped_images}`)
   } finally {
     await teardown(r)
   }
 })
 
-test('a slow data consumer (10 messages/s): processing at full rate, the rest dropped', async () => {
+test('a slow data consumer (10 messages/s): full rate, the rest dropped', async () => {
   const r = await setup()
   const slow = new zmq.Pull({ linger: 0, receiveHighWaterMark: 1 })
   slow.connect(`tcp://127.0.0.1:${r.cli.dataPort}`)
@@ -105,7 +108,8 @@ test('a slow data consumer (10 messages/s): processing at full rate, the rest dr
     assert.ok(taken > 0 && taken < processed / 4, `the slow consumer took ${taken}`)
     assert.is(s.n_dropped_images, 0, 'the image consumer kept up and lost nothing')
     await waitFor('every image', () => image.messages.length >= processed)
-    console.log(`  faults-consumers (slow data): camera ${s.camera_sent}, processed ${processed}, ` +
+    console.log(`  faults-consumers (slow data): camera ${s.camera_sent}, processed ` +
+      `${processed}, ` +
       `slow consumer took ${taken}, dropped data ${s.n_dropped_data}, images delivered ` +
       `${image.messages.length}`)
   } finally {
@@ -116,7 +120,7 @@ test('a slow data consumer (10 messages/s): processing at full rate, the rest dr
   }
 })
 
-test('no image consumer, a data consumer reading: every data message, image drops counted', async () => {
+test('no image consumer, a data consumer: every data message, image drops counted', async () => {
   const r = await setup()
   const data = new StreamReader(`tcp://127.0.0.1:${r.cli.dataPort}`)
   try {

@@ -56,7 +56,7 @@ function pollHttp(base: string): Poller {
   return p
 }
 
-test('malformed input interleaved with valid frames: all valid processed, all bad counted', async () => {
+test('malformed input among valid frames: all valid processed, all bad counted', async () => {
   const codec = await loadCodec()
   const f = new FaultFactory(codec, PREFIX, 256, 128)
   const sender = await BsreadSender.bind({
@@ -73,7 +73,8 @@ test('malformed input interleaved with valid frames: all valid processed, all ba
     const client = new PsenProcessingClient(cli.base)
     await client.set_roi_signal(SIGNAL)
     await client.set_roi_background(BACKGROUND)
-    const expected = new Map<bigint, { valid: boolean; signal?: BigUint64Array; background?: BigUint64Array }>()
+    type Expected = { valid: boolean; signal?: BigUint64Array; background?: BigUint64Array }
+    const expected = new Map<bigint, Expected>()
     const malformed: Record<string, number> = {}
     const frameErrors: Record<string, number> = {}
     let pulse = 1000n
@@ -150,7 +151,7 @@ test('malformed input interleaved with valid frames: all valid processed, all ba
 
     const metrics = parseMetrics(await (await fetch(`${cli.base}/metrics`)).text())
     for (const [reason, n] of Object.entries(malformed)) {
-      assert.is(metricValue(metrics, 'psen_input_malformed_total', { reason }), n, `metric ${reason}`)
+      assert.is(metricValue(metrics, 'psen_input_malformed_total', { reason }), n, reason)
     }
     assert.is(metricValue(metrics, 'psen_frames_processed_total'), expected.size)
     assert.is(metricValue(metrics, 'psen_frame_errors_total', { cause: 'decode_error' }),
@@ -166,7 +167,8 @@ test('malformed input interleaved with valid frames: all valid processed, all ba
     await poller.stop()
     assert.equal(poller.failures, [], 'HTTP answered every request')
     assert.ok(poller.ok > 0)
-    console.log(`  faults-input: ${nValid} valid + ${nBad} bad messages (${(sentBytes / MiB).toFixed(0)}` +
+    console.log(`  faults-input: ${nValid} valid + ${nBad} bad messages ` +
+      `(${(sentBytes / MiB).toFixed(0)}` +
       ` MiB) in ${seconds.toFixed(1)} s = ${((nValid + nBad) / seconds).toFixed(0)} msg/s; ` +
       `RSS ${rss.map((r) => (r / MiB).toFixed(0)).join(' → ')} MiB; ${poller.ok} HTTP polls, ` +
       `slowest ${poller.slowestMs.toFixed(0)} ms`)

@@ -28,7 +28,7 @@ test('the hook parses its variable and rejects typos', () => {
   assert.throws(() => FaultInjection.parse('frame=5'), /PSEN_FAULT_INJECTION/)
 })
 
-test('an exception inside a frame and one in the receive loop: logged, counted, shown, survived', async () => {
+test('exceptions in a frame and in the receive loop: logged, counted, shown', async () => {
   const sender = await BsreadSender.bind({ address: 'tcp://127.0.0.1:*', sendTimeoutMs: 10_000 })
   const cli = await startCli(sender.endpoint, 'LOOP', ['--auto_start'],
     { PSEN_FAULT_INJECTION: 'frame:5,loop:12' })
@@ -65,7 +65,8 @@ test('an exception inside a frame and one in the receive loop: logged, counted, 
     assert.is(status.body.status, 'processing', 'still processing')
     const le2 = status.body.last_error as { message: string; cause: string }
     assert.is(le2.cause, 'loop')
-    assert.match(le2.message, /processing loop failed.*injected fault in the receive loop at pulse 12/)
+    assert.match(le2.message,
+      /processing loop failed.*injected fault in the receive loop at pulse 12/)
     s = await client.get_statistics()
     assert.is((s.last_error as { cause: string }).cause, 'loop', '/statistics shows it too')
     const m = await scrape(cli.base)

@@ -23,7 +23,8 @@ function canonical(v: unknown): string {
   if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`
   if (v !== null && typeof v === 'object') {
     const o = v as Json
-    return `{${Object.keys(o).sort().map((k) => `${JSON.stringify(k)}:${canonical(o[k])}`).join(',')}}`
+    const keys = Object.keys(o).sort()
+    return `{${keys.map((k) => `${JSON.stringify(k)}:${canonical(o[k])}`).join(',')}}`
   }
   return JSON.stringify(v)
 }
@@ -33,7 +34,7 @@ const post = (base: string, path: string, body: unknown): Promise<Response> =>
     method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body),
   })
 
-test('1,000 concurrent ROI and parameter updates while streaming: one consistent set per frame', async () => {
+test('1,000 concurrent ROI and parameter updates while streaming: one set per frame', async () => {
   const sim = await startSimulator({ rate: 200, width: 256, height: 128 })
   const cli = await startCli(sim.address, sim.prefix, ['--auto_start'])
   const data = new StreamReader(`tcp://127.0.0.1:${cli.dataPort}`)
@@ -123,7 +124,8 @@ test('1,000 concurrent ROI and parameter updates while streaming: one consistent
         // A one-column profile decodes as a scalar (shape [1]).
         const got = decodeValue(m.value(N(`${which}_x_profile`))!) as bigint | BigUint64Array
         const want = xProfileRef(bytes, 256, 'uint16', false, roi) as BigUint64Array
-        assert.equal(typeof got === 'bigint' ? [got] : [...got], [...want], `${which} of ${m.pulseId}`)
+        assert.equal(typeof got === 'bigint' ? [got] : [...got], [...want],
+          `${which} of ${m.pulseId}`)
       }
     }
     assert.ok(checked > data.messages.length / 2, `${checked} frames checked bit-exact`)
@@ -137,7 +139,7 @@ test('1,000 concurrent ROI and parameter updates while streaming: one consistent
   }
 })
 
-test('SIGKILL during a burst of updates: after a restart the state file holds the last acknowledged state', async () => {
+test('SIGKILL during update bursts: the state file holds the last acknowledged state', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'psen-faults-'))
   const file = join(dir, 'state.json')
   const sim = await startSimulator({ rate: 100, width: 128, height: 64 })
@@ -208,7 +210,8 @@ test('SIGKILL during a burst of updates: after a restart the state file holds th
       await Promise.all([roiWriter, stepWriter])
       // The file itself is whole, valid JSON with one of the allowed states.
       const saved = JSON.parse(await readFile(file, 'utf8')) as Json
-      check(`state file after kill ${round}`, saved.roi_signal, (saved.parameters as Json).step_length)
+      check(`state file after kill ${round}`, saved.roi_signal,
+        (saved.parameters as Json).step_length)
     }
     cli = await startCli(sim.address, sim.prefix, ['--state_file', file])
     const [roi, step] = await current(cli.base)

@@ -57,7 +57,8 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
       assert.ok(ms < LIMIT_MS, `${signal}: the process took ${ms.toFixed(0)} ms to exit`)
       const saved = JSON.parse(await readFile(file, 'utf8')) as { roi_signal: number[] }
       assert.equal(saved.roi_signal, [0, 512, 0, 256])
-      console.log(`  faults-signals: ${signal} mid-stream -> exit ${code} after ${ms.toFixed(0)} ms`)
+      console.log(`  faults-signals: ${signal} mid-stream -> exit ${code} after ` +
+        `${ms.toFixed(0)} ms`)
     } finally {
       stuck.close()
       agent.destroy()

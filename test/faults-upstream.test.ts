@@ -9,14 +9,15 @@ import { StreamReader, runCli, sleep, startCli, waitFor } from './helpers/servic
 const test = suite('faults-upstream')
 
 /** `psen-processing simulate` as its own process on a fixed port. */
-function camera(port: number, startPulseId: bigint, mode: 'push' | 'pub'): ReturnType<typeof runCli> {
+function camera(port: number, startPulseId: bigint, mode: 'push' | 'pub'):
+ReturnType<typeof runCli> {
   return runCli(['simulate', '--port', String(port), '--interface', '127.0.0.1', '--mode', mode,
     '--prefix', 'UPCAM', '--width', '256', '--height', '128', '--rate', '100',
     '--start_pulse_id', String(startPulseId), '--log_level', 'WARNING'])
 }
 
 for (const mode of ['push', 'pub'] as const) {
-  test(`upstream (${mode}) killed with SIGKILL and restarted on its port: processing resumes`, async () => {
+  test(`upstream (${mode}) SIGKILLed and restarted on its port: processing resumes`, async () => {
     const port = await freePort()
     let cam = camera(port, 1_000_000n, mode)
     const cli = await startCli(`tcp://127.0.0.1:${port}`, 'UPCAM',

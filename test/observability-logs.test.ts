@@ -95,7 +95,8 @@ test('JSON lines on a pipe; --log_level uses the Python names', async () => {
   const bad = spawnSync(process.execPath, [BIN, 'tcp://127.0.0.1:9', 'LOG', '--log_level', 'TRACE',
     '-r', String(r), '-o', String(o), '-i', String(i)], { cwd: ROOT, encoding: 'utf8' })
   assert.is(bad.status, 2)
-  assert.match(bad.stderr, /--log_level: 'TRACE' is not one of CRITICAL, ERROR, WARNING, INFO, DEBUG/)
+  assert.match(bad.stderr,
+    /--log_level: 'TRACE' is not one of CRITICAL, ERROR, WARNING, INFO, DEBUG/)
 })
 
 test('human-readable on a terminal', async () => {
@@ -114,7 +115,7 @@ test('human-readable on a terminal', async () => {
   assert.not.match(out, /^\{"level"/m, 'not JSON')
 })
 
-test('a burst of bad input: one log line per cause and interval, then the suppressed count', async () => {
+test('a burst of bad input: one line per cause and interval, then the count', async () => {
   const sender = await BsreadSender.bind({ address: 'tcp://127.0.0.1:*', sendTimeoutMs: 10_000 })
   const cli = await startCli(sender.endpoint, 'LOG', ['--auto_start'])
   try {

@@ -29,6 +29,11 @@ const TOKEN = 's3cret-token-for-tests'
 const AUTH = { Authorization: `Bearer ${TOKEN}` }
 const JSON_TYPE = { 'Content-Type': 'application/json' }
 
+/** POST of a JSON text (with the token unless other headers are given). */
+const postJson = (base: string, path: string, body: string,
+  headers: Record<string, string> = AUTH): ReturnType<typeof api> =>
+  api(base, 'POST', path, { headers: { ...JSON_TYPE, ...headers }, body })
+
 interface Ctx {
   cli: CliProcess
   dir: string
@@ -44,7 +49,7 @@ test.before(async (ctx) => {
   ctx.cli = await startCli('tcp://127.0.0.1:9', 'SEC', ['--api_token', TOKEN, '--state_file',
     ctx.stateFile])
   const set = async (path: string, body: unknown): Promise<void> => {
-    const r = await api(ctx.cli.base, 'POST', path, { headers: { ...JSON_TYPE, ...AUTH }, body: JSON.stringify(body) })
+    const r = await postJson(ctx.cli.base, path, JSON.stringify(body))
     assert.is(r.body.state, 'ok', JSON.stringify(r.body))
   }
   await set('/roi_signal', [10, 20, 30, 40])
@@ -78,23 +83,29 @@ function refused(r: { status: number; body: Record<string, unknown> }, what: str
 }
 
 function noLeak(text: string, what: string): void {
-  assert.not.ok(text.includes(ROOT) || /\/(work|home|tmp|usr|app)\//.test(text), `${what}: a path in ${text}`)
-  assert.not.match(text, /node_modules|\.(ts|js|mjs):\d+|\n\s+at |at [\w.<>]+ \(/, `${what}: a stack in ${text}`)
+  assert.not.ok(text.includes(ROOT) || /\/(work|home|tmp|usr|app)\//.test(text),
+    `${what}: a path in ${text}`)
+  assert.not.match(text, /node_modules|\.(ts|js|mjs):\d+|\n\s+at |at [\w.<>]+ \(/,
+    `${what}: a stack in ${text}`)
 }
 
-test('oversized bodies are refused, with or without Content-Length, and change nothing', async (ctx) => {
+test('oversized bodies refused, with or without Content-Length; nothing changes', async (ctx) => {
   const before = await settings(ctx)
   const big = JSON.stringify([1, 2, 3, 4]) + ' '.repeat(200 * 1024)
-  const r = await api(ctx.cli.base, 'POST', '/roi_signal', { headers: { ...JSON_TYPE, ...AUTH }, body: big })
+  const r = await postJson(ctx.cli.base, '/roi_signal', big)
   assert.is(r.status, 413)
   assert.match(refused(r, 'big body'), /too large/)
   // Chunked upload (no Content-Length): the limit holds while streaming.
-  const chunked = await new Promise<{ status: number; body: Record<string, unknown> }>((resolve, reject) => {
-    const req = request(`${ctx.cli.base}/parameters`, { method: 'POST', headers: { ...JSON_TYPE, ...AUTH } })
+  type Answer = { status: number; body: Record<string, unknown> }
+  const chunked = await new Promise<Answer>((resolve, reject) => {
+    const req = request(`${ctx.cli.base}/parameters`,
+      { method: 'POST', headers: { ...JSON_TYPE, ...AUTH } })
     req.on('response', (res) => {
       let text = ''
       res.on('data', (b: Buffer) => { text += b.toString() })
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) as Record<string, unknown> }))
+      res.on('end', () => resolve({
+        status: res.statusCode ?? 0, body: JSON.parse(text) as Record<string, unknown>,
+      }))
     })
     req.on('error', reject)
     req.write('{"step_length": 40, "pad": "')
@@ -129,7 +140,7 @@ test('only JSON is accepted: other content types and bad syntax change nothing',
   assert.is(await settings(ctx), before)
 })
 
-test('schema validation: malformed ROIs and parameters are refused and change nothing', async (ctx) => {
+test('schema validation: bad ROIs and parameters are refused and change nothing', async (ctx) => {
   const before = await settings(ctx)
   const rois: unknown[] = [
     'abc', 5, { a: 1 }, [1, 2, 3], [1, 2, 3, 4, 5], [-1, 2, 3, 4], [1, 0, 3, 4], [1.5, 2, 3, 4],
@@ -138,7 +149,7 @@ test('schema validation: malformed ROIs and parameters are refused and change no
   ]
   for (const roi of rois) {
     for (const path of ['/roi_signal', '/roi_background']) {
-      const r = await api(ctx.cli.base, 'POST', path, { headers: { ...JSON_TYPE, ...AUTH }, body: JSON.stringify(roi) })
+      const r = await postJson(ctx.cli.base, path, JSON.stringify(roi))
       assert.match(refused(r, `${path} ${JSON.stringify(roi)}`), /^ROI /)
     }
   }
@@ -150,17 +161,17 @@ test('schema validation: malformed ROIs and parameters are refused and change no
     { constructor: { prototype: { polluted: true } } },
   ]
   for (const p of params) {
-    const r = await api(ctx.cli.base, 'POST', '/parameters', { headers: { ...JSON_TYPE, ...AUTH }, body: JSON.stringify(p) })
+    const r = await postJson(ctx.cli.base, '/parameters', JSON.stringify(p))
     refused(r, `parameters ${JSON.stringify(p)}`)
   }
   // Deeply nested JSON is read without trouble and refused by the schema.
   const deep = '['.repeat(5000) + ']'.repeat(5000)
-  refused(await api(ctx.cli.base, 'POST', '/roi_signal', { headers: { ...JSON_TYPE, ...AUTH }, body: deep }), 'deep')
+  refused(await postJson(ctx.cli.base, '/roi_signal', deep), 'deep')
   assert.is(await settings(ctx), before)
   assert.not.ok(({} as Record<string, unknown>).polluted, 'no prototype pollution here either')
 })
 
-test('--api_token: mutating endpoints need the bearer token; reads and pre-flights stay open', async (ctx) => {
+test('--api_token guards changes; reads and pre-flights stay open', async (ctx) => {
   const before = await settings(ctx)
   const b = ctx.cli.base
   const attempts: Array<[string, Record<string, string>]> = [
@@ -173,7 +184,7 @@ test('--api_token: mutating endpoints need the bearer token; reads and pre-fligh
   ]
   for (const path of ['/roi_signal', '/roi_background', '/parameters', '/start', '/stop']) {
     for (const [what, headers] of attempts) {
-      const r = await api(b, 'POST', path, { headers: { ...JSON_TYPE, ...headers }, body: '[1, 2, 3, 4]' })
+      const r = await postJson(b, path, '[1, 2, 3, 4]', headers)
       assert.is(r.status, 401, `${path} ${what}`)
       assert.match(refused(r, `${path} ${what}`), /Unauthorized/)
       assert.is(r.headers.get('www-authenticate'), 'Bearer')
@@ -202,7 +213,7 @@ test('--api_token: mutating endpoints need the bearer token; reads and pre-fligh
   })
   assert.is(ok.body.state, 'ok')
   assert.equal(ok.body.roi_signal, [1, 2, 3, 4])
-  const back = await api(b, 'POST', '/roi_signal', { headers: { ...JSON_TYPE, ...AUTH }, body: '[10, 20, 30, 40]' })
+  const back = await postJson(b, '/roi_signal', '[10, 20, 30, 40]')
   assert.is(back.body.state, 'ok')
 })
 
@@ -210,7 +221,7 @@ test('PSEN_API_TOKEN from the environment; --api_token wins over it', async () =
   const envOnly = await startCli('tcp://127.0.0.1:9', 'SEC', [], { PSEN_API_TOKEN: 'from-env' })
   try {
     const body = '[1, 2, 3, 4]'
-    assert.is((await api(envOnly.base, 'POST', '/roi_signal', { headers: JSON_TYPE, body })).status, 401)
+    assert.is((await postJson(envOnly.base, '/roi_signal', body, {})).status, 401)
     const r = await api(envOnly.base, 'POST', '/roi_signal', {
       headers: { ...JSON_TYPE, Authorization: 'Bearer from-env' }, body,
     })
@@ -218,12 +229,15 @@ test('PSEN_API_TOKEN from the environment; --api_token wins over it', async () =
   } finally {
     assert.is(await envOnly.stop(), 0)
   }
-  const both = await startCli('tcp://127.0.0.1:9', 'SEC', ['--api_token', 'from-cli'], { PSEN_API_TOKEN: 'from-env' })
+  const both = await startCli('tcp://127.0.0.1:9', 'SEC', ['--api_token', 'from-cli'],
+    { PSEN_API_TOKEN: 'from-env' })
   try {
     const body = '[1, 2, 3, 4]'
-    const env = await api(both.base, 'POST', '/roi_signal', { headers: { ...JSON_TYPE, Authorization: 'Bearer from-env' }, body })
+    const env = await postJson(both.base, '/roi_signal', body,
+      { Authorization: 'Bearer from-env' })
     assert.is(env.status, 401)
-    const cli = await api(both.base, 'POST', '/roi_signal', { headers: { ...JSON_TYPE, Authorization: 'Bearer from-cli' }, body })
+    const cli = await postJson(both.base, '/roi_signal', body,
+      { Authorization: 'Bearer from-cli' })
     assert.is(cli.body.state, 'ok')
   } finally {
     assert.is(await both.stop(), 0)
@@ -237,8 +251,10 @@ test('no stack traces or file paths in any answer', async (ctx) => {
     ['GET', '/%00'], ['GET', '/roi_signal/extra'], ['DELETE', '/roi_signal'], ['PUT', '/start'],
     ['PATCH', '/parameters'], ['GET', '/start'], ['POST', '/status', { headers: AUTH }],
     ['POST', '/roi_signal', { headers: { ...JSON_TYPE, ...AUTH }, body: '{"x": ' }],
-    ['POST', '/parameters', { headers: { ...JSON_TYPE, ...AUTH }, body: '{"reference": {"mode": "reference_roi", "roi": "x"}}' }],
-    ['POST', '/roi_signal', { headers: { 'Content-Type': 'application/json; charset=nonsense', ...AUTH }, body: '[1,2,3,4' }],
+    ['POST', '/parameters', { headers: { ...JSON_TYPE, ...AUTH },
+      body: '{"reference": {"mode": "reference_roi", "roi": "x"}}' }],
+    ['POST', '/roi_signal', { headers: {
+      'Content-Type': 'application/json; charset=nonsense', ...AUTH }, body: '[1,2,3,4' }],
     ['GET', '/static/../../../package.json'], ['GET', '/index.html/..%2f..%2fpackage.json'],
   ]
   for (const [method, path, init] of probes) {
@@ -254,9 +270,10 @@ test('no stack traces or file paths in any answer', async (ctx) => {
   // A file where its directory should be: no directory can be made there (ENOTDIR).
   const blocker = join(ctx.dir, 'not-a-directory')
   await writeFile(blocker, '')
-  const noDir = await startCli('tcp://127.0.0.1:9', 'SEC', ['--state_file', join(blocker, 'state.json')])
+  const noDir = await startCli('tcp://127.0.0.1:9', 'SEC',
+    ['--state_file', join(blocker, 'state.json')])
   try {
-    const r = await api(noDir.base, 'POST', '/roi_signal', { headers: JSON_TYPE, body: '[1, 2, 3, 4]' })
+    const r = await postJson(noDir.base, '/roi_signal', '[1, 2, 3, 4]', {})
     assert.match(refused(r, 'unwritable state'), /could not be saved/)
     assert.equal((await api(noDir.base, 'GET', '/roi_signal')).body.roi_signal, [], 'ROI unchanged')
   } finally {

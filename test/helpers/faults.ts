@@ -64,7 +64,8 @@ export class FaultFactory {
     }
     const px = new Uint16Array(width * height)
     for (let i = 0; i < variants; i++) {
-      generateFrame(px, { width, height, seed: i + 1, ...(i % 4 === 0 ? { edgeX: width / 3 } : {}) })
+      const edge = i % 4 === 0 ? { edgeX: width / 3 } : {}
+      generateFrame(px, { width, height, seed: i + 1, ...edge })
       const pixels = new Uint8Array(px.buffer.slice(0))
       const value = Buffer.from(codec.compress(pixels, 'bitshuffle_lz4', 2))
       this.#frames.push({ value, pixels })
@@ -120,11 +121,13 @@ export class FaultFactory {
     const img = this.#value(pulseId)
     switch (kind) {
       case 'garbage_single_part':
-        return { kind, parts: [randomBytes(1 + Number(pulseId % 300n))], expect: { malformed: 'not_multipart' } }
+        return { kind, parts: [randomBytes(1 + Number(pulseId % 300n))],
+          expect: { malformed: 'not_multipart' } }
       case 'garbage_parts': {
         // Random binary parts; the first never starts like JSON.
         const n = 2 + Number(pulseId % 5n)
-        const parts = Array.from({ length: n }, () => randomBytes(1 + Math.floor(Math.random() * 2000)))
+        const parts = Array.from({ length: n },
+          () => randomBytes(1 + Math.floor(Math.random() * 2000)))
         parts[0]![0] = 0xff
         return { kind, parts, expect: { malformed: 'bad_json' } }
       }
@@ -135,20 +138,24 @@ export class FaultFactory {
       }
       case 'truncated_main_header': {
         const m = mainHeader(pulseId, md5(dataHeader([this.#imageJson()])))
-        return { kind, parts: [m.subarray(0, m.length - 9), dataHeader([this.#imageJson()]), img, tsPart()],
+        const dh = dataHeader([this.#imageJson()])
+        return { kind, parts: [m.subarray(0, m.length - 9), dh, img, tsPart()],
           expect: { malformed: 'bad_json' } }
       }
-      case 'bad_json_main':
-        return { kind, parts: [Buffer.from('{"htype": "bsr_m-1.1", "pulse_id": 12,, }'), Buffer.from('{}')],
-          expect: { malformed: 'bad_json' } }
+      case 'bad_json_main': {
+        const main = Buffer.from('{"htype": "bsr_m-1.1", "pulse_id": 12,, }')
+        return { kind, parts: [main, Buffer.from('{}')], expect: { malformed: 'bad_json' } }
+      }
       case 'bad_json_data': {
         const dh = Buffer.from('{"htype": "bsr_d-1.1", "channels": [{"name": "X" "type": 1}]}')
-        return { kind, parts: [mainHeader(pulseId, md5(dh)), dh, img, tsPart()], expect: { malformed: 'bad_json' } }
+        return { kind, parts: [mainHeader(pulseId, md5(dh)), dh, img, tsPart()],
+          expect: { malformed: 'bad_json' } }
       }
       case 'wrong_hash': {
         // A new data header whose hash in the main header is not its MD5.
         const dh = dataHeader([this.#imageJson({ modulo: Number(pulseId % 7n) + 2 })])
-        return { kind, parts: [mainHeader(pulseId, md5(Buffer.from(`x${pulseId}`))), dh, img, tsPart()],
+        const wrong = md5(Buffer.from(`x${pulseId}`))
+        return { kind, parts: [mainHeader(pulseId, wrong), dh, img, tsPart()],
           expect: { malformed: 'hash_mismatch' } }
       }
       case 'lying_size_bitshuffle': {
@@ -161,7 +168,8 @@ export class FaultFactory {
       case 'lying_size_raw': {
         // compression none, shape says width x height, the part is 3 bytes short.
         const raw = Buffer.alloc(this.width * this.height * 2 - 3)
-        return { kind, parts: this.#withHeader(pulseId, [this.#imageJson({ compression: 'none' })], [raw]),
+        const info = this.#imageJson({ compression: 'none' })
+        return { kind, parts: this.#withHeader(pulseId, [info], [raw]),
           expect: { malformed: 'value_size' } }
       }
       case 'lying_size_tiny': {
@@ -192,19 +200,24 @@ export class FaultFactory {
         return { kind, parts: [mainHeader(pulseId, md5(dh), '"dh_compression": "lz4", '), dh],
           expect: { malformed: 'decompressed_too_large' } }
       }
-      case 'unknown_type':
-        return { kind, parts: this.#withHeader(pulseId, [this.#imageJson({ type: 'complex128' })], [img]),
+      case 'unknown_type': {
+        const info = this.#imageJson({ type: 'complex128' })
+        return { kind, parts: this.#withHeader(pulseId, [info], [img]),
           expect: { malformed: 'unknown_type' } }
-      case 'unknown_compression':
-        return { kind, parts: this.#withHeader(pulseId, [this.#imageJson({ compression: 'zstd' })], [img]),
+      }
+      case 'unknown_compression': {
+        const info = this.#imageJson({ compression: 'zstd' })
+        return { kind, parts: this.#withHeader(pulseId, [info], [img]),
           expect: { malformed: 'unknown_compression' } }
+      }
       case 'extra_parts': {
         const parts = this.valid(pulseId, [0, 1, 0, 1], [0, 1, 0, 1]).parts
         return { kind, parts: [...parts, Buffer.from('a'), Buffer.from('b'), Buffer.alloc(0)],
           expect: { malformed: 'part_count' } }
       }
       case 'empty_parts':
-        return { kind, parts: [Buffer.alloc(0), Buffer.alloc(0)], expect: { malformed: 'bad_json' } }
+        return { kind, parts: [Buffer.alloc(0), Buffer.alloc(0)],
+          expect: { malformed: 'bad_json' } }
       case 'empty_image_value':
         // Legal bsread ("no value for this pulse"): a frame without an image.
         return { kind, parts: this.#withHeader(pulseId, [this.#imageJson()], [Buffer.alloc(0)]),
@@ -213,7 +226,8 @@ export class FaultFactory {
         // 100 MB of noise where a small frame's value belongs.
         const v = Buffer.allocUnsafe(100 * 1024 * 1024)
         v.fill(7)
-        return { kind, parts: this.#withHeader(pulseId, [this.#imageJson({ compression: 'none' })], [v]),
+        const info = this.#imageJson({ compression: 'none' })
+        return { kind, parts: this.#withHeader(pulseId, [info], [v]),
           expect: { malformed: 'value_size' } }
       }
       case 'main_header_100mb': {
