@@ -31,6 +31,7 @@ export class Metrics {
   readonly frameErrors: Counter<'cause'>
   readonly pulseIdGaps: Counter
   readonly loopRestarts: Counter
+  readonly inputDisconnects: Counter
   readonly stageSeconds: Histogram<'stage'>
   /** Per-stage children bound once (no label lookup per frame). */
   readonly stage: Record<Stage, { observe(seconds: number): void }>
@@ -70,6 +71,11 @@ export class Metrics {
     this.loopRestarts = new Counter({
       name: 'psen_loop_restarts_total',
       help: 'Restarts of the processing loop after an unexpected failure', registers,
+    })
+    this.inputDisconnects = new Counter({
+      name: 'psen_input_disconnects_total',
+      help: 'Lost input connections (the sender went away, or sent a part above the limit)',
+      registers,
     })
     this.stageSeconds = new Histogram({
       name: 'psen_stage_seconds', help: 'Time per frame and pipeline stage',

@@ -7,8 +7,10 @@ import { decodeValue, type BsreadMessage } from '../src/bsread/decoder.js'
 import { BsreadSender } from '../src/bsread/sender.js'
 import { PsenProcessingClient } from '../src/client/client.js'
 import { loadCodec } from './helpers/bsread.js'
-import { BAD_KINDS, FaultFactory, rssBytes, type BadKind, type Roi4 } from './helpers/faults.js'
-import { metricValue, parseMetrics } from './helpers/metrics.js'
+import {
+  BAD_KINDS, FaultFactory, peakRss, rssBytes, type BadKind, type Roi4,
+} from './helpers/faults.js'
+import { metricValue, parseMetrics, scrape } from './helpers/metrics.js'
 import { StreamReader, sleep, startCli, waitFor } from './helpers/service.js'
 
 const test = suite('faults-input')
@@ -174,6 +176,49 @@ test('malformed input among valid frames: all valid processed, all bad counted',
       `slowest ${poller.slowestMs.toFixed(0)} ms`)
   } finally {
     await poller.stop()
+    await data.close()
+    assert.is(await cli.stop(), 0)
+    sender.close()
+  }
+})
+
+test('a part above the input limit is never read into memory; the input reconnects', async () => {
+  const codec = await loadCodec()
+  const f = new FaultFactory(codec, PREFIX, 256, 128, 2, { bombBytes: 1024 * 1024 })
+  const sender = await BsreadSender.bind({ address: 'tcp://127.0.0.1:*', sendTimeoutMs: 10_000 })
+  // 16 MiB frames: the part limit is its floor, 256 MiB.
+  const cli = await startCli(sender.endpoint, PREFIX, ['--auto_start', '--max_frame_bytes',
+    String(16 * MiB)])
+  const data = new StreamReader(`tcp://127.0.0.1:${cli.dataPort}`)
+  const pid = cli.child.pid!
+  try {
+    const client = new PsenProcessingClient(cli.base)
+    await client.set_roi_signal(SIGNAL)
+    assert.ok(await sender.send(f.valid(1n, SIGNAL, BACKGROUND).parts))
+    await data.take(1)
+    const peak0 = await peakRss(pid)
+    const giant = Buffer.alloc(300 * MiB, 1)
+    const t0 = performance.now()
+    assert.ok(await sender.send([...f.valid(2n, SIGNAL, BACKGROUND).parts.slice(0, 2), giant,
+      Buffer.alloc(16)]))
+    // Frames sent right after it may sit in the dropped connection; keep sending until the
+    // reconnected input delivers.
+    let pulse = 100n
+    await waitFor('frames after the reconnect', async () => {
+      assert.ok(await sender.send(f.valid(pulse++, SIGNAL, BACKGROUND).parts))
+      await sleep(50)
+      return data.messages.some((m) => m.pulseId >= 100n)
+    }, 20_000)
+    const ms = performance.now() - t0
+    const peak = await peakRss(pid)
+    assert.ok(peak - peak0 < 128 * MiB, `peak RSS grew by ${((peak - peak0) / MiB).toFixed(0)} MiB`)
+    const m = await scrape(cli.base)
+    assert.ok(metricValue(m, 'psen_input_disconnects_total') >= 1, 'the lost connection counted')
+    assert.is(await client.get_status(), 'processing')
+    assert.match(cli.output(), /input connection lost/)
+    console.log(`  faults-input: a 300 MB part -> disconnected unread, processing again after ` +
+      `${ms.toFixed(0)} ms; peak RSS +${((peak - peak0) / MiB).toFixed(0)} MiB`)
+  } finally {
     await data.close()
     assert.is(await cli.stop(), 0)
     sender.close()

@@ -3,6 +3,7 @@
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { PsenProcessingClient } from '../src/client/client.js'
+import { metricValue, scrape } from './helpers/metrics.js'
 import { freePort } from './helpers/ports.js'
 import { StreamReader, runCli, sleep, startCli, waitFor } from './helpers/service.js'
 
@@ -45,6 +46,8 @@ for (const mode of ['push', 'pub'] as const) {
       assert.ok((s.n_processed_images as number) > (quiet.n_processed_images as number))
       assert.is(s.loop_restarts, 0, 'reconnecting is not a failure')
       assert.ok((s.n_pulse_id_gaps as number) >= 1, 'the jump in pulse ids is counted as a gap')
+      const m = await scrape(cli.base)
+      assert.ok(metricValue(m, 'psen_input_disconnects_total') >= 1, 'the lost connection counted')
       console.log(`  faults-upstream (${mode}): processing resumed ${ms} ms after the kill ` +
         '(1 s of it the camera was down)')
     } finally {

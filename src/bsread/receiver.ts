@@ -21,6 +21,14 @@ export interface ReceiverOptions extends DecoderOptions {
   decoder?: BsreadDecoder
   /** Called for every malformed message, with the parts as received. */
   onError?: (err: BsreadError, parts: readonly Buffer[]) => void
+  /**
+   * Largest message part accepted, in bytes (default: no limit). zeromq disconnects a sender
+   * that sends a bigger part before reading it into memory; the receiver then connects again
+   * at once (libzmq itself would not reconnect after that).
+   */
+  maxPartBytes?: number
+  /** Called when the connection to the sender is lost (sender gone, or a part too big). */
+  onDisconnect?: () => void
 }
 
 export interface ReceiverStats {
@@ -31,6 +39,8 @@ export interface ReceiverStats {
   /** Malformed messages, total and by reason. */
   errors: number
   byReason: Partial<Record<BsreadErrorReason, number>>
+  /** Lost connections to the sender (counted only with `maxPartBytes` or `onDisconnect`). */
+  disconnects?: number
 }
 
 /**
@@ -46,6 +56,7 @@ export class BsreadReceiver {
   lastDecodeMs = 0
   #socket: zmq.Pull | zmq.Subscriber
   #onError: ReceiverOptions['onError']
+  #onDisconnect: ReceiverOptions['onDisconnect']
   #closed = false
   #iterating = false
 
@@ -59,6 +70,7 @@ export class BsreadReceiver {
       linger: 0,
       ...(opts.reconnectIntervalMs !== undefined
         ? { reconnectInterval: opts.reconnectIntervalMs } : {}),
+      ...(opts.maxPartBytes !== undefined ? { maxMessageSize: opts.maxPartBytes } : {}),
     }
     if (this.mode === 'sub') {
       const sub = new zmq.Subscriber(common)
@@ -68,6 +80,33 @@ export class BsreadReceiver {
       this.#socket = new zmq.Pull(common)
     }
     this.#socket.connect(this.address)
+    if (opts.maxPartBytes !== undefined || opts.onDisconnect !== undefined) {
+      this.#onDisconnect = opts.onDisconnect
+      this.stats.disconnects = 0
+      void this.#watch()
+    }
+  }
+
+  /** Counts lost connections and connects again after zeromq dropped an oversized part. */
+  async #watch(): Promise<void> {
+    try {
+      for await (const event of this.#socket.events) {
+        if (this.#closed) return
+        if (event.type !== 'disconnect') continue
+        this.stats.disconnects = (this.stats.disconnects ?? 0) + 1
+        this.#onDisconnect?.()
+        // A peer that went away is reconnected by zeromq anyway; one dropped for an oversized
+        // part is not. Connecting again is right in both cases.
+        try {
+          this.#socket.disconnect(this.address)
+          this.#socket.connect(this.address)
+        } catch {
+          // Closed meanwhile.
+        }
+      }
+    } catch {
+      // The socket (and its event observer) closed.
+    }
   }
 
   get closed(): boolean {

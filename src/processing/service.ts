@@ -59,6 +59,8 @@ interface Run {
 }
 
 const RESTART_BACKOFF_MS = 1000
+/** The input's part-size limit never goes below this (bytes). */
+const MIN_PART_LIMIT = 256 * 1024 * 1024
 
 /** The service. Create with `PsenService.create` (binds the output streams). */
 export class PsenService<P extends object> implements ServiceControl {
@@ -390,6 +392,16 @@ export class PsenService<P extends object> implements ServiceControl {
         // rejects a header that does not match its hash (counted as hash_mismatch).
         verifyHash: true,
         codec: this.#headerCodec,
+        // Bounds the memory one message part can take: zeromq drops the connection before
+        // reading a bigger part (and the receiver reconnects). No valid image comes close.
+        maxPartBytes: Math.max(MIN_PART_LIMIT, Math.ceil(this.config.maxFrameBytes * 1.01) +
+          16 * 1024 * 1024),
+        onDisconnect: () => {
+          this.#opts.metrics.inputDisconnects.inc()
+          this.#problems.warn('input:disconnect', { input: this.config.inputStream },
+            'input connection lost (the sender stopped, or sent a message part above the limit); ' +
+            'connecting again')
+        },
         onError: (err: BsreadError) => {
           run.malformed[err.reason] = (run.malformed[err.reason] ?? 0) + 1
           this.#malformedTotal[err.reason] = (this.#malformedTotal[err.reason] ?? 0) + 1

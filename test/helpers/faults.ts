@@ -255,10 +255,19 @@ function tsPart(): Buffer {
   return b
 }
 
-/** Resident set size of a process in bytes (Linux /proc). */
-export async function rssBytes(pid: number): Promise<number> {
+async function procStatus(pid: number, field: string): Promise<number> {
   const { readFile } = await import('node:fs/promises')
   const status = await readFile(`/proc/${pid}/status`, 'utf8')
-  const m = /VmRSS:\s+(\d+)\s+kB/.exec(status)
+  const m = new RegExp(`${field}:\\s+(\\d+)\\s+kB`).exec(status)
   return m ? Number(m[1]) * 1024 : NaN
+}
+
+/** Resident set size of a process in bytes (Linux /proc). */
+export function rssBytes(pid: number): Promise<number> {
+  return procStatus(pid, 'VmRSS')
+}
+
+/** Peak resident set size of a process so far, in bytes (Linux /proc). */
+export function peakRss(pid: number): Promise<number> {
+  return procStatus(pid, 'VmHWM')
 }
