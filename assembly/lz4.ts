@@ -56,7 +56,10 @@ const PATTERN_STEP: usize = memory.data<u8>([
   16, 16, 16, 15, 16, 15, 12, 14, 16, 9, 10, 11, 12, 13, 14, 15,
 ], 16)
 
-/** Decodes one LZ4 block of srcLen bytes into at most dstLen bytes; returns bytes written. */
+/**
+ * Decodes one LZ4 block of srcLen bytes into at most dstLen bytes; returns bytes written. Bytes
+ * of dst past the returned count (but before dstLen) may be overwritten by whole-vector copies.
+ */
 export function lz4_decompress(src: usize, srcLen: i32, dst: usize, dstLen: i32): i32 {
   if (srcLen < 0 || dstLen < 0) return ERR_BAD_ARGUMENT
   if (srcLen == 0) return ERR_TRUNCATED
