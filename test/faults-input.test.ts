@@ -84,6 +84,7 @@ test('malformed input among valid frames: all valid processed, all bad counted',
     let nBad = 0
     let sentBytes = 0
     const rss: number[] = [await rssBytes(pid)]
+    const wasm: number[] = []
     const t0 = performance.now()
     for (let round = 0; round < ROUNDS; round++) {
       let k = 0
@@ -116,6 +117,7 @@ test('malformed input among valid frames: all valid processed, all bad counted',
         () => data.messages.length >= outputs, 60_000)
       await sleep(500)
       rss.push(await rssBytes(pid))
+      wasm.push(metricValue(await scrape(cli.base), 'psen_wasm_memory_bytes'))
     }
     const seconds = (performance.now() - t0) / 1000
     assert.is(sender.dropped, 0, 'the sender never dropped')
@@ -165,6 +167,8 @@ test('malformed input among valid frames: all valid processed, all bad counted',
     assert.ok(growth < 96 * MiB, `RSS grew by ${(growth / MiB).toFixed(0)} MiB after round 1 ` +
       `(${rss.map((r) => (r / MiB).toFixed(0)).join(', ')} MiB)`)
     assert.ok(Math.max(...later) < base + 512 * MiB, 'RSS stays within 512 MiB of idle')
+    // The kernels' memory is sized by the first round and never grows again (no bomb expanded).
+    assert.ok(wasm.every((w) => w === wasm[0]), `WebAssembly memory ${wasm.join(', ')}`)
 
     await poller.stop()
     assert.equal(poller.failures, [], 'HTTP answered every request')
@@ -172,7 +176,8 @@ test('malformed input among valid frames: all valid processed, all bad counted',
     console.log(`  faults-input: ${nValid} valid + ${nBad} bad messages ` +
       `(${(sentBytes / MiB).toFixed(0)}` +
       ` MiB) in ${seconds.toFixed(1)} s = ${((nValid + nBad) / seconds).toFixed(0)} msg/s; ` +
-      `RSS ${rss.map((r) => (r / MiB).toFixed(0)).join(' → ')} MiB; ${poller.ok} HTTP polls, ` +
+      `RSS ${rss.map((r) => (r / MiB).toFixed(0)).join(' → ')} MiB, WebAssembly ` +
+      `${(wasm[0]! / MiB).toFixed(0)} MiB; ${poller.ok} HTTP polls, ` +
       `slowest ${poller.slowestMs.toFixed(0)} ms`)
   } finally {
     await poller.stop()
@@ -217,7 +222,7 @@ test('a part above the input limit is never read into memory; the input reconnec
     assert.is(await client.get_status(), 'processing')
     assert.match(cli.output(), /input connection lost/)
     console.log(`  faults-input: a 300 MB part -> disconnected unread, processing again after ` +
-      `${ms.toFixed(0)} ms; peak RSS +${((peak - peak0) / MiB).toFixed(0)} MiB`)
+      `${ms.toFixed(0)} ms; peak RSS grew ${((peak - peak0) / MiB).toFixed(0)} MiB`)
   } finally {
     await data.close()
     assert.is(await cli.stop(), 0)
