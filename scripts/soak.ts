@@ -75,6 +75,7 @@ async function main(): Promise<void> {
   const rssFirst = samplePrev.rssMb
   const minuteRows: Row[] = []
   const allLat: number[] = []
+  const allSteady: number[] = []
   let unexpectedTotal = 0
   let expectedTotal = 0
   let killedTotal = 0
@@ -90,6 +91,7 @@ async function main(): Promise<void> {
     let unexpected = 0
     let img = 0
     const lat: number[] = []
+    const steady: number[] = []
     for (const [p, s] of sentAt) {
       if (s < from || s >= to) continue
       sent++
@@ -98,6 +100,9 @@ async function main(): Promise<void> {
       if (r !== undefined) {
         got++
         lat.push(r - s)
+        // Latency away from the consumer and camera restarts (their recovery has its own cost).
+        if (!away.some(([a, b, lag]) => s >= a - lag - 1000 && s <= b + 3000) &&
+          !kills.some(([k]) => s >= k - 1000 && s <= k + 10_000)) steady.push(r - s)
       } else if (away.some(([a, b, lag]) => s >= a - lag - 1000 && s <= b + 1000)) {
         // A frame in flight when the consumer left, or queued towards it, is lost with it.
         expectedLoss++
@@ -109,7 +114,9 @@ async function main(): Promise<void> {
       }
     }
     lat.sort((a, b) => a - b)
+    steady.sort((a, b) => a - b)
     for (const v of lat) allLat.push(v)
+    for (const v of steady) allSteady.push(v)
     const smp = service.sample()
     const drops = dropCounters(await service.statistics())
     const delta = counterDelta(dropsPrev, drops)
@@ -124,7 +131,8 @@ async function main(): Promise<void> {
       minute, sent, received: got, lost_unexpected: unexpected, lost_consumer_away: expectedLoss,
       lost_sender_killed: killedLoss,
       image_rx: img, p50_ms: r2(quantile(lat, 0.5)), p99_ms: r2(quantile(lat, 0.99)),
-      max_ms: r2(quantile(lat, 1)), cpu_pct: Math.round(cpuPct), rss_mb: Math.round(smp.rssMb),
+      max_ms: r2(quantile(lat, 1)), steady_p99_ms: r2(quantile(steady, 0.99)),
+      cpu_pct: Math.round(cpuPct), rss_mb: Math.round(smp.rssMb),
       // Top-level counters only (the per-reason breakdown is in the summary).
       svc_counted: Object.entries(delta).filter(([k]) => !k.includes('.'))
         .map(([k, v]) => `${k.replace(/^n_/, '')}+${v}`).join(' ') || '-',
@@ -188,10 +196,15 @@ async function main(): Promise<void> {
       sender = await SenderProc.start({ port: inputPort, sentAt, ring: 4 })
       streaming = sender.stream(hz, nextPulse)
       const first = nextPulse
-      // Time until the first frame of the new sender comes out of the service.
+      // Time until a frame of the new sender comes out of the service (its very first sends
+      // may fail while the service is still reconnecting).
       const b = nowMs()
-      while (!recvAt.has(first) && nowMs() - b < 20_000) await sleep(20)
-      resumeMs.push(recvAt.has(first) ? nowMs() - b : NaN)
+      const resumed = () => {
+        for (let p = first; p < first + hz * 30; p++) if (recvAt.has(p)) return true
+        return false
+      }
+      while (!resumed() && nowMs() - b < 20_000) await sleep(50)
+      resumeMs.push(resumed() ? nowMs() - b : NaN)
       senderRestarts++
       const down = ((b - a) / 1000).toFixed(1)
       faultLog.push(`${s(a - t0)} sender killed and restarted (down ${down} s, ` +
@@ -217,11 +230,14 @@ async function main(): Promise<void> {
   const totalDrops = counterDelta(drops0, dropCounters(stats))
   const rss = minuteRows.map((r) => r.rss_mb as number)
   allLat.sort((a, b) => a - b)
+  allSteady.sort((a, b) => a - b)
   const summary: Row = {
     minutes, hz, sent: sentTotal, lost_unexpected: unexpectedTotal,
     lost_consumer_away: expectedTotal, lost_sender_killed: killedTotal,
     latency_p50_ms: r2(quantile(allLat, 0.5)), latency_p99_ms: r2(quantile(allLat, 0.99)),
     latency_max_ms: r2(quantile(allLat, 1)),
+    steady_latency_p50_ms: r2(quantile(allSteady, 0.5)),
+    steady_latency_p99_ms: r2(quantile(allSteady, 0.99)),
     rss_start_mb: Math.round(rssFirst), rss_first_min_mb: rss[0] ?? NaN,
     rss_last_min_mb: rss.at(-1) ?? NaN, rss_max_mb: Math.max(...rss),
     rss_slope_mb_per_min: r2(slope(rss)),
