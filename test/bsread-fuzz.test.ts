@@ -5,21 +5,10 @@ import { BsreadDecoder, decodeValue } from '../src/bsread/decoder.js'
 import { BsreadError } from '../src/bsread/errors.js'
 import { compareExpected, loadCodec } from './helpers/bsread.js'
 import { loadAllVectors, type VectorMessage } from './helpers/vectors.js'
+import { mulberry32 as rng } from './helpers/random.js'
 
 const codec = await loadCodec()
 const MAX_VALUE = 16 * 1024 * 1024
-
-// Deterministic PRNG (mulberry32) so a failure can be reproduced from its seed.
-function rng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 const all = loadAllVectors()
 const small = all.filter((v) => v.name !== 'camera_1024x1024_bitshuffle_lz4')

@@ -13,23 +13,12 @@ import { generateFrame } from '../src/sim/frame.js'
 import { bslz4DecodeRef, bslz4EncodeRef, shuffleRef, unshuffleRef } from './reference/bitshuffle.js'
 import { lz4DecodeRef, lz4EncodeRef } from './reference/lz4.js'
 import { loadAllVectors, type ExpectedArray } from './helpers/vectors.js'
+import { mulberry32 as rng } from './helpers/random.js'
 
 const kernel = await Kernel.load(DEBUG_KERNEL_URL)
 const codec = new Codec(kernel)
 const SIZES = [1, 2, 4, 8]
 const COUNTS = [0, 1, 7, 8, 9, 127, 128, 129, 1073, 5000, 70_001]
-
-// Deterministic PRNG (mulberry32) so failures reproduce.
-function rng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 type Pattern = 'random' | 'smooth' | 'zeros'
 function data(bytes: number, pattern: Pattern, seed: number): Uint8Array {

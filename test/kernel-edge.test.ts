@@ -3,16 +3,7 @@ import * as assert from 'uvu/assert'
 import { Kernel } from '../src/kernel/kernel.js'
 import { DEBUG_KERNEL_URL, compileKernel } from '../src/kernel/loader.js'
 import { edgeFindRef, refineRef, smoothRef } from './reference/edge.js'
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0 || 1
-  return () => {
-    s ^= s << 13; s >>>= 0
-    s ^= s >>> 17
-    s ^= s << 5; s >>>= 0
-    return s / 4294967296
-  }
-}
+import { xorshift32 as rng } from './helpers/random.js'
 
 async function kernel(): Promise<Kernel> {
   return Kernel.fromModule(await compileKernel(DEBUG_KERNEL_URL))

@@ -7,24 +7,13 @@ import * as assert from 'uvu/assert'
 import { Kernel } from '../src/kernel/kernel.js'
 import { DEBUG_KERNEL_URL, DEFAULT_KERNEL_URL } from '../src/kernel/loader.js'
 import { Lz4Error, lz4DecodeRef } from './reference/lz4.js'
+import { mulberry32 as rng } from './helpers/random.js'
 
 const kernels: Array<[string, Kernel]> = [
   ['debug', await Kernel.load(DEBUG_KERNEL_URL)],
   ['release', await Kernel.load(DEFAULT_KERNEL_URL)],
 ]
 const GUARD = 48
-
-// Deterministic PRNG (mulberry32) so failures reproduce.
-function rng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 function pushLength(out: number[], n: number): void {
   while (n >= 255) {

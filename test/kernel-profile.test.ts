@@ -14,19 +14,9 @@ import { EdgeFinder } from '../src/processing/edge-finder.js'
 import { defaultParameters } from '../src/processing/parameters.js'
 import { histogramRef, minMaxRef, roiStatsRef, xProfileRef } from './reference/profile.js'
 import { loadVector, vectorNames } from './helpers/vectors.js'
+import { xorshift32 as rng } from './helpers/random.js'
 
 const TYPES = Object.keys(DType) as DTypeName[]
-
-/** Deterministic xorshift PRNG so failures reproduce. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0 || 1
-  return () => {
-    s ^= s << 13; s >>>= 0
-    s ^= s >>> 17
-    s ^= s << 5; s >>>= 0
-    return s / 4294967296
-  }
-}
 
 /** Random frame bytes of a type; 64-bit values span the whole range, floats include negatives. */
 function randomFrame(

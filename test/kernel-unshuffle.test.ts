@@ -8,23 +8,12 @@ import { Kernel } from '../src/kernel/kernel.js'
 import { DEBUG_KERNEL_URL, DEFAULT_KERNEL_URL } from '../src/kernel/loader.js'
 import { generateFrame } from '../src/sim/frame.js'
 import { shuffleRef, unshuffleRef } from './reference/bitshuffle.js'
+import { mulberry32 as rng } from './helpers/random.js'
 
 const kernels: Array<[string, Kernel]> = [
   ['debug', await Kernel.load(DEBUG_KERNEL_URL)],
   ['release', await Kernel.load(DEFAULT_KERNEL_URL)],
 ]
-
-// Deterministic PRNG (mulberry32) so failures reproduce.
-function rng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 // uint16 values: each 128-element chunk is dark (< 256), bright, or dark but one pixel.
 function mixed(n: number, seed: number): Uint8Array {

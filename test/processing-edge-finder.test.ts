@@ -13,18 +13,9 @@ import {
 import {
   correlateValid, edgeFindRef, oldFindEdge, refineRef, smoothRef, stepWaveform,
 } from './reference/edge.js'
+import { xorshift32 as rng } from './helpers/random.js'
 
 const module = await compileKernel(DEFAULT_KERNEL_URL)
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0 || 1
-  return () => {
-    s ^= s << 13; s >>>= 0
-    s ^= s >>> 17
-    s ^= s << 5; s >>>= 0
-    return s / 4294967296
-  }
-}
 
 /** Standard normal deviates (Box-Muller) from a uniform source. */
 function gauss(rnd: () => number): () => number {
