@@ -161,10 +161,12 @@ test('malformed input among valid frames: all valid processed, all bad counted',
     assert.is(metricValue(metrics, 'psen_frame_errors_total', { cause: 'decode_error' }),
       frameErrors.decode_error)
 
-    // Memory: the later rounds (same load) must not grow on the first one's level.
+    // Memory: the later rounds (same load) must not grow on the first one's level. RSS moves by
+    // up to one or two of the 100 MB parts depending on when V8 collects the last round's
+    // external buffers, so the margin is two such parts (each round sends ~660 MiB).
     const [base, first, ...later] = rss as [number, number, ...number[]]
     const growth = Math.max(...later) - first
-    assert.ok(growth < 96 * MiB, `RSS grew by ${(growth / MiB).toFixed(0)} MiB after round 1 ` +
+    assert.ok(growth < 256 * MiB, `RSS grew by ${(growth / MiB).toFixed(0)} MiB after round 1 ` +
       `(${rss.map((r) => (r / MiB).toFixed(0)).join(', ')} MiB)`)
     assert.ok(Math.max(...later) < base + 512 * MiB, 'RSS stays within 512 MiB of idle')
     // The kernels' memory is sized by the first round and never grows again (no bomb expanded).
