@@ -45,7 +45,13 @@ export class Metrics {
 
   constructor(opts: { defaultMetrics?: boolean } = {}) {
     const registers = [this.registry]
-    if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry })
+    // The event-loop-lag monitor is a libuv timer at this resolution: prom-client's default
+    // (10 ms) woke an idle service 100 times a second. Sampling the lag once a second keeps an
+    // idle service asleep; stalls shorter than that may go unseen there, but the per-stage
+    // histograms time every frame itself.
+    if (opts.defaultMetrics ?? true) {
+      collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 1000 })
+    }
     this.framesReceived = new Counter({
       name: 'psen_frames_received_total', help: 'Input messages received (valid bsread)', registers,
     })
