@@ -44,7 +44,9 @@ test('20 start/stop cycles while frames stream in, without leaking descriptors',
     }
     await sleep(300)
     const after = openFds(pid)
-    assert.ok(after <= before + 2, `descriptors: ${before} before, ${after} after 20 cycles`)
+    // A leak costs at least one descriptor per cycle (a zmq socket takes several): 20 or more.
+    // A few come and go with HTTP keep-alive connections and libzmq's I/O threads, so allow 8.
+    assert.ok(after <= before + 8, `descriptors: ${before} before, ${after} after 20 cycles`)
     assert.is(await client.get_status(), 'stopped')
   } finally {
     assert.is(await cli.stop(), 0)
