@@ -18,19 +18,12 @@ import {
 import type { ChannelNaming } from '../cli/args.js'
 import type { Metrics } from '../metrics.js'
 import { roiFits, type Roi } from './roi.js'
+import type { EdgeResult } from './edge-finder.js'
 import type { Snapshot } from './settings.js'
 import type { FrameErrorCause, RunStatistics } from './statistics.js'
 
-/** The edge outputs of one frame (float64 channels; edge_status int32). */
-export interface EdgeOutputs {
-  edge_position: number
-  cross_correlation_amplitude: number
-  edge_position_fs: number
-  edge_fwhm: number
-  next_amplitude: number
-  reference_amplitude: number
-  edge_status: number
-}
+/** The edge outputs of one frame (float64 channels; edge_status int32): the finder's result. */
+export type EdgeOutputs = EdgeResult
 
 /** What the edge stage gets per frame. */
 export interface EdgeInput<P extends object> {
