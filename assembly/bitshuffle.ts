@@ -463,11 +463,65 @@ function unshuffleChunk2(planes: usize, nb: usize, out: usize): void {
   return i8x16.shuffle(a, b, 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31)
 }
 
+// The encoder's last step: a 3-stage butterfly (8x8 bit transpose, lane-wise) of eight byte
+// columns, stored as eight bit planes nb bytes apart. Inlined: the vectors stay in registers.
+// @ts-ignore: decorator
+@inline function transposeStore8(
+  q0: v128, q1: v128, q2: v128, q3: v128, q4: v128, q5: v128, q6: v128, q7: v128,
+  planes: usize, nb: usize,
+): void {
+  let m = i8x16.splat(0x55)
+  let t = v128.and(v128.xor(i16x8.shr_u(q0, 1), q1), m)
+  q1 = v128.xor(q1, t)
+  q0 = v128.xor(q0, i16x8.shl(t, 1))
+  t = v128.and(v128.xor(i16x8.shr_u(q2, 1), q3), m)
+  q3 = v128.xor(q3, t)
+  q2 = v128.xor(q2, i16x8.shl(t, 1))
+  t = v128.and(v128.xor(i16x8.shr_u(q4, 1), q5), m)
+  q5 = v128.xor(q5, t)
+  q4 = v128.xor(q4, i16x8.shl(t, 1))
+  t = v128.and(v128.xor(i16x8.shr_u(q6, 1), q7), m)
+  q7 = v128.xor(q7, t)
+  q6 = v128.xor(q6, i16x8.shl(t, 1))
+  m = i8x16.splat(0x33)
+  t = v128.and(v128.xor(i16x8.shr_u(q0, 2), q2), m)
+  q2 = v128.xor(q2, t)
+  q0 = v128.xor(q0, i16x8.shl(t, 2))
+  t = v128.and(v128.xor(i16x8.shr_u(q1, 2), q3), m)
+  q3 = v128.xor(q3, t)
+  q1 = v128.xor(q1, i16x8.shl(t, 2))
+  t = v128.and(v128.xor(i16x8.shr_u(q4, 2), q6), m)
+  q6 = v128.xor(q6, t)
+  q4 = v128.xor(q4, i16x8.shl(t, 2))
+  t = v128.and(v128.xor(i16x8.shr_u(q5, 2), q7), m)
+  q7 = v128.xor(q7, t)
+  q5 = v128.xor(q5, i16x8.shl(t, 2))
+  m = i8x16.splat(0x0f)
+  t = v128.and(v128.xor(i16x8.shr_u(q0, 4), q4), m)
+  q4 = v128.xor(q4, t)
+  q0 = v128.xor(q0, i16x8.shl(t, 4))
+  t = v128.and(v128.xor(i16x8.shr_u(q1, 4), q5), m)
+  q5 = v128.xor(q5, t)
+  q1 = v128.xor(q1, i16x8.shl(t, 4))
+  t = v128.and(v128.xor(i16x8.shr_u(q2, 4), q6), m)
+  q6 = v128.xor(q6, t)
+  q2 = v128.xor(q2, i16x8.shl(t, 4))
+  t = v128.and(v128.xor(i16x8.shr_u(q3, 4), q7), m)
+  q7 = v128.xor(q7, t)
+  q3 = v128.xor(q3, i16x8.shl(t, 4))
+  v128.store(planes + 0 * nb, q0)
+  v128.store(planes + 1 * nb, q1)
+  v128.store(planes + 2 * nb, q2)
+  v128.store(planes + 3 * nb, q3)
+  v128.store(planes + 4 * nb, q4)
+  v128.store(planes + 5 * nb, q5)
+  v128.store(planes + 6 * nb, q6)
+  v128.store(planes + 7 * nb, q7)
+}
+
 // Unrolled deinterleave + bitTranspose8 for 1-byte elements (the encoder's inverse of
 // unshuffleChunk1), every vector in a local.
 function shuffleChunk1(inp: usize, planes: usize, nb: usize): void {
-  let m: v128
-  let t: v128
   const i0 = v128.load(inp + 0)
   const i1 = v128.load(inp + 16)
   const i2 = v128.load(inp + 32)
@@ -500,67 +554,11 @@ function shuffleChunk1(inp: usize, planes: usize, nb: usize): void {
   const d2_6 = odd8(d1_4, d1_5)
   const d2_3 = even8(d1_6, d1_7)
   const d2_7 = odd8(d1_6, d1_7)
-  let q0_0 = d2_0
-  let q0_1 = d2_1
-  let q0_2 = d2_2
-  let q0_3 = d2_3
-  let q0_4 = d2_4
-  let q0_5 = d2_5
-  let q0_6 = d2_6
-  let q0_7 = d2_7
-  m = i8x16.splat(0x55)
-  t = v128.and(v128.xor(i16x8.shr_u(q0_0, 1), q0_1), m)
-  q0_1 = v128.xor(q0_1, t)
-  q0_0 = v128.xor(q0_0, i16x8.shl(t, 1))
-  t = v128.and(v128.xor(i16x8.shr_u(q0_2, 1), q0_3), m)
-  q0_3 = v128.xor(q0_3, t)
-  q0_2 = v128.xor(q0_2, i16x8.shl(t, 1))
-  t = v128.and(v128.xor(i16x8.shr_u(q0_4, 1), q0_5), m)
-  q0_5 = v128.xor(q0_5, t)
-  q0_4 = v128.xor(q0_4, i16x8.shl(t, 1))
-  t = v128.and(v128.xor(i16x8.shr_u(q0_6, 1), q0_7), m)
-  q0_7 = v128.xor(q0_7, t)
-  q0_6 = v128.xor(q0_6, i16x8.shl(t, 1))
-  m = i8x16.splat(0x33)
-  t = v128.and(v128.xor(i16x8.shr_u(q0_0, 2), q0_2), m)
-  q0_2 = v128.xor(q0_2, t)
-  q0_0 = v128.xor(q0_0, i16x8.shl(t, 2))
-  t = v128.and(v128.xor(i16x8.shr_u(q0_1, 2), q0_3), m)
-  q0_3 = v128.xor(q0_3, t)
-  q0_1 = v128.xor(q0_1, i16x8.shl(t, 2))
-  t = v128.and(v128.xor(i16x8.shr_u(q0_4, 2), q0_6), m)
-  q0_6 = v128.xor(q0_6, t)
-  q0_4 = v128.xor(q0_4, i16x8.shl(t, 2))
-  t = v128.and(v128.xor(i16x8.shr_u(q0_5, 2), q0_7), m)
-  q0_7 = v128.xor(q0_7, t)
-  q0_5 = v128.xor(q0_5, i16x8.shl(t, 2))
-  m = i8x16.splat(0x0f)
-  t = v128.and(v128.xor(i16x8.shr_u(q0_0, 4), q0_4), m)
-  q0_4 = v128.xor(q0_4, t)
-  q0_0 = v128.xor(q0_0, i16x8.shl(t, 4))
-  t = v128.and(v128.xor(i16x8.shr_u(q0_1, 4), q0_5), m)
-  q0_5 = v128.xor(q0_5, t)
-  q0_1 = v128.xor(q0_1, i16x8.shl(t, 4))
-  t = v128.and(v128.xor(i16x8.shr_u(q0_2, 4), q0_6), m)
-  q0_6 = v128.xor(q0_6, t)
-  q0_2 = v128.xor(q0_2, i16x8.shl(t, 4))
-  t = v128.and(v128.xor(i16x8.shr_u(q0_3, 4), q0_7), m)
-  q0_7 = v128.xor(q0_7, t)
-  q0_3 = v128.xor(q0_3, i16x8.shl(t, 4))
-  v128.store(planes + 0 * nb, q0_0)
-  v128.store(planes + 1 * nb, q0_1)
-  v128.store(planes + 2 * nb, q0_2)
-  v128.store(planes + 3 * nb, q0_3)
-  v128.store(planes + 4 * nb, q0_4)
-  v128.store(planes + 5 * nb, q0_5)
-  v128.store(planes + 6 * nb, q0_6)
-  v128.store(planes + 7 * nb, q0_7)
+  transposeStore8(d2_0, d2_1, d2_2, d2_3, d2_4, d2_5, d2_6, d2_7, planes, nb)
 }
 
 // The same for 2-byte elements.
 function shuffleChunk2(inp: usize, planes: usize, nb: usize): void {
-  let m: v128
-  let t: v128
   const i0 = v128.load(inp + 0)
   const i1 = v128.load(inp + 16)
   const i2 = v128.load(inp + 32)
@@ -641,116 +639,8 @@ function shuffleChunk2(inp: usize, planes: usize, nb: usize): void {
   const d3_14 = odd8(d2_12, d2_13)
   const d3_7 = even8(d2_14, d2_15)
   const d3_15 = odd8(d2_14, d2_15)
-  let q0_0 = d3_0
-  let q0_1 = d3_2
-  let q0_2 = d3_4
-  let q0_3 = d3_6
-  let q0_4 = d3_8
-  let q0_5 = d3_10
-  let q0_6 = d3_12
-  let q0_7 = d3_14
-  m = i8x16.splat(0x55)
-  t = v128.and(v128.xor(i16x8.shr_u(q0_0, 1), q0_1), m)
-  q0_1 = v128.xor(q0_1, t)
-  q0_0 = v128.xor(q0_0, i16x8.shl(t, 1))
-  t = v128.and(v128.xor(i16x8.shr_u(q0_2, 1), q0_3), m)
-  q0_3 = v128.xor(q0_3, t)
-  q0_2 = v128.xor(q0_2, i16x8.shl(t, 1))
-  t = v128.and(v128.xor(i16x8.shr_u(q0_4, 1), q0_5), m)
-  q0_5 = v128.xor(q0_5, t)
-  q0_4 = v128.xor(q0_4, i16x8.shl(t, 1))
-  t = v128.and(v128.xor(i16x8.shr_u(q0_6, 1), q0_7), m)
-  q0_7 = v128.xor(q0_7, t)
-  q0_6 = v128.xor(q0_6, i16x8.shl(t, 1))
-  m = i8x16.splat(0x33)
-  t = v128.and(v128.xor(i16x8.shr_u(q0_0, 2), q0_2), m)
-  q0_2 = v128.xor(q0_2, t)
-  q0_0 = v128.xor(q0_0, i16x8.shl(t, 2))
-  t = v128.and(v128.xor(i16x8.shr_u(q0_1, 2), q0_3), m)
-  q0_3 = v128.xor(q0_3, t)
-  q0_1 = v128.xor(q0_1, i16x8.shl(t, 2))
-  t = v128.and(v128.xor(i16x8.shr_u(q0_4, 2), q0_6), m)
-  q0_6 = v128.xor(q0_6, t)
-  q0_4 = v128.xor(q0_4, i16x8.shl(t, 2))
-  t = v128.and(v128.xor(i16x8.shr_u(q0_5, 2), q0_7), m)
-  q0_7 = v128.xor(q0_7, t)
-  q0_5 = v128.xor(q0_5, i16x8.shl(t, 2))
-  m = i8x16.splat(0x0f)
-  t = v128.and(v128.xor(i16x8.shr_u(q0_0, 4), q0_4), m)
-  q0_4 = v128.xor(q0_4, t)
-  q0_0 = v128.xor(q0_0, i16x8.shl(t, 4))
-  t = v128.and(v128.xor(i16x8.shr_u(q0_1, 4), q0_5), m)
-  q0_5 = v128.xor(q0_5, t)
-  q0_1 = v128.xor(q0_1, i16x8.shl(t, 4))
-  t = v128.and(v128.xor(i16x8.shr_u(q0_2, 4), q0_6), m)
-  q0_6 = v128.xor(q0_6, t)
-  q0_2 = v128.xor(q0_2, i16x8.shl(t, 4))
-  t = v128.and(v128.xor(i16x8.shr_u(q0_3, 4), q0_7), m)
-  q0_7 = v128.xor(q0_7, t)
-  q0_3 = v128.xor(q0_3, i16x8.shl(t, 4))
-  v128.store(planes + 0 * nb, q0_0)
-  v128.store(planes + 1 * nb, q0_1)
-  v128.store(planes + 2 * nb, q0_2)
-  v128.store(planes + 3 * nb, q0_3)
-  v128.store(planes + 4 * nb, q0_4)
-  v128.store(planes + 5 * nb, q0_5)
-  v128.store(planes + 6 * nb, q0_6)
-  v128.store(planes + 7 * nb, q0_7)
-  let q1_0 = d3_1
-  let q1_1 = d3_3
-  let q1_2 = d3_5
-  let q1_3 = d3_7
-  let q1_4 = d3_9
-  let q1_5 = d3_11
-  let q1_6 = d3_13
-  let q1_7 = d3_15
-  m = i8x16.splat(0x55)
-  t = v128.and(v128.xor(i16x8.shr_u(q1_0, 1), q1_1), m)
-  q1_1 = v128.xor(q1_1, t)
-  q1_0 = v128.xor(q1_0, i16x8.shl(t, 1))
-  t = v128.and(v128.xor(i16x8.shr_u(q1_2, 1), q1_3), m)
-  q1_3 = v128.xor(q1_3, t)
-  q1_2 = v128.xor(q1_2, i16x8.shl(t, 1))
-  t = v128.and(v128.xor(i16x8.shr_u(q1_4, 1), q1_5), m)
-  q1_5 = v128.xor(q1_5, t)
-  q1_4 = v128.xor(q1_4, i16x8.shl(t, 1))
-  t = v128.and(v128.xor(i16x8.shr_u(q1_6, 1), q1_7), m)
-  q1_7 = v128.xor(q1_7, t)
-  q1_6 = v128.xor(q1_6, i16x8.shl(t, 1))
-  m = i8x16.splat(0x33)
-  t = v128.and(v128.xor(i16x8.shr_u(q1_0, 2), q1_2), m)
-  q1_2 = v128.xor(q1_2, t)
-  q1_0 = v128.xor(q1_0, i16x8.shl(t, 2))
-  t = v128.and(v128.xor(i16x8.shr_u(q1_1, 2), q1_3), m)
-  q1_3 = v128.xor(q1_3, t)
-  q1_1 = v128.xor(q1_1, i16x8.shl(t, 2))
-  t = v128.and(v128.xor(i16x8.shr_u(q1_4, 2), q1_6), m)
-  q1_6 = v128.xor(q1_6, t)
-  q1_4 = v128.xor(q1_4, i16x8.shl(t, 2))
-  t = v128.and(v128.xor(i16x8.shr_u(q1_5, 2), q1_7), m)
-  q1_7 = v128.xor(q1_7, t)
-  q1_5 = v128.xor(q1_5, i16x8.shl(t, 2))
-  m = i8x16.splat(0x0f)
-  t = v128.and(v128.xor(i16x8.shr_u(q1_0, 4), q1_4), m)
-  q1_4 = v128.xor(q1_4, t)
-  q1_0 = v128.xor(q1_0, i16x8.shl(t, 4))
-  t = v128.and(v128.xor(i16x8.shr_u(q1_1, 4), q1_5), m)
-  q1_5 = v128.xor(q1_5, t)
-  q1_1 = v128.xor(q1_1, i16x8.shl(t, 4))
-  t = v128.and(v128.xor(i16x8.shr_u(q1_2, 4), q1_6), m)
-  q1_6 = v128.xor(q1_6, t)
-  q1_2 = v128.xor(q1_2, i16x8.shl(t, 4))
-  t = v128.and(v128.xor(i16x8.shr_u(q1_3, 4), q1_7), m)
-  q1_7 = v128.xor(q1_7, t)
-  q1_3 = v128.xor(q1_3, i16x8.shl(t, 4))
-  v128.store(planes + 8 * nb, q1_0)
-  v128.store(planes + 9 * nb, q1_1)
-  v128.store(planes + 10 * nb, q1_2)
-  v128.store(planes + 11 * nb, q1_3)
-  v128.store(planes + 12 * nb, q1_4)
-  v128.store(planes + 13 * nb, q1_5)
-  v128.store(planes + 14 * nb, q1_6)
-  v128.store(planes + 15 * nb, q1_7)
+  transposeStore8(d3_0, d3_2, d3_4, d3_6, d3_8, d3_10, d3_12, d3_14, planes, nb)
+  transposeStore8(d3_1, d3_3, d3_5, d3_7, d3_9, d3_11, d3_13, d3_15, planes + 8 * nb, nb)
 }
 
 
