@@ -4,6 +4,7 @@ export { abort_info } from './abort'
 export { alloc, free } from './memory'
 export { dtype_size } from './dtype'
 export { x_profile } from './profile'
+export { profile_add_i64 } from './sums'
 export { roi_stats, frame_min_max, histogram } from './stats'
 export {
   profile_to_f64, profiles_mean, profile_ema, profile_normalise, profile_subtract,

@@ -7,13 +7,21 @@
  *   npm run bench -- --json       one JSON object per line
  *   npm run bench -- --runs 50    more runs
  *   npm run bench -- --kernel other.wasm    another build of the module (A/B comparisons)
+ *   npm run bench -- --threads 1  no worker threads
+ *
+ * `decode_profiles` and `roi_decode_profiles` run the service's path with --threads N (default:
+ * the machine's cores): the main thread and N-1 workers decode and sum equal shares of the rows
+ * (src/kernel/parallel-profiler.ts). The `_1thread` lines are the same work on the main thread
+ * alone. `decode_bslz4` is always one thread.
  * @module
  */
+import { availableParallelism } from 'node:os'
 import { pathToFileURL } from 'node:url'
 import { parseArgs } from 'node:util'
 import { Codec } from '../src/kernel/codec.js'
 import { DType } from '../src/kernel/dtype.js'
 import { Kernel } from '../src/kernel/kernel.js'
+import { ParallelProfiler } from '../src/kernel/parallel-profiler.js'
 import { generateFrame } from '../src/sim/frame.js'
 import { bslz4DecodeRef } from '../test/reference/bitshuffle.js'
 import { xProfileRef, type Roi } from '../test/reference/profile.js'
@@ -24,8 +32,10 @@ const { values: args } = parseArgs({
     runs: { type: 'string', default: '25' },
     'ref-runs': { type: 'string', default: '20' },
     kernel: { type: 'string' },
+    threads: { type: 'string' },
   },
 })
+const THREADS = Math.max(1, Number(args.threads ?? availableParallelism()))
 const RUNS = Math.max(20, Number(args.runs))
 const REF_RUNS = Math.max(1, Number(args['ref-runs']))
 const WIDTH = 2560
@@ -50,6 +60,8 @@ interface Result {
   fps: number
   mb_per_s_out: number
   runs: number
+  /** Threads working on each frame (main + workers). */
+  threads: number
   note?: string
 }
 
@@ -65,7 +77,7 @@ function median(xs: number[]): number {
  * last at least ~5 ms (so microsecond kernels are not timer noise).
  */
 function measure(name: string, fn: () => void, bytesOut: number, runs = RUNS,
-  note?: string): Result {
+  note?: string, threads = 1): Result {
   let t0 = performance.now()
   let warm = 0
   do {
@@ -89,7 +101,8 @@ function measure(name: string, fn: () => void, bytesOut: number, runs = RUNS,
     name, frame: FRAME, ms_per_frame: round(ms, 4), ms_min: round(Math.min(...times), 4),
     cpu_ms: round(median(cpu), 4),
     fps: round(1000 / ms, 1),
-    mb_per_s_out: round(bytesOut / 1e6 / (ms / 1000), 1), runs, ...(note ? { note } : {}),
+    mb_per_s_out: round(bytesOut / 1e6 / (ms / 1000), 1), runs, threads,
+    ...(note ? { note } : {}),
   }
 }
 
@@ -120,18 +133,43 @@ function profiles(ptr: number): void {
   kernel.check(kernel.exports.x_profile(ptr, WIDTH, HEIGHT, u16, 0, ...BACKGROUND, bg), 'x_profile')
 }
 
+const rows: Array<[number, number]> = [[SIGNAL[2], SIGNAL[2] + SIGNAL[3]],
+  [BACKGROUND[2], BACKGROUND[2] + BACKGROUND[3]]]
+const parallel = await ParallelProfiler.create(kernel, codec, { threads: THREADS })
+const shape = { width: WIDTH, height: HEIGHT, dtype: 'uint16' as const, bigEndian: false }
+const outs = [sigOut, bgOut]
+function parallelProfiles(extraRows: Array<[number, number]>): void {
+  if (!parallel.profiles(wire, shape, [SIGNAL, BACKGROUND], outs, extraRows)) {
+    // One thread (--threads 1): the single-thread path, as the service does.
+    profiles(codec.decompressRowsInto(frame, wire, 2, WIDTH, HEIGHT,
+      extraRows.length > 0 ? extraRows : rows))
+  }
+}
+
 const results: Result[] = []
 results.push(measure('decode_bslz4', () => {
   codec.decompressInto(frame, wire, 'bitshuffle_lz4', 2, raw.length)
 }, raw.length))
-results.push(measure('decode_profiles', () => {
+results.push(measure('decode_profiles', () => parallelProfiles([[0, HEIGHT]]), raw.length, RUNS,
+  `${THREADS} threads, each decodes and sums a share of the rows`, THREADS))
+results.push(measure('roi_decode_profiles', () => parallelProfiles([]), raw.length, RUNS,
+  `${THREADS} threads; MB/s counted on the whole frame`, THREADS))
+results.push(measure('decode_profiles_1thread', () => {
   profiles(codec.decompressInto(frame, wire, 'bitshuffle_lz4', 2, raw.length))
 }, raw.length))
-const rows: Array<[number, number]> = [[SIGNAL[2], SIGNAL[2] + SIGNAL[3]],
-  [BACKGROUND[2], BACKGROUND[2] + BACKGROUND[3]]]
-results.push(measure('roi_decode_profiles', () => {
+results.push(measure('roi_decode_profiles_1thread', () => {
   profiles(codec.decompressRowsInto(frame, wire, 2, WIDTH, HEIGHT, rows))
 }, raw.length, RUNS, 'MB/s counted on the whole frame'))
+// The threaded profiles must equal the single-thread ones.
+{
+  parallelProfiles([])
+  const a = [sigOut, bgOut].map((r) => new BigUint64Array(kernel.exports.memory.buffer, r.ptr, WIDTH)
+    .slice())
+  profiles(codec.decompressRowsInto(frame, wire, 2, WIDTH, HEIGHT, rows))
+  const b = [sigOut, bgOut].map((r) => new BigUint64Array(kernel.exports.memory.buffer, r.ptr, WIDTH))
+  if (!a.every((p, k) => p.every((v, i) => v === b[k]![i]))) throw new Error('profile mismatch')
+}
+await parallel.close()
 
 // Check once that the measured paths compute the right thing.
 const check = codec.decompressInto(frame, wire, 'bitshuffle_lz4', 2, raw.length)

@@ -21,6 +21,8 @@ export interface MetricsSources {
   malformed?: () => Record<string, number>
   /** Bytes of WebAssembly memory in use. */
   wasmMemoryBytes?: () => number
+  /** Frames whose decode + profiles were split across threads / run on the main thread alone. */
+  decodeThreads?: () => { threads: number, split: number, single: number, broken: boolean }
 }
 
 export class Metrics {
@@ -121,6 +123,27 @@ export class Metrics {
       collect() {
         const bytes = sources().wasmMemoryBytes?.()
         if (bytes !== undefined) this.set(bytes)
+      },
+    })
+    new Gauge({
+      name: 'psen_decode_threads',
+      help: 'Threads that decode and sum each frame (--threads; 1 after a worker failure)',
+      registers,
+      collect() {
+        const t = sources().decodeThreads?.()
+        this.set(t === undefined ? 1 : t.broken ? 1 : t.threads)
+      },
+    })
+    new Counter({
+      name: 'psen_frames_decoded_total',
+      help: 'Frames decoded, by path: split across threads or on the main thread alone',
+      labelNames: ['path'], registers,
+      collect() {
+        const t = sources().decodeThreads?.()
+        if (!t) return
+        this.reset()
+        this.inc({ path: 'split' }, t.split)
+        this.inc({ path: 'single' }, t.single)
       },
     })
     this.#httpRequests = new Counter({

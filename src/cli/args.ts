@@ -43,6 +43,8 @@ export interface ServiceConfig {
   previewRate: number
   /** GET /ready fails when no input frame arrived for this long (seconds). */
   readyTimeoutS: number
+  /** Threads that decode and sum one frame together (1: the main thread alone). */
+  threads: number
 }
 
 /** Defaults of every option (the contract's where it names one). */
@@ -62,6 +64,7 @@ export const DEFAULTS = {
   maxFrameBytes: 256 * 1024 * 1024,
   previewRate: 5,
   readyTimeoutS: 10,
+  threads: 1,
 }
 
 const D = DEFAULTS
@@ -99,6 +102,8 @@ Options (both --opt value and --opt=value; defaults in brackets):
                                        [env PSEN_API_TOKEN; unset: open]
       --preview_rate HZ                frames/s for the browser preview, 0: off [${D.previewRate}]
       --ready_timeout_s S              GET /ready fails after S s without input [${D.readyTimeoutS}]
+      --threads N                      threads that decode and sum each frame together
+                                       (main + N-1 workers) [${D.threads}]
   -h, --help                           this text
   -v, --version                        the version
 
@@ -136,6 +141,7 @@ const OPTIONS = {
   image_queue: { type: 'string' },
   input_queue: { type: 'string' },
   max_frame_bytes: { type: 'string' },
+  threads: { type: 'string' },
   state_file: { type: 'string' },
   api_token: { type: 'string' },
   preview_rate: { type: 'string' },
@@ -246,6 +252,7 @@ export function parseServiceArgs(
     previewRate: decimal('preview_rate', v.preview_rate, DEFAULTS.previewRate, 0, 1000),
     readyTimeoutS: decimal('ready_timeout_s', v.ready_timeout_s, DEFAULTS.readyTimeoutS, 0.1,
       86_400),
+    threads: integer('threads', v.threads, DEFAULTS.threads, 1, 64),
   }
   if (common.dataPort === common.imagePort) {
     throw new UsageError(

@@ -8,6 +8,7 @@ import { createApp } from '../api/app.js'
 import { listen, type HttpServer } from '../api/server.js'
 import { Codec } from '../kernel/codec.js'
 import { Kernel } from '../kernel/kernel.js'
+import { ParallelProfiler } from '../kernel/parallel-profiler.js'
 import { createLogger, type Logger } from '../log.js'
 import { Metrics } from '../metrics.js'
 import { PreviewFeed } from '../preview/feed.js'
@@ -86,16 +87,30 @@ export async function startService(
   const metrics = new Metrics()
   const feed = config.previewRate > 0 ? new PreviewFeed({ rateHz: config.previewRate }) : undefined
   const codec = new Codec(kernel, { maxBytes: config.maxFrameBytes })
+  const parallel = config.threads > 1
+    ? await ParallelProfiler.create(kernel, new Codec(kernel, { maxBytes: config.maxFrameBytes }), {
+      threads: config.threads,
+      onBroken: (reason) => log.error({ reason },
+        'decode threads stopped; frames are decoded on the main thread alone from now on'),
+    })
+    : undefined
   const faults = FaultInjection.parse(process.env[FAULT_ENV])
   if (faults) log.warn({ [FAULT_ENV]: process.env[FAULT_ENV] }, 'test-only fault injection is on')
-  const service = await PsenService.create({
-    config, log: log.child({ module: 'service' }), metrics, store, kernel,
-    parameters: parameterModel,
-    edge: new FinderStage(kernel, { codec }),
-    parameterInfo: { edge_status: EDGE_STATUS },
-    ...(feed ? { feed } : {}),
-    ...(faults ? { faults } : {}),
-  })
+  let service: PsenService<object>
+  try {
+    service = await PsenService.create({
+      config, log: log.child({ module: 'service' }), metrics, store, kernel,
+      parameters: parameterModel,
+      edge: new FinderStage(kernel, { codec }),
+      parameterInfo: { edge_status: EDGE_STATUS },
+      ...(feed ? { feed } : {}),
+      ...(faults ? { faults } : {}),
+      ...(parallel ? { parallel } : {}),
+    })
+  } catch (err) {
+    await parallel?.close()
+    throw err
+  }
   let http: HttpServer
   try {
     const app = createApp({
@@ -121,7 +136,7 @@ export async function startService(
   log.info({
     input: config.inputStream, prefix: config.prefix, data_port: config.dataPort,
     image_port: config.imagePort, rest: `http://${config.restInterface}:${http.port}/`,
-    auto_start: config.autoStart, state_file: config.stateFile ?? null,
+    auto_start: config.autoStart, state_file: config.stateFile ?? null, threads: config.threads,
   }, 'psen-processing is up')
   if (config.autoStart) {
     try {

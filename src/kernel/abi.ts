@@ -51,6 +51,11 @@ export interface KernelExports {
     frame: number, width: number, height: number, dtype: number, bigEndian: number,
     ox: number, sx: number, oy: number, sy: number, out: number,
   ): number
+  /**
+   * dst[i] += src[i] over n 64-bit integer lanes (wrapping): combines partial u64/i64 profiles
+   * summed by different threads over disjoint rows into the single-pass result.
+   */
+  profile_add_i64(dst: number, src: number, n: number): void
   /** f64[5] at out: sum, min, max, mean, count of pixels >= saturation. Returns 0. */
   roi_stats(
     frame: number, width: number, height: number, dtype: number, bigEndian: number,
@@ -98,7 +103,7 @@ export const KERNEL_FUNCTIONS = [
   'lz4_decompress', 'lz4_compress_bound', 'lz4_compress',
   'bslz4_decompress', 'bslz4_decompress_range', 'bslz4_compress_bound', 'bslz4_compress',
   'byteswap_inplace',
-  'x_profile', 'roi_stats', 'frame_min_max', 'histogram',
+  'x_profile', 'profile_add_i64', 'roi_stats', 'frame_min_max', 'histogram',
   'profile_to_f64', 'profiles_mean', 'profile_ema', 'profile_normalise', 'profile_subtract',
   'profile_smooth', 'profile_refine', 'edge_find',
 ] as const

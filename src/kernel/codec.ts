@@ -178,50 +178,12 @@ export class Codec {
     return dst
   }
 
-  /**
-   * Like #load, but copies only what the kernel will read for the element ranges: the header,
-   * every block's length prefix, the blocks overlapping a range, and the raw tail. Anything
-   * unexpected (a lying prefix) makes it copy everything, so the kernel reports the error.
-   */
+  /** Sizes both regions, then copies only the blocks under `ranges` (see copyNeededBlocks). */
   #loadBlocks(region: Region, src: Uint8Array, outBytes: number, elemSize: number,
     ranges: ReadonlyArray<readonly [number, number]>): [number, number] {
-    // ranges: sorted, disjoint element ranges (from mergeRows).
     const inPtr = this.#input.ensure(src.length)
     const dst = region.ensure(outBytes)
-    const view = this.kernel.bytes(inPtr, src.length)
-    const dv = new DataView(src.buffer, src.byteOffset, src.byteLength)
-    const blockBytes = dv.getUint32(8)
-    if (blockBytes === 0 || blockBytes % (8 * elemSize) !== 0) {
-      view.set(src)
-      return [inPtr, dst]
-    }
-    const n = outBytes / elemSize
-    const blockElems = blockBytes / elemSize
-    // Consecutive needed blocks are copied as one span (few .set calls, little garbage).
-    let span = 0
-    let pos = 12
-    let elem = 0
-    let r = 0
-    while (n - elem >= 8) {
-      const bn = Math.min(blockElems, (n - elem) & ~7)
-      const clen = pos + 4 <= src.length ? dv.getUint32(pos) : -1
-      if (clen < 0 || pos + 4 + clen > src.length) break
-      const end = elem + bn
-      while (r < ranges.length && ranges[r]![1] <= elem) r++
-      const needed = r < ranges.length && ranges[r]![0] < end
-      if (!needed) {
-        if (pos > span) view.set(src.subarray(span, pos), span)
-        view[pos] = src[pos]!
-        view[pos + 1] = src[pos + 1]!
-        view[pos + 2] = src[pos + 2]!
-        view[pos + 3] = src[pos + 3]!
-        span = pos + 4 + clen
-      }
-      pos += 4 + clen
-      elem = end
-    }
-    // The rest (the open span, the raw tail, or everything after a bad prefix).
-    view.set(src.subarray(span), span)
+    copyNeededBlocks(this.kernel.bytes(inPtr, src.length), src, outBytes, elemSize, ranges)
     return [inPtr, dst]
   }
 
@@ -232,6 +194,62 @@ export class Codec {
     this.kernel.bytes(inPtr, src.length).set(src)
     return [inPtr, dst]
   }
+}
+
+/**
+ * Copies into `view` (at the same offsets) only what a bitshuffle_lz4 decode of the element
+ * `ranges` (sorted, disjoint, half-open) reads from `src`: the header, every block's length
+ * prefix, the blocks overlapping a range, and the raw tail. Anything unexpected (a lying prefix)
+ * makes it copy everything from there on, so the kernel reports the error. Returns false then.
+ */
+export function copyNeededBlocks(view: Uint8Array, src: Uint8Array, outBytes: number,
+  elemSize: number, ranges: ReadonlyArray<readonly [number, number]>,
+  copy: SpanCopy = copySpan): boolean {
+  const dv = new DataView(src.buffer, src.byteOffset, src.byteLength)
+  const blockBytes = src.length >= 12 ? dv.getUint32(8) : 0
+  if (blockBytes === 0 || blockBytes % (8 * elemSize) !== 0) {
+    copy(view, src, 0, src.length)
+    return false
+  }
+  const n = outBytes / elemSize
+  const blockElems = blockBytes / elemSize
+  // Consecutive needed blocks are copied as one span (few .set calls, little garbage).
+  let span = 0
+  let pos = 12
+  let elem = 0
+  let r = 0
+  let ok = true
+  while (n - elem >= 8) {
+    const bn = Math.min(blockElems, (n - elem) & ~7)
+    const clen = pos + 4 <= src.length ? dv.getUint32(pos) : -1
+    if (clen < 0 || pos + 4 + clen > src.length) {
+      ok = false
+      break
+    }
+    const end = elem + bn
+    while (r < ranges.length && ranges[r]![1] <= elem) r++
+    const needed = r < ranges.length && ranges[r]![0] < end
+    if (!needed) {
+      if (pos > span) copy(view, src, span, pos)
+      view[pos] = src[pos]!
+      view[pos + 1] = src[pos + 1]!
+      view[pos + 2] = src[pos + 2]!
+      view[pos + 3] = src[pos + 3]!
+      span = pos + 4 + clen
+    }
+    pos += 4 + clen
+    elem = end
+  }
+  // The rest (the open span, the raw tail, or everything after a bad prefix).
+  copy(view, src, span, src.length)
+  return ok
+}
+
+/** Copies src[start, end) to the same offsets of view. */
+export type SpanCopy = (view: Uint8Array, src: Uint8Array, start: number, end: number) => void
+
+function copySpan(view: Uint8Array, src: Uint8Array, start: number, end: number): void {
+  view.set(src.subarray(start, end), start)
 }
 
 /** Clamps row ranges to [0, height), drops empty ones, merges overlapping or touching ones. */

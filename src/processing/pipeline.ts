@@ -12,8 +12,9 @@ import { Codec, type RowRange } from '../kernel/codec.js'
 import { DTYPE_SIZE, isDTypeName, sumKind, type DTypeName, type SumKind } from '../kernel/dtype.js'
 import { KernelError } from '../kernel/errors.js'
 import type { Kernel, Region } from '../kernel/kernel.js'
+import type { ParallelProfiler } from '../kernel/parallel-profiler.js'
 import {
-  ProfileKernels, type FrameRef, type ProfileInKernel, type ProfileSums,
+  ProfileKernels, type FrameRef, type ProfileInKernel, type ProfileSums, type RoiTuple,
 } from '../kernel/profiles.js'
 import type { ChannelNaming } from '../cli/args.js'
 import type { Metrics } from '../metrics.js'
@@ -68,6 +69,11 @@ export interface PipelineOptions<P extends object> {
   naming: ChannelNaming
   maxFrameBytes: number
   edge: EdgeStage<P>
+  /**
+   * Splits decode + profiles of big integer frames across threads (--threads > 1); frames it
+   * does not take go through this pipeline's own single-thread path.
+   */
+  parallel?: ParallelProfiler
   metrics?: Metrics
   /** Called with a frame problem (rate-limited logging lives with the caller). */
   onProblem?: (cause: FrameErrorCause, message: string) => void
@@ -196,7 +202,15 @@ export class FramePipeline<P extends object> {
       if (sigOk) rows.push([s4[2], s4[2] + s4[3]])
       if (bgOk) rows.push([b4[2], b4[2] + b4[3]])
       if (refOk) rows.push([r4[2], r4[2] + r4[3]])
-      if (rows.length > 0) {
+      const split = rows.length > 0 && this.#opts.parallel !== undefined
+        ? this.#splitProfiles(raw as RawValue, frame, [sigOk ? s4 : undefined,
+          bgOk ? b4 : undefined, refOk ? r4 : undefined], stats)
+        : undefined
+      if (split === 'failed') {
+        if (problem === undefined) problem = 'no_image'
+      } else if (split !== undefined) {
+        [signal, background, reference] = split
+      } else if (rows.length > 0) {
         const t0 = performance.now()
         const ptr = this.#decode(raw as RawValue, frame, rows, stats)
         const t1 = performance.now()
@@ -291,6 +305,31 @@ export class FramePipeline<P extends object> {
       return undefined
     }
     return { width, height, dtype: type as DTypeName, bigEndian: raw.info.encoding === 'big' }
+  }
+
+  /**
+   * Decode + profiles on several threads (the decode stage's time then includes the profiles).
+   * Undefined when the parallel profiler does not take this frame; 'failed' for a corrupt one.
+   */
+  #splitProfiles(raw: RawValue, frame: Omit<FrameRef, 'ptr'>,
+    rois: Array<RoiTuple | undefined>, stats: RunStatistics,
+  ): Array<ProfileInKernel | undefined> | 'failed' | undefined {
+    const parallel = this.#opts.parallel
+    if (parallel === undefined || raw.info.compression !== 'bitshuffle_lz4') return undefined
+    const t0 = performance.now()
+    try {
+      const result = parallel.profiles(raw.bytes, frame, rois,
+        [this.#sigOut, this.#bgOut, this.#refOut])
+      if (result !== undefined) {
+        this.#opts.metrics?.stage.decode.observe((performance.now() - t0) / 1000)
+      }
+      return result
+    } catch (err) {
+      if (!(err instanceof KernelError)) throw err
+      this.#problem(stats, 'decode_error', `${this.imageName}: cannot decode ` +
+        `${raw.info.compression} image: ${err.message}`)
+      return 'failed'
+    }
   }
 
   #decode(

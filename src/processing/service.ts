@@ -17,6 +17,7 @@ import {
 import type { ServiceConfig } from '../cli/args.js'
 import { Codec } from '../kernel/codec.js'
 import type { Kernel } from '../kernel/kernel.js'
+import type { ParallelProfiler } from '../kernel/parallel-profiler.js'
 import { RateLimitedLog, type Logger } from '../log.js'
 import type { Metrics } from '../metrics.js'
 import type { PreviewFeed } from '../preview/feed.js'
@@ -47,6 +48,8 @@ export interface ServiceOptions<P extends object> {
   feed?: PreviewFeed
   /** Test-only failures (src/processing/faults.ts, env PSEN_FAULT_INJECTION). */
   faults?: FaultInjection
+  /** Shares each frame's decode + profiles with worker threads (--threads > 1); closed here. */
+  parallel?: ParallelProfiler
 }
 
 interface Run {
@@ -109,11 +112,18 @@ export class PsenService<P extends object> implements ServiceControl {
       maxFrameBytes: opts.config.maxFrameBytes,
       edge: opts.edge,
       metrics: opts.metrics,
+      ...(opts.parallel ? { parallel: opts.parallel } : {}),
       onProblem: (cause, message) => this.#problems.warn(cause, { cause }, message),
     })
     opts.metrics.setSources({
       malformed: () => this.#malformedTotal,
       wasmMemoryBytes: () => opts.kernel.memoryBytes,
+      ...(opts.parallel ? {
+        decodeThreads: () => {
+          const p = opts.parallel!
+          return { threads: p.threads, split: p.split, single: p.single, broken: !!p.broken }
+        },
+      } : {}),
     })
     this.#roiMetrics(snap)
   }
@@ -328,6 +338,7 @@ export class PsenService<P extends object> implements ServiceControl {
     await this.#opts.store.flush()
     this.dataQueue.close()
     this.imageQueue.close()
+    await this.#opts.parallel?.close()
     // Suppressed per-frame warnings are reported, not lost, when the service stops.
     this.#problems.flush()
   }

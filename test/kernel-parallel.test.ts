@@ -1,0 +1,174 @@
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { Codec } from '../src/kernel/codec.js'
+import { DTYPE_SIZE, type DTypeName } from '../src/kernel/dtype.js'
+import { KernelError } from '../src/kernel/errors.js'
+import { Kernel } from '../src/kernel/kernel.js'
+import { ParallelProfiler, splitRows } from '../src/kernel/parallel-profiler.js'
+import type { ProfileInKernel, RoiTuple } from '../src/kernel/profiles.js'
+import { xProfileRef } from './reference/profile.js'
+import { xorshift32 as rng } from './helpers/random.js'
+
+const INTEGER_TYPES: DTypeName[] = [
+  'uint8', 'int8', 'uint16', 'int16', 'uint32', 'int32', 'uint64', 'int64',
+]
+
+const kernel = await Kernel.load()
+const codec = new Codec(kernel)
+const outs = [kernel.region(), kernel.region(), kernel.region()]
+
+interface Case {
+  bytes: Uint8Array
+  wire: Uint8Array
+  width: number
+  height: number
+  dtype: DTypeName
+  bigEndian: boolean
+}
+
+/** Random pixels (every byte random: the full range of each type, 64-bit wrap included). */
+function makeCase(dtype: DTypeName, width: number, height: number, seed: number,
+  bigEndian = false, blockBytes = 0): Case {
+  const rnd = rng(seed)
+  const bytes = new Uint8Array(width * height * DTYPE_SIZE[dtype])
+  // Mostly small values with random bytes sprinkled in: compressible, like a camera frame.
+  for (let i = 0; i < bytes.length; i++) bytes[i] = rnd() < 0.3 ? rnd() * 256 : i % 7
+  const wire = codec.compress(bytes, 'bitshuffle_lz4', DTYPE_SIZE[dtype], blockBytes)
+  return { bytes, wire, width, height, dtype, bigEndian }
+}
+
+function view(p: ProfileInKernel): BigUint64Array | BigInt64Array {
+  const buf = kernel.exports.memory.buffer
+  return p.kind === 'uint64' ? new BigUint64Array(buf, p.ptr, p.length)
+    : new BigInt64Array(buf, p.ptr, p.length)
+}
+
+function checkCase(par: ParallelProfiler, c: Case, rois: RoiTuple[], extra: Array<[number, number]> = [],
+  what = ''): void {
+  const shape = { width: c.width, height: c.height, dtype: c.dtype, bigEndian: c.bigEndian }
+  const got = par.profiles(c.wire, shape, rois, outs, extra)
+  assert.ok(got, `${what}: split`)
+  for (let k = 0; k < rois.length; k++) {
+    const ref = xProfileRef(c.bytes, c.width, c.dtype, c.bigEndian, rois[k]!)
+    const p = got[k]!
+    assert.equal(p.length, rois[k]![1])
+    assert.equal(Array.from(view(p)), Array.from(ref as BigUint64Array),
+      `${what} ${c.dtype} roi ${rois[k]!.join(',')}`)
+  }
+}
+
+test('profile_add_i64 wraps like one u64/i64 pass (reference: BigInt.asUintN)', () => {
+  const rnd = rng(77)
+  for (const n of [0, 1, 2, 7, 64]) {
+    const a = BigUint64Array.from({ length: n }, () => BigInt(Math.floor(rnd() * 2 ** 53)) << 11n)
+    const b = BigUint64Array.from({ length: n }, () => BigInt(Math.floor(rnd() * 2 ** 53)) << 11n)
+    const pa = kernel.region()
+    const pb = kernel.region()
+    const ptrA = pa.ensure(n * 8 + 8)
+    const ptrB = pb.ensure(n * 8 + 8)
+    new BigUint64Array(kernel.exports.memory.buffer, ptrA, n).set(a)
+    new BigUint64Array(kernel.exports.memory.buffer, ptrB, n).set(b)
+    kernel.exports.profile_add_i64(ptrA, ptrB, n)
+    const got = new BigUint64Array(kernel.exports.memory.buffer, ptrA, n)
+    assert.equal(Array.from(got), Array.from(a, (v, i) => BigInt.asUintN(64, v + b[i]!)), `n=${n}`)
+  }
+})
+
+test('splitRows: equal shares of the rows, in order, within MAX_RANGES pieces', () => {
+  assert.equal(splitRows([[0, 100]], 2), [[[0, 50]], [[50, 100]]])
+  assert.equal(splitRows([[10, 20], [30, 60]], 2), [[[10, 20], [30, 40]], [[40, 60]]])
+  assert.equal(splitRows([[0, 9], [20, 21]], 3), undefined, 'too few rows to split')
+  const s = splitRows([[0, 7], [10, 1000], [1500, 1501]], 3)!
+  const rows = s.map((share) => share.reduce((n, [a, b]) => n + b - a, 0))
+  assert.equal(rows.reduce((a, b) => a + b), 998)
+  assert.ok(Math.max(...rows) - Math.min(...rows) <= 1)
+})
+
+test('every integer type, both byte orders, 2 and 3 threads: equal to the reference', async () => {
+  for (const threads of [2, 3]) {
+    const par = await ParallelProfiler.create(kernel, codec, { threads, minBytes: 0 })
+    try {
+      let seed = 1
+      for (const dtype of INTEGER_TYPES) {
+        for (const bigEndian of [false, true]) {
+          // Odd width: rows and bitshuffle blocks never line up.
+          const c = makeCase(dtype, 333, 97, seed++, bigEndian, 1024)
+          checkCase(par, c, [[0, 333, 10, 40], [5, 100, 30, 50], [332, 1, 96, 1]], [], 'rois')
+          checkCase(par, c, [[0, 333, 0, 97]], [], 'whole frame')
+          checkCase(par, c, [[7, 20, 0, 1], [0, 333, 60, 37]], [[0, 97]], 'full decode')
+        }
+      }
+      assert.ok(par.split > 0)
+    } finally {
+      await par.close()
+    }
+  }
+})
+
+test('float pixels, small values and tiny ROIs stay on the caller single-thread path', async () => {
+  const par = await ParallelProfiler.create(kernel, codec, { threads: 2 })
+  try {
+    const shape = { width: 64, height: 64, dtype: 'uint16' as const, bigEndian: false }
+    const small = makeCase('uint16', 64, 64, 9)
+    assert.is(par.profiles(small.wire, shape, [[0, 64, 0, 64]], outs), undefined, 'below minBytes')
+    const f = makeCase('float32', 600, 400, 10)
+    assert.is(par.profiles(f.wire, { ...shape, width: 600, height: 400, dtype: 'float32' },
+      [[0, 600, 0, 400]], outs), undefined, 'float sums depend on the order')
+    assert.is(par.split, 0)
+    assert.is(par.single, 2)
+  } finally {
+    await par.close()
+  }
+})
+
+test('a corrupt block in a worker share throws KernelError; the next frame is fine', async () => {
+  const par = await ParallelProfiler.create(kernel, codec, { threads: 2, minBytes: 0 })
+  try {
+    const c = makeCase('uint16', 512, 256, 21, false, 2048)
+    const bad = c.wire.slice()
+    // Bytes in the last quarter: inside the worker's share (the main thread takes the first half).
+    for (let i = Math.floor(bad.length * 0.75); i < bad.length * 0.75 + 64; i++) bad[i] = bad[i]! ^ 0xff
+    const shape = { width: 512, height: 256, dtype: 'uint16' as const, bigEndian: false }
+    let err: unknown
+    try {
+      par.profiles(bad, shape, [[0, 512, 0, 256]], outs)
+    } catch (e) {
+      err = e
+    }
+    assert.instance(err, KernelError)
+    // A block table that runs past the value is not split: the single-thread path reports it.
+    const truncated = c.wire.subarray(0, c.wire.length - 100)
+    assert.is(par.profiles(truncated, shape, [[0, 512, 0, 256]], outs), undefined)
+    assert.throws(() => codec.decompressRowsInto(kernel.region(), truncated, 2, 512, 256,
+      [[0, 256]]), (e: unknown) => e instanceof KernelError)
+    checkCase(par, c, [[0, 512, 0, 256], [3, 9, 100, 20]], [], 'after errors')
+    assert.is(par.broken, undefined)
+    // A header that disagrees with the shape is left to the single-thread path to report.
+    assert.is(par.profiles(c.wire, { ...shape, height: 255 }, [[0, 512, 0, 255]], outs), undefined)
+  } finally {
+    await par.close()
+  }
+})
+
+test('growing frames and ROIs: shared buffers grow, results stay exact', async () => {
+  const par = await ParallelProfiler.create(kernel, codec, { threads: 2, minBytes: 0 })
+  try {
+    for (const [w, h] of [[100, 50], [1000, 300], [64, 64], [2000, 400]] as const) {
+      const c = makeCase('uint16', w, h, w + h)
+      checkCase(par, c, [[0, w, 0, h], [1, w - 1, h >> 1, h >> 2]], [], `${w}x${h}`)
+    }
+  } finally {
+    await par.close()
+  }
+})
+
+test('close stops the workers; later frames are not split', async () => {
+  const par = await ParallelProfiler.create(kernel, codec, { threads: 3, minBytes: 0 })
+  await par.close()
+  await par.close()
+  const c = makeCase('uint16', 300, 100, 5)
+  const shape = { width: 300, height: 100, dtype: 'uint16' as const, bigEndian: false }
+  assert.is(par.profiles(c.wire, shape, [[0, 300, 0, 100]], outs), undefined)
+})
+
+test.run()
