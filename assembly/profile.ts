@@ -263,83 +263,147 @@ export function roiValid(width: i32, height: i32, ox: i32, sx: i32, oy: i32, sy:
   sumColumns<T>(frame, width, false, ox, vcols, sx, oy, sy, out)
 }
 
+/** Adds 64-bit lanes as T sums: f64 for floats, wrapping i64 otherwise. */
+// @ts-ignore: decorator
+@inline function add64<T>(a: v128, b: v128): v128 {
+  return isFloat<T>() ? f64x2.add(a, b) : i64x2.add(a, b)
+}
+
+/** Pixels 0-1 (hi: 2-3) of the four pixels of type T at p, as 64-bit lanes. */
+// @ts-ignore: decorator
+@inline function wide2<T>(p: usize, be: bool, hi: bool): v128 {
+  if (sizeof<T>() == 4) {
+    if (!be) {
+      if (isSigned<T>()) return hi ? v128.load32x2_s(p, 8) : v128.load32x2_s(p)
+      return hi ? v128.load32x2_u(p, 8) : v128.load32x2_u(p)
+    }
+    let v = hi ? v128.load64_zero(p, 8) : v128.load64_zero(p)
+    v = i8x16.shuffle(v, v, 3, 2, 1, 0, 7, 6, 5, 4, 11, 10, 9, 8, 15, 14, 13, 12)
+    return isSigned<T>() ? i64x2.extend_low_i32x4_s(v) : i64x2.extend_low_i32x4_u(v)
+  }
+  let v = hi ? v128.load(p, 16) : v128.load(p)
+  if (be) v = i8x16.shuffle(v, v, 7, 6, 5, 4, 3, 2, 1, 0, 15, 14, 13, 12, 11, 10, 9, 8)
+  return v
+}
+
 /**
- * 32- and 64-bit integer and float64 pixels: each row adds straight into the 8-byte output
- * lanes, two columns per v128 (32-bit pixels widened to 64 bits first). Column order of the
- * additions is row by row, so float64 sums equal the scalar (numpy) ones bit for bit.
+ * 32- and 64-bit integer and float64 pixels: per 4 columns, the 8-byte sums are loaded from
+ * out, BLOCK rows added in registers and stored back (32-bit pixels widened to 64 bits).
+ * Each column still adds its rows one by one in row order, so float64 sums equal the scalar
+ * (numpy) ones bit for bit.
  */
 // @ts-ignore: decorator
 @inline function sumRowsWide<T>(
   frame: usize, width: i32, be: bool, ox: i32, sx: i32, oy: i32, sy: i32, out: usize,
 ): void {
   const es = <usize>sizeof<T>()
-  for (let r = 0; r < sy; r++) {
-    const row = frame + (<usize>(oy + r) * <usize>width + <usize>ox) * es
-    let c = 0
-    for (; c + 4 <= sx; c += 4) {
+  const stride = <usize>width * es
+  const vcols = sx & ~3
+  let row = frame + (<usize>oy * <usize>width + <usize>ox) * es
+  let r = 0
+  for (; r + BLOCK <= sy; r += BLOCK) {
+    for (let c = 0; c < vcols; c += 4) {
       const o = out + (<usize>c << 3)
-      if (sizeof<T>() == 4) {
-        let v = v128.load(row + (<usize>c << 2))
-        if (be) v = i8x16.shuffle(v, v, 3, 2, 1, 0, 7, 6, 5, 4, 11, 10, 9, 8, 15, 14, 13, 12)
-        let lo: v128, hi: v128
-        if (isSigned<T>()) {
-          lo = i64x2.extend_low_i32x4_s(v)
-          hi = i64x2.extend_high_i32x4_s(v)
-        } else {
-          lo = i64x2.extend_low_i32x4_u(v)
-          hi = i64x2.extend_high_i32x4_u(v)
-        }
-        v128.store(o, i64x2.add(v128.load(o), lo))
-        v128.store(o, i64x2.add(v128.load(o, 16), hi), 16)
-      } else {
-        let v0 = v128.load(row + (<usize>c << 3))
-        let v1 = v128.load(row + (<usize>c << 3), 16)
-        if (be) {
-          v0 = i8x16.shuffle(v0, v0, 7, 6, 5, 4, 3, 2, 1, 0, 15, 14, 13, 12, 11, 10, 9, 8)
-          v1 = i8x16.shuffle(v1, v1, 7, 6, 5, 4, 3, 2, 1, 0, 15, 14, 13, 12, 11, 10, 9, 8)
-        }
-        if (isFloat<T>()) {
-          v128.store(o, f64x2.add(v128.load(o), v0))
-          v128.store(o, f64x2.add(v128.load(o, 16), v1), 16)
-        } else {
-          v128.store(o, i64x2.add(v128.load(o), v0))
-          v128.store(o, i64x2.add(v128.load(o, 16), v1), 16)
-        }
+      let a0 = v128.load(o)
+      let a1 = v128.load(o, 16)
+      let p = row + <usize>c * es
+      for (let k = 0; k < BLOCK; k++) {
+        a0 = add64<T>(a0, wide2<T>(p, be, false))
+        a1 = add64<T>(a1, wide2<T>(p, be, true))
+        p += stride
       }
+      v128.store(o, a0)
+      v128.store(o, a1, 16)
     }
-    for (; c < sx; c++) {
+    row += stride * BLOCK
+  }
+  for (; r < sy; r++) {
+    for (let c = 0; c < vcols; c += 4) {
       const o = out + (<usize>c << 3)
-      const v = loadPx<T>(row + <usize>c * es, be)
-      if (isFloat<T>()) store<f64>(o, load<f64>(o) + <f64>v)
-      else store<i64>(o, load<i64>(o) + <i64>v)
+      const p = row + <usize>c * es
+      v128.store(o, add64<T>(v128.load(o), wide2<T>(p, be, false)))
+      v128.store(o, add64<T>(v128.load(o, 16), wide2<T>(p, be, true)), 16)
+    }
+    row += stride
+  }
+  for (let c = vcols; c < sx; c++) {
+    const o = out + (<usize>c << 3)
+    let p = frame + (<usize>oy * <usize>width + <usize>(ox + c)) * es
+    if (isFloat<T>()) {
+      let s: f64 = 0
+      for (let i = 0; i < sy; i++) {
+        s += <f64>loadPx<T>(p, be)
+        p += stride
+      }
+      store<f64>(o, s)
+    } else {
+      let s: i64 = 0
+      for (let i = 0; i < sy; i++) {
+        s += <i64>loadPx<T>(p, be)
+        p += stride
+      }
+      store<i64>(o, s)
     }
   }
 }
 
+/** Four float32 pixels at p, byte order swapped when be. */
+// @ts-ignore: decorator
+@inline function loadF32x4(p: usize, be: bool): v128 {
+  const v = v128.load(p)
+  return be ? i8x16.shuffle(v, v, 3, 2, 1, 0, 7, 6, 5, 4, 11, 10, 9, 8, 15, 14, 13, 12) : v
+}
+
 /**
  * float32 pixels: columns accumulate in f32 lanes of the static block (numpy sums float32 in
- * float32, row by row: same order, same roundings), widened to f64 once per column chunk.
+ * float32, row by row: same order, same roundings), BLOCK rows at a time in registers,
+ * widened to f64 once per column chunk.
  */
 // @ts-ignore: decorator
 @inline function sumRowsF32(
   frame: usize, width: i32, be: bool, ox: i32, sx: i32, oy: i32, sy: i32, out: usize,
 ): void {
+  const stride = <usize>width << 2
   for (let c0 = 0; c0 < sx; c0 += ACC_COLS) {
     const cols = min(ACC_COLS, sx - c0)
     memory.fill(ACC, 0, <usize>cols << 2)
-    for (let r = 0; r < sy; r++) {
-      const row = frame + (<usize>(oy + r) * <usize>width + <usize>(ox + c0)) * 4
+    let row = frame + ((<usize>oy * <usize>width + <usize>(ox + c0)) << 2)
+    let r = 0
+    for (; r + BLOCK <= sy; r += BLOCK) {
       let c = 0
       for (; c + 4 <= cols; c += 4) {
-        let v = v128.load(row + (<usize>c << 2))
-        if (be) v = i8x16.shuffle(v, v, 3, 2, 1, 0, 7, 6, 5, 4, 11, 10, 9, 8, 15, 14, 13, 12)
         const a = ACC + (<usize>c << 2)
-        v128.store(a, f32x4.add(v128.load(a), v))
+        let s = v128.load(a)
+        let p = row + (<usize>c << 2)
+        for (let k = 0; k < BLOCK; k++) {
+          s = f32x4.add(s, loadF32x4(p, be))
+          p += stride
+        }
+        v128.store(a, s)
+      }
+      for (; c < cols; c++) {
+        const a = ACC + (<usize>c << 2)
+        let s = load<f32>(a)
+        let p = row + (<usize>c << 2)
+        for (let k = 0; k < BLOCK; k++) {
+          s += loadPx<f32>(p, be)
+          p += stride
+        }
+        store<f32>(a, s)
+      }
+      row += stride * BLOCK
+    }
+    for (; r < sy; r++) {
+      let c = 0
+      for (; c + 4 <= cols; c += 4) {
+        const a = ACC + (<usize>c << 2)
+        v128.store(a, f32x4.add(v128.load(a), loadF32x4(row + (<usize>c << 2), be)))
       }
       for (; c < cols; c++) {
         const a = ACC + (<usize>c << 2)
         store<f32>(a, load<f32>(a) + loadPx<f32>(row + (<usize>c << 2), be))
       }
+      row += stride
     }
     for (let c = 0; c < cols; c++) {
       store<f64>(out + (<usize>(c0 + c) << 3), <f64>load<f32>(ACC + (<usize>c << 2)))
