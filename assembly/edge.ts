@@ -14,20 +14,44 @@ export function profile_to_f64(src: usize, n: i32, kind: i32, dst: usize): void 
   }
 }
 
+// The elementwise loops below run on f64x2 lanes; each lane does the scalar loop's operations
+// in the same order, so the results are bit-identical.
+
 /** Mean of `count` contiguous profiles of n f64 each. */
 export function profiles_mean(ring: usize, count: i32, n: i32, out: usize): void {
   const inv = count > 0 ? 1.0 / <f64>count : NaN
   const stride = <usize>n << 3
-  for (let i = 0; i < n; i++) {
-    const o = <usize>i << 3
-    let s: f64 = 0
-    let p = ring + o
-    for (let k = 0; k < count; k++) {
-      s += load<f64>(p)
-      p += stride
-    }
-    store<f64>(out + o, s * inv)
+  const n4 = n & ~3
+  for (let i = 0; i < n4; i += 4) mean4At(ring, count, stride, out, <usize>i << 3, inv)
+  for (let i = n4; i < n; i++) meanAt(ring, count, stride, out, <usize>i << 3, inv)
+}
+
+// @ts-ignore: decorator
+@inline function mean4At(ring: usize, count: i32, stride: usize, out: usize, o: usize,
+  inv: f64): void {
+  let s0 = f64x2.splat(0)
+  let s1 = f64x2.splat(0)
+  let p = ring + o
+  for (let k = 0; k < count; k++) {
+    s0 = f64x2.add(s0, v128.load(p))
+    s1 = f64x2.add(s1, v128.load(p, 16))
+    p += stride
   }
+  const v = f64x2.splat(inv)
+  v128.store(out + o, f64x2.mul(s0, v))
+  v128.store(out + o, f64x2.mul(s1, v), 16)
+}
+
+// @ts-ignore: decorator
+@inline function meanAt(ring: usize, count: i32, stride: usize, out: usize, o: usize,
+  inv: f64): void {
+  let s: f64 = 0
+  let p = ring + o
+  for (let k = 0; k < count; k++) {
+    s += load<f64>(p)
+    p += stride
+  }
+  store<f64>(out + o, s * inv)
 }
 
 /** ema = alpha * src + (1 - alpha) * ema, in place. */
@@ -52,12 +76,40 @@ export function profile_normalise(sig: usize, ref: usize, n: i32, mode: i32, out
   }
 }
 
-/** out = a - b. */
+/** out = a - b (out may be a or b). */
 export function profile_subtract(a: usize, b: usize, n: i32, out: usize): void {
-  for (let i = 0; i < n; i++) {
-    const o = <usize>i << 3
-    store<f64>(out + o, load<f64>(a + o) - load<f64>(b + o))
+  const n2 = n & ~1
+  for (let i = 0; i < n2; i += 2) sub2At(a, b, out, <usize>i << 3)
+  if (n & 1) subAt(a, b, out, <usize>n2 << 3)
+}
+
+// @ts-ignore: decorator
+@inline function sub2At(a: usize, b: usize, out: usize, o: usize): void {
+  v128.store(out + o, f64x2.sub(v128.load(a + o), v128.load(b + o)))
+}
+
+// @ts-ignore: decorator
+@inline function subAt(a: usize, b: usize, out: usize, o: usize): void {
+  store<f64>(out + o, load<f64>(a + o) - load<f64>(b + o))
+}
+
+/**
+ * Copies n f64 with v128 moves. memory.copy (V8's memmove) is 20x slower when dst is 8 or 16
+ * bytes ahead of src modulo 4 KiB, the case of profiles of 2560 f64 (5 pages) allocated back to
+ * back; overlapping buffers still go to memory.copy.
+ */
+function copyF64(dst: usize, src: usize, n: i32): void {
+  const bytes = <usize>n << 3
+  if (dst < src + bytes && src < dst + bytes) {
+    memory.copy(dst, src, bytes)
+    return
   }
+  const n2 = n & ~1
+  for (let i = 0; i < n2; i += 2) {
+    const o = <usize>i << 3
+    v128.store(dst + o, v128.load(src + o))
+  }
+  if (n & 1) store<f64>(dst + (<usize>n2 << 3), load<f64>(src + (<usize>n2 << 3)))
 }
 
 /**
@@ -95,7 +147,7 @@ export function profile_refine(src: usize, n: i32, step: f64, lastX: f64, out: u
   const lastIdx = n - 1
   if (step == 1.0) {
     // Integer sample points: the interpolation returns the samples themselves.
-    memory.copy(out, src, <usize>count << 3)
+    copyF64(out, src, count)
     return count
   }
   for (let k = 0; k < count; k++) {
@@ -117,6 +169,75 @@ export function profile_refine(src: usize, n: i32, step: f64, lastX: f64, out: u
 // @ts-ignore: decorator
 @inline function at(p: usize, i: i32): f64 {
   return load<f64>(p + (<usize>i << 3))
+}
+
+// The secondary peak is the highest local maximum (a sample >= both neighbours, a missing
+// neighbour at the ends being -Infinity) on either side of the half-maximum region. Walking away
+// from the region, samples below their neighbour on the region's side are no local maxima (the
+// slope off the peak); the highest sample of the rest of that side is one (>= its neighbours
+// inside, and the first one was checked against the slope), so a vector max gives it. A NaN
+// (never a local maximum, and it spoils its neighbours) or a zero result (the literal rule keeps
+// the first of -0 and +0) falls back to the literal scan.
+
+/** The highest local maximum of c[lo .. hi) by the literal rule, NaN when there is none. */
+function localMaxScan(c: usize, lo: i32, hi: i32, count: i32): f64 {
+  let next: f64 = NaN
+  for (let k = lo; k < hi; k++) {
+    const cur = at(c, k)
+    const prev = k > 0 ? at(c, k - 1) : -Infinity
+    const nxt = k + 1 < count ? at(c, k + 1) : -Infinity
+    if (cur >= prev && cur >= nxt && (isNaN(next) || cur > next)) next = cur
+  }
+  return next
+}
+
+/** max(c[lo .. hi)) for lo < hi, NaN when the range holds a NaN. */
+function rangeMax(c: usize, lo: i32, hi: i32): f64 {
+  let best = at(c, lo)
+  let nan = <i32>isNaN(best)
+  let k = lo + 1
+  if (hi - k >= 4) {
+    // pmax is max for numbers; NaN lanes are caught apart.
+    let m0 = f64x2.splat(best)
+    let m1 = m0
+    let un = f64x2.ne(m0, m0)
+    for (; k + 4 <= hi; k += 4) {
+      const p = c + (<usize>k << 3)
+      const a = v128.load(p)
+      const b = v128.load(p, 16)
+      m0 = f64x2.pmax(m0, a)
+      m1 = f64x2.pmax(m1, b)
+      un = v128.or(un, v128.or(f64x2.ne(a, a), f64x2.ne(b, b)))
+    }
+    const m = f64x2.pmax(m0, m1)
+    best = max(f64x2.extract_lane(m, 0), f64x2.extract_lane(m, 1))
+    nan |= <i32>v128.any_true(un)
+  }
+  for (; k < hi; k++) {
+    const v = at(c, k)
+    nan |= <i32>isNaN(v)
+    best = max(best, v)
+  }
+  return nan ? NaN : best
+}
+
+/** Highest local maximum of c[0 .. end), the side left of the peak region. */
+function localMaxBefore(c: usize, end: i32, count: i32): f64 {
+  // Skip the slope: samples not >= their right neighbour (or beside a NaN).
+  let q = end - 1
+  while (q >= 0 && !(at(c, q) >= at(c, q + 1))) q--
+  if (q < 0) return NaN
+  const r = rangeMax(c, 0, q + 1)
+  return r == 0 || isNaN(r) ? localMaxScan(c, 0, end, count) : r
+}
+
+/** Highest local maximum of c[start .. count), the side right of the peak region. */
+function localMaxAfter(c: usize, start: i32, count: i32): f64 {
+  let q = start
+  while (q < count && !(at(c, q) >= at(c, q - 1))) q++
+  if (q == count) return NaN
+  const r = rangeMax(c, q, count)
+  return r == 0 || isNaN(r) ? localMaxScan(c, start, count, count) : r
 }
 
 /**
@@ -141,25 +262,37 @@ export function edge_find(
     store<f64>(out, NaN, 32)
     return 0
   }
-  let acc: f64 = 0
-  store<f64>(scratch, 0)
-  for (let i = 0; i < m; i++) {
-    acc += load<f64>(profile + (<usize>i << 3))
-    store<f64>(scratch + (<usize>(i + 1) << 3), acc)
-  }
-  // In place: c[k] = sum(p[k .. k+half)) - sum(p[k+half .. k+taps))
-  //                = 2 S[k+half] - S[k] - S[k+taps]
-  // overwrites S[k], which no later k reads (they read indices >= k + 1).
+  // One pass: the prefix sums S[j] = p[0] + ... + p[j-1] go to scratch[j], and as soon as
+  // S[k + taps] exists, c[k] = sum(p[k .. k+half)) - sum(p[k+half .. k+taps))
+  //                       = 2 S[k+half] - S[k] - S[k+taps]
+  // overwrites S[k], which no later k reads (they read indices >= k + 1). The serial sum is
+  // the critical path; the correlation and argmax run beside it.
   const half = taps >> 1
   const sign: f64 = rising != 0 ? -1.0 : 1.0
   const count = m - taps + 1
   const c = scratch
+  let acc: f64 = 0
+  store<f64>(scratch, 0)
+  for (let j = 1; j <= taps; j++) {
+    acc += at(profile, j - 1)
+    store<f64>(scratch + (<usize>j << 3), acc)
+  }
+  // k = 0 sets the peak unconditionally (it stays NaN if c[0] is).
+  let peak = sign * (2 * at(c, half) - at(c, 0) - acc)
+  store<f64>(c, peak)
   let best = 0
-  let peak = -Infinity
-  for (let k = 0; k < count; k++) {
-    const v = sign * (2 * at(c, k + half) - at(c, k) - at(c, k + taps))
-    store<f64>(c + (<usize>k << 3), v)
-    if (k == 0 || v > peak) { peak = v; best = k }
+  const hOff = <usize>half << 3
+  const tOff = <usize>taps << 3
+  let pp = profile + tOff
+  let pc = c + 8
+  for (let k = 1; k < count; k++) {
+    acc += load<f64>(pp)
+    store<f64>(pc + tOff, acc)
+    const v = sign * (2 * load<f64>(pc + hOff) - load<f64>(pc) - acc)
+    store<f64>(pc, v)
+    if (v > peak) { peak = v; best = k }
+    pp += 8
+    pc += 8
   }
   // Half-maximum region: walk out from the peak to the first samples below peak / 2.
   const hm = peak * 0.5
@@ -179,12 +312,11 @@ export function edge_find(
   }
   // Highest local maximum outside [left, right] (ends count when above their one neighbour).
   let next: f64 = NaN
-  for (let k = 0; k < count; k++) {
-    if (k >= left && k <= right) continue
-    const cur = at(c, k)
-    const prev = k > 0 ? at(c, k - 1) : -Infinity
-    const nxt = k + 1 < count ? at(c, k + 1) : -Infinity
-    if (cur >= prev && cur >= nxt && (isNaN(next) || cur > next)) next = cur
+  if (left > 0) next = localMaxBefore(c, left, count)
+  if (right < count - 1) {
+    const r = localMaxAfter(c, right + 1, count)
+    // The left side was found first, so it wins ties.
+    if (isNaN(next) || r > next) next = r
   }
   let offset: f64 = 0
   if (best > 0 && best < count - 1) {
