@@ -752,7 +752,7 @@ export function bslz4_decompress(
 ): i32 {
   const total = readHeader(src, srcLen, dstCap, elemSize)
   if (total < 0) return total
-  const r = decodeBlocks(src, srcLen, dst, total, elemSize, 0, 0x7fffffff)
+  const r = decodeBlocks(src, srcLen, dst, total, elemSize, 0, 0x7fffffff, 12, 0, false)
   return r < 0 ? r : total
 }
 
@@ -766,21 +766,46 @@ export function bslz4_decompress_range(
   const total = readHeader(src, srcLen, dstCap, elemSize)
   if (total < 0) return total
   if (firstElem < 0 || endElem < firstElem) return ERR_BAD_ARGUMENT
-  return decodeBlocks(src, srcLen, dst, total, elemSize, firstElem, endElem)
+  return decodeBlocks(src, srcLen, dst, total, elemSize, firstElem, endElem, 12, 0, false)
 }
 
-// Walks the blocks after a validated header; decodes those overlapping [first, end).
+/**
+ * Like bslz4_decompress_range, but the walk of the block table starts at byte `startPos` (the
+ * length prefix of the block that begins at element `startElem`, found by the caller) and stops
+ * after the last block overlapping [firstElem, endElem): only the header and the bytes from
+ * startPos to the end of that block are read, so a thread can be handed just its span of the
+ * value. A wrong start gives an error status (every read stays bounds-checked), never a wild read.
+ */
+export function bslz4_decompress_from(
+  src: usize, srcLen: i32, dst: usize, dstCap: i32, elemSize: i32,
+  startPos: i32, startElem: i32, firstElem: i32, endElem: i32,
+): i32 {
+  const total = readHeader(src, srcLen, dstCap, elemSize)
+  if (total < 0) return total
+  if (firstElem < 0 || endElem < firstElem || startPos < 12 || startPos > srcLen ||
+      startElem < 0 || startElem % hdrBlockElems != 0 || startElem > total / elemSize ||
+      startElem > firstElem) {
+    return ERR_BAD_ARGUMENT
+  }
+  return decodeBlocks(src, srcLen, dst, total, elemSize, firstElem, endElem, startPos, startElem,
+    true)
+}
+
+// Walks the blocks after a validated header from (pos0, elem0); decodes those overlapping
+// [first, end). With stopAfter, the walk ends at the first block past `end`.
 function decodeBlocks(
   src: usize, srcLen: i32, dst: usize, total: i32, s: i32, first: i32, end: i32,
+  pos0: i32, elem0: i32, stopAfter: bool,
 ): i32 {
   const n = total / s
   const blockElems = hdrBlockElems
   const fullBytes = (n & ~7) < blockElems ? (n & ~7) * s : blockElems * s
   const work = ensureScratch(<usize>fullBytes)
-  let pos: i32 = 12
-  let elem: i32 = 0
+  let pos: i32 = pos0
+  let elem: i32 = elem0
   let decoded: i32 = 0
   while (n - elem >= 8) {
+    if (stopAfter && elem >= end) return decoded
     const left = (n - elem) & ~7
     const bn = left < blockElems ? left : blockElems
     if (srcLen - pos < 4) return ERR_TRUNCATED

@@ -12,6 +12,7 @@ export {
 } from './edge'
 export { lz4_decompress, lz4_compress_bound, lz4_compress } from './lz4'
 export {
-  bslz4_decompress, bslz4_decompress_range, bslz4_compress_bound, bslz4_compress,
+  bslz4_decompress, bslz4_decompress_range, bslz4_decompress_from, bslz4_compress_bound,
+  bslz4_compress,
   byteswap_inplace, bitshuffle_block,
 } from './bitshuffle'

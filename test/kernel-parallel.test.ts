@@ -1,5 +1,6 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
+import { BlockIndex } from '../src/kernel/block-index.js'
 import { Codec } from '../src/kernel/codec.js'
 import { DTYPE_SIZE, type DTypeName } from '../src/kernel/dtype.js'
 import { KernelError } from '../src/kernel/errors.js'
@@ -72,6 +73,55 @@ test('profile_add_i64 wraps like one u64/i64 pass (reference: BigInt.asUintN)', 
     const got = new BigUint64Array(kernel.exports.memory.buffer, ptrA, n)
     assert.equal(Array.from(got), Array.from(a, (v, i) => BigInt.asUintN(64, v + b[i]!)), `n=${n}`)
   }
+})
+
+test('BlockIndex span + bslz4_decompress_from: only the header and the span are read', () => {
+  for (const [dtype, w, h, blockBytes] of [['uint16', 333, 97, 1024], ['int32', 100, 50, 0],
+    ['uint8', 257, 31, 64]] as const) {
+    const c = makeCase(dtype, w, h, w * h, false, blockBytes)
+    const s = DTYPE_SIZE[dtype]
+    const index = new BlockIndex()
+    assert.ok(index.index(c.wire, c.bytes.length, s))
+    let last = -1
+    for (let y = 0; y <= h; y++) {
+      const cost = index.cost(0, y * w)
+      assert.ok(cost >= last, 'cost grows with the rows')
+      last = cost
+    }
+    for (const [y0, y1] of [[0, 1], [10, 20], [h - 3, h], [0, h], [h >> 1, (h >> 1) + 1]]) {
+      const span = index.span(y0! * w, y1! * w)!
+      // Everything outside the header and the span is garbage: the decode must not need it.
+      const only = new Uint8Array(c.wire.length).fill(0xa5)
+      only.set(c.wire.subarray(0, 12))
+      only.set(c.wire.subarray(span.start, span.end), span.start)
+      const inPtr = kernel.region().ensure(only.length)
+      const dst = kernel.region().ensure(c.bytes.length)
+      kernel.bytes(inPtr, only.length).set(only)
+      const status = kernel.exports.bslz4_decompress_from(inPtr, only.length, dst, c.bytes.length,
+        s, span.start, span.startElem, y0! * w, y1! * w)
+      assert.ok(status >= 0, `${dtype} rows ${y0}..${y1}: status ${status}`)
+      assert.equal(kernel.bytes(dst + y0! * w * s, (y1! - y0!) * w * s),
+        c.bytes.subarray(y0! * w * s, y1! * w * s), `${dtype} rows ${y0}..${y1}`)
+    }
+    // A start that is not a block boundary is refused, not followed.
+    const inPtr = kernel.region().ensure(c.wire.length)
+    kernel.bytes(inPtr, c.wire.length).set(c.wire)
+    const dst = kernel.region().ensure(c.bytes.length)
+    assert.is(kernel.exports.bslz4_decompress_from(inPtr, c.wire.length, dst, c.bytes.length, s,
+      12, 8, 8, 16), -5)
+    assert.ok(kernel.exports.bslz4_decompress_from(inPtr, c.wire.length, dst, c.bytes.length, s,
+      13, 0, 0, 16) < 0, 'a start inside a block gives an error status')
+  }
+  assert.not.ok(new BlockIndex().index(new Uint8Array(20), 100, 2), 'bad block size')
+})
+
+test('splitRows by cost: a costly range gets fewer rows', () => {
+  const shares = splitRows([[0, 100]], 2, (a, b) => {
+    let c = 0
+    for (let y = a; y < b; y++) c += y < 50 ? 1 : 3
+    return c
+  })!
+  assert.equal(shares, [[[0, 67]], [[67, 100]]])
 })
 
 test('splitRows: equal shares of the rows, in order, within MAX_RANGES pieces', () => {

@@ -33,6 +33,15 @@ export interface KernelExports {
     src: number, srcLen: number, dst: number, dstCap: number, elemSize: number,
     firstElem: number, endElem: number,
   ): number
+  /**
+   * bslz4_decompress_range that starts the block walk at byte startPos (the length prefix of the
+   * block beginning at element startElem) and stops after the last block overlapping the range;
+   * reads only the header and that span. Returns the number of blocks decoded.
+   */
+  bslz4_decompress_from(
+    src: number, srcLen: number, dst: number, dstCap: number, elemSize: number,
+    startPos: number, startElem: number, firstElem: number, endElem: number,
+  ): number
   /** Worst-case bitshuffle_lz4 size of srcLen bytes (header and prefixes included). */
   bslz4_compress_bound(srcLen: number, elemSize: number, blockBytes: number): number
   /** Encodes like the reference C library; blockBytes 0 = the reference default. Returns length. */
@@ -101,7 +110,8 @@ export interface KernelExports {
 export const KERNEL_FUNCTIONS = [
   'alloc', 'free', 'abort_info', 'dtype_size',
   'lz4_decompress', 'lz4_compress_bound', 'lz4_compress',
-  'bslz4_decompress', 'bslz4_decompress_range', 'bslz4_compress_bound', 'bslz4_compress',
+  'bslz4_decompress', 'bslz4_decompress_range', 'bslz4_decompress_from',
+  'bslz4_compress_bound', 'bslz4_compress',
   'byteswap_inplace',
   'x_profile', 'profile_add_i64', 'roi_stats', 'frame_min_max', 'histogram',
   'profile_to_f64', 'profiles_mean', 'profile_ema', 'profile_normalise', 'profile_subtract',

@@ -7,15 +7,16 @@
  * single-thread path, signalled by `undefined`).
  *
  * Frame bytes reach a worker through one shared input buffer: the main thread copies in the
- * header, the block length prefixes and only the blocks that worker decodes; the worker copies
- * them into its own module memory (a browser-safe module cannot use shared WASM memory: the
+ * header and the contiguous span of blocks that worker decodes; the worker copies them into its
+ * own module memory and decodes from there without walking the rest of the block table (a browser-safe module cannot use shared WASM memory: the
  * preview loads the same .wasm without cross-origin isolation). Jobs and completions go through
  * Atomics on a shared control block; the main thread blocks only for the worker's share that is
  * still running when its own share is done.
  * @module
  */
 import { Worker } from 'node:worker_threads'
-import { copyNeededBlocks, mergeRows, type Codec, type RowRange } from './codec.js'
+import { BlockIndex, type BlockSpan } from './block-index.js'
+import { mergeRows, type Codec, type RowRange } from './codec.js'
 import { DType, DTYPE_SIZE, sumKind } from './dtype.js'
 import { KernelError } from './errors.js'
 import type { Kernel, Region } from './kernel.js'
@@ -73,6 +74,7 @@ export class ParallelProfiler {
   readonly #codec: Codec
   readonly #frame: Region
   readonly #partial: Region
+  readonly #blocks = new BlockIndex()
   readonly #workers: Worker[]
   readonly #ctrl: Int32Array
   readonly #seq: number[]
@@ -179,17 +181,20 @@ export class ParallelProfiler {
       }
       rows.push([roi[2], roi[2] + roi[3]])
     }
-    const merged = mergeRows(rows, height)
-    const shares = splitRows(merged, this.threads)
-    if (shares === undefined) {
+    const elemSize = DTYPE_SIZE[frame.dtype]
+    const outBytes = width * height * elemSize
+    // A header that disagrees with the shape, or a block table that does not add up, goes to
+    // the single-thread path, which reports it.
+    const blocks = this.#blocks
+    if (src.length < 12 || new DataView(src.buffer, src.byteOffset, 12).getBigUint64(0) !==
+        BigInt(outBytes) || !blocks.index(src, outBytes, elemSize)) {
       this.single++
       return undefined
     }
-    const elemSize = DTYPE_SIZE[frame.dtype]
-    const outBytes = width * height * elemSize
-    // A header that disagrees with the shape goes to the single-thread path, which reports it.
-    if (src.length < 12 || new DataView(src.buffer, src.byteOffset, 12).getBigUint64(0) !==
-        BigInt(outBytes)) {
+    // Shares of equal decode cost (bright rows compress less and decode slower than dark ones).
+    const shares = splitRows(mergeRows(rows, height), this.threads,
+      (y0, y1) => blocks.cost(y0 * width, y1 * width))
+    if (shares === undefined) {
       this.single++
       return undefined
     }
@@ -203,16 +208,21 @@ export class ParallelProfiler {
     grow(this.#result, this.#workers.length * MAX_ROIS * cols * 8)
 
     // Workers first (their bytes, then their jobs), so they start while the main thread decodes.
-    const workerElems: Array<[number, number]> = []
+    // Each gets the header and one contiguous span: its blocks (two memmoves, no block walk).
+    const spans: BlockSpan[] = []
     for (let w = 1; w < shares.length; w++) {
-      for (const [y0, y1] of shares[w]!) workerElems.push([y0 * width, y1 * width])
+      const share = shares[w]!
+      const span = blocks.span(share[0]![0] * width, share[share.length - 1]![1] * width)
+      if (span === undefined) {
+        this.single++
+        return undefined // a block table that does not add up: the single-thread path reports it
+      }
+      spans.push(span)
     }
-    if (!copyNeededBlocks(this.#inputView, src, outBytes, elemSize, workerElems, copyToShared)) {
-      this.single++
-      return undefined // a lying block table: the single-thread path reports it
-    }
+    copyToShared(this.#inputView, src, 0, 12)
     for (let w = 0; w < this.#workers.length; w++) {
-      this.#post(w, src.length, frame, shares[w + 1]!, rois, cols)
+      copyToShared(this.#inputView, src, spans[w]!.start, spans[w]!.end)
+      this.#post(w, src.length, frame, shares[w + 1]!, spans[w]!, rois, cols)
     }
 
     // The main thread's share, straight into the output regions. A failure here still waits for
@@ -293,10 +303,13 @@ export class ParallelProfiler {
   }
 
   #post(w: number, srcLen: number, frame: FrameShape, share: readonly RowRange[],
-    rois: ReadonlyArray<RoiTuple | undefined>, cols: number): void {
+    span: BlockSpan, rois: ReadonlyArray<RoiTuple | undefined>, cols: number): void {
     const c = this.#ctrl
     const base = w * CTRL_INTS
     c[base + Slot.SRC_LEN] = srcLen
+    c[base + Slot.SPAN_START] = span.start
+    c[base + Slot.SPAN_END] = span.end
+    c[base + Slot.START_ELEM] = span.startElem
     c[base + Slot.ELEM_SIZE] = DTYPE_SIZE[frame.dtype]
     c[base + Slot.WIDTH] = frame.width
     c[base + Slot.HEIGHT] = frame.height
@@ -349,31 +362,54 @@ function grow(buf: SharedArrayBuffer, bytes: number): void {
 }
 
 /**
- * Splits sorted disjoint row ranges into `parts` shares of (nearly) equal row counts, each a
- * list of at most MAX_RANGES ranges; undefined when there are too few rows to split.
+ * Splits sorted disjoint row ranges into `parts` shares of (nearly) equal cost, in order, each a
+ * list of at most MAX_RANGES ranges and at least one row; `cost(y0, y1)` is the cost of rows
+ * [y0, y1) (default: their count). Undefined when there are too few rows to split.
  */
-export function splitRows(ranges: readonly RowRange[], parts: number): RowRange[][] | undefined {
+export function splitRows(ranges: readonly RowRange[], parts: number,
+  cost: (y0: number, y1: number) => number = (a, b) => b - a): RowRange[][] | undefined {
+  let rows = 0
   let total = 0
-  for (const [a, b] of ranges) total += b - a
-  if (parts < 2 || total < parts * 8 || ranges.length > MAX_RANGES) return undefined
-  const shares: RowRange[][] = []
+  for (const [a, b] of ranges) {
+    rows += b - a
+    total += cost(a, b)
+  }
+  if (parts < 2 || rows < parts * 8 || ranges.length > MAX_RANGES || !(total > 0)) {
+    return undefined
+  }
+  // Cut points: the row where the cumulative cost reaches p/parts of the total (binary search
+  // within a range; cost is monotonic in the end row).
+  const cuts: Array<[number, number]> = [] // [range index, row]
   let r = 0
-  let at = ranges[0]![0]
-  for (let p = 0; p < parts; p++) {
-    let want = Math.round((total * (p + 1)) / parts) - Math.round((total * p) / parts)
-    const share: RowRange[] = []
-    while (want > 0 && r < ranges.length) {
-      const end = ranges[r]![1]
-      const take = Math.min(want, end - at)
-      share.push([at, at + take])
-      want -= take
-      at += take
-      if (at === end) {
-        r++
-        if (r < ranges.length) at = ranges[r]![0]
-      }
+  let acc = 0
+  for (let p = 1; p < parts; p++) {
+    const want = (total * p) / parts
+    while (r < ranges.length - 1 && acc + cost(ranges[r]![0], ranges[r]![1]) < want) {
+      acc += cost(ranges[r]![0], ranges[r]![1])
+      r++
     }
+    const [a, b] = ranges[r]!
+    let lo = a
+    let hi = b
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1
+      if (acc + cost(a, mid) < want) lo = mid + 1
+      else hi = mid
+    }
+    cuts.push([r, lo])
+  }
+  const shares: RowRange[][] = []
+  let from: [number, number] = [0, ranges[0]![0]]
+  for (const to of [...cuts, [ranges.length - 1, ranges[ranges.length - 1]![1]] as [number, number]]) {
+    const share: RowRange[] = []
+    for (let k = from[0]; k <= to[0]; k++) {
+      const a = k === from[0] ? from[1] : ranges[k]![0]
+      const b = k === to[0] ? to[1] : ranges[k]![1]
+      if (b > a) share.push([a, b])
+    }
+    if (share.length === 0) return undefined
     shares.push(share)
+    from = to
   }
   return shares
 }

@@ -7,8 +7,8 @@
  * @module
  */
 
-/** Int32 slots per worker (128 bytes: workers never share a cache line). */
-export const CTRL_INTS = 32
+/** Int32 slots per worker (192 bytes: workers never share a cache line). */
+export const CTRL_INTS = 48
 
 /** Control slots, relative to a worker's base (worker index * CTRL_INTS). */
 export const Slot = {
@@ -33,6 +33,10 @@ export const Slot = {
   ROIS: 18,
   /** Columns per profile slot in the result buffer (see resultOffset). */
   COLS: 30,
+  /** The worker's span of the value (see blockSpan): prefix of its first block, its element. */
+  SPAN_START: 31,
+  SPAN_END: 32,
+  START_ELEM: 33,
 } as const
 
 export const MAX_RANGES = 3
@@ -60,7 +64,7 @@ export const JobStatus = {
 export interface WorkerInit {
   module: WebAssembly.Module
   control: SharedArrayBuffer
-  /** Frame bytes (growable): header, block prefixes and the blocks the worker decodes. */
+  /** Frame bytes (growable): the 12-byte header and each worker's span of blocks. */
   input: SharedArrayBuffer
   /** Partial profiles (growable), laid out by resultOffset. */
   result: SharedArrayBuffer

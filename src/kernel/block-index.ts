@@ -1,0 +1,120 @@
+/**
+ * The block table of one bitshuffle_lz4 value, walked once per frame in JS (1,350 length
+ * prefixes for a 2560x2160 uint16 frame, a few microseconds) so that ParallelProfiler can hand
+ * each thread one contiguous span of the value and give the threads shares of equal decode cost.
+ * Reused across frames: its arrays grow only when a value has more blocks.
+ * @module
+ */
+
+/** The bytes of a value that one element range needs (read by `bslz4_decompress_from`). */
+export interface BlockSpan {
+  /** Byte offset of the length prefix of the first block overlapping the range. */
+  start: number
+  /** First element of that block. */
+  startElem: number
+  /** End (exclusive) of the last block overlapping the range, or of the raw tail. */
+  end: number
+}
+
+/**
+ * Decode cost of a block in "output byte" units: the bit transpose scales with the bytes out,
+ * LZ4 with the bytes in (bright, noisy blocks compress less and cost more; measured roughly
+ * 0.15 ns per byte out and 0.3 ns per compressed byte on the project machine).
+ */
+const COMPRESSED_WEIGHT = 2
+
+export class BlockIndex {
+  /** Blocks in the last indexed value (the raw tail, if any, is one more entry). */
+  count = 0
+  #pos = new Int32Array(0)
+  #elem = new Float64Array(0)
+  /** Cumulative cost at the start of each entry (count + 1 values). */
+  #cum = new Float64Array(0)
+  #n = 0
+
+  /**
+   * Walks the block table of `src`; false when it does not add up (a length runs past the
+   * value, a bad block size): such values are left to the checked single-thread path.
+   */
+  index(src: Uint8Array, outBytes: number, elemSize: number): boolean {
+    this.count = 0
+    if (src.length < 12) return false
+    const dv = new DataView(src.buffer, src.byteOffset, src.byteLength)
+    const blockBytes = dv.getUint32(8)
+    if (blockBytes === 0 || blockBytes % (8 * elemSize) !== 0) return false
+    const n = outBytes / elemSize
+    const blockElems = blockBytes / elemSize
+    this.#n = n
+    this.#reserve(Math.ceil(n / blockElems) + 2)
+    let pos = 12
+    let elem = 0
+    let cum = 0
+    let k = 0
+    while (n - elem >= 8) {
+      const bn = Math.min(blockElems, (n - elem) & ~7)
+      if (pos + 4 > src.length) return false
+      const clen = dv.getUint32(pos)
+      if (pos + 4 + clen > src.length) return false
+      this.#pos[k] = pos
+      this.#elem[k] = elem
+      this.#cum[k] = cum
+      cum += bn * elemSize + COMPRESSED_WEIGHT * clen
+      pos += 4 + clen
+      elem += bn
+      k++
+    }
+    const tail = (n - elem) * elemSize
+    if (pos + tail > src.length) return false
+    // The raw tail is one more entry (a copy: cost of its bytes); the end position closes it.
+    this.#pos[k] = pos
+    this.#elem[k] = elem
+    this.#cum[k] = cum
+    this.#pos[k + 1] = pos + tail
+    this.#elem[k + 1] = n
+    this.#cum[k + 1] = cum + tail
+    this.count = k
+    return true
+  }
+
+  /** Decode cost of elements [a, b) (linear within a block). */
+  cost(a: number, b: number): number {
+    return this.#cumAt(b) - this.#cumAt(a)
+  }
+
+  /** The span that holds every block overlapping elements [first, end); undefined if none. */
+  span(first: number, end: number): BlockSpan | undefined {
+    if (this.count === 0 || end <= first) return undefined
+    const i = this.#entryOf(first)
+    if (i >= this.count) return undefined // inside the raw tail only
+    const j = this.#entryOf(end - 1)
+    // j is a block, or the raw tail entry (index count): its end is the value's end either way.
+    return { start: this.#pos[i]!, startElem: this.#elem[i]!, end: this.#pos[j + 1]! }
+  }
+
+  #cumAt(e: number): number {
+    const i = this.#entryOf(Math.min(e, this.#n))
+    const e0 = this.#elem[i]!
+    const e1 = this.#elem[i + 1]!
+    const c0 = this.#cum[i]!
+    return e1 > e0 ? c0 + ((this.#cum[i + 1]! - c0) * (e - e0)) / (e1 - e0) : c0
+  }
+
+  /** Entry (block, or count for the raw tail) that holds element e. */
+  #entryOf(e: number): number {
+    let lo = 0
+    let hi = this.count // the tail entry
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1
+      if (this.#elem[mid]! <= e) lo = mid
+      else hi = mid - 1
+    }
+    return lo
+  }
+
+  #reserve(entries: number): void {
+    if (this.#pos.length >= entries) return
+    this.#pos = new Int32Array(entries)
+    this.#elem = new Float64Array(entries)
+    this.#cum = new Float64Array(entries)
+  }
+}
