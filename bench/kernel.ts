@@ -163,10 +163,11 @@ results.push(measure('roi_decode_profiles_1thread', () => {
 // The threaded profiles must equal the single-thread ones.
 {
   parallelProfiles([])
-  const a = [sigOut, bgOut].map((r) => new BigUint64Array(kernel.exports.memory.buffer, r.ptr, WIDTH)
-    .slice())
+  const view = (r: typeof sigOut): BigUint64Array =>
+    new BigUint64Array(kernel.exports.memory.buffer, r.ptr, WIDTH)
+  const a = [sigOut, bgOut].map((r) => view(r).slice())
   profiles(codec.decompressRowsInto(frame, wire, 2, WIDTH, HEIGHT, rows))
-  const b = [sigOut, bgOut].map((r) => new BigUint64Array(kernel.exports.memory.buffer, r.ptr, WIDTH))
+  const b = [sigOut, bgOut].map(view)
   if (!a.every((p, k) => p.every((v, i) => v === b[k]![i]))) throw new Error('profile mismatch')
 }
 await parallel.close()

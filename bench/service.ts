@@ -23,7 +23,9 @@
  *   --threads N        passed to the service (--threads N)
  *   --service-args "…" extra service arguments
  *   --cpu-prof         run the service under `node --cpu-prof` and print where the time goes
- *   --node-flags=…     extra Node flags for the service process (e.g. --trace-gc)
+ *   --node-flags=…     Node flags of the service process, instead of the deployed default
+ *                      --single-threaded-gc (e.g. "--single-threaded-gc --trace-gc"; "" = V8's
+ *                      defaults)
  *   --service-env "K=V …"  extra environment of the service process (e.g. malloc tuning)
  *   --no-image         no image-stream consumer
  *   --baseline         no service: the data consumer reads the sender directly (what loopback
@@ -42,7 +44,7 @@ import {
   sampleThreads, sleep, table, type ProcSample,
 } from './service/common.js'
 import {
-  ConsumerProc, SenderProc, ServiceProc, counterDelta, dropCounters, killAll, runDir,
+  ConsumerProc, SenderProc, SERVICE_NODE_FLAGS, ServiceProc, counterDelta, dropCounters, killAll, runDir,
 } from './service/harness.js'
 import { formatProfile, summariseProfile } from './service/profile-top.js'
 
@@ -114,7 +116,7 @@ async function main(): Promise<void> {
       inputPort: sender.port, dataPort, imagePort, restPort, extraArgs,
       nodeFlags: [
         ...(cpuProf ? ['--cpu-prof', '--cpu-prof-dir', join(runDir, 'prof')] : []),
-        ...(opts.get('node-flags')?.split(' ').filter(Boolean) ?? []),
+        ...(opts.get('node-flags')?.split(' ').filter(Boolean) ?? SERVICE_NODE_FLAGS),
       ],
       env: Object.fromEntries((opts.get('service-env')?.split(' ').filter(Boolean) ?? [])
         .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)])),

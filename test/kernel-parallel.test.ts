@@ -44,8 +44,8 @@ function view(p: ProfileInKernel): BigUint64Array | BigInt64Array {
     : new BigInt64Array(buf, p.ptr, p.length)
 }
 
-function checkCase(par: ParallelProfiler, c: Case, rois: RoiTuple[], extra: Array<[number, number]> = [],
-  what = ''): void {
+function checkCase(par: ParallelProfiler, c: Case, rois: RoiTuple[],
+  extra: Array<[number, number]> = [], what = ''): void {
   const shape = { width: c.width, height: c.height, dtype: c.dtype, bigEndian: c.bigEndian }
   const got = par.profiles(c.wire, shape, rois, outs, extra)
   assert.ok(got, `${what}: split`)
@@ -177,7 +177,8 @@ test('a corrupt block in a worker share throws KernelError; the next frame is fi
     const c = makeCase('uint16', 512, 256, 21, false, 2048)
     const bad = c.wire.slice()
     // Bytes in the last quarter: inside the worker's share (the main thread takes the first half).
-    for (let i = Math.floor(bad.length * 0.75); i < bad.length * 0.75 + 64; i++) bad[i] = bad[i]! ^ 0xff
+    const at = Math.floor(bad.length * 0.75)
+    for (let i = at; i < at + 64; i++) bad[i] = bad[i]! ^ 0xff
     const shape = { width: 512, height: 256, dtype: 'uint16' as const, bigEndian: false }
     let err: unknown
     try {

@@ -96,9 +96,9 @@ test('split frames: exact profiles; a corrupt frame is counted, the next ones ar
     assert.is(await ctx.client.start(), 'processing')
     const sent: Array<{ pid: bigint, dtype: DTypeName, frame: Uint8Array | undefined }> = []
     let seed = 1
-    for (const [dtype, compression] of [['uint16', 'bitshuffle_lz4'], ['int32', 'bitshuffle_lz4'],
-      ['uint16', 'lz4'], ['uint16', 'bitshuffle_lz4'], ['corrupt', ''], ['uint16', 'bitshuffle_lz4'],
-      ['int32', 'bitshuffle_lz4']] as const) {
+    for (const [dtype, compression] of [['uint16', 'bitshuffle_lz4'],
+      ['int32', 'bitshuffle_lz4'], ['uint16', 'lz4'], ['uint16', 'bitshuffle_lz4'], ['corrupt', ''],
+      ['uint16', 'bitshuffle_lz4'], ['int32', 'bitshuffle_lz4']] as const) {
       if (dtype === 'corrupt') {
         const wire = corruptBlockAt(ctx.codec.compress(pixels('uint16', 99), 'bitshuffle_lz4', 2),
           0.8)

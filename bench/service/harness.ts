@@ -21,6 +21,12 @@ const HERE = fileURLToPath(new URL('./', import.meta.url))
 const children = new Set<ChildProcess>()
 
 /** Kills every child still running (SIGTERM, then SIGKILL after a grace period). */
+/**
+ * The service runs as deployed: the Docker image and `npm start` pass --single-threaded-gc
+ * (docs/performance.md: less CPU per frame and lower latency on a 2-core host).
+ */
+export const SERVICE_NODE_FLAGS = ['--single-threaded-gc']
+
 export async function killAll(graceMs = 3000): Promise<void> {
   const alive = [...children].filter((c) => c.exitCode === null && c.signalCode === null)
   for (const c of alive) c.kill('SIGTERM')
@@ -235,6 +241,7 @@ export interface ServiceOptions {
   /** Extra CLI arguments (e.g. --threads 2). */
   extraArgs?: string[]
   /** Node flags for the service process (e.g. --cpu-prof). */
+  /** Node flags of the service process; default SERVICE_NODE_FLAGS. */
   nodeFlags?: string[]
   /** Extra environment variables of the service process. */
   env?: Record<string, string>
@@ -258,7 +265,7 @@ export class ServiceProc {
     const logFile = join(runDir, `service-${Date.now()}.log`)
     const out = createWriteStream(logFile)
     const args = [
-      ...(opts.nodeFlags ?? []),
+      ...(opts.nodeFlags ?? SERVICE_NODE_FLAGS),
       join(ROOT, 'bin/psen-processing.js'),
       `tcp://127.0.0.1:${opts.inputPort}`, PREFIX,
       '-o', String(opts.dataPort), '-i', String(opts.imagePort), '-r', String(opts.restPort),

@@ -1,16 +1,18 @@
 /**
  * Decodes one frame's ROI rows and sums its x-profiles on several threads at once: the main
- * thread and `threads - 1` workers (each with its own instance of the kernel module) take equal
- * shares of the rows, and their partial column sums are added in the main thread's memory.
+ * thread and `threads - 1` workers (each with its own instance of the kernel module) take shares
+ * of the rows of equal decode cost, and their partial column sums are added in the main thread's
+ * memory.
  * Integer sums wrap the same in any order, so the result is bit-identical to one pass; float
  * pixels (whose sums depend on the order) and small frames stay on the main thread (the caller's
  * single-thread path, signalled by `undefined`).
  *
  * Frame bytes reach a worker through one shared input buffer: the main thread copies in the
  * header and the contiguous span of blocks that worker decodes; the worker copies them into its
- * own module memory and decodes from there without walking the rest of the block table (a browser-safe module cannot use shared WASM memory: the
- * preview loads the same .wasm without cross-origin isolation). Jobs and completions go through
- * Atomics on a shared control block; the main thread blocks only for the worker's share that is
+ * own module memory and decodes from there without walking the rest of the block table. (One
+ * shared WASM memory would save that copy, but the browser preview must load the same .wasm
+ * without cross-origin isolation, where shared memory is unavailable.) Jobs and completions go
+ * through Atomics on a shared control block; the main thread blocks only for the worker's share that is
  * still running when its own share is done.
  * @module
  */
@@ -51,7 +53,7 @@ const STATUS_CODE: Readonly<Record<number, KernelError['code']>> = {
 /** 256 KiB: below this a frame decodes faster than two thread hand-offs. */
 export const DEFAULT_MIN_BYTES = 256 * 1024
 
-/** Address space reserved for the growable shared input (compressed frames beyond it run single). */
+/** Address space reserved for the growable shared input (bigger values run on one thread). */
 const MAX_INPUT_BYTES = 2 ** 30
 /** Widest ROI that is split (the result buffer grows up to this). */
 const MAX_COLS = 1 << 20
@@ -64,7 +66,8 @@ function startWorker(workerData: WorkerInit): Worker {
   // Under `node --import tsx` (tests, benchmarks) workers do not inherit tsx's loader on Node 20:
   // register it in the worker first (tsx is a dev dependency, used only from sources).
   const url = new URL('./profile-worker.ts', import.meta.url).href
-  const code = `import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(url)}) })`
+  const code = `import('tsx/esm/api')` +
+    `.then((m) => { m.register(); return import(${JSON.stringify(url)}) })`
   return new Worker(code, { eval: true, workerData })
 }
 
@@ -358,7 +361,8 @@ function copyToShared(view: Uint8Array, src: Uint8Array, start: number, end: num
 
 /** Grows a growable SharedArrayBuffer to at least `bytes` (in 1 MiB steps). */
 function grow(buf: SharedArrayBuffer, bytes: number): void {
-  if (buf.byteLength < bytes) buf.grow(Math.min(buf.maxByteLength, Math.ceil(bytes / 2 ** 20) * 2 ** 20))
+  if (buf.byteLength >= bytes) return
+  buf.grow(Math.min(buf.maxByteLength, Math.ceil(bytes / 2 ** 20) * 2 ** 20))
 }
 
 /**
@@ -400,7 +404,8 @@ export function splitRows(ranges: readonly RowRange[], parts: number,
   }
   const shares: RowRange[][] = []
   let from: [number, number] = [0, ranges[0]![0]]
-  for (const to of [...cuts, [ranges.length - 1, ranges[ranges.length - 1]![1]] as [number, number]]) {
+  const last: [number, number] = [ranges.length - 1, ranges[ranges.length - 1]![1]]
+  for (const to of [...cuts, last]) {
     const share: RowRange[] = []
     for (let k = from[0]; k <= to[0]; k++) {
       const a = k === from[0] ? from[1] : ranges[k]![0]
