@@ -200,16 +200,15 @@ export class Codec {
  * Copies into `view` (at the same offsets) only what a bitshuffle_lz4 decode of the element
  * `ranges` (sorted, disjoint, half-open) reads from `src`: the header, every block's length
  * prefix, the blocks overlapping a range, and the raw tail. Anything unexpected (a lying prefix)
- * makes it copy everything from there on, so the kernel reports the error. Returns false then.
+ * makes it copy everything from there on, so the kernel reports the error.
  */
-export function copyNeededBlocks(view: Uint8Array, src: Uint8Array, outBytes: number,
-  elemSize: number, ranges: ReadonlyArray<readonly [number, number]>,
-  copy: SpanCopy = copySpan): boolean {
+function copyNeededBlocks(view: Uint8Array, src: Uint8Array, outBytes: number,
+  elemSize: number, ranges: ReadonlyArray<readonly [number, number]>): void {
   const dv = new DataView(src.buffer, src.byteOffset, src.byteLength)
   const blockBytes = src.length >= 12 ? dv.getUint32(8) : 0
   if (blockBytes === 0 || blockBytes % (8 * elemSize) !== 0) {
-    copy(view, src, 0, src.length)
-    return false
+    view.set(src)
+    return
   }
   const n = outBytes / elemSize
   const blockElems = blockBytes / elemSize
@@ -218,19 +217,15 @@ export function copyNeededBlocks(view: Uint8Array, src: Uint8Array, outBytes: nu
   let pos = 12
   let elem = 0
   let r = 0
-  let ok = true
   while (n - elem >= 8) {
     const bn = Math.min(blockElems, (n - elem) & ~7)
     const clen = pos + 4 <= src.length ? dv.getUint32(pos) : -1
-    if (clen < 0 || pos + 4 + clen > src.length) {
-      ok = false
-      break
-    }
+    if (clen < 0 || pos + 4 + clen > src.length) break
     const end = elem + bn
     while (r < ranges.length && ranges[r]![1] <= elem) r++
     const needed = r < ranges.length && ranges[r]![0] < end
     if (!needed) {
-      if (pos > span) copy(view, src, span, pos)
+      if (pos > span) view.set(src.subarray(span, pos), span)
       view[pos] = src[pos]!
       view[pos + 1] = src[pos + 1]!
       view[pos + 2] = src[pos + 2]!
@@ -241,15 +236,7 @@ export function copyNeededBlocks(view: Uint8Array, src: Uint8Array, outBytes: nu
     elem = end
   }
   // The rest (the open span, the raw tail, or everything after a bad prefix).
-  copy(view, src, span, src.length)
-  return ok
-}
-
-/** Copies src[start, end) to the same offsets of view. */
-export type SpanCopy = (view: Uint8Array, src: Uint8Array, start: number, end: number) => void
-
-function copySpan(view: Uint8Array, src: Uint8Array, start: number, end: number): void {
-  view.set(src.subarray(start, end), start)
+  view.set(src.subarray(span), span)
 }
 
 /** Clamps row ranges to [0, height), drops empty ones, merges overlapping or touching ones. */

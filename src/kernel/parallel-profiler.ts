@@ -89,9 +89,8 @@ export class ParallelProfiler {
   #broken: string | undefined
   readonly #onBroken: ((reason: string) => void) | undefined
   #closed = false
-  /** Frames split across threads / run on the main thread alone. */
-  split = 0
-  single = 0
+  #split = 0
+  #single = 0
 
   private constructor(kernel: Kernel, codec: Codec, workers: Worker[], init: WorkerInit,
     opts: ParallelProfilerOptions) {
@@ -152,6 +151,16 @@ export class ParallelProfiler {
     return new ParallelProfiler(kernel, codec, workers, shared, opts)
   }
 
+  /** Frames split across the threads. */
+  get split(): number {
+    return this.#split
+  }
+
+  /** Frames offered but left to the caller's single-thread path. */
+  get single(): number {
+    return this.#single
+  }
+
   /** Why the workers are no longer used (undefined while they are healthy). */
   get broken(): string | undefined {
     return this.#broken
@@ -171,7 +180,7 @@ export class ParallelProfiler {
     if (this.#workers.length === 0 || this.#broken !== undefined || this.#closed ||
         kind === 'float64' ||
         src.length < this.#minBytes || src.length > MAX_INPUT_BYTES || rois.length > MAX_ROIS) {
-      this.single++
+      this.#single++
       return undefined
     }
     const { width, height } = frame
@@ -191,20 +200,20 @@ export class ParallelProfiler {
     const blocks = this.#blocks
     if (src.length < 12 || new DataView(src.buffer, src.byteOffset, 12).getBigUint64(0) !==
         BigInt(outBytes) || !blocks.index(src, outBytes, elemSize)) {
-      this.single++
+      this.#single++
       return undefined
     }
     // Shares of equal decode cost (bright rows compress less and decode slower than dark ones).
     const shares = splitRows(mergeRows(rows, height), this.threads,
       (y0, y1) => blocks.cost(y0 * width, y1 * width))
     if (shares === undefined) {
-      this.single++
+      this.#single++
       return undefined
     }
     let cols = 0
     for (const roi of rois) if (roi) cols = Math.max(cols, roi[1])
     if (cols > MAX_COLS) {
-      this.single++
+      this.#single++
       return undefined
     }
     grow(this.#input, src.length)
@@ -217,7 +226,7 @@ export class ParallelProfiler {
       const share = shares[w]!
       const span = blocks.span(share[0]![0] * width, share[share.length - 1]![1] * width)
       if (span === undefined) {
-        this.single++
+        this.#single++
         return undefined // a block table that does not add up: the single-thread path reports it
       }
       spans.push(span)
@@ -278,7 +287,7 @@ export class ParallelProfiler {
       }
     }
     if (failure) throw failure
-    this.split++
+    this.#split++
     return result
   }
 
