@@ -114,6 +114,55 @@ test('x_profile flushes its 32-bit lanes: 70,000 rows of 65535 and -32768 stay e
   }
 })
 
+test('x_profile SIMD paths flush exactly: 8/16-bit extremes over >= 16 columns, > 256 rows',
+  async () => {
+    const k = await debugKernel()
+    const pk = new ProfileKernels(k)
+    // 40 columns: two 16-column vectors and a scalar tail; 601 rows: 8-bit lanes flush every
+    // 256 rows, 8-row blocks leave a remainder.
+    const width = 40
+    const height = 601
+    const extremes = [['uint16', 65535], ['int16', -32768], ['int16', 32767], ['uint8', 255],
+      ['int8', -128], ['int8', 127]] as const
+    for (const [dtype, value] of extremes) {
+      for (const bigEndian of [false, true]) {
+        const bytes = new Uint8Array(width * height * DTYPE_SIZE[dtype])
+        const dv = new DataView(bytes.buffer)
+        for (let i = 0; i < width * height; i++) {
+          if (DTYPE_SIZE[dtype] === 2) dv.setInt16(i * 2, value, !bigEndian)
+          else dv.setInt8(i, value)
+        }
+        const frame: FrameRef = { ptr: put(k, bytes), width, height, dtype, bigEndian }
+        for (const roi of [[0, width, 0, height], [3, 33, 5, 590]] as RoiTuple[]) {
+          const got = pk.xProfile(frame, roi, k.region())
+          for (const v of got) assert.is(v, BigInt(value) * BigInt(roi[3]), `${dtype} ${value}`)
+        }
+        k.exports.free(frame.ptr)
+      }
+    }
+  })
+
+test('x_profile wider than one accumulator pass: 8-bit 8300, 16-bit 4200 columns, random',
+  async () => {
+    const k = await debugKernel()
+    const pk = new ProfileKernels(k)
+    const rnd = rng(12)
+    for (const [dtype, width] of [['uint8', 8300], ['int8', 8300], ['uint16', 4200],
+      ['int16', 4200]] as const) {
+      for (const bigEndian of [false, true]) {
+        const height = 300
+        const bytes = randomFrame(dtype, width * height, bigEndian, rnd)
+        const frame: FrameRef = { ptr: put(k, bytes), width, height, dtype, bigEndian }
+        for (const roi of [[0, width, 0, height], [7, width - 9, 13, 270]] as RoiTuple[]) {
+          const got = pk.xProfile(frame, roi, k.region()) as ArrayLike<unknown>
+          assert.equal(list(got), list(xProfileRef(bytes, width, dtype, bigEndian, roi)),
+            `${dtype} be=${bigEndian} roi ${roi.join(',')}`)
+        }
+        k.exports.free(frame.ptr)
+      }
+    }
+  })
+
 test('x_profile over more columns than one accumulator pass (5000 wide)', async () => {
   const k = await debugKernel()
   const pk = new ProfileKernels(k)
