@@ -4,6 +4,7 @@
  * arena), so the hot path makes exactly one copy per frame and allocates nothing once warm.
  * @module
  */
+import { BlockIndex, type BlockSpan } from './block-index.js'
 import { KernelError } from './errors.js'
 import type { Kernel, Region } from './kernel.js'
 
@@ -30,6 +31,7 @@ export class Codec {
   readonly maxBytes: number
   readonly #input: Region
   readonly #output: Region
+  readonly #blocks = new BlockIndex()
 
   constructor(readonly kernel: Kernel, options: CodecOptions = {}) {
     this.maxBytes = options.maxBytes ?? DEFAULT_MAX_BYTES
@@ -85,11 +87,45 @@ export class Codec {
     }
     this.#checkBitshuffleHeader(src, expectedBytes)
     const merged = mergeRows(rowRanges, height)
-    const [inPtr, dst] = this.#loadBlocks(region, src, expectedBytes, elemSize,
-      merged.map(([y0, y1]) => [y0 * width, y1 * width]))
+    // Each row range needs the header and its span of blocks only (undefined: a block table that
+    // does not add up, or rows inside the raw tail alone).
+    const blocks = this.#blocks
+    const spans = blocks.index(src, expectedBytes, elemSize)
+      ? merged.map(([y0, y1]) => blocks.span(y0 * width, y1 * width)) : undefined
+    if (spans !== undefined && spans.every((s) => s !== undefined)) {
+      let dst = region.ensure(expectedBytes)
+      for (let i = 0; i < merged.length; i++) {
+        dst = this.decompressSpanInto(region, src, elemSize, width, height, spans[i]!, [merged[i]!])
+      }
+      return dst
+    }
+    // Otherwise the whole value goes in, and the kernel's checked walk reports any error.
+    const [inPtr, dst] = this.#load(region, src, expectedBytes)
     for (const [first, end] of merged) {
       const status = this.kernel.run((k) => k.bslz4_decompress_range(inPtr, src.length, dst,
         expectedBytes, elemSize, first * width, end * width))
+      this.kernel.check(status, 'bitshuffle_lz4 ROI decode')
+    }
+    return dst
+  }
+
+  /**
+   * Decodes `rows` of a bitshuffle_lz4 value from one span of its blocks (see BlockIndex): only
+   * the 12-byte header and the span are copied into kernel memory, and the kernel's block walk
+   * starts at the span (`bslz4_decompress_from`). `src` needs valid bytes only there, so a thread
+   * can be handed just its share. Returns the frame address in `region`.
+   */
+  decompressSpanInto(region: Region, src: Uint8Array, elemSize: number, width: number,
+    height: number, span: BlockSpan, rows: readonly RowRange[]): number {
+    const expectedBytes = width * height * elemSize
+    const inPtr = this.#input.ensure(src.length)
+    const dst = region.ensure(expectedBytes)
+    const view = this.kernel.bytes(inPtr, src.length)
+    view.set(src.subarray(0, 12))
+    view.set(src.subarray(span.start, span.end), span.start)
+    for (const [y0, y1] of rows) {
+      const status = this.kernel.run((k) => k.bslz4_decompress_from(inPtr, src.length, dst,
+        expectedBytes, elemSize, span.start, span.startElem, y0 * width, y1 * width))
       this.kernel.check(status, 'bitshuffle_lz4 ROI decode')
     }
     return dst
@@ -178,15 +214,6 @@ export class Codec {
     return dst
   }
 
-  /** Sizes both regions, then copies only the blocks under `ranges` (see copyNeededBlocks). */
-  #loadBlocks(region: Region, src: Uint8Array, outBytes: number, elemSize: number,
-    ranges: ReadonlyArray<readonly [number, number]>): [number, number] {
-    const inPtr = this.#input.ensure(src.length)
-    const dst = region.ensure(outBytes)
-    copyNeededBlocks(this.kernel.bytes(inPtr, src.length), src, outBytes, elemSize, ranges)
-    return [inPtr, dst]
-  }
-
   // Sizes both regions first (either may grow memory and detach views), then copies src in.
   #load(region: Region, src: Uint8Array, outBytes: number): [number, number] {
     const inPtr = this.#input.ensure(src.length)
@@ -194,49 +221,6 @@ export class Codec {
     this.kernel.bytes(inPtr, src.length).set(src)
     return [inPtr, dst]
   }
-}
-
-/**
- * Copies into `view` (at the same offsets) only what a bitshuffle_lz4 decode of the element
- * `ranges` (sorted, disjoint, half-open) reads from `src`: the header, every block's length
- * prefix, the blocks overlapping a range, and the raw tail. Anything unexpected (a lying prefix)
- * makes it copy everything from there on, so the kernel reports the error.
- */
-function copyNeededBlocks(view: Uint8Array, src: Uint8Array, outBytes: number,
-  elemSize: number, ranges: ReadonlyArray<readonly [number, number]>): void {
-  const dv = new DataView(src.buffer, src.byteOffset, src.byteLength)
-  const blockBytes = src.length >= 12 ? dv.getUint32(8) : 0
-  if (blockBytes === 0 || blockBytes % (8 * elemSize) !== 0) {
-    view.set(src)
-    return
-  }
-  const n = outBytes / elemSize
-  const blockElems = blockBytes / elemSize
-  // Consecutive needed blocks are copied as one span (few .set calls, little garbage).
-  let span = 0
-  let pos = 12
-  let elem = 0
-  let r = 0
-  while (n - elem >= 8) {
-    const bn = Math.min(blockElems, (n - elem) & ~7)
-    const clen = pos + 4 <= src.length ? dv.getUint32(pos) : -1
-    if (clen < 0 || pos + 4 + clen > src.length) break
-    const end = elem + bn
-    while (r < ranges.length && ranges[r]![1] <= elem) r++
-    const needed = r < ranges.length && ranges[r]![0] < end
-    if (!needed) {
-      if (pos > span) view.set(src.subarray(span, pos), span)
-      view[pos] = src[pos]!
-      view[pos + 1] = src[pos + 1]!
-      view[pos + 2] = src[pos + 2]!
-      view[pos + 3] = src[pos + 3]!
-      span = pos + 4 + clen
-    }
-    pos += 4 + clen
-    elem = end
-  }
-  // The rest (the open span, the raw tail, or everything after a bad prefix).
-  view.set(src.subarray(span), span)
 }
 
 /** Clamps row ranges to [0, height), drops empty ones, merges overlapping or touching ones. */

@@ -219,22 +219,21 @@ export class ParallelProfiler {
     grow(this.#input, src.length)
     grow(this.#result, this.#workers.length * MAX_ROIS * cols * 8)
 
-    // Workers first (their bytes, then their jobs), so they start while the main thread decodes.
-    // Each gets the header and one contiguous span: its blocks (two memmoves, no block walk).
+    // Each share is decoded from the header and one contiguous span of blocks (no block walk).
     const spans: BlockSpan[] = []
-    for (let w = 1; w < shares.length; w++) {
-      const share = shares[w]!
+    for (const share of shares) {
       const span = blocks.span(share[0]![0] * width, share[share.length - 1]![1] * width)
       if (span === undefined) {
         this.#single++
-        return undefined // a block table that does not add up: the single-thread path reports it
+        return undefined // rows inside the raw tail alone: left to the single-thread path
       }
       spans.push(span)
     }
+    // Workers first (their bytes, then their jobs), so they start while the main thread decodes.
     copyToShared(this.#inputView, src, 0, 12)
     for (let w = 0; w < this.#workers.length; w++) {
-      copyToShared(this.#inputView, src, spans[w]!.start, spans[w]!.end)
-      this.#post(w, src.length, frame, shares[w + 1]!, spans[w]!, rois, cols)
+      copyToShared(this.#inputView, src, spans[w + 1]!.start, spans[w + 1]!.end)
+      this.#post(w, src.length, frame, shares[w + 1]!, spans[w + 1]!, rois, cols)
     }
 
     // The main thread's share, straight into the output regions. A failure here still waits for
@@ -244,7 +243,8 @@ export class ParallelProfiler {
     let failure: unknown
     try {
       const mine = shares[0]!
-      const ptr = this.#codec.decompressRowsInto(this.#frame, src, elemSize, width, height, mine)
+      const ptr = this.#codec.decompressSpanInto(this.#frame, src, elemSize, width, height,
+        spans[0]!, mine)
       for (let k = 0; k < rois.length; k++) {
         const roi = rois[k]
         if (roi === undefined) {

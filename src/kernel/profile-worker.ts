@@ -6,6 +6,7 @@
  * @module
  */
 import { parentPort, workerData } from 'node:worker_threads'
+import { Codec } from './codec.js'
 import { KernelError } from './errors.js'
 import { Kernel } from './kernel.js'
 import {
@@ -16,7 +17,8 @@ const init = workerData as WorkerInit
 const ctrl = new Int32Array(init.control)
 const base = init.index * CTRL_INTS
 const kernel = Kernel.fromModule(init.module)
-const inputRegion = kernel.region()
+// The main thread has already checked sizes against its limit.
+const codec = new Codec(kernel, { maxBytes: 2 ** 31 - 1 })
 const frame = kernel.region()
 const sums = kernel.region()
 // Length-tracking views: they follow the main thread's grow() of the shared buffers.
@@ -36,24 +38,16 @@ function statusOf(err: unknown): number {
 function runJob(): void {
   const width = slot(Slot.WIDTH)
   const height = slot(Slot.HEIGHT)
-  const elemSize = slot(Slot.ELEM_SIZE)
-  const srcLen = slot(Slot.SRC_LEN)
-  const outBytes = width * height * elemSize
-  const start = slot(Slot.SPAN_START)
-  const end = slot(Slot.SPAN_END)
-  // Both regions first (either may grow memory), then the header and the span at their offsets.
-  const inPtr = kernel.run(() => inputRegion.ensure(srcLen))
-  const ptr = kernel.run(() => frame.ensure(outBytes))
-  const mem = kernel.bytes(inPtr, srcLen)
-  mem.set(input.subarray(0, 12))
-  mem.set(input.subarray(start, end), start)
+  const rows: Array<[number, number]> = []
   const nRanges = Math.min(MAX_RANGES, slot(Slot.N_RANGES))
   for (let i = 0; i < nRanges; i++) {
-    const y0 = slot(Slot.RANGES + 2 * i)
-    const y1 = slot(Slot.RANGES + 2 * i + 1)
-    kernel.check(kernel.run((e) => e.bslz4_decompress_from(inPtr, srcLen, ptr, outBytes, elemSize,
-      start, slot(Slot.START_ELEM), y0 * width, y1 * width)), 'bitshuffle_lz4 ROI decode')
+    rows.push([slot(Slot.RANGES + 2 * i), slot(Slot.RANGES + 2 * i + 1)])
   }
+  const span = {
+    start: slot(Slot.SPAN_START), startElem: slot(Slot.START_ELEM), end: slot(Slot.SPAN_END),
+  }
+  const ptr = kernel.run(() => codec.decompressSpanInto(frame,
+    input.subarray(0, slot(Slot.SRC_LEN)), slot(Slot.ELEM_SIZE), width, height, span, rows))
   const nRois = Math.min(MAX_ROIS, slot(Slot.N_ROIS))
   for (let k = 0; k < nRois; k++) {
     const r = Slot.ROIS + 4 * k
