@@ -20,7 +20,7 @@ import { Worker } from 'node:worker_threads'
 import { BlockIndex, type BlockSpan } from './block-index.js'
 import { mergeRows, type Codec, type RowRange } from './codec.js'
 import { DType, DTYPE_SIZE, sumKind } from './dtype.js'
-import { KernelError } from './errors.js'
+import { KernelError, statusName } from './errors.js'
 import type { Kernel, Region } from './kernel.js'
 import {
   CTRL_INTS, JobStatus, MAX_RANGES, MAX_ROIS, Op, Slot, resultOffset, type WorkerInit,
@@ -40,15 +40,6 @@ export interface ParallelProfilerOptions {
 
 /** A frame's description without its address (the profiler decodes it). */
 export type FrameShape = Omit<FrameRef, 'ptr'>
-
-const STATUS_CODE: Readonly<Record<number, KernelError['code']>> = {
-  [JobStatus.TRUNCATED]: 'TRUNCATED',
-  [JobStatus.CORRUPT]: 'CORRUPT',
-  [JobStatus.OUTPUT_OVERFLOW]: 'OUTPUT_OVERFLOW',
-  [JobStatus.SIZE_MISMATCH]: 'SIZE_MISMATCH',
-  [JobStatus.BAD_ARGUMENT]: 'BAD_ARGUMENT',
-  [JobStatus.TRAP]: 'TRAP',
-}
 
 /** 256 KiB: below this a frame decodes faster than two thread hand-offs. */
 export const DEFAULT_MIN_BYTES = 256 * 1024
@@ -271,9 +262,9 @@ export class ParallelProfiler {
       const status = this.#wait(w)
       if (failure !== undefined) continue
       if (status !== JobStatus.OK) {
-        failure ??= new KernelError(STATUS_CODE[status] ?? 'CORRUPT',
-          `bitshuffle_lz4 ROI decode (worker ${w + 1}): ` +
-          `${(STATUS_CODE[status] ?? 'failed').toLowerCase().replace('_', ' ')}`)
+        const code = status === JobStatus.TRAP ? 'TRAP' : statusName(status)
+        const what = status === JobStatus.FAILED ? 'failed' : code.toLowerCase().replace('_', ' ')
+        failure ??= new KernelError(code, `bitshuffle_lz4 ROI decode (worker ${w + 1}): ${what}`)
         continue
       }
       for (let k = 0; k < rois.length; k++) {

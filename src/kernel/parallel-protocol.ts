@@ -6,6 +6,7 @@
  * follow, so buffers are never re-sent.
  * @module
  */
+import { KernelStatus } from './errors.js'
 
 /** Int32 slots per worker (192 bytes: workers never share a cache line). */
 export const CTRL_INTS = 48
@@ -48,14 +49,10 @@ export const Op = {
   EXIT: 2,
 } as const
 
-/** Job status codes: the KernelError codes, plus a worker-side failure. */
+/** Job status codes: the kernels' status codes, plus a trap and a worker-side failure. */
 export const JobStatus = {
   OK: 0,
-  TRUNCATED: -1,
-  CORRUPT: -2,
-  OUTPUT_OVERFLOW: -3,
-  SIZE_MISMATCH: -4,
-  BAD_ARGUMENT: -5,
+  ...KernelStatus,
   TRAP: -6,
   FAILED: -7,
 } as const
