@@ -325,9 +325,7 @@ export class FramePipeline<P extends object> {
       }
       return result
     } catch (err) {
-      if (!(err instanceof KernelError)) throw err
-      this.#problem(stats, 'decode_error', `${this.imageName}: cannot decode ` +
-        `${raw.info.compression} image: ${err.message}`)
+      this.#decodeFailed(err, raw, stats)
       return 'failed'
     }
   }
@@ -339,11 +337,16 @@ export class FramePipeline<P extends object> {
       return this.#codec.decompressRowsInto(this.#frame, raw.bytes, DTYPE_SIZE[frame.dtype],
         frame.width, frame.height, rows, raw.info.compression)
     } catch (err) {
-      if (!(err instanceof KernelError)) throw err
-      this.#problem(stats, 'decode_error', `${this.imageName}: cannot decode ` +
-        `${raw.info.compression} image: ${err.message}`)
+      this.#decodeFailed(err, raw, stats)
       return undefined
     }
+  }
+
+  /** Counts a KernelError of a decode as the frame's `decode_error`; rethrows anything else. */
+  #decodeFailed(err: unknown, raw: RawValue, stats: RunStatistics): void {
+    if (!(err instanceof KernelError)) throw err
+    this.#problem(stats, 'decode_error', `${this.imageName}: cannot decode ` +
+      `${raw.info.compression} image: ${err.message}`)
   }
 }
 
