@@ -4,16 +4,14 @@
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { decodeValue, type BsreadMessage } from '../src/bsread/decoder.js'
-import { BsreadEncoder, preEncoded } from '../src/bsread/encoder.js'
-import { BsreadSender } from '../src/bsread/sender.js'
+import { preEncoded } from '../src/bsread/encoder.js'
 import type { ChannelInfo, Compression } from '../src/bsread/types.js'
-import { PsenProcessingClient } from '../src/client/client.js'
-import { Codec } from '../src/kernel/codec.js'
 import { DTYPE_SIZE, sumKind, type DTypeName } from '../src/kernel/dtype.js'
-import { Kernel } from '../src/kernel/kernel.js'
 import { generateFrame } from '../src/sim/frame.js'
 import { elementBytes } from './helpers/bsread.js'
-import { StreamReader, startCli, sleep, type CliProcess } from './helpers/service.js'
+import {
+  startStreamHarness, stopStreamHarness, type StreamHarness,
+} from './helpers/service.js'
 import { xProfileRef, type Roi } from './reference/profile.js'
 
 const PREFIX = 'TEST-PSEN'
@@ -21,16 +19,7 @@ const IMAGE = `${PREFIX}:FPICTURE`
 const W = 256
 const H = 96
 
-interface Ctx {
-  codec: Codec
-  sender: BsreadSender
-  encoder: BsreadEncoder
-  cli: CliProcess
-  client: PsenProcessingClient
-  data: StreamReader
-  image: StreamReader
-  pulse: bigint
-}
+type Ctx = StreamHarness & { pulse: bigint }
 
 const test = suite<Ctx>('service-stream')
 
@@ -133,25 +122,12 @@ function checkData(m: BsreadMessage, pulseId: bigint, dtype: DTypeName, frame: U
 }
 
 test.before(async (ctx) => {
-  const kernel = await Kernel.load()
-  ctx.codec = new Codec(kernel)
-  ctx.encoder = new BsreadEncoder({ codec: ctx.codec })
-  ctx.sender = await BsreadSender.bind({
-    address: 'tcp://127.0.0.1:*', sendTimeoutMs: 5000, sendHighWaterMark: 1000,
-  })
-  ctx.cli = await startCli(ctx.sender.endpoint, PREFIX)
-  ctx.client = new PsenProcessingClient(ctx.cli.base)
-  ctx.data = new StreamReader(`tcp://127.0.0.1:${ctx.cli.dataPort}`)
-  ctx.image = new StreamReader(`tcp://127.0.0.1:${ctx.cli.imagePort}`)
+  Object.assign(ctx, await startStreamHarness(PREFIX))
   ctx.pulse = 1000n
-  await sleep(200) // let the readers' connections complete
 })
 
 test.after(async (ctx) => {
-  await ctx.data?.close()
-  await ctx.image?.close()
-  const code = await ctx.cli?.stop()
-  ctx.sender?.close()
+  const code = await stopStreamHarness(ctx)
   assert.is(code, 0, `clean exit: ${ctx.cli?.output().slice(-2000)}`)
 })
 

@@ -4,16 +4,14 @@
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { decodeValue } from '../src/bsread/decoder.js'
-import { BsreadEncoder, preEncoded } from '../src/bsread/encoder.js'
-import { BsreadSender } from '../src/bsread/sender.js'
+import { preEncoded } from '../src/bsread/encoder.js'
 import type { ChannelInfo, Compression } from '../src/bsread/types.js'
-import { PsenProcessingClient } from '../src/client/client.js'
-import { Codec } from '../src/kernel/codec.js'
 import { DTYPE_SIZE, type DTypeName } from '../src/kernel/dtype.js'
-import { Kernel } from '../src/kernel/kernel.js'
 import { generateFrame } from '../src/sim/frame.js'
 import { elementBytes } from './helpers/bsread.js'
-import { StreamReader, startCli, sleep, type CliProcess } from './helpers/service.js'
+import {
+  startStreamHarness, stopStreamHarness, type StreamHarness,
+} from './helpers/service.js'
 import { xProfileRef, type Roi } from './reference/profile.js'
 
 const PREFIX = 'THREADS-PSEN'
@@ -23,16 +21,7 @@ const H = 720
 const SIG: Roi = [0, W, 400, 200]
 const BG: Roi = [3, W - 10, 100, 150]
 
-interface Ctx {
-  codec: Codec
-  encoder: BsreadEncoder
-  sender: BsreadSender
-  cli: CliProcess
-  client: PsenProcessingClient
-  data: StreamReader
-  image: StreamReader
-  pulse: bigint
-}
+type Ctx = StreamHarness & { pulse: bigint }
 
 const test = suite<Ctx>('service-threads')
 
@@ -68,24 +57,12 @@ function corruptBlockAt(wire: Uint8Array, fraction: number): Uint8Array {
 }
 
 test.before(async (ctx) => {
-  ctx.codec = new Codec(await Kernel.load())
-  ctx.encoder = new BsreadEncoder({ codec: ctx.codec })
-  ctx.sender = await BsreadSender.bind({
-    address: 'tcp://127.0.0.1:*', sendTimeoutMs: 5000, sendHighWaterMark: 1000,
-  })
-  ctx.cli = await startCli(ctx.sender.endpoint, PREFIX, ['--threads', '2'])
-  ctx.client = new PsenProcessingClient(ctx.cli.base)
-  ctx.data = new StreamReader(`tcp://127.0.0.1:${ctx.cli.dataPort}`)
-  ctx.image = new StreamReader(`tcp://127.0.0.1:${ctx.cli.imagePort}`)
+  Object.assign(ctx, await startStreamHarness(PREFIX, ['--threads', '2']))
   ctx.pulse = 5000n
-  await sleep(200)
 })
 
 test.after(async (ctx) => {
-  await ctx.data?.close()
-  await ctx.image?.close()
-  const code = await ctx.cli?.stop()
-  ctx.sender?.close()
+  const code = await stopStreamHarness(ctx)
   assert.is(code, 0, `clean exit: ${ctx.cli?.output().slice(-2000)}`)
 })
 

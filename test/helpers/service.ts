@@ -6,6 +6,11 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import * as zmq from 'zeromq'
 import { BsreadDecoder, type BsreadMessage } from '../../src/bsread/decoder.js'
+import { BsreadEncoder } from '../../src/bsread/encoder.js'
+import { BsreadSender } from '../../src/bsread/sender.js'
+import { PsenProcessingClient } from '../../src/client/client.js'
+import { Codec } from '../../src/kernel/codec.js'
+import { Kernel } from '../../src/kernel/kernel.js'
 import { freePorts } from './ports.js'
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url))
@@ -145,4 +150,43 @@ export async function api(
     body = { raw: text }
   }
   return { status: r.status, headers: r.headers, body }
+}
+
+/** The real CLI fed by a real bsread PUSH sender, with PULL readers of both output streams. */
+export interface StreamHarness {
+  codec: Codec
+  encoder: BsreadEncoder
+  sender: BsreadSender
+  cli: CliProcess
+  client: PsenProcessingClient
+  data: StreamReader
+  image: StreamReader
+}
+
+/** Starts sender, CLI (with `extra` options) and readers; their connections are settled. */
+export async function startStreamHarness(prefix: string, extra: string[] = []):
+  Promise<StreamHarness> {
+  const codec = new Codec(await Kernel.load())
+  const encoder = new BsreadEncoder({ codec })
+  const sender = await BsreadSender.bind({
+    address: 'tcp://127.0.0.1:*', sendTimeoutMs: 5000, sendHighWaterMark: 1000,
+  })
+  const cli = await startCli(sender.endpoint, prefix, extra)
+  const h: StreamHarness = {
+    codec, encoder, sender, cli, client: new PsenProcessingClient(cli.base),
+    data: new StreamReader(`tcp://127.0.0.1:${cli.dataPort}`),
+    image: new StreamReader(`tcp://127.0.0.1:${cli.imagePort}`),
+  }
+  await sleep(200) // let the readers' connections complete
+  return h
+}
+
+/** Closes what startStreamHarness started; resolves with the CLI's exit code. */
+export async function stopStreamHarness(h: Partial<StreamHarness>):
+  Promise<number | string | undefined> {
+  await h.data?.close()
+  await h.image?.close()
+  const code = await h.cli?.stop()
+  h.sender?.close()
+  return code
 }
