@@ -42,10 +42,17 @@ test('20 start/stop cycles while frames stream in, without leaking descriptors',
       }
       assert.is(await client.stop(), 'stopped')
     }
-    await sleep(300)
-    const after = openFds(pid)
     // A leak costs at least one descriptor per cycle (a zmq socket takes several): 20 or more.
-    // A few come and go with HTTP keep-alive connections and libzmq's I/O threads, so allow 8.
+    // A few come and go with HTTP keep-alive connections and libzmq's I/O threads, so allow 8;
+    // on a loaded machine those transient ones take a moment to close (seen: +12 after 300 ms
+    // in a CI run, +2..+8 after 60 cycles otherwise), so the count may settle for up to 3 s.
+    await sleep(300)
+    let after = openFds(pid)
+    const settle = Date.now() + 3000
+    while (after > before + 8 && Date.now() < settle) {
+      await sleep(100)
+      after = openFds(pid)
+    }
     assert.ok(after <= before + 8, `descriptors: ${before} before, ${after} after 20 cycles`)
     assert.is(await client.get_status(), 'stopped')
   } finally {
