@@ -34,6 +34,8 @@ COPY --from=build --chown=node:node /app/node_modules ./node_modules
 COPY --from=build --chown=node:node /app/bin ./bin
 COPY --from=build --chown=node:node /app/dist ./dist
 COPY --from=build --chown=node:node /app/build/kernel.wasm ./build/kernel.wasm
+# The --threads workers' build of the kernel (shared memory).
+COPY --from=build --chown=node:node /app/build/kernel.shared.wasm ./build/kernel.shared.wasm
 COPY --chown=node:node deploy/docker/healthcheck.mjs ./healthcheck.mjs
 # The state file (ROIs, parameters, change history) lives in the volume; bind-mount a host
 # directory owned by uid 1000 there to keep it across container replacements.

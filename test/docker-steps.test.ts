@@ -214,7 +214,8 @@ test('the Dockerfile builds in a clean copy and its runtime tree runs', async ()
     // 3. What the runtime image holds.
     const app = join(rt.root, rt.workdir)
     for (const f of ['package.json', 'bin/psen-processing.js', 'dist/cli/main.js',
-      'build/kernel.wasm', 'node_modules/zeromq/package.json', 'node_modules/hono/package.json']) {
+      'build/kernel.wasm', 'build/kernel.shared.wasm', 'node_modules/zeromq/package.json',
+      'node_modules/hono/package.json']) {
       await stat(join(app, f)).catch(() => assert.unreachable(`runtime image lacks ${f}`))
     }
     for (const dev of ['typescript', 'assemblyscript', 'uvu', 'tsx']) {
@@ -247,8 +248,8 @@ test('the Dockerfile builds in a clean copy and its runtime tree runs', async ()
       '-r', String(r), '--rest_api_interface', '127.0.0.1', '--auto_start']
     const base = `http://127.0.0.1:${r}`
     let out = ''
-    const start = async (): Promise<ChildProcess> => {
-      const child = spawn(process.execPath, mapped(entry).slice(1).concat(args),
+    const start = async (extra: string[] = []): Promise<ChildProcess> => {
+      const child = spawn(process.execPath, mapped(entry).slice(1).concat(args, extra),
         { cwd: app, env: nodeEnv, stdio: ['ignore', 'pipe', 'pipe'] })
       child.stdout?.on('data', (d: Buffer) => { out += d.toString() })
       child.stderr?.on('data', (d: Buffer) => { out += d.toString() })
@@ -275,7 +276,8 @@ test('the Dockerfile builds in a clean copy and its runtime tree runs', async ()
       { roi_signal: number[] }
     assert.equal(saved.roi_signal, roi)
     await stop(service)
-    service = await start()
+    // Restarted with a decode worker: the image holds the worker and its kernel build.
+    service = await start(['--threads', '2'])
     const back = (await (await fetch(`${base}/roi_signal`)).json()) as { roi_signal: number[] }
     assert.equal(back.roi_signal, roi)
     await stop(service)

@@ -3,15 +3,26 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { KERNEL_FUNCTIONS } from '../src/kernel/abi.js'
 import { Kernel } from '../src/kernel/kernel.js'
-import { DEBUG_KERNEL_URL, DEFAULT_KERNEL_URL, compileKernel } from '../src/kernel/loader.js'
+import {
+  DEBUG_KERNEL_URL, DEFAULT_KERNEL_URL, SHARED_KERNEL_URL, compileKernel,
+} from '../src/kernel/loader.js'
 
-test('release and debug modules import nothing and export the whole ABI', async () => {
-  for (const url of [DEFAULT_KERNEL_URL, DEBUG_KERNEL_URL]) {
+test('release, shared and debug modules import nothing and export the whole ABI', async () => {
+  for (const url of [DEFAULT_KERNEL_URL, SHARED_KERNEL_URL, DEBUG_KERNEL_URL]) {
     const module = await compileKernel(url)
     assert.equal(WebAssembly.Module.imports(module), [], `${url} imports`)
     const names = WebAssembly.Module.exports(module).map((e) => e.name)
     for (const fn of KERNEL_FUNCTIONS) assert.ok(names.includes(fn), `${url.pathname} exports ${fn}`)
     assert.ok(names.includes('memory'))
+  }
+})
+
+test('the shared build (--threads workers) has a shared memory; the others do not', async () => {
+  for (const url of [DEFAULT_KERNEL_URL, SHARED_KERNEL_URL, DEBUG_KERNEL_URL]) {
+    const k = await Kernel.load(url)
+    const shared = k.exports.memory.buffer instanceof SharedArrayBuffer
+    assert.is(shared, url === SHARED_KERNEL_URL, url.pathname)
+    assert.is(k.exports.dtype_size(2), 2)
   }
 })
 

@@ -134,6 +134,13 @@ test('splitRows: equal shares of the rows, in order, within MAX_RANGES pieces', 
   assert.ok(Math.max(...rows) - Math.min(...rows) <= 1)
 })
 
+test('splitRows: the first share can take a given fraction of the cost', () => {
+  assert.equal(splitRows([[0, 100]], 2, undefined, 0.3), [[[0, 30]], [[30, 100]]])
+  assert.equal(splitRows([[0, 100]], 3, undefined, 0.4), [[[0, 40]], [[40, 70]], [[70, 100]]])
+  assert.equal(splitRows([[0, 10], [20, 110]], 2, undefined, 0.5), [[[0, 10], [20, 60]],
+    [[60, 110]]])
+})
+
 test('every integer type, both byte orders, 2 and 3 threads: equal to the reference', async () => {
   for (const threads of [2, 3]) {
     const par = await ParallelProfiler.create(kernel, codec, { threads, minBytes: 0 })

@@ -11,6 +11,13 @@ export type KernelSource = WebAssembly.Module | ArrayBuffer | ArrayBufferView | 
 /** The release module, resolved next to this file (src/kernel or dist/kernel -> build/). */
 export const DEFAULT_KERNEL_URL = new URL('../../build/kernel.wasm', import.meta.url)
 
+/**
+ * The same sources built with a shared memory (`asc --target shared`): the --threads workers'
+ * module, whose memory the main thread writes each worker's share into. Only Node loads it (a
+ * browser gives shared memory to cross-origin isolated pages only).
+ */
+export const SHARED_KERNEL_URL = new URL('../../build/kernel.shared.wasm', import.meta.url)
+
 /** The debug module (assertions with names and lines), used by tests. */
 export const DEBUG_KERNEL_URL = new URL('../../build/kernel.debug.wasm', import.meta.url)
 

@@ -1,15 +1,16 @@
 /**
  * The shared-memory protocol between ParallelProfiler (main thread) and its profile workers:
  * one Int32Array control block per worker, jobs posted and completed by Atomics, so a frame
- * costs two futex wake-ups and no message. The input and result buffers are growable
- * SharedArrayBuffers: the main thread grows them in place and the workers' length-tracking views
- * follow, so buffers are never re-sent.
+ * costs two futex wake-ups and no message. Each worker runs the shared-memory build of the
+ * kernel and sends its memory to the main thread once; the worker alone allocates in it (RESERVE
+ * publishes where its input and result regions are), the main thread writes the worker's share
+ * of each value straight into the input region and reads the partial profiles back.
  * @module
  */
 import { KernelStatus } from './errors.js'
 
-/** Int32 slots per worker (192 bytes: workers never share a cache line). */
-export const CTRL_INTS = 48
+/** Int32 slots per worker (320 bytes: workers never share a cache line). */
+export const CTRL_INTS = 80
 
 /** Control slots, relative to a worker's base (worker index * CTRL_INTS). */
 export const Slot = {
@@ -26,27 +27,47 @@ export const Slot = {
   HEIGHT: 7,
   DTYPE: 8,
   BIG_ENDIAN: 9,
-  /** Row ranges [y0, y1) to decode: count, then up to MAX_RANGES pairs. */
-  N_RANGES: 10,
-  RANGES: 11,
   /** ROIs to sum over the decoded rows: count, then up to MAX_ROIS [ox, sx, oy, sy]. */
-  N_ROIS: 17,
-  ROIS: 18,
-  /** Columns per profile slot in the result buffer (see resultOffset). */
-  COLS: 30,
-  /** The worker's span of the value (see blockSpan): prefix of its first block, its element. */
-  SPAN_START: 31,
-  SPAN_END: 32,
-  START_ELEM: 33,
+  N_ROIS: 10,
+  ROIS: 11,
+  /** Columns per profile slot in the result region (see resultOffset). */
+  COLS: 23,
+  /** RESERVE arguments: bytes of the decoded frame and of the partial profiles (and SRC_LEN). */
+  FRAME_BYTES: 24,
+  RESULT_BYTES: 25,
+  /** Published by RESERVE: addresses of the input and result regions in the worker's memory. */
+  INPUT_PTR: 26,
+  RESULT_PTR: 27,
+  /**
+   * Pieces of the share whose bytes the main thread has copied so far: the worker decodes piece
+   * k once READY > k, so it starts while the rest of its share is still being copied.
+   */
+  READY: 28,
+  /** The worker's share in pieces, in order: count, then MAX_PIECES of PIECE_INTS each. */
+  N_PIECES: 29,
+  PIECES: 30,
+} as const
+
+/** A piece: its span of the value (see BlockSpan), then its row ranges [y0, y1). */
+export const Piece = {
+  SPAN_START: 0,
+  SPAN_END: 1,
+  START_ELEM: 2,
+  N_RANGES: 3,
+  RANGES: 4,
 } as const
 
 export const MAX_RANGES = 3
 export const MAX_ROIS = 3
+export const MAX_PIECES = 4
+export const PIECE_INTS = Piece.RANGES + 2 * MAX_RANGES
 
 export const Op = {
-  /** Decode Slot.RANGES, write the partial profiles of Slot.ROIS into the result buffer. */
+  /** Decode the pieces as they become READY, sum Slot.ROIS into the result region. */
   PROFILE: 1,
   EXIT: 2,
+  /** Grow the regions to SRC_LEN / FRAME_BYTES / RESULT_BYTES and publish their addresses. */
+  RESERVE: 3,
 } as const
 
 /** Job status codes: the kernels' status codes, plus a trap and a worker-side failure. */
@@ -59,16 +80,18 @@ export const JobStatus = {
 
 /** What a worker gets at start (workerData). */
 export interface WorkerInit {
+  /** The shared-memory build of the kernel (build/kernel.shared.wasm). */
   module: WebAssembly.Module
   control: SharedArrayBuffer
-  /** Frame bytes (growable): the 12-byte header and each worker's span of blocks. */
-  input: SharedArrayBuffer
-  /** Partial profiles (growable), laid out by resultOffset. */
-  result: SharedArrayBuffer
   index: number
 }
 
-/** Byte offset of ROI k's partial profile of worker w in the result buffer. */
-export function resultOffset(worker: number, roi: number, cols: number): number {
-  return (worker * MAX_ROIS + roi) * cols * 8
+/** The worker's first message: its kernel's (shared) memory. */
+export interface WorkerReady {
+  memory: WebAssembly.Memory
+}
+
+/** Byte offset of ROI k's partial profile from RESULT_PTR. */
+export function resultOffset(roi: number, cols: number): number {
+  return roi * cols * 8
 }

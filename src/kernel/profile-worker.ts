@@ -1,8 +1,9 @@
 /**
- * Worker thread of ParallelProfiler: its own instance of the kernel module decodes the rows it
- * is given out of the shared input buffer and sums its slice of each ROI into the shared result
- * buffer. It blocks in Atomics.wait between jobs (no timers: an idle worker costs nothing) and
- * never returns to its event loop (the main thread terminates it).
+ * Worker thread of ParallelProfiler: its own instance of the kernel's shared-memory build decodes
+ * the rows it is given out of its input region (which the main thread fills) and sums its slice
+ * of each ROI into its result region (which the main thread reads). It blocks in Atomics.wait
+ * between jobs (no timers: an idle worker costs nothing) and never returns to its event loop
+ * (the main thread terminates it).
  * @module
  */
 import { parentPort, workerData } from 'node:worker_threads'
@@ -10,7 +11,8 @@ import { Codec } from './codec.js'
 import { KernelError } from './errors.js'
 import { Kernel } from './kernel.js'
 import {
-  CTRL_INTS, JobStatus, MAX_RANGES, MAX_ROIS, Op, Slot, resultOffset, type WorkerInit,
+  CTRL_INTS, JobStatus, MAX_PIECES, MAX_RANGES, MAX_ROIS, Op, PIECE_INTS, Piece, Slot,
+  resultOffset, type WorkerInit, type WorkerReady,
 } from './parallel-protocol.js'
 
 const init = workerData as WorkerInit
@@ -20,11 +22,10 @@ const kernel = Kernel.fromModule(init.module)
 // The main thread has already checked sizes against its limit.
 const codec = new Codec(kernel, { maxBytes: 2 ** 31 - 1 })
 const frame = kernel.region()
-const sums = kernel.region()
-// Length-tracking views: they follow the main thread's grow() of the shared buffers.
-const input = new Uint8Array(init.input)
-const result = new Uint8Array(init.result)
+const results = kernel.region()
 let seen = Atomics.load(ctrl, base + Slot.SEQ)
+/** The main thread copies a share in well under a millisecond; this only stops a hang. */
+const PIECE_TIMEOUT_MS = 5000
 
 function slot(i: number): number {
   return ctrl[base + i]!
@@ -35,29 +36,58 @@ function statusOf(err: unknown): number {
   return JobStatus[err.code]
 }
 
-function runJob(): void {
+/** Grows the regions (this thread alone allocates in its memory) and publishes them. */
+function reserve(): void {
+  kernel.run(() => {
+    ctrl[base + Slot.INPUT_PTR] = codec.reserveInput(slot(Slot.SRC_LEN))
+    frame.ensure(slot(Slot.FRAME_BYTES))
+    ctrl[base + Slot.RESULT_PTR] = results.ensure(slot(Slot.RESULT_BYTES))
+  })
+}
+
+/** Waits until the main thread has copied piece k (READY > k). */
+function awaitPiece(k: number): void {
+  const deadline = performance.now() + PIECE_TIMEOUT_MS
+  for (;;) {
+    const ready = Atomics.load(ctrl, base + Slot.READY)
+    if (ready > k) return
+    const left = deadline - performance.now()
+    if (left <= 0) throw new Error(`piece ${k} was not copied within ${PIECE_TIMEOUT_MS} ms`)
+    Atomics.wait(ctrl, base + Slot.READY, ready, left)
+  }
+}
+
+function profile(): void {
   const width = slot(Slot.WIDTH)
   const height = slot(Slot.HEIGHT)
-  const rows: Array<[number, number]> = []
-  const nRanges = Math.min(MAX_RANGES, slot(Slot.N_RANGES))
-  for (let i = 0; i < nRanges; i++) {
-    rows.push([slot(Slot.RANGES + 2 * i), slot(Slot.RANGES + 2 * i + 1)])
+  const inPtr = slot(Slot.INPUT_PTR)
+  let ptr = 0
+  const nPieces = Math.min(MAX_PIECES, slot(Slot.N_PIECES))
+  for (let k = 0; k < nPieces; k++) {
+    const at = Slot.PIECES + k * PIECE_INTS
+    const rows: Array<[number, number]> = []
+    const nRanges = Math.min(MAX_RANGES, slot(at + Piece.N_RANGES))
+    for (let i = 0; i < nRanges; i++) {
+      rows.push([slot(at + Piece.RANGES + 2 * i), slot(at + Piece.RANGES + 2 * i + 1)])
+    }
+    const span = {
+      start: slot(at + Piece.SPAN_START), startElem: slot(at + Piece.START_ELEM),
+      end: slot(at + Piece.SPAN_END),
+    }
+    awaitPiece(k)
+    // The header and this piece's span are at INPUT_PTR (reserved by RESERVE).
+    ptr = codec.decodeSpanAt(inPtr, slot(Slot.SRC_LEN), frame, slot(Slot.ELEM_SIZE), width,
+      height, span, rows)
   }
-  const span = {
-    start: slot(Slot.SPAN_START), startElem: slot(Slot.START_ELEM), end: slot(Slot.SPAN_END),
-  }
-  const ptr = kernel.run(() => codec.decompressSpanInto(frame,
-    input.subarray(0, slot(Slot.SRC_LEN)), slot(Slot.ELEM_SIZE), width, height, span, rows))
   const nRois = Math.min(MAX_ROIS, slot(Slot.N_ROIS))
+  const out = slot(Slot.RESULT_PTR)
   for (let k = 0; k < nRois; k++) {
     const r = Slot.ROIS + 4 * k
-    const sx = slot(r + 1)
     const sy = slot(r + 3)
     if (sy <= 0) continue
-    const out = kernel.run(() => sums.ensure(sx * 8))
     kernel.check(kernel.run((e) => e.x_profile(ptr, width, height, slot(Slot.DTYPE),
-      slot(Slot.BIG_ENDIAN), slot(r), sx, slot(r + 2), sy, out)), 'x_profile')
-    result.set(kernel.bytes(out, sx * 8), resultOffset(init.index, k, slot(Slot.COLS)))
+      slot(Slot.BIG_ENDIAN), slot(r), slot(r + 1), slot(r + 2), sy,
+      out + resultOffset(k, slot(Slot.COLS)))), 'x_profile')
   }
 }
 
@@ -73,7 +103,8 @@ function serve(): void {
     }
     let status: number = JobStatus.OK
     try {
-      runJob()
+      if (op === Op.RESERVE) reserve()
+      else profile()
     } catch (err) {
       status = statusOf(err)
     }
@@ -83,5 +114,6 @@ function serve(): void {
   }
 }
 
-parentPort?.postMessage('ready')
+const ready: WorkerReady = { memory: kernel.exports.memory }
+parentPort?.postMessage(ready)
 serve()
