@@ -1,6 +1,7 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { BlockIndex } from '../src/kernel/block-index.js'
+import { BlockWalker } from '../src/kernel/block-walker.js'
 import { Codec } from '../src/kernel/codec.js'
 import { DTYPE_SIZE, type DTypeName } from '../src/kernel/dtype.js'
 import { KernelError } from '../src/kernel/errors.js'
@@ -115,6 +116,44 @@ test('BlockIndex span + bslz4_decompress_from: only the header and the span are 
   assert.not.ok(new BlockIndex().index(new Uint8Array(20), 100, 2), 'bad block size')
 })
 
+test('BlockWalker: the blocks of BlockIndex, one step back, the rest of the table checked', () => {
+  // 331 x 97 uint16: 32,107 elements, a raw tail of 3; 512-element blocks.
+  const c = makeCase('uint16', 331, 97, 5, false, 1024)
+  const index = new BlockIndex()
+  assert.ok(index.index(c.wire, c.bytes.length, 2))
+  const walker = new BlockWalker()
+  assert.ok(walker.reset(c.wire, c.bytes.length, 2))
+  let blocks = 0
+  while (walker.next()) {
+    const span = index.span(walker.elem, walker.elem + 1)!
+    assert.equal([walker.pos, walker.elem], [span.start, span.startElem], `block ${blocks}`)
+    assert.is(walker.count, Math.min(512, (32107 - walker.elem) & ~7))
+    if (blocks === 3) {
+      const at = walker.pos
+      walker.again()
+      assert.is(walker.nextPos, at)
+      assert.ok(walker.next())
+      assert.is(walker.pos, at, 'again: the same block')
+    }
+    blocks++
+  }
+  assert.is(blocks, index.count)
+  assert.not.ok(walker.broken)
+  assert.is(walker.end + 3 * 2, c.wire.length, 'the raw tail follows the last block')
+  // finish(): the rest of a whole table adds up; a cut one or a lying length does not.
+  assert.ok(walker.reset(c.wire, c.bytes.length, 2))
+  walker.next()
+  assert.ok(walker.finish())
+  assert.ok(walker.reset(c.wire.subarray(0, c.wire.length - 1), c.bytes.length, 2))
+  assert.not.ok(walker.finish(), 'the raw tail is cut')
+  const lying = c.wire.slice()
+  new DataView(lying.buffer).setUint32(12, 0x7ffffff0)
+  assert.ok(walker.reset(lying, c.bytes.length, 2))
+  assert.not.ok(walker.next())
+  assert.ok(walker.broken)
+  assert.not.ok(walker.reset(new Uint8Array(20), 100, 2), 'block size 0')
+})
+
 test('splitRows by cost: a costly range gets fewer rows', () => {
   const shares = splitRows([[0, 100]], 2, (a, b) => {
     let c = 0
@@ -134,11 +173,13 @@ test('splitRows: equal shares of the rows, in order, within MAX_RANGES pieces', 
   assert.ok(Math.max(...rows) - Math.min(...rows) <= 1)
 })
 
-test('splitRows: the first share can take a given fraction of the cost', () => {
-  assert.equal(splitRows([[0, 100]], 2, undefined, 0.3), [[[0, 30]], [[30, 100]]])
-  assert.equal(splitRows([[0, 100]], 3, undefined, 0.4), [[[0, 40]], [[40, 70]], [[70, 100]]])
-  assert.equal(splitRows([[0, 10], [20, 110]], 2, undefined, 0.5), [[[0, 10], [20, 60]],
+test('splitRows: shares of given fractions of the cost', () => {
+  assert.equal(splitRows([[0, 100]], 2, undefined, [0.3, 0.7]), [[[0, 30]], [[30, 100]]])
+  assert.equal(splitRows([[0, 100]], 3, undefined, [4, 3, 3]), [[[0, 40]], [[40, 70]],
+    [[70, 100]]])
+  assert.equal(splitRows([[0, 10], [20, 110]], 2, undefined, [1, 1]), [[[0, 10], [20, 60]],
     [[60, 110]]])
+  assert.equal(splitRows([[0, 100]], 2, undefined, [1]), undefined, 'one fraction per share')
 })
 
 test('every integer type, both byte orders, 2 and 3 threads: equal to the reference', async () => {
@@ -153,6 +194,8 @@ test('every integer type, both byte orders, 2 and 3 threads: equal to the refere
           checkCase(par, c, [[0, 333, 10, 40], [5, 100, 30, 50], [332, 1, 96, 1]], [], 'rois')
           checkCase(par, c, [[0, 333, 0, 97]], [], 'whole frame')
           checkCase(par, c, [[7, 20, 0, 1], [0, 333, 60, 37]], [[0, 97]], 'full decode')
+          // A gap between ROIs inside a worker's share: its blocks are walked, not copied.
+          checkCase(par, c, [[0, 333, 0, 12], [3, 300, 50, 47]], [], 'gap')
         }
       }
       assert.ok(par.split > 0)
@@ -161,6 +204,25 @@ test('every integer type, both byte orders, 2 and 3 threads: equal to the refere
     }
   }
 })
+
+test('small pieces: a worker decodes its share as the pieces arrive, the last takes the rest',
+  async () => {
+    for (const pieceBytes of [1, 700, 5000]) {
+      const par = await ParallelProfiler.create(kernel, codec,
+        { threads: 2, minBytes: 0, pieceBytes })
+      try {
+        // 64-byte blocks: hundreds of blocks per share, more than MAX_PIECES pieces of 1 byte.
+        const c = makeCase('uint16', 200, 150, 31, false, 64)
+        for (let frame = 0; frame < 3; frame++) {
+          checkCase(par, c, [[0, 200, 0, 150], [10, 50, 20, 100]], [], `pieces ${pieceBytes}`)
+          checkCase(par, c, [[0, 200, 5, 30], [0, 200, 100, 40]], [], `gap ${pieceBytes}`)
+        }
+        assert.is(par.split, 6)
+      } finally {
+        await par.close()
+      }
+    }
+  })
 
 test('float pixels, small values and tiny ROIs stay on the caller single-thread path', async () => {
   const par = await ParallelProfiler.create(kernel, codec, { threads: 2 })
@@ -194,11 +256,15 @@ test('a corrupt block in a worker share throws KernelError; the next frame is fi
       err = e
     }
     assert.instance(err, KernelError)
-    // A block table that runs past the value is not split: the single-thread path reports it.
+    // A block table that runs past the value: an error where the rows need the missing part,
+    // as on one thread; past the rows (ROI rows only) the frame is left to the single-thread
+    // path, which checks the whole table and reports it.
     const truncated = c.wire.subarray(0, c.wire.length - 100)
-    assert.is(par.profiles(truncated, shape, [[0, 512, 0, 256]], outs), undefined)
+    assert.throws(() => par.profiles(truncated, shape, [[0, 512, 0, 256]], outs),
+      (e: unknown) => e instanceof KernelError && e.code === 'TRUNCATED')
+    assert.is(par.profiles(truncated, shape, [[0, 512, 0, 200]], outs), undefined)
     assert.throws(() => codec.decompressRowsInto(kernel.region(), truncated, 2, 512, 256,
-      [[0, 256]]), (e: unknown) => e instanceof KernelError)
+      [[0, 200]]), (e: unknown) => e instanceof KernelError)
     checkCase(par, c, [[0, 512, 0, 256], [3, 9, 100, 20]], [], 'after errors')
     assert.is(par.broken, undefined)
     // A header that disagrees with the shape is left to the single-thread path to report.

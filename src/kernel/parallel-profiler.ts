@@ -1,32 +1,34 @@
 /**
- * Decodes one frame's ROI rows and sums its x-profiles on several threads at once: the main
- * thread and `threads - 1` workers (each with its own instance of the kernel module) take shares
- * of the rows of equal decode cost, and their partial column sums are added in the main thread's
- * memory.
+ * Decodes one frame's ROI rows and sums its x-profiles on several threads at once: `threads - 1`
+ * workers (each with its own instance of the kernel module) and the main thread take shares of
+ * the rows, in that order, and their partial column sums are added in the main thread's memory.
  * Integer sums wrap the same in any order, so the result is bit-identical to one pass; float
  * pixels (whose sums depend on the order) and small frames stay on the main thread (the caller's
  * single-thread path, signalled by `undefined`).
  *
  * Workers run the shared-memory build of the kernel (build/kernel.shared.wasm, the same sources)
- * and send their memory to the main thread, which copies the header and the contiguous span of
- * blocks a worker decodes straight into that worker's input region: one copy, as on one thread.
- * The worker decodes from there without walking the rest of the block table and leaves its
- * partial profiles in its memory for the main thread to add. (The main thread's own share runs
- * in the caller's kernel, the plain build that the browser preview loads too.) Jobs and
- * completions go through Atomics on a shared control block; the main thread blocks only for the
- * worker's share that is still running when its own share is done.
+ * and send their memory to the main thread. Per frame the main thread posts each worker its job,
+ * then copies the header and the worker's share straight into that worker's input region in
+ * batches, walking the block table as it goes (each length prefix is read just after its batch
+ * was copied, so the walk reads warm bytes), and publishes the share piece by piece: the worker
+ * decodes a piece as soon as it is there. Then the main thread copies and decodes its own share
+ * in the caller's kernel (the plain build that the browser preview loads too), sums its rows,
+ * and adds the partial profiles the workers left in their memories. Jobs, pieces and
+ * completions go through Atomics on a shared control block. The shares' sizes follow a measured
+ * balance: a worker that finished after the main thread gets fewer rows on the next frame.
  * @module
  */
 import { Worker } from 'node:worker_threads'
-import { BlockIndex, type BlockSpan } from './block-index.js'
+import type { BlockSpan } from './block-index.js'
+import { BlockWalker } from './block-walker.js'
 import { mergeRows, type Codec, type RowRange } from './codec.js'
 import { DType, DTYPE_SIZE, sumKind } from './dtype.js'
 import { KernelError, statusName } from './errors.js'
 import type { Kernel, Region } from './kernel.js'
 import { SHARED_KERNEL_URL, compileKernel } from './loader.js'
 import {
-  CTRL_INTS, JobStatus, MAX_PIECES, MAX_RANGES, MAX_ROIS, Op, PIECE_INTS, Piece, Slot,
-  resultOffset, type WorkerInit, type WorkerReady,
+  CTRL_INTS, JobStatus, MAX_PIECES, MAX_ROIS, Op, PIECE_INTS, Piece, READY_FINAL, Slot, clockDiffMs,
+  clockUs, resultOffset, type WorkerInit, type WorkerReady,
 } from './parallel-protocol.js'
 import { roiFits, type FrameRef, type ProfileInKernel, type RoiTuple } from './profiles.js'
 
@@ -41,6 +43,8 @@ export interface ParallelProfilerOptions {
   onBroken?: (reason: string) => void
   /** The workers' module (default: build/kernel.shared.wasm); it must define a shared memory. */
   workerModule?: WebAssembly.Module
+  /** Bytes of a worker's share per published piece (default 256 KiB; small in tests). */
+  pieceBytes?: number
 }
 
 /** A frame's description without its address (the profiler decodes it). */
@@ -56,19 +60,16 @@ export const DEFAULT_MIN_BYTES = 256 * 1024
 const MAX_SPLIT_BYTES = 2 ** 29
 /** Widest ROI that is split (the result buffer grows up to this). */
 const MAX_COLS = 1 << 20
-/**
- * Cost (in BlockIndex units, ~0.14 ns each here) of copying one compressed byte into a worker's
- * memory: a cold 5.5 MB value copies in 0.5-0.8 ms.
- */
-const COPY_WEIGHT = 1
-/** The main thread always keeps some rows: its share's copy and decode overlap the workers'. */
-const MIN_MAIN_FRACTION = 0.1
-
-/** A piece of a worker's share: its rows and the span of the value that holds them. */
-interface SharePiece {
-  rows: readonly RowRange[]
-  span: BlockSpan
-}
+/** Bytes a worker's share is copied in: the walk reads each prefix right after its batch. */
+const COPY_BYTES = 64 * 1024
+/** Bytes per published piece after the first (one batch, so that the worker starts at once). */
+export const DEFAULT_PIECE_BYTES = 256 * 1024
+/** Row sets whose balance is remembered (e.g. ROIs alone, ROIs plus the whole frame). */
+const MAX_BALANCES = 16
+/** How long the main thread polls for a worker's share before it sleeps. */
+const SPIN_MS = 0.5
+/** Thrown inside `profiles` when a frame turns out not to be splittable after all. */
+const NOT_SPLIT = Symbol('not split')
 
 /** What a worker's regions were last grown to (RESERVE), and where they are. */
 interface Reserved {
@@ -98,7 +99,9 @@ export class ParallelProfiler {
   readonly #codec: Codec
   readonly #frame: Region
   readonly #partial: Region
-  readonly #blocks = new BlockIndex()
+  readonly #walker = new BlockWalker()
+  /** Row fractions per thread (workers, then the main thread), per set of needed rows. */
+  readonly #fractions = new Map<string, number[]>()
   readonly #workers: Worker[]
   /** Each worker's kernel memory (shared): its input and result regions are written/read here. */
   readonly #memories: WebAssembly.Memory[]
@@ -107,6 +110,8 @@ export class ParallelProfiler {
   readonly #seq: number[]
   readonly #minBytes: number
   readonly #timeoutMs: number
+  readonly #pieceBytes: number
+  readonly #copyBytes: number
   #broken: string | undefined
   readonly #onBroken: ((reason: string) => void) | undefined
   #closed = false
@@ -128,6 +133,8 @@ export class ParallelProfiler {
     this.#seq = workers.map(() => 0)
     this.#minBytes = opts.minBytes ?? DEFAULT_MIN_BYTES
     this.#timeoutMs = opts.timeoutMs ?? 5000
+    this.#pieceBytes = Math.max(1, opts.pieceBytes ?? DEFAULT_PIECE_BYTES)
+    this.#copyBytes = Math.min(COPY_BYTES, this.#pieceBytes)
     this.#onBroken = opts.onBroken
     for (const w of workers) {
       w.on('error', (err) => this.#breakDown(`profile worker failed: ${err.message}`))
@@ -221,42 +228,23 @@ export class ParallelProfiler {
     }
     // A header that disagrees with the shape, or a block table that does not add up, goes to
     // the single-thread path, which reports it.
-    const blocks = this.#blocks
+    const walker = this.#walker
     if (src.length < 12 || new DataView(src.buffer, src.byteOffset, 12).getBigUint64(0) !==
-        BigInt(outBytes) || !blocks.index(src, outBytes, elemSize)) {
+        BigInt(outBytes) || !walker.reset(src, outBytes, elemSize)) {
       this.#single++
       return undefined
     }
-    // Shares of equal decode cost (bright rows compress less and decode slower than dark ones),
-    // except that the main thread also copies every worker's bytes: it takes less.
+    // Shares of the rows in order: the workers first, the main thread last (it copies the
+    // workers' bytes first). Their sizes follow the measured balance of earlier frames.
     const merged = mergeRows(rows, height)
-    const cost = (y0: number, y1: number): number => blocks.cost(y0 * width, y1 * width)
-    const shares = splitRows(merged, this.threads, cost, this.#mainFraction(merged, width, cost))
-    if (shares === undefined) {
-      this.#single++
-      return undefined
-    }
+    const key = merged.join(';')
+    const fractions = this.#fractions.get(key) ?? this.#initialFractions()
+    const shares = splitRows(merged, this.threads, undefined, fractions)
     let cols = 0
     for (const roi of rois) if (roi) cols = Math.max(cols, roi[1])
-    if (cols > MAX_COLS) {
+    if (shares === undefined || cols > MAX_COLS) {
       this.#single++
       return undefined
-    }
-    // Each share, and each worker's pieces, are decoded from the header and one contiguous span
-    // of blocks (no block walk).
-    const mainSpan = blocks.span(shares[0]![0]![0] * width, lastRow(shares[0]!) * width)
-    const pieces: SharePiece[][] = []
-    for (const share of shares.slice(1)) {
-      const mine: SharePiece[] = []
-      for (const rows of splitRows(share, MAX_PIECES, cost) ?? [share]) {
-        const span = blocks.span(rows[0]![0] * width, lastRow(rows) * width)
-        if (span !== undefined) mine.push({ rows, span })
-      }
-      pieces.push(mine)
-    }
-    if (mainSpan === undefined || pieces.some((mine) => mine.length === 0)) {
-      this.#single++
-      return undefined // rows inside the raw tail alone: left to the single-thread path
     }
     for (let w = 0; w < this.#workers.length; w++) {
       if (!this.#reserve(w, src.length, outBytes, MAX_ROIS * cols * 8)) {
@@ -265,31 +253,25 @@ export class ParallelProfiler {
       }
     }
 
-    // Workers first: each gets its job, then its bytes piece by piece (it decodes a piece as
-    // soon as it is there), so they run while the main thread copies and decodes its own share.
+    // Each worker gets its job, then its bytes piece by piece (it decodes a piece as soon as it
+    // is there), so it runs while the main thread copies the next worker's share and its own.
     for (let w = 0; w < this.#workers.length; w++) {
-      const mine = pieces[w]!
-      this.#post(w, src.length, frame, shares[w + 1]!, mine, rois, cols)
-      const memory = Buffer.from(this.#memories[w]!.buffer)
-      const input = this.#reserved[w]!.inputPtr
-      copyInto(memory, input, src, 0, 12)
-      let copied = 0
-      for (let k = 0; k < mine.length; k++) {
-        const { start, end } = mine[k]!.span
-        copyInto(memory, input, src, Math.max(start, copied), end)
-        copied = Math.max(copied, end)
-        Atomics.store(this.#ctrl, w * CTRL_INTS + Slot.READY, k + 1)
-        Atomics.notify(this.#ctrl, w * CTRL_INTS + Slot.READY)
-      }
+      this.#post(w, src.length, frame, shares[w]!, rois, cols)
+      this.#stream(w, src, shares[w]!, width)
     }
+    const mine = shares[this.#workers.length]!
+    const mainSpan = walker.broken ? undefined : spanOf(walker, mine, width, height, src.length)
 
     // The main thread's share, straight into the output regions. A failure here still waits for
     // the workers below: their shared buffers must not be rewritten under them.
     const result: Array<ProfileInKernel | undefined> = []
     const outPtrs: number[] = []
     let failure: unknown
+    let mainDone = 0
     try {
-      const mine = shares[0]!
+      // A block table that does not add up (or rows in the raw tail alone) is left to the
+      // single-thread path, once the workers are done with what they were given.
+      if (mainSpan === undefined) throw NOT_SPLIT
       const ptr = this.#codec.decompressSpanInto(this.#frame, src, elemSize, width, height,
         mainSpan, mine)
       for (let k = 0; k < rois.length; k++) {
@@ -309,6 +291,10 @@ export class ParallelProfiler {
         outPtrs.push(out)
         result.push({ ptr: out, length: roi[1], kind })
       }
+      mainDone = clockUs()
+      // Like one thread, reject a frame whose block table breaks after the rows it needs (only
+      // ROI rows leave blocks unread; the single-thread path then reports the error).
+      if (lastRow(mine) < height && !walker.finish()) throw NOT_SPLIT
     } catch (err) {
       failure = err
     }
@@ -327,7 +313,7 @@ export class ParallelProfiler {
       const partials = this.#reserved[w]!.resultPtr
       for (let k = 0; k < rois.length; k++) {
         const roi = rois[k]
-        if (roi === undefined || intersect(roi, shares[w + 1]!) === undefined) continue
+        if (roi === undefined || intersect(roi, shares[w]!) === undefined) continue
         const n = roi[1]
         const scratch = this.#kernel.run(() => this.#partial.ensure(n * 8))
         this.#kernel.bytes(scratch, n * 8).set(new Uint8Array(this.#memories[w]!.buffer,
@@ -335,9 +321,124 @@ export class ParallelProfiler {
         this.#kernel.run((e) => e.profile_add_i64(outPtrs[k]!, scratch, n))
       }
     }
+    if (failure === NOT_SPLIT) {
+      this.#single++
+      return undefined
+    }
     if (failure) throw failure
+    this.#rebalance(key, fractions, mainDone)
     this.#split++
     return result
+  }
+
+  /**
+   * Copies the header and worker w's share of `src` into its memory and publishes it piece by
+   * piece (READY), walking the block table as it goes: each prefix is read just after the copy
+   * brought it into the cache. Blocks between the share's row ranges are walked, not copied.
+   */
+  #stream(w: number, src: Uint8Array, share: readonly RowRange[], width: number): void {
+    const walker = this.#walker
+    const memory = Buffer.from(this.#memories[w]!.buffer)
+    const input = this.#reserved[w]!.inputPtr
+    const ready = w * CTRL_INTS + Slot.READY
+    const endElem = lastRow(share) * width
+    let pieces = 0
+    // The open piece: blocks from (startPos, startElem) up to element pieceEnd, all copied.
+    let startPos = 0
+    let startElem = 0
+    let pieceEnd = 0
+    let copied = 0 // the open run's bytes are copied up to here
+    const publish = (): void => {
+      if (pieceEnd > startElem) {
+        const at = w * CTRL_INTS + Slot.PIECES + pieces * PIECE_INTS
+        this.#ctrl[at + Piece.START_POS] = startPos
+        this.#ctrl[at + Piece.START_ELEM] = startElem
+        this.#ctrl[at + Piece.FIRST_ELEM] = startElem
+        this.#ctrl[at + Piece.END_ELEM] = pieceEnd
+        Atomics.store(this.#ctrl, ready, ++pieces)
+        Atomics.notify(this.#ctrl, ready)
+      }
+      startElem = pieceEnd
+    }
+    copyInto(memory, input, src, 0, 12)
+    let open = false
+    for (;;) {
+      // Copy ahead of the walk, so that the next prefix it reads is already in cache.
+      if (open && walker.nextPos + 4 > copied) copied = this.#copyBatch(memory, input, src, copied)
+      if (!walker.next()) break
+      if (walker.elem >= endElem) {
+        walker.again() // the next share's first block (after a gap)
+        break
+      }
+      // Blocks between the share's row ranges end the open piece and are not copied, except
+      // once the last piece slot is in use: that piece then takes them too (decoded for nothing).
+      if (!shareOverlaps(share, walker, width) && !(open && pieces === MAX_PIECES - 1)) {
+        if (open) publish()
+        open = false
+        continue
+      }
+      if (!open) {
+        open = true
+        startPos = walker.pos
+        startElem = walker.elem
+        copied = startPos
+      }
+      while (copied < walker.end) copied = this.#copyBatch(memory, input, src, copied)
+      pieceEnd = walker.elem + walker.count
+      // The first piece is small, so the worker starts at once; the last slot takes the rest.
+      const size = pieces === 0 ? this.#copyBytes : this.#pieceBytes
+      if (walker.end - startPos >= size && pieces < MAX_PIECES - 1) {
+        publish()
+        startPos = walker.end
+      }
+      if (pieceEnd >= endElem) {
+        // A block that runs past the share's end holds the next share's first rows too.
+        if (pieceEnd > endElem) walker.again()
+        break
+      }
+    }
+    if (open) publish()
+    // Only the main thread's share (the last) can reach the raw tail. A broken table ends the
+    // share here: the worker decodes what it has, the single-thread path reports the error.
+    Atomics.store(this.#ctrl, ready, pieces | READY_FINAL)
+    Atomics.notify(this.#ctrl, ready)
+  }
+
+  /** Copies the next batch of src into a worker's input region; returns where it stopped. */
+  #copyBatch(memory: Buffer, at: number, src: Uint8Array, from: number): number {
+    const to = Math.min(src.length, from + this.#copyBytes)
+    copyInto(memory, at, src, from, to)
+    return to
+  }
+
+  /** Equal shares of the rows for a new set of rows (the balance then adjusts them). */
+  #initialFractions(): number[] {
+    return Array.from({ length: this.threads }, () => 1 / this.threads)
+  }
+
+  /**
+   * Moves rows between the threads so that they finish together: a worker that finished d ms
+   * after the main thread's own share, having been busy b ms, gives up about d / 2b of its rows
+   * (damped by half: the machine's noise moves single frames a lot).
+   */
+  #rebalance(key: string, fractions: number[], mainDone: number): void {
+    const next = [...fractions]
+    let workers = 0
+    for (let w = 0; w < this.#workers.length; w++) {
+      const base = w * CTRL_INTS
+      const started = this.#ctrl[base + Slot.STARTED_US]!
+      const finished = this.#ctrl[base + Slot.FINISHED_US]!
+      const busy = clockDiffMs(started, finished)
+      const late = clockDiffMs(mainDone, finished)
+      if (!(busy > 0.01)) continue
+      const factor = Math.min(1.2, Math.max(0.8, 1 - (0.25 * late) / busy))
+      next[w] = Math.min(0.9, Math.max(0.05, fractions[w]! * factor))
+      workers += next[w]!
+    }
+    if (workers > 0.95) for (let w = 0; w < this.#workers.length; w++) next[w]! *= 0.95 / workers
+    next[this.#workers.length] = Math.max(0, 1 - next.slice(0, -1).reduce((a, b) => a + b, 0))
+    if (this.#fractions.size >= MAX_BALANCES && !this.#fractions.has(key)) this.#fractions.clear()
+    this.#fractions.set(key, next)
   }
 
   /** Stops the workers (idempotent). */
@@ -394,7 +495,7 @@ export class ParallelProfiler {
   }
 
   #post(w: number, srcLen: number, frame: FrameShape, share: readonly RowRange[],
-    pieces: readonly SharePiece[], rois: ReadonlyArray<RoiTuple | undefined>, cols: number): void {
+    rois: ReadonlyArray<RoiTuple | undefined>, cols: number): void {
     const c = this.#ctrl
     const base = w * CTRL_INTS
     c[base + Slot.SRC_LEN] = srcLen
@@ -403,19 +504,6 @@ export class ParallelProfiler {
     c[base + Slot.HEIGHT] = frame.height
     c[base + Slot.DTYPE] = DType[frame.dtype]
     c[base + Slot.BIG_ENDIAN] = frame.bigEndian ? 1 : 0
-    c[base + Slot.N_PIECES] = pieces.length
-    for (let k = 0; k < pieces.length; k++) {
-      const at = base + Slot.PIECES + k * PIECE_INTS
-      const { rows, span } = pieces[k]!
-      c[at + Piece.SPAN_START] = span.start
-      c[at + Piece.SPAN_END] = span.end
-      c[at + Piece.START_ELEM] = span.startElem
-      c[at + Piece.N_RANGES] = rows.length
-      for (let i = 0; i < rows.length; i++) {
-        c[at + Piece.RANGES + 2 * i] = rows[i]![0]
-        c[at + Piece.RANGES + 2 * i + 1] = rows[i]![1]
-      }
-    }
     c[base + Slot.COLS] = cols
     c[base + Slot.N_ROIS] = rois.length
     for (let k = 0; k < rois.length; k++) {
@@ -426,36 +514,20 @@ export class ParallelProfiler {
     this.#signal(w, Op.PROFILE)
   }
 
-  /**
-   * The main thread's fraction of the decode cost. It also copies each worker's bytes (about
-   * COPY_WEIGHT cost units per compressed byte): with decode cost D, copy cost C of all the rows
-   * and c = C / D, a worker taking x = D / (n - (n - 1) c) finishes with the main thread taking
-   * the rest, D - (n - 1) x (which includes copying the workers' (n - 1) x / D of the bytes).
-   */
-  #mainFraction(rows: readonly RowRange[], width: number,
-    cost: (y0: number, y1: number) => number): number {
-    let decode = 0
-    let bytes = 0
-    for (const [y0, y1] of rows) {
-      decode += cost(y0, y1)
-      const span = this.#blocks.span(y0 * width, y1 * width)
-      if (span !== undefined) bytes += span.end - span.start
-    }
-    const n = this.threads
-    if (!(decode > 0)) return 1 / n
-    const c = Math.min(1, (COPY_WEIGHT * bytes) / decode)
-    return Math.max(MIN_MAIN_FRACTION, 1 - (n - 1) / (n - (n - 1) * c))
-  }
-
   /** Blocks until worker w finished its current job; returns its status. */
   #wait(w: number): number {
     const base = w * CTRL_INTS
     const seq = this.#seq[w]!
-    const deadline = performance.now() + this.#timeoutMs
+    const start = performance.now()
+    const deadline = start + this.#timeoutMs
     for (;;) {
       const done = Atomics.load(this.#ctrl, base + Slot.DONE)
       if (done === seq) return Atomics.load(this.#ctrl, base + Slot.STATUS)
-      const left = deadline - performance.now()
+      const now = performance.now()
+      // A share still running is nearly done: polling for a moment saves the ~60 µs it takes
+      // this VM to wake a thread sleeping in Atomics.wait.
+      if (now - start < SPIN_MS) continue
+      const left = deadline - now
       if (left <= 0) {
         this.#breakDown(`profile worker ${w + 1} did not answer within ${this.#timeoutMs} ms`)
         return JobStatus.TRAP
@@ -483,30 +555,33 @@ function copyInto(memory: Buffer, at: number, src: Uint8Array, start: number, en
 }
 
 /**
- * Splits sorted disjoint row ranges into `parts` shares of (nearly) equal cost, in order, each a
- * list of at most MAX_RANGES ranges and at least one row (the first share gets the fraction
- * `first` of the cost when given); `cost(y0, y1)` is the cost of rows [y0, y1) (default: their
- * count). Undefined when there are too few rows to split.
+ * Splits sorted disjoint row ranges into `parts` shares, in order, each a list of ranges with at
+ * least one row: shares of equal cost, or of the given fractions of the cost (one per part);
+ * `cost(y0, y1)` is the cost of rows [y0, y1) (default: their count). Undefined when there are
+ * too few rows to split.
  */
 export function splitRows(ranges: readonly RowRange[], parts: number,
-  cost: (y0: number, y1: number) => number = (a, b) => b - a, first = 1 / parts):
-  RowRange[][] | undefined {
+  cost: (y0: number, y1: number) => number = (a, b) => b - a,
+  fractions?: readonly number[]): RowRange[][] | undefined {
   let rows = 0
   let total = 0
   for (const [a, b] of ranges) {
     rows += b - a
     total += cost(a, b)
   }
-  if (parts < 2 || rows < parts * 8 || ranges.length > MAX_RANGES || !(total > 0)) {
+  const weights = fractions ?? Array.from({ length: parts }, () => 1)
+  const sum = weights.reduce((a, b) => a + b, 0)
+  if (parts < 2 || rows < parts * 8 || !(total > 0) || weights.length !== parts || !(sum > 0)) {
     return undefined
   }
-  // Cut points: the row where the cumulative cost reaches `first`, then equal parts of the
-  // rest (binary search within a range; cost is monotonic in the end row).
+  // Cut points: the row where the cumulative cost reaches the cumulative fraction (binary
+  // search within a range; cost is monotonic in the end row).
   const cuts: Array<[number, number]> = [] // [range index, row]
   let r = 0
   let acc = 0
+  let want = 0
   for (let p = 1; p < parts; p++) {
-    const want = total * (first + ((1 - first) * (p - 1)) / (parts - 1))
+    want += (total * weights[p - 1]!) / sum
     while (r < ranges.length - 1 && acc + cost(ranges[r]![0], ranges[r]![1]) < want) {
       acc += cost(ranges[r]![0], ranges[r]![1])
       r++
@@ -536,6 +611,33 @@ export function splitRows(ranges: readonly RowRange[], parts: number,
     from = to
   }
   return shares
+}
+
+/** Whether the walker's current block holds elements of the share's rows. */
+function shareOverlaps(share: readonly RowRange[], walker: BlockWalker, width: number): boolean {
+  for (const [y0, y1] of share) if (walker.overlaps(y0 * width, y1 * width)) return true
+  return false
+}
+
+/**
+ * The span of blocks that holds the main thread's (last) share, walked on from where the
+ * workers' shares ended; undefined when its rows start in the raw tail or the table breaks.
+ */
+function spanOf(walker: BlockWalker, share: readonly RowRange[], width: number, height: number,
+  srcLength: number): BlockSpan | undefined {
+  const first = share[0]![0] * width
+  const end = lastRow(share) * width
+  while (walker.elem + walker.count <= first) if (!walker.next()) return undefined
+  const span = { start: walker.pos, startElem: walker.elem, end: srcLength }
+  // A share that reaches the last row needs the raw tail too: the value's end.
+  if (lastRow(share) < height) {
+    while (walker.elem + walker.count < end) {
+      // Out of blocks: the rows reach into the raw tail after all (end stays the value's end).
+      if (!walker.next()) return walker.broken ? undefined : span
+    }
+    span.end = walker.end
+  }
+  return span
 }
 
 /** The end row of a share (its ranges are in order). */

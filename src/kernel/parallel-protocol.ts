@@ -9,8 +9,8 @@
  */
 import { KernelStatus } from './errors.js'
 
-/** Int32 slots per worker (320 bytes: workers never share a cache line). */
-export const CTRL_INTS = 80
+/** Int32 slots per worker (640 bytes: workers never share a cache line). */
+export const CTRL_INTS = 160
 
 /** Control slots, relative to a worker's base (worker index * CTRL_INTS). */
 export const Slot = {
@@ -39,28 +39,33 @@ export const Slot = {
   INPUT_PTR: 26,
   RESULT_PTR: 27,
   /**
-   * Pieces of the share whose bytes the main thread has copied so far: the worker decodes piece
-   * k once READY > k, so it starts while the rest of its share is still being copied.
+   * Pieces published so far, plus READY_FINAL once there are no more: the worker decodes piece
+   * k as soon as its bytes are copied, while the main thread copies the next ones. (One word, so
+   * a waiting worker never misses the last one.)
    */
   READY: 28,
-  /** The worker's share in pieces, in order: count, then MAX_PIECES of PIECE_INTS each. */
-  N_PIECES: 29,
-  PIECES: 30,
+  /** When the worker started and finished the job (µs clock, see clockUs): for the balance. */
+  STARTED_US: 29,
+  FINISHED_US: 30,
+  /** The pieces, PIECE_INTS each (see Piece). */
+  PIECES: 31,
 } as const
 
-/** A piece: its span of the value (see BlockSpan), then its row ranges [y0, y1). */
+/**
+ * A piece: the blocks from the one whose prefix is at START_POS (its first element START_ELEM),
+ * decoded where they overlap elements [FIRST_ELEM, END_ELEM).
+ */
 export const Piece = {
-  SPAN_START: 0,
-  SPAN_END: 1,
-  START_ELEM: 2,
-  N_RANGES: 3,
-  RANGES: 4,
+  START_POS: 0,
+  START_ELEM: 1,
+  FIRST_ELEM: 2,
+  END_ELEM: 3,
 } as const
 
-export const MAX_RANGES = 3
+export const PIECE_INTS = 4
+export const MAX_PIECES = 32
+export const READY_FINAL = 1 << 30
 export const MAX_ROIS = 3
-export const MAX_PIECES = 4
-export const PIECE_INTS = Piece.RANGES + 2 * MAX_RANGES
 
 export const Op = {
   /** Decode the pieces as they become READY, sum Slot.ROIS into the result region. */
@@ -89,6 +94,19 @@ export interface WorkerInit {
 /** The worker's first message: its kernel's (shared) memory. */
 export interface WorkerReady {
   memory: WebAssembly.Memory
+}
+
+const CLOCK_WRAP = 2 ** 30
+
+/** A microsecond clock that agrees between threads (wall time; wraps every ~18 minutes). */
+export function clockUs(): number {
+  return Math.round((performance.timeOrigin + performance.now()) * 1000) % CLOCK_WRAP
+}
+
+/** b - a in milliseconds for two clockUs() readings less than half a wrap apart. */
+export function clockDiffMs(a: number, b: number): number {
+  const d = (((b - a) % CLOCK_WRAP) + CLOCK_WRAP + CLOCK_WRAP / 2) % CLOCK_WRAP - CLOCK_WRAP / 2
+  return d / 1000
 }
 
 /** Byte offset of ROI k's partial profile from RESULT_PTR. */

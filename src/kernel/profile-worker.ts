@@ -11,7 +11,7 @@ import { Codec } from './codec.js'
 import { KernelError } from './errors.js'
 import { Kernel } from './kernel.js'
 import {
-  CTRL_INTS, JobStatus, MAX_PIECES, MAX_RANGES, MAX_ROIS, Op, PIECE_INTS, Piece, Slot,
+  CTRL_INTS, JobStatus, MAX_PIECES, MAX_ROIS, Op, PIECE_INTS, Piece, READY_FINAL, Slot, clockUs,
   resultOffset, type WorkerInit, type WorkerReady,
 } from './parallel-protocol.js'
 
@@ -45,12 +45,13 @@ function reserve(): void {
   })
 }
 
-/** Waits until the main thread has copied piece k (READY > k). */
-function awaitPiece(k: number): void {
+/** Waits until piece k is copied (true) or the main thread has published its last (false). */
+function awaitPiece(k: number): boolean {
   const deadline = performance.now() + PIECE_TIMEOUT_MS
   for (;;) {
     const ready = Atomics.load(ctrl, base + Slot.READY)
-    if (ready > k) return
+    if ((ready & ~READY_FINAL) > k) return true
+    if (ready & READY_FINAL) return false
     const left = deadline - performance.now()
     if (left <= 0) throw new Error(`piece ${k} was not copied within ${PIECE_TIMEOUT_MS} ms`)
     Atomics.wait(ctrl, base + Slot.READY, ready, left)
@@ -58,26 +59,19 @@ function awaitPiece(k: number): void {
 }
 
 function profile(): void {
+  ctrl[base + Slot.STARTED_US] = clockUs()
   const width = slot(Slot.WIDTH)
   const height = slot(Slot.HEIGHT)
   const inPtr = slot(Slot.INPUT_PTR)
-  let ptr = 0
-  const nPieces = Math.min(MAX_PIECES, slot(Slot.N_PIECES))
-  for (let k = 0; k < nPieces; k++) {
-    const at = Slot.PIECES + k * PIECE_INTS
-    const rows: Array<[number, number]> = []
-    const nRanges = Math.min(MAX_RANGES, slot(at + Piece.N_RANGES))
-    for (let i = 0; i < nRanges; i++) {
-      rows.push([slot(at + Piece.RANGES + 2 * i), slot(at + Piece.RANGES + 2 * i + 1)])
-    }
-    const span = {
-      start: slot(at + Piece.SPAN_START), startElem: slot(at + Piece.START_ELEM),
-      end: slot(at + Piece.SPAN_END),
-    }
-    awaitPiece(k)
-    // The header and this piece's span are at INPUT_PTR (reserved by RESERVE).
-    ptr = codec.decodeSpanAt(inPtr, slot(Slot.SRC_LEN), frame, slot(Slot.ELEM_SIZE), width,
-      height, span, rows)
+  const elemSize = slot(Slot.ELEM_SIZE)
+  const frameBytes = width * height * elemSize
+  const dst = frame.ensure(frameBytes) // reserved by RESERVE: no growth here
+  for (let k = 0; k < MAX_PIECES && awaitPiece(k); k++) {
+    const at = base + Slot.PIECES + k * PIECE_INTS
+    const status = kernel.run((e) => e.bslz4_decompress_from(inPtr, slot(Slot.SRC_LEN), dst,
+      frameBytes, elemSize, ctrl[at + Piece.START_POS]!, ctrl[at + Piece.START_ELEM]!,
+      ctrl[at + Piece.FIRST_ELEM]!, ctrl[at + Piece.END_ELEM]!))
+    kernel.check(status, 'bitshuffle_lz4 ROI decode')
   }
   const nRois = Math.min(MAX_ROIS, slot(Slot.N_ROIS))
   const out = slot(Slot.RESULT_PTR)
@@ -85,10 +79,11 @@ function profile(): void {
     const r = Slot.ROIS + 4 * k
     const sy = slot(r + 3)
     if (sy <= 0) continue
-    kernel.check(kernel.run((e) => e.x_profile(ptr, width, height, slot(Slot.DTYPE),
+    kernel.check(kernel.run((e) => e.x_profile(dst, width, height, slot(Slot.DTYPE),
       slot(Slot.BIG_ENDIAN), slot(r), slot(r + 1), slot(r + 2), sy,
       out + resultOffset(k, slot(Slot.COLS)))), 'x_profile')
   }
+  ctrl[base + Slot.FINISHED_US] = clockUs()
 }
 
 /** Serves jobs until the main thread posts EXIT. */
