@@ -83,12 +83,6 @@ test('BlockIndex span + bslz4_decompress_from: only the header and the span are 
     const s = DTYPE_SIZE[dtype]
     const index = new BlockIndex()
     assert.ok(index.index(c.wire, c.bytes.length, s))
-    let last = -1
-    for (let y = 0; y <= h; y++) {
-      const cost = index.cost(0, y * w)
-      assert.ok(cost >= last, 'cost grows with the rows')
-      last = cost
-    }
     for (const [y0, y1] of [[0, 1], [10, 20], [h - 3, h], [0, h], [h >> 1, (h >> 1) + 1]]) {
       const span = index.span(y0! * w, y1! * w)!
       // Everything outside the header and the span is garbage: the decode must not need it.

@@ -1,8 +1,9 @@
 /**
  * The block table of one bitshuffle_lz4 value, walked once per frame in JS (1,350 length
- * prefixes for a 2560x2160 uint16 frame, a few microseconds) so that ParallelProfiler can hand
- * each thread one contiguous span of the value and give the threads shares of equal decode cost.
- * Reused across frames: its arrays grow only when a value has more blocks.
+ * prefixes for a 2560x2160 uint16 frame) so that the single-thread ROI decode (Codec) copies
+ * only the header and the spans of blocks its rows need, and a table that does not add up is
+ * caught before anything is decoded. Reused across frames: its arrays grow only when a value
+ * has more blocks.
  * @module
  */
 
@@ -16,21 +17,11 @@ export interface BlockSpan {
   end: number
 }
 
-/**
- * Decode cost of a block in "output byte" units: the bit transpose scales with the bytes out,
- * LZ4 with the bytes in (bright, noisy blocks compress less and cost more; measured roughly
- * 0.15 ns per byte out and 0.3 ns per compressed byte on the project machine).
- */
-const COMPRESSED_WEIGHT = 2
-
 export class BlockIndex {
   /** Blocks in the last indexed value (the raw tail, if any, is one more entry). */
   count = 0
   #pos = new Int32Array(0)
   #elem = new Float64Array(0)
-  /** Cumulative cost at the start of each entry (count + 1 values). */
-  #cum = new Float64Array(0)
-  #n = 0
 
   /**
    * Walks the block table of `src`; false when it does not add up (a length runs past the
@@ -44,11 +35,9 @@ export class BlockIndex {
     if (blockBytes === 0 || blockBytes % (8 * elemSize) !== 0) return false
     const n = outBytes / elemSize
     const blockElems = blockBytes / elemSize
-    this.#n = n
     this.#reserve(Math.ceil(n / blockElems) + 2)
     let pos = 12
     let elem = 0
-    let cum = 0
     let k = 0
     while (n - elem >= 8) {
       const bn = Math.min(blockElems, (n - elem) & ~7)
@@ -57,28 +46,19 @@ export class BlockIndex {
       if (pos + 4 + clen > src.length) return false
       this.#pos[k] = pos
       this.#elem[k] = elem
-      this.#cum[k] = cum
-      cum += bn * elemSize + COMPRESSED_WEIGHT * clen
       pos += 4 + clen
       elem += bn
       k++
     }
     const tail = (n - elem) * elemSize
     if (pos + tail > src.length) return false
-    // The raw tail is one more entry (a copy: cost of its bytes); the end position closes it.
+    // The raw tail is one more entry; the end position closes it.
     this.#pos[k] = pos
     this.#elem[k] = elem
-    this.#cum[k] = cum
     this.#pos[k + 1] = pos + tail
     this.#elem[k + 1] = n
-    this.#cum[k + 1] = cum + tail
     this.count = k
     return true
-  }
-
-  /** Decode cost of elements [a, b) (linear within a block). */
-  cost(a: number, b: number): number {
-    return this.#cumAt(b) - this.#cumAt(a)
   }
 
   /** The span that holds every block overlapping elements [first, end); undefined if none. */
@@ -89,14 +69,6 @@ export class BlockIndex {
     const j = this.#entryOf(end - 1)
     // j is a block, or the raw tail entry (index count): its end is the value's end either way.
     return { start: this.#pos[i]!, startElem: this.#elem[i]!, end: this.#pos[j + 1]! }
-  }
-
-  #cumAt(e: number): number {
-    const i = this.#entryOf(Math.min(e, this.#n))
-    const e0 = this.#elem[i]!
-    const e1 = this.#elem[i + 1]!
-    const c0 = this.#cum[i]!
-    return e1 > e0 ? c0 + ((this.#cum[i + 1]! - c0) * (e - e0)) / (e1 - e0) : c0
   }
 
   /** Entry (block, or count for the raw tail) that holds element e. */
@@ -115,6 +87,5 @@ export class BlockIndex {
     if (this.#pos.length >= entries) return
     this.#pos = new Int32Array(entries)
     this.#elem = new Float64Array(entries)
-    this.#cum = new Float64Array(entries)
   }
 }
