@@ -29,7 +29,7 @@ See [CONTRIBUTING.md](CONTRIBUTING.md) for the layout and conventions. Useful co
 
 | command | what it does |
 |---|---|
-| `npm run build` | AssemblyScript → `build/kernel.wasm` (release) and `build/kernel.debug.wasm`, `tsc` → `dist/`, the preview bundle |
+| `npm run build` | AssemblyScript → `build/kernel.wasm` (release), `build/kernel.shared.wasm` (the same with a shared memory, for the `--threads` workers) and `build/kernel.debug.wasm`, `tsc` → `dist/`, the preview bundle |
 | `npm test` | build, type-check (service, tests and `assembly/`), then every uvu suite; last line `N passed, N failed` |
 | `npm run bench` | kernel benchmark (`--json` for one JSON object per line) |
 | `npm run bench:service` | whole-service benchmark with sender and consumers in separate processes |
