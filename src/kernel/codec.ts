@@ -117,36 +117,26 @@ export class Codec {
    */
   decompressSpanInto(region: Region, src: Uint8Array, elemSize: number, width: number,
     height: number, span: BlockSpan, rows: readonly RowRange[]): number {
+    const expectedBytes = width * height * elemSize
     const inPtr = this.reserveInput(src.length)
-    region.ensure(width * height * elemSize)
+    const dst = region.ensure(expectedBytes)
     const view = this.kernel.bytes(inPtr, src.length)
     view.set(src.subarray(0, 12))
     view.set(src.subarray(span.start, span.end), span.start)
-    return this.decodeSpanAt(inPtr, src.length, region, elemSize, width, height, span, rows)
-  }
-
-  /**
-   * The input region (grown to `bytes`): where `decodeSpanAt` expects a value. A profile worker
-   * publishes it so that the main thread can write a share straight into its shared memory.
-   */
-  reserveInput(bytes: number): number {
-    return this.#input.ensure(bytes)
-  }
-
-  /**
-   * `decompressSpanInto` for a value already in kernel memory at `inPtr` (`srcLen` bytes, valid
-   * in the header and the span only).
-   */
-  decodeSpanAt(inPtr: number, srcLen: number, region: Region, elemSize: number, width: number,
-    height: number, span: BlockSpan, rows: readonly RowRange[]): number {
-    const expectedBytes = width * height * elemSize
-    const dst = region.ensure(expectedBytes)
     for (const [y0, y1] of rows) {
-      const status = this.kernel.run((k) => k.bslz4_decompress_from(inPtr, srcLen, dst,
+      const status = this.kernel.run((k) => k.bslz4_decompress_from(inPtr, src.length, dst,
         expectedBytes, elemSize, span.start, span.startElem, y0 * width, y1 * width))
       this.kernel.check(status, 'bitshuffle_lz4 ROI decode')
     }
     return dst
+  }
+
+  /**
+   * The input region, grown to `bytes`. A profile worker publishes it, so that the main thread
+   * writes a share of each value straight into its (shared) memory.
+   */
+  reserveInput(bytes: number): number {
+    return this.#input.ensure(bytes)
   }
 
   /**
