@@ -145,8 +145,8 @@ export class ParallelProfiler {
   }
 
   /**
-   * Starts `threads - 1` workers on the kernel's module. `codec` must belong to `kernel`: the
-   * main thread's share is decoded with it.
+   * Starts `threads - 1` workers on the shared-memory build of the kernel (`workerModule`).
+   * `codec` must belong to `kernel`: the main thread's share is decoded with it.
    */
   static async create(kernel: Kernel, codec: Codec, opts: ParallelProfilerOptions):
     Promise<ParallelProfiler> {
