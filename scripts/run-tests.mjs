@@ -1,21 +1,32 @@
 #!/usr/bin/env node
-// Runs the uvu suites (through tsx, so test files are TypeScript with top-level await) and ends
-// the output with the one line CI reads: "N passed, N failed" (", N skipped" when any).
-// uvu prints no failed count and an open socket can keep its process alive after the summary,
-// so the run is bounded: a hang is killed and counted as a failure.
+// Runs the uvu suites (through tsx, so test files are TypeScript with top-level await), one
+// test file per process, and ends the output with the one line CI reads: "N passed, N failed"
+// (", N skipped" when any). uvu prints no failed count and an open socket can keep its process
+// alive after the summary, so every run is bounded: a hang is killed and counted as a failure.
 //
-// libzmq 4.3.5 (inside zeromq.js 6.8.0) can abort the whole process with an assertion in
-// session_base.cpp (clean_pipes, "Resource temporarily unavailable") when a peer drops a
-// connection while a multipart message is in flight: an upstream race, seen once in several
-// clean-clone runs of the socket tests. One abort would take every suite down with it, so a run
-// that dies by SIGABRT before its summary is said so loudly and run once more; a second abort fails.
+// One process per file, because libzmq 4.3.5 (inside zeromq.js 6.8.0) can abort a whole
+// process with an assertion in session_base.cpp (clean_pipes, "Resource temporarily
+// unavailable") when a peer drops a connection while a multipart message is in flight: an
+// upstream race the socket and fault tests provoke on purpose. It hit one clean-clone run twice
+// (two different files); with all suites in one process each abort took every suite down. Now
+// a file whose process dies by SIGABRT before its summary is said so loudly and run again, at
+// most twice; a third abort counts as a failure.
 import { spawn } from 'node:child_process'
+import { readdirSync } from 'node:fs'
 
 const timeoutMs = Number(process.env.TEST_TIMEOUT_MS ?? 40 * 60 * 1000)
-const pattern = process.argv[2] ?? '\\.test\\.ts$'
-const args = ['--import', 'tsx', 'node_modules/uvu/bin.js', '--no-color', 'test', pattern]
+const pattern = new RegExp(process.argv[2] ?? '\\.test\\.ts$')
+const files = readdirSync('test').filter((f) => pattern.test(f)).sort()
+const deadline = Date.now() + timeoutMs
+const ABORT_RETRIES = 2
 
-function runOnce() {
+function escape(text) {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+}
+
+function runFile(file) {
+  const args = ['--import', 'tsx', 'node_modules/uvu/bin.js', '--no-color', 'test',
+    `^${escape(file)}$`]
   return new Promise((resolve) => {
     const child = spawn(process.execPath, args, {
       stdio: ['ignore', 'pipe', 'inherit'],
@@ -32,8 +43,9 @@ function runOnce() {
     let timedOut = false
     const timer = setTimeout(() => {
       timedOut = true
+      process.stdout.write(`\nrun-tests: ${file} ran past the time budget; killed\n`)
       child.kill('SIGKILL')
-    }, timeoutMs)
+    }, Math.max(0, deadline - Date.now()))
 
     // After uvu's summary the process should exit at once; give it a moment, then it is a hang.
     const hangCheck = setInterval(() => {
@@ -42,7 +54,7 @@ function runOnce() {
         setTimeout(() => {
           if (child.exitCode === null) {
             timedOut = true
-            process.stdout.write('\nrun-tests: the test process did not exit after its summary ' +
+            process.stdout.write(`\nrun-tests: ${file} did not exit after its summary ` +
               '(open handle); killed\n')
             child.kill('SIGKILL')
           }
@@ -58,20 +70,28 @@ function runOnce() {
   })
 }
 
-let run = await runOnce()
-if (run.signal === 'SIGABRT' && !run.timedOut && !/Total:/.test(run.out)) {
-  process.stdout.write('\nrun-tests: the test process aborted (SIGABRT, native assertion) before ' +
-    'its summary; running the suites once more\n\n')
-  run = await runOnce()
+let passed = 0
+let failed = 0
+let skipped = 0
+for (const file of files) {
+  let run = await runFile(file)
+  for (let retry = 1; retry <= ABORT_RETRIES && run.signal === 'SIGABRT' && !run.timedOut &&
+    !/Total:/.test(run.out); retry++) {
+    process.stdout.write(`\nrun-tests: ${file}: the test process aborted (SIGABRT, native ` +
+      `assertion) before its summary; running it again (${retry} of ${ABORT_RETRIES})\n\n`)
+    run = await runFile(file)
+  }
+  const { out, code, timedOut } = run
+  const total = Number(/Total:\s+(\d+)/.exec(out)?.[1] ?? NaN)
+  const ok = Number(/Passed:\s+(\d+)/.exec(out)?.[1] ?? 0)
+  let bad = Number.isNaN(total) ? 1 : total - ok
+  if (timedOut) bad += 1
+  if (!Number.isNaN(total) && code !== 0 && bad === 0 && !timedOut) bad = 1
+  passed += ok
+  failed += bad
+  skipped += Number(/Skipped:\s+(\d+)/.exec(out)?.[1] ?? 0)
 }
-
-const { out, code, timedOut } = run
-const total = Number(/Total:\s+(\d+)/.exec(out)?.[1] ?? NaN)
-const passed = Number(/Passed:\s+(\d+)/.exec(out)?.[1] ?? 0)
-const skipped = Number(/Skipped:\s+(\d+)/.exec(out)?.[1] ?? 0)
-let failed = Number.isNaN(total) ? 1 : total - passed
-if (timedOut) failed += 1
-if (!Number.isNaN(total) && code !== 0 && failed === 0 && !timedOut) failed = 1
+if (files.length === 0) failed = 1
 const tail = skipped > 0 ? `, ${skipped} skipped` : ''
 process.stdout.write(`\n${passed} passed, ${failed} failed${tail}\n`)
 process.exit(failed > 0 ? 1 : 0)
