@@ -7,6 +7,7 @@ import { DTYPE_SIZE, type DTypeName } from '../src/kernel/dtype.js'
 import { KernelError } from '../src/kernel/errors.js'
 import { Kernel } from '../src/kernel/kernel.js'
 import { ParallelProfiler, splitRows } from '../src/kernel/parallel-profiler.js'
+import { CTRL_INTS, MAX_PIECES, PIECE_INTS, Slot } from '../src/kernel/parallel-protocol.js'
 import type { ProfileInKernel, RoiTuple } from '../src/kernel/profiles.js'
 import { xProfileRef } from './reference/profile.js'
 import { xorshift32 as rng } from './helpers/random.js'
@@ -146,6 +147,11 @@ test('BlockWalker: the blocks of BlockIndex, one step back, the rest of the tabl
   assert.not.ok(walker.next())
   assert.ok(walker.broken)
   assert.not.ok(walker.reset(new Uint8Array(20), 100, 2), 'block size 0')
+})
+
+test('protocol: every slot of a worker, its pieces included, fits in its control block', () => {
+  assert.ok(Slot.PIECES + MAX_PIECES * PIECE_INTS <= CTRL_INTS)
+  assert.is((CTRL_INTS * 4) % 64, 0, 'whole cache lines')
 })
 
 test('splitRows by cost: a costly range gets fewer rows', () => {

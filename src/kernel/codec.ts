@@ -118,7 +118,7 @@ export class Codec {
   decompressSpanInto(region: Region, src: Uint8Array, elemSize: number, width: number,
     height: number, span: BlockSpan, rows: readonly RowRange[]): number {
     const expectedBytes = width * height * elemSize
-    const inPtr = this.reserveInput(src.length)
+    const inPtr = this.#input.ensure(src.length)
     const dst = region.ensure(expectedBytes)
     const view = this.kernel.bytes(inPtr, src.length)
     view.set(src.subarray(0, 12))
@@ -129,14 +129,6 @@ export class Codec {
       this.kernel.check(status, 'bitshuffle_lz4 ROI decode')
     }
     return dst
-  }
-
-  /**
-   * The input region, grown to `bytes`. A profile worker publishes it, so that the main thread
-   * writes a share of each value straight into its (shared) memory.
-   */
-  reserveInput(bytes: number): number {
-    return this.#input.ensure(bytes)
   }
 
   /**

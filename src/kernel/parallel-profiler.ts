@@ -353,7 +353,6 @@ export class ParallelProfiler {
         const at = w * CTRL_INTS + Slot.PIECES + pieces * PIECE_INTS
         this.#ctrl[at + Piece.START_POS] = startPos
         this.#ctrl[at + Piece.START_ELEM] = startElem
-        this.#ctrl[at + Piece.FIRST_ELEM] = startElem
         this.#ctrl[at + Piece.END_ELEM] = pieceEnd
         Atomics.store(this.#ctrl, ready, ++pieces)
         Atomics.notify(this.#ctrl, ready)

@@ -9,8 +9,8 @@
  */
 import { KernelStatus } from './errors.js'
 
-/** Int32 slots per worker (640 bytes: workers never share a cache line). */
-export const CTRL_INTS = 160
+/** Int32 slots per worker (512 bytes: workers never share a cache line). */
+export const CTRL_INTS = 128
 
 /** Control slots, relative to a worker's base (worker index * CTRL_INTS). */
 export const Slot = {
@@ -52,17 +52,16 @@ export const Slot = {
 } as const
 
 /**
- * A piece: the blocks from the one whose prefix is at START_POS (its first element START_ELEM),
- * decoded where they overlap elements [FIRST_ELEM, END_ELEM).
+ * A piece: whole blocks, from the one whose prefix is at START_POS (its first element
+ * START_ELEM) to element END_ELEM.
  */
 export const Piece = {
   START_POS: 0,
   START_ELEM: 1,
-  FIRST_ELEM: 2,
-  END_ELEM: 3,
+  END_ELEM: 2,
 } as const
 
-export const PIECE_INTS = 4
+export const PIECE_INTS = 3
 export const MAX_PIECES = 32
 export const READY_FINAL = 1 << 30
 export const MAX_ROIS = 3

@@ -7,7 +7,6 @@
  * @module
  */
 import { parentPort, workerData } from 'node:worker_threads'
-import { Codec } from './codec.js'
 import { KernelError } from './errors.js'
 import { Kernel } from './kernel.js'
 import {
@@ -19,8 +18,7 @@ const init = workerData as WorkerInit
 const ctrl = new Int32Array(init.control)
 const base = init.index * CTRL_INTS
 const kernel = Kernel.fromModule(init.module)
-// The main thread has already checked sizes against its limit.
-const codec = new Codec(kernel, { maxBytes: 2 ** 31 - 1 })
+const input = kernel.region()
 const frame = kernel.region()
 const results = kernel.region()
 let seen = Atomics.load(ctrl, base + Slot.SEQ)
@@ -39,7 +37,7 @@ function statusOf(err: unknown): number {
 /** Grows the regions (this thread alone allocates in its memory) and publishes them. */
 function reserve(): void {
   kernel.run(() => {
-    ctrl[base + Slot.INPUT_PTR] = codec.reserveInput(slot(Slot.SRC_LEN))
+    ctrl[base + Slot.INPUT_PTR] = input.ensure(slot(Slot.SRC_LEN))
     frame.ensure(slot(Slot.FRAME_BYTES))
     ctrl[base + Slot.RESULT_PTR] = results.ensure(slot(Slot.RESULT_BYTES))
   })
@@ -70,7 +68,7 @@ function profile(): void {
     const at = base + Slot.PIECES + k * PIECE_INTS
     const status = kernel.run((e) => e.bslz4_decompress_from(inPtr, slot(Slot.SRC_LEN), dst,
       frameBytes, elemSize, ctrl[at + Piece.START_POS]!, ctrl[at + Piece.START_ELEM]!,
-      ctrl[at + Piece.FIRST_ELEM]!, ctrl[at + Piece.END_ELEM]!))
+      ctrl[at + Piece.START_ELEM]!, ctrl[at + Piece.END_ELEM]!))
     kernel.check(status, 'bitshuffle_lz4 ROI decode')
   }
   const nRois = Math.min(MAX_ROIS, slot(Slot.N_ROIS))
