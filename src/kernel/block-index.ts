@@ -6,6 +6,7 @@
  * has more blocks.
  * @module
  */
+import { BlockWalker } from './block-walker.js'
 
 /** The bytes of a value that one element range needs (read by `bslz4_decompress_from`). */
 export interface BlockSpan {
@@ -22,6 +23,7 @@ export class BlockIndex {
   count = 0
   #pos = new Int32Array(0)
   #elem = new Float64Array(0)
+  readonly #walker = new BlockWalker()
 
   /**
    * Walks the block table of `src`; false when it does not add up (a length runs past the
@@ -29,34 +31,22 @@ export class BlockIndex {
    */
   index(src: Uint8Array, outBytes: number, elemSize: number): boolean {
     this.count = 0
-    if (src.length < 12) return false
-    const dv = new DataView(src.buffer, src.byteOffset, src.byteLength)
-    const blockBytes = dv.getUint32(8)
-    if (blockBytes === 0 || blockBytes % (8 * elemSize) !== 0) return false
-    const n = outBytes / elemSize
-    const blockElems = blockBytes / elemSize
-    this.#reserve(Math.ceil(n / blockElems) + 2)
-    let pos = 12
-    let elem = 0
+    const walker = this.#walker
+    if (!walker.reset(src, outBytes, elemSize)) return false
+    this.#reserve(walker.blocks + 2)
     let k = 0
-    while (n - elem >= 8) {
-      const bn = Math.min(blockElems, (n - elem) & ~7)
-      if (pos + 4 > src.length) return false
-      const clen = dv.getUint32(pos)
-      if (pos + 4 + clen > src.length) return false
-      this.#pos[k] = pos
-      this.#elem[k] = elem
-      pos += 4 + clen
-      elem += bn
+    while (walker.next()) {
+      this.#pos[k] = walker.pos
+      this.#elem[k] = walker.elem
       k++
     }
-    const tail = (n - elem) * elemSize
-    if (pos + tail > src.length) return false
+    const tailEnd = walker.tailEnd
+    if (walker.broken || tailEnd > src.length) return false
     // The raw tail is one more entry; the end position closes it.
-    this.#pos[k] = pos
-    this.#elem[k] = elem
-    this.#pos[k + 1] = pos + tail
-    this.#elem[k + 1] = n
+    this.#pos[k] = walker.end
+    this.#elem[k] = walker.elem + walker.count
+    this.#pos[k + 1] = tailEnd
+    this.#elem[k + 1] = outBytes / elemSize
     this.count = k
     return true
   }

@@ -1,8 +1,9 @@
 /**
  * A forward walk over the block table of one bitshuffle_lz4 value: the 4-byte big-endian length
- * prefix of each LZ4 block after the 12-byte header. ParallelProfiler walks a worker's share
- * while it copies it (the prefix it reads next was just copied, so it is in cache; a cold walk of
- * a 5.5 MB value costs one cache miss per 8 KiB block, ~0.2 ms here). Reused across frames.
+ * prefix of each LZ4 block after the 12-byte header, then the raw tail. BlockIndex records a whole
+ * walk; ParallelProfiler walks a worker's share while it copies it (the prefix it reads next was
+ * just copied, so it is in cache; a cold walk of a 5.5 MB value costs one cache miss per 8 KiB
+ * block, ~0.2 ms here). Reused across frames.
  * @module
  */
 
@@ -36,6 +37,19 @@ export class BlockWalker {
     this.#elemSize = elemSize
     this.#n = outBytes / elemSize
     return true
+  }
+
+  /** At most this many blocks (for sizing a table of them). */
+  get blocks(): number {
+    return Math.ceil(this.#n / this.#blockElems)
+  }
+
+  /**
+   * After the last block: where the raw tail (the n mod 8 elements stored as they are) ends,
+   * which a whole value must reach.
+   */
+  get tailEnd(): number {
+    return this.end + (this.#n - this.elem - this.count) * this.#elemSize
   }
 
   /** Where the next block's prefix is (the current block's end). */
@@ -81,9 +95,7 @@ export class BlockWalker {
     while (this.next()) {
       // Only the lengths are read.
     }
-    if (this.broken) return false
-    const tail = (this.#n - this.elem - this.count) * this.#elemSize
-    return this.end + tail <= this.#src.length
+    return !this.broken && this.tailEnd <= this.#src.length
   }
 
   /** Makes the next `next()` return the current block again. */
