@@ -12,6 +12,7 @@ import { readFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 import { Kernel } from '../src/kernel/kernel.js'
 import { generateFrame } from '../src/sim/frame.js'
+import { REFERENCES, TAPS, edgeBuffers, edgeRing } from './edge-case.js'
 
 const { values: args, positionals: files } = parseArgs({
   allowPositionals: true,
@@ -24,25 +25,10 @@ const W = 2560
 const H = 2160
 const ROW0 = 1150
 const ROWS = 400
-const TAPS = 50
-const REFS = 4
 
-// The same ring as bench/kernel.ts: 4 reference profiles of a shot without edge, then the signal.
-const ring = new Float64Array((REFS + 1) * W)
-{
-  const sig = new Uint16Array(W * H)
-  generateFrame(sig, { width: W, height: H, edgeX: 1200.4, seed: 1 })
-  const ref = new Uint16Array(W * H)
-  generateFrame(ref, { width: W, height: H, seed: 2 })
-  for (let k = 0; k <= REFS; k++) {
-    const src = k === REFS ? sig : ref
-    for (let x = 0; x < W; x++) {
-      let sum = 0
-      for (let y = ROW0; y < ROW0 + ROWS; y++) sum += src[y * W + x]!
-      ring[k * W + x] = sum + k
-    }
-  }
-}
+const signal = new Uint16Array(W * H)
+generateFrame(signal, { width: W, height: H, edgeX: 1200.4, seed: 1 })
+const ring = edgeRing(signal, W, H, ROW0, ROWS)
 
 const STAGES = ['mean', 'subtract', 'refine', 'find', 'all'] as const
 type Stage = (typeof STAGES)[number]
@@ -57,22 +43,18 @@ const builds: Build[] = []
 for (const file of files) {
   const e = (await Kernel.load(readFileSync(file))).exports
   const n = W
-  const ringPtr = e.alloc((REFS + 1) * n * 8)
-  const meanPtr = e.alloc(n * 8)
-  const subPtr = e.alloc(n * 8)
-  const refPtr = e.alloc((n + 2) * 8)
-  const scratchPtr = e.alloc((n + 3) * 8)
-  const outPtr = e.alloc(5 * 8)
+  const { ring: ringPtr, mean: meanPtr, sub: subPtr, refined: refPtr, scratch: scratchPtr,
+    out: outPtr } = edgeBuffers(e.alloc, n)
   new Float64Array(e.memory.buffer, ringPtr, ring.length).set(ring)
-  const sigPtr = ringPtr + REFS * n * 8
+  const sigPtr = ringPtr + REFERENCES * n * 8
   let m = n
   const run: Record<Stage, () => void> = {
-    mean: () => e.profiles_mean(ringPtr, REFS, n, meanPtr),
+    mean: () => e.profiles_mean(ringPtr, REFERENCES, n, meanPtr),
     subtract: () => e.profile_subtract(sigPtr, meanPtr, n, subPtr),
     refine: () => { m = e.profile_refine(subPtr, n, 1, n - 1, refPtr) },
     find: () => e.edge_find(refPtr, m, TAPS, 0, scratchPtr, outPtr),
     all: () => {
-      e.profiles_mean(ringPtr, REFS, n, meanPtr)
+      e.profiles_mean(ringPtr, REFERENCES, n, meanPtr)
       e.profile_subtract(sigPtr, meanPtr, n, subPtr)
       const m = e.profile_refine(subPtr, n, 1, n - 1, refPtr)
       e.edge_find(refPtr, m, TAPS, 0, scratchPtr, outPtr)

@@ -25,6 +25,7 @@ import { ParallelProfiler } from '../src/kernel/parallel-profiler.js'
 import { generateFrame } from '../src/sim/frame.js'
 import { bslz4DecodeRef } from '../test/reference/bitshuffle.js'
 import { xProfileRef, type Roi } from '../test/reference/profile.js'
+import { REFERENCES, TAPS, edgeBuffers, edgeRing } from './edge-case.js'
 
 const { values: args } = parseArgs({
   options: {
@@ -43,8 +44,6 @@ const HEIGHT = 2160
 const FRAME = `${WIDTH}x${HEIGHT} uint16 bitshuffle_lz4`
 const SIGNAL: Roi = [0, 2560, 1150, 400]
 const BACKGROUND: Roi = [0, 2560, 500, 400]
-const TAPS = 50
-const REFERENCES = 4
 
 interface Result {
   name: string
@@ -181,30 +180,10 @@ if (!kernel.bytes(check, raw.length).every((v, i) => v === raw[i])) {
 // edge_2560: mean of the reference ring, subtraction, (step-1) refinement, step correlation.
 {
   const n = WIDTH
-  const ring = kernel.region()
-  const mean = kernel.region()
-  const sub = kernel.region()
-  const refined = kernel.region()
-  const scratch = kernel.region()
-  const out = kernel.region()
-  const ringPtr = ring.ensure((REFERENCES + 1) * n * 8)
-  const meanPtr = mean.ensure(n * 8)
-  const subPtr = sub.ensure(n * 8)
-  const refPtr = refined.ensure((n + 2) * 8)
-  const scratchPtr = scratch.ensure((n + 3) * 8)
-  const outPtr = out.ensure(5 * 8)
-  const ringView = new Float64Array(kernel.exports.memory.buffer, ringPtr, (REFERENCES + 1) * n)
-  const refShot = new Uint16Array(WIDTH * HEIGHT)
-  generateFrame(refShot, { width: WIDTH, height: HEIGHT, seed: 2 })
-  const shots = [refShot, pixels]
-  for (let k = 0; k <= REFERENCES; k++) {
-    const src = shots[k === REFERENCES ? 1 : 0]!
-    for (let x = 0; x < n; x++) {
-      let sum = 0
-      for (let y = SIGNAL[2]; y < SIGNAL[2] + SIGNAL[3]; y++) sum += src[y * WIDTH + x]!
-      ringView[k * n + x] = sum + k
-    }
-  }
+  const { ring: ringPtr, mean: meanPtr, sub: subPtr, refined: refPtr, scratch: scratchPtr,
+    out: outPtr } = edgeBuffers((bytes) => kernel.region().ensure(bytes), n)
+  new Float64Array(kernel.exports.memory.buffer, ringPtr, (REFERENCES + 1) * n)
+    .set(edgeRing(pixels, WIDTH, HEIGHT, SIGNAL[2], SIGNAL[3]))
   const sigPtr = ringPtr + REFERENCES * n * 8
   const e = kernel.exports
   let position = 0
