@@ -22,7 +22,8 @@ import { startSimulator, type Simulator } from '../sim/simulator.js'
 import { StateStore } from '../state/store.js'
 import { runDump } from './dump.js'
 import { runSimulate } from './simulate.js'
-import { parseServiceArgs, USAGE, UsageError, type ServiceConfig } from './args.js'
+import type { ServiceConfig } from '../config.js'
+import { parseServiceArgs, USAGE, UsageError } from './args.js'
 
 /** Longest a clean shutdown may take before the process exits anyway (SIGTERM: within 2 s). */
 const SHUTDOWN_LIMIT_MS = 1700

@@ -16,7 +16,7 @@ import type { ParallelProfiler } from '../kernel/parallel-profiler.js'
 import {
   ProfileKernels, type FrameRef, type ProfileInKernel, type ProfileSums, type RoiTuple,
 } from '../kernel/profiles.js'
-import type { ChannelNaming } from '../cli/args.js'
+import type { ChannelNaming } from '../config.js'
 import type { Metrics } from '../metrics.js'
 import { roiFits, type Roi } from './roi.js'
 import type { EdgeResult } from './edge-finder.js'

@@ -14,7 +14,7 @@ import type { BsreadError } from '../bsread/errors.js'
 import {
   ControlError, type ProcessingStatus, type Requester, type RoiKind, type ServiceControl,
 } from '../api/app.js'
-import type { ServiceConfig } from '../cli/args.js'
+import type { ServiceConfig } from '../config.js'
 import { Codec } from '../kernel/codec.js'
 import type { Kernel } from '../kernel/kernel.js'
 import type { ParallelProfiler } from '../kernel/parallel-profiler.js'
