@@ -13,7 +13,7 @@ import type { BsreadMessage, RawValue } from '../bsread/decoder.js'
 import type { BsreadError } from '../bsread/errors.js'
 import {
   ControlError, type ProcessingStatus, type Requester, type RoiKind, type ServiceControl,
-} from '../api/app.js'
+} from './control.js'
 import type { ServiceConfig } from '../config.js'
 import { Codec } from '../kernel/codec.js'
 import type { Kernel } from '../kernel/kernel.js'
