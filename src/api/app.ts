@@ -11,8 +11,6 @@ import { bodyLimit } from 'hono/body-limit'
 import { cors } from 'hono/cors'
 import type { Logger } from '../log.js'
 import type { Metrics } from '../metrics.js'
-import type { PreviewFeed } from '../preview/feed.js'
-import { previewRoutes } from '../preview/routes.js'
 import {
   ControlError, type ProcessingStatus, type Requester, type RoiKind, type ServiceControl,
 } from '../processing/control.js'
@@ -28,8 +26,6 @@ export interface AppDeps {
   apiToken?: string
   /** Largest accepted request body (bytes). */
   maxBodyBytes?: number
-  /** The browser preview's frame feed (its routes are mounted when given). */
-  feed?: PreviewFeed
 }
 
 /** Paths and their methods, for 405 answers (the old service answered those too). */
@@ -98,7 +94,7 @@ function tokenMatches(header: string | undefined, token: string): boolean {
   return given.length === want.length && timingSafeEqual(given, want)
 }
 
-/** Builds the API. Routes of other modules (the preview) are mounted at the marked place. */
+/** Builds the API. Other modules' routes (the preview) are mounted by the caller. */
 export function createApp(deps: AppDeps): Hono {
   const { control, log, metrics } = deps
   const app = new Hono()
@@ -194,9 +190,6 @@ export function createApp(deps: AppDeps): Hono {
       'Content-Type': metrics.registry.contentType,
     })
   })
-
-  // Other modules' routes (the browser preview) are mounted here.
-  if (deps.feed) app.route('/', previewRoutes({ feed: deps.feed }))
 
   app.notFound((c) => {
     const methods = ROUTES[c.req.path]

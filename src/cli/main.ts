@@ -12,7 +12,7 @@ import { ParallelProfiler } from '../kernel/parallel-profiler.js'
 import { createLogger, type Logger } from '../log.js'
 import { Metrics } from '../metrics.js'
 import { PreviewFeed } from '../preview/feed.js'
-import { previewWebSocket } from '../preview/routes.js'
+import { previewRoutes, previewWebSocket } from '../preview/routes.js'
 import { FinderStage } from '../processing/edge-stage.js'
 import { EDGE_STATUS, parameterModel } from '../processing/parameters.js'
 import { FAULT_ENV, FaultInjection } from '../processing/faults.js'
@@ -104,7 +104,7 @@ export async function startService(
       parameters: parameterModel,
       edge: new FinderStage(kernel, { codec }),
       parameterInfo: { edge_status: EDGE_STATUS },
-      ...(feed ? { feed } : {}),
+      ...(feed ? { observer: feed } : {}),
       ...(faults ? { faults } : {}),
       ...(parallel ? { parallel } : {}),
     })
@@ -117,8 +117,8 @@ export async function startService(
     const app = createApp({
       control: service, log: log.child({ module: 'http' }), metrics,
       ...(config.apiToken !== undefined ? { apiToken: config.apiToken } : {}),
-      ...(feed ? { feed } : {}),
     })
+    if (feed) app.route('/', previewRoutes({ feed }))
     http = await listen(app, {
       port: config.restPort, host: config.restInterface,
       ...(feed ? { websocket: previewWebSocket() } : {}),

@@ -20,9 +20,9 @@ import type { Kernel } from '../kernel/kernel.js'
 import type { ParallelProfiler } from '../kernel/parallel-profiler.js'
 import { RateLimitedLog, type Logger } from '../log.js'
 import type { Metrics } from '../metrics.js'
-import type { PreviewFeed } from '../preview/feed.js'
 import { StateWriteError, type StateStore } from '../state/store.js'
 import type { FaultInjection } from './faults.js'
+import type { FrameObserver } from './frame-observer.js'
 import { OutputQueue } from './output-queue.js'
 import { FramePipeline, type EdgeStage } from './pipeline.js'
 import { RoiError, validateRoi, type Roi } from './roi.js'
@@ -45,7 +45,8 @@ export interface ServiceOptions<P extends object> {
   }
   /** Static parameter facts for GET /parameters (e.g. the edge_status table). */
   parameterInfo?: Record<string, unknown>
-  feed?: PreviewFeed
+  /** Sees every frame and result (the browser preview); wired by the command line. */
+  observer?: FrameObserver
   /** Test-only failures (src/processing/faults.ts, env PSEN_FAULT_INJECTION). */
   faults?: FaultInjection
   /** Shares each frame's decode + profiles with worker threads (--threads > 1); closed here. */
@@ -504,10 +505,10 @@ export class PsenService<P extends object> implements ServiceControl {
         channels: [{ info: this.#pipeline.paramsInfo, value: snap.json }],
       })
     }
-    if (this.#opts.feed && raw !== undefined) {
+    if (this.#opts.observer && raw !== undefined) {
       const e = this.#pipeline.lastEdge
       if (e) {
-        this.#opts.feed.offerResult(msg.pulseId, e.edge_position, e.cross_correlation_amplitude)
+        this.#opts.observer.offerResult(msg.pulseId, e.edge_position, e.cross_correlation_amplitude)
       }
     }
     stats.processed(performance.now() - t0)
@@ -533,7 +534,7 @@ export class PsenService<P extends object> implements ServiceControl {
   }
 
   #forwardImage(msg: BsreadMessage, raw: RawValue, stats: RunStatistics): void {
-    this.#opts.feed?.offer(msg.pulseId, msg.globalTimestamp, raw.info, raw.bytes)
+    this.#opts.observer?.offer(msg.pulseId, msg.globalTimestamp, raw.info, raw.bytes)
     let parts: Buffer[]
     try {
       parts = this.#imageEncoder.encode({
