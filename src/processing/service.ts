@@ -38,11 +38,8 @@ export interface ServiceOptions<P extends object> {
   store: StateStore
   kernel: Kernel
   parameters: ParameterModel<P>
-  /** Builds the edge stage (one per service; reset through `onSettingsChange`). */
-  edge: EdgeStage<P> & {
-    onSettingsChange?(previous: Snapshot<P>, next: Snapshot<P>): void
-    statistics?(): Record<string, unknown>
-  }
+  /** The edge stage (one per service). */
+  edge: EdgeStage<P> & { statistics?(): Record<string, unknown> }
   /** Static parameter facts for GET /parameters (e.g. the edge_status table). */
   parameterInfo?: Record<string, unknown>
   /** Sees every frame and result (the browser preview); wired by the command line. */
@@ -375,7 +372,6 @@ export class PsenService<P extends object> implements ServiceControl {
           `${code ? ` (${code})` : ''}; nothing was changed.`)
       }
       this.#snapshot = next
-      this.#opts.edge.onSettingsChange?.(cur, next)
       this.#roiMetrics(next)
       this.#log.info({ change: who.endpoint, client: who.client, old, new: now },
         'settings changed')
