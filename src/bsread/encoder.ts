@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto'
 
 import { BsreadError } from './errors.js'
-import type { DecodedValue } from './decoder.js'
+import type { DecodedValue } from './values.js'
 import {
   ELEMENT_SIZE, elementCount,
   type BsreadCodec, type ChannelInfo, type Compression, type Timestamp,
