@@ -3,6 +3,9 @@
  * decompressed through the codec, and decoded into JS values; and the per-channel timestamps.
  * @module
  */
+import {
+  BITSHUFFLE_HEADER_BYTES, bitshuffleBlockBytes, bitshuffleTotalBytes,
+} from '../kernel/bitshuffle-header.js'
 import { BsreadError } from './errors.js'
 import {
   ELEMENT_SIZE, elementCount, type BsreadCodec, type ChannelInfo, type Encoding, type Timestamp,
@@ -42,12 +45,12 @@ export function declaredSize(
     if (b.length < 4) throw new BsreadError('value_size', `lz4 value of ${b.length} bytes`)
     return new DataView(b.buffer, b.byteOffset, 4).getUint32(0, true)
   }
-  if (b.length < 12) {
+  if (b.length < BITSHUFFLE_HEADER_BYTES) {
     throw new BsreadError('value_size', `bitshuffle_lz4 value of ${b.length} bytes`)
   }
-  const dv = new DataView(b.buffer, b.byteOffset, 12)
-  const size = dv.getUint32(0) * 2 ** 32 + dv.getUint32(4)
-  const block = dv.getUint32(8)
+  // A u64 above 2^53 rounds to the nearest double (hi * 2^32 + lo did the same).
+  const size = Number(bitshuffleTotalBytes(b))
+  const block = bitshuffleBlockBytes(b)
   if (block === 0 || block % elemSize !== 0) {
     throw new BsreadError('value_size', `bitshuffle_lz4 block size ${block}`)
   }

@@ -16,6 +16,7 @@
  * after the main thread gets fewer rows on the next frame.
  * @module
  */
+import { BITSHUFFLE_HEADER_BYTES, bitshuffleTotalBytes } from './bitshuffle-header.js'
 import { BlockWalker } from './block-walker.js'
 import { mergeRows, type Codec, type RowRange } from './codec.js'
 import { DType, DTYPE_SIZE, sumKind, type SumKind } from './dtype.js'
@@ -212,8 +213,8 @@ export class ParallelProfiler {
     if (src.length + outBytes > MAX_SPLIT_BYTES) return undefined
     // A header that disagrees with the shape, or a block table that does not add up, goes to
     // the single-thread path, which reports it.
-    if (src.length < 12 || new DataView(src.buffer, src.byteOffset, 12).getBigUint64(0) !==
-        BigInt(outBytes) || !this.#walker.reset(src, outBytes, elemSize)) {
+    if (src.length < BITSHUFFLE_HEADER_BYTES || bitshuffleTotalBytes(src) !== BigInt(outBytes) ||
+        !this.#walker.reset(src, outBytes, elemSize)) {
       return undefined
     }
     // Shares of the rows in order: the workers first, the main thread last (it copies the

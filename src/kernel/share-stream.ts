@@ -6,6 +6,7 @@
  * Also finds the span of blocks that holds the main thread's own (last) share.
  * @module
  */
+import { BITSHUFFLE_HEADER_BYTES } from './bitshuffle-header.js'
 import type { BlockSpan } from './block-index.js'
 import type { BlockWalker } from './block-walker.js'
 import type { RowRange } from './codec.js'
@@ -57,7 +58,7 @@ export class ShareStreamer {
       }
       startElem = pieceEnd
     }
-    copyInto(memory, input, src, 0, 12)
+    copyInto(memory, input, src, 0, BITSHUFFLE_HEADER_BYTES)
     let open = false
     for (;;) {
       // Copy ahead of the walk, so that the next prefix it reads is already in cache.
