@@ -18,7 +18,7 @@ import {
 
 export {
   DEFAULT_MAX_VALUE_BYTES, checkValueSize, decodeValue, decompressValue, readTimestamp,
-  swapInPlace, type DecodedValue, type RawValue,
+  type DecodedValue, type RawValue,
 } from './values.js'
 
 /** A decoded bsread message; values are decoded lazily (`value()` + `decodeValue`). */

@@ -6,6 +6,7 @@
 import {
   BITSHUFFLE_HEADER_BYTES, bitshuffleBlockBytes, bitshuffleTotalBytes,
 } from '../kernel/bitshuffle-header.js'
+import { byteswap } from '../kernel/byteswap.js'
 import { BsreadError } from './errors.js'
 import {
   ELEMENT_SIZE, elementCount, type BsreadCodec, type ChannelInfo, type Encoding, type Timestamp,
@@ -147,7 +148,7 @@ export function decodeValue(
   }
   const n = elementCount(info.shape)
   if (info.type === 'bool') return n === 1 ? bytes[0] !== 0 : Array.from(bytes, (b) => b !== 0)
-  if (info.encoding === 'big') swapInPlace(bytes, ELEMENT_SIZE[info.type])
+  if (info.encoding === 'big') byteswap(bytes, ELEMENT_SIZE[info.type])
   const arr = typedView(info.type, bytes.buffer as ArrayBuffer, bytes.byteOffset, n)
   return n === 1 ? (arr[0] as number | bigint) : arr
 }
@@ -165,12 +166,4 @@ function typedView(type: ChannelInfo['type'], buf: ArrayBuffer, off: number, n: 
     case 'float32': return new Float32Array(buf, off, n)
     default: return new Float64Array(buf, off, n)
   }
-}
-
-/** Reverses the byte order of every element (in place). */
-export function swapInPlace(bytes: Uint8Array, elemSize: number): void {
-  const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
-  if (elemSize === 2) b.swap16()
-  else if (elemSize === 4) b.swap32()
-  else if (elemSize === 8) b.swap64()
 }

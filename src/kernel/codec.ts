@@ -6,6 +6,7 @@
  */
 import { BITSHUFFLE_HEADER_BYTES, bitshuffleTotalBytes } from './bitshuffle-header.js'
 import { BlockIndex, type BlockSpan } from './block-index.js'
+import { byteswap } from './byteswap.js'
 import { KernelError } from './errors.js'
 import type { Kernel, Region } from './kernel.js'
 
@@ -166,16 +167,7 @@ export class Codec {
 
   /** Reverses the byte order of every elemSize-byte element of a JS array, in place. */
   static byteswap(bytes: Uint8Array, elemSize: number): Uint8Array {
-    if (elemSize <= 1) return bytes
-    if (bytes.length % elemSize !== 0) fail('BAD_ARGUMENT', 'length is not a multiple of elemSize')
-    for (let i = 0; i < bytes.length; i += elemSize) {
-      for (let a = i, b = i + elemSize - 1; a < b; a++, b--) {
-        const t = bytes[a]!
-        bytes[a] = bytes[b]!
-        bytes[b] = t
-      }
-    }
-    return bytes
+    return byteswap(bytes, elemSize)
   }
 
   #checkArgs(elemSize: number, expectedBytes: number): void {
