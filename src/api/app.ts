@@ -155,7 +155,7 @@ export function createApp(deps: AppDeps): Hono {
     return ok(c)
   })
   app.get('/status', (c) => ok(c, { last_error: control.lastError() }))
-  app.get('/statistics', (c) => ok(c, { statistics: control.statistics() }))
+  app.get('/statistics', async (c) => ok(c, { statistics: await control.statistics() }))
 
   for (const kind of ['roi_signal', 'roi_background'] as const) {
     app.get(`/${kind}`, (c) => ok(c, { [kind]: control.getRoi(kind) }))
