@@ -44,7 +44,7 @@ test('frames run in the worker; state, statistics, metrics and images reach this
     const config: ServiceConfig = {
       ...DEFAULTS, inputStream: sender.endpoint, prefix: 'INGEST', dataPort, imagePort,
       restPort: 0, streamInterface: '127.0.0.1', stateFile: undefined, apiToken: undefined,
-      previewRate: 50, logLevel: 'CRITICAL',
+      previewRate: 50, logLevel: 'CRITICAL', autoStart: false,
     }
     const metrics = new Metrics({ defaultMetrics: false })
     const observer = new Recorder()
