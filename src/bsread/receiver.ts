@@ -6,7 +6,7 @@
 import * as zmq from 'zeromq'
 
 import { BsreadDecoder, type BsreadMessage, type DecoderOptions } from './decoder.js'
-import { BsreadError, type BsreadErrorReason } from './errors.js'
+import { BsreadError, brief, type BsreadErrorReason } from './errors.js'
 
 export interface ReceiverOptions extends DecoderOptions {
   /** `tcp://host:port` of the sender. */
@@ -137,8 +137,10 @@ export class BsreadReceiver {
       this.stats.decoded++
       this.lastDecodeMs = performance.now() - t0
       return m
-    } catch (err) {
-      if (!(err instanceof BsreadError)) throw err
+    } catch (thrown) {
+      // The decoder throws only BsreadError; this holds even if a bug slipped through.
+      const err = thrown instanceof BsreadError ? thrown : new BsreadError('decode_failed',
+        `cannot decode: ${brief(thrown instanceof Error ? thrown.message : thrown, 200)}`)
       this.stats.errors++
       this.stats.byReason[err.reason] = (this.stats.byReason[err.reason] ?? 0) + 1
       this.#onError?.(err, parts)
