@@ -7,6 +7,7 @@ import {
   BITSHUFFLE_HEADER_BYTES, bitshuffleBlockBytes, bitshuffleTotalBytes,
 } from '../kernel/bitshuffle-header.js'
 import { byteswap } from '../kernel/byteswap.js'
+import { maxDecodedBytes } from '../kernel/codec.js'
 import { BsreadError, brief } from './errors.js'
 import {
   ELEMENT_SIZE, elementCount, type BsreadCodec, type ChannelInfo, type Encoding, type Timestamp,
@@ -28,8 +29,6 @@ export type DecodedValue =
   | boolean[]
 
 export const DEFAULT_MAX_VALUE_BYTES = 256 * 1024 * 1024
-/** LZ4 cannot expand more than ~255×; a larger declared size is a lie. */
-const MAX_LZ4_RATIO = 255
 
 /** 16 bytes: int64 seconds + int64 nanoseconds in the channel's byte order. */
 export function readTimestamp(b: Uint8Array, encoding: Encoding): Timestamp {
@@ -100,7 +99,7 @@ export function checkValueSize(info: ChannelInfo, bytes: Uint8Array, maxBytes: n
  * an allocation beyond what the received bytes can fill.
  */
 export function checkFillable(compressed: number, size: number, what: string): void {
-  if (size > compressed * MAX_LZ4_RATIO + 64) {
+  if (size > maxDecodedBytes(compressed)) {
     throw new BsreadError('value_size',
       `${what}: ${compressed} compressed bytes cannot hold ${size} bytes`)
   }

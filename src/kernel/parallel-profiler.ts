@@ -18,7 +18,7 @@
  */
 import { BITSHUFFLE_HEADER_BYTES, bitshuffleTotalBytes } from './bitshuffle-header.js'
 import { BlockWalker } from './block-walker.js'
-import { mergeRows, type Codec, type RowRange } from './codec.js'
+import { maxDecodedBytes, mergeRows, type Codec, type RowRange } from './codec.js'
 import { DType, DTYPE_SIZE, sumKind, type SumKind } from './dtype.js'
 import { KernelError, statusName } from './errors.js'
 import type { Kernel, Region } from './kernel.js'
@@ -210,7 +210,9 @@ export class ParallelProfiler {
     }
     const elemSize = DTYPE_SIZE[frame.dtype]
     const outBytes = width * height * elemSize
-    if (src.length + outBytes > MAX_SPLIT_BYTES) return undefined
+    if (src.length + outBytes > MAX_SPLIT_BYTES || outBytes > maxDecodedBytes(src.length)) {
+      return undefined
+    }
     // A header that disagrees with the shape, or a block table that does not add up, goes to
     // the single-thread path, which reports it.
     if (src.length < BITSHUFFLE_HEADER_BYTES || bitshuffleTotalBytes(src) !== BigInt(outBytes) ||

@@ -30,7 +30,7 @@ function slot(i: number): number {
 }
 
 function statusOf(err: unknown): number {
-  if (!(err instanceof KernelError)) return JobStatus.FAILED
+  if (!(err instanceof KernelError) || err.code === 'MEMORY_CAP') return JobStatus.FAILED
   return JobStatus[err.code]
 }
 
