@@ -135,7 +135,14 @@ export function decompressValue(
   raw: RawValue, codec: BsreadCodec | undefined, maxBytes = DEFAULT_MAX_VALUE_BYTES,
 ): Uint8Array {
   const size = checkValueSize(raw.info, raw.bytes, maxBytes)
-  if (raw.info.compression === 'none') return Uint8Array.prototype.slice.call(raw.bytes)
+  if (raw.info.compression === 'none') {
+    // checkValueSize leaves raw values to the part size limit; a copy respects maxBytes too.
+    if (size > maxBytes) {
+      throw new BsreadError('decompressed_too_large',
+        `channel ${brief(raw.info.name)}: ${size} bytes, limit ${maxBytes}`)
+    }
+    return Uint8Array.prototype.slice.call(raw.bytes)
+  }
   return decompress(codec, raw.bytes, raw.info.compression, ELEMENT_SIZE[raw.info.type], size,
     `channel ${brief(raw.info.name)}`)
 }
