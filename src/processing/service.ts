@@ -122,7 +122,9 @@ export class PsenService<P extends object> implements ServiceControl {
       ...(opts.parallel ? {
         decodeThreads: () => {
           const p = opts.parallel!
-          return { threads: p.threads, split: p.split, single: p.single, broken: !!p.broken }
+          return {
+            threads: p.threads, split: p.split, single: p.single, late: p.late, broken: !!p.broken,
+          }
         },
       } : {}),
     })
