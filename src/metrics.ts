@@ -58,7 +58,9 @@ export interface MetricsSources {
   /** Bytes of WebAssembly memory in use. */
   wasmMemoryBytes?: () => number
   /** Frames whose decode + profiles were split across threads / run on the main thread alone. */
-  decodeThreads?: () => { threads: number, split: number, single: number, broken: boolean }
+  decodeThreads?: () => {
+    threads: number, split: number, single: number, late: number, broken: boolean
+  }
 }
 
 export class Metrics {
@@ -80,6 +82,7 @@ export class Metrics {
   readonly processing: Gauge
   readonly #httpRequests: Counter<'method' | 'route' | 'code'>
   readonly #httpSeconds: Histogram<'route'>
+  readonly #httpRefused: Counter<'reason' | 'route'>
   #sources: MetricsSources = {}
 
   constructor(opts: { defaultMetrics?: boolean } = {}) {
@@ -173,7 +176,8 @@ export class Metrics {
     })
     new Counter({
       name: 'psen_frames_decoded_total',
-      help: 'Frames decoded, by path: split across threads or on the main thread alone',
+      help: 'Frames decoded, by path: split across threads, on the main thread alone, or ' +
+        'on the main thread after a worker was late (> 50 ms)',
       labelNames: ['path'], registers,
       collect() {
         const t = sources().decodeThreads?.()
@@ -181,6 +185,8 @@ export class Metrics {
         this.reset()
         this.inc({ path: 'split' }, t.split)
         this.inc({ path: 'single' }, t.single)
+        // Split given up after a worker was late (then decoded on the main thread alone).
+        this.inc({ path: 'late' }, t.late)
       },
     })
     this.#httpRequests = new Counter({
@@ -190,6 +196,12 @@ export class Metrics {
     this.#httpSeconds = new Histogram({
       name: 'psen_http_request_seconds', help: 'HTTP request duration',
       labelNames: ['route'], registers, buckets: [0.001, 0.005, 0.025, 0.1, 0.5, 2],
+    })
+    this.#httpRefused = new Counter({
+      name: 'psen_http_refused_total',
+      help: 'Mutating HTTP requests and WebSocket upgrades refused, by reason: origin (a page ' +
+        'of another web origin, CSRF), token (missing or wrong API token)',
+      labelNames: ['reason', 'route'], registers,
     })
   }
 
@@ -209,6 +221,11 @@ export class Metrics {
   /** Connects metrics that are read from their owner at scrape time. */
   setSources(sources: MetricsSources): void {
     this.#sources = { ...this.#sources, ...sources }
+  }
+
+  /** A request refused by the origin or token rule (src/api/guard.ts). */
+  httpRefused(reason: 'origin' | 'token', route: string): void {
+    this.#httpRefused.inc({ reason, route })
   }
 
   httpRequest(method: string, route: string, code: number, seconds: number): void {

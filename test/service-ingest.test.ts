@@ -35,6 +35,10 @@ class Recorder implements FrameObserver {
   wantsFrames(): boolean {
     return this.want
   }
+
+  clear(): void {
+    this.images = []
+  }
 }
 
 test('frames run in the worker; state, statistics, metrics and images reach this thread',
@@ -112,6 +116,7 @@ test('frames run in the worker; state, statistics, metrics and images reach this
       await waitFor('the missing image as last error',
         () => engine.lastError()?.cause === 'missing_image')
       assert.is(await engine.stop(), Number(pid))
+      assert.is(observer.images.length, 0, 'the observer forgot its image at the stop')
     } finally {
       await data.close()
       await image.close()

@@ -22,7 +22,7 @@ import type { FrameEngine, LoopEnded } from './frame-engine.js'
 import { FrameHandler } from './frame-handler.js'
 import type { FrameObserver } from './frame-observer.js'
 import { openInput } from './input.js'
-import { OutputQueue } from './output-queue.js'
+import { OutputQueue, type OutputQueueOptions } from './output-queue.js'
 import { FramePipeline, type EdgeStage } from './pipeline.js'
 import type { Snapshot } from './settings.js'
 import {
@@ -62,6 +62,7 @@ interface Run {
 }
 
 const RESTART_BACKOFF_MS = 1000
+const MiB = 1024 * 1024
 
 /** The frame engine of one thread. Create with `FrameLoop.create` (binds the output streams). */
 export class FrameLoop<P extends object> implements FrameEngine<P> {
@@ -115,7 +116,9 @@ export class FrameLoop<P extends object> implements FrameEngine<P> {
       ...(opts.parallel ? {
         decodeThreads: () => {
           const p = opts.parallel!
-          return { threads: p.threads, split: p.split, single: p.single, broken: !!p.broken }
+          return {
+            threads: p.threads, split: p.split, single: p.single, late: p.late, broken: !!p.broken,
+          }
         },
       } : {}),
     })
@@ -131,7 +134,7 @@ export class FrameLoop<P extends object> implements FrameEngine<P> {
     let image: OutputQueue
     try {
       image = await bindQueue(`tcp://${iface}:${config.imagePort}`, 'image', {
-        capacity: config.imageQueue, waitMs: 0,
+        capacity: config.imageQueue, maxBytes: config.imageQueueMb * MiB, waitMs: 0,
       })
     } catch (err) {
       data.close()
@@ -180,6 +183,7 @@ export class FrameLoop<P extends object> implements FrameEngine<P> {
     run.wake?.()
     await run.done
     this.#run = undefined
+    this.#opts.observer?.clear()
     return run.stats.nProcessed
   }
 
@@ -286,7 +290,7 @@ export class FrameLoop<P extends object> implements FrameEngine<P> {
 }
 
 async function bindQueue(
-  address: string, what: string, opts: { capacity: number; waitMs: number },
+  address: string, what: string, opts: OutputQueueOptions,
 ): Promise<OutputQueue> {
   try {
     return await OutputQueue.bind(address, opts)

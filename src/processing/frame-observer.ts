@@ -12,6 +12,8 @@ export interface FrameObserver {
   offer(pulseId: bigint, globalTimestamp: Timestamp, channel: ChannelInfo, data: Uint8Array): void
   /** The frame's result (edge position in pixels, NaN when none). */
   offerResult(pulseId: bigint, edgePosition: number, amplitude: number): void
+  /** Processing stopped: forget the newest frame, so that no one shows it as if it were live. */
+  clear(): void
   /**
    * Whether images are wanted now (default: always). When the frames run in another thread,
    * images are copied over only while this says yes.

@@ -101,7 +101,10 @@ export class IngestWorker<P extends object> implements FrameEngine<P> {
 
   async stop(): Promise<number> {
     if (this.#gone !== undefined) return 0
-    return (await this.#request({ op: 'stop' })) as number
+    const processed = (await this.#request({ op: 'stop' })) as number
+    // The worker forgot its newest image; this thread's observer forgets its copy.
+    this.#observer?.clear()
+    return processed
   }
 
   async setSnapshot(snapshot: Snapshot<P>): Promise<void> {

@@ -53,6 +53,10 @@ class PreviewBridge implements FrameObserver {
     this.#image = { pulseId, globalTimestamp, channel, data }
   }
 
+  clear(): void {
+    this.#image = undefined
+  }
+
   offerResult(pulseId: bigint, edgePosition: number, amplitude: number): void {
     if (this.#results === RESULT_CAPACITY) return
     const i = this.#results++
