@@ -172,7 +172,9 @@ async function runUntilSignal(
       setTimeout(() => {
         running.log.error({ limit_ms: SHUTDOWN_LIMIT_MS },
           'shutdown did not finish in time; exiting anyway')
-        process.exit(1)
+        // The ingest thread's sockets first: a thread torn down with open zeromq sockets
+        // aborts the process (SIGABRT instead of this exit code).
+        void running.service.abort().finally(() => process.exit(1))
       }, SHUTDOWN_LIMIT_MS).unref()
       void running.shutdown(signal).then(() => extra?.()).then(
         () => resolve(0),

@@ -27,6 +27,11 @@ export interface FrameEngine<P extends object> {
   lastReceivedAt(): number
   /** `listener` is told when the receive loop ends by itself (its supervisor failed). */
   onEnded(listener: LoopEnded): void
+  /**
+   * Closes the sockets at once, whatever is in flight (a forced exit: a thread must not be torn
+   * down with open zeromq sockets).
+   */
+  abort(): void | Promise<void>
   /** Stops and closes the output streams and threads. Idempotent. */
   close(): Promise<void>
 }

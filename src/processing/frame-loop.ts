@@ -215,6 +215,12 @@ export class FrameLoop<P extends object> implements FrameEngine<P> {
     })
   }
 
+  abort(): void {
+    this.#run?.receiver?.close()
+    this.dataQueue.close()
+    this.imageQueue.close()
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return
     this.#closed = true

@@ -33,6 +33,8 @@ export interface IngestWorkerOptions {
 
 /** Longest wait for the worker's metrics at a scrape before this thread's own are shown. */
 const METRICS_WAIT_MS = 2000
+/** Longest wait for the worker to close its sockets at a forced exit. */
+const ABORT_WAIT_MS = 200
 /** Longest wait for the worker to close before it is terminated. */
 const CLOSE_WAIT_MS = 1200
 
@@ -127,6 +129,17 @@ export class IngestWorker<P extends object> implements FrameEngine<P> {
 
   onEnded(listener: LoopEnded): void {
     this.#ended = listener
+  }
+
+  /** Asks the worker to close its sockets at once; waits ABORT_WAIT_MS at most. */
+  async abort(): Promise<void> {
+    if (this.#gone !== undefined) return
+    let timer: ReturnType<typeof setTimeout> | undefined
+    await Promise.race([
+      this.#request({ op: 'abort' }).catch(() => undefined),
+      new Promise<void>((resolve) => { timer = setTimeout(resolve, ABORT_WAIT_MS) }),
+    ])
+    clearTimeout(timer)
   }
 
   async close(): Promise<void> {

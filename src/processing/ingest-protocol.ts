@@ -24,6 +24,7 @@ export type IngestRequest =
   | { id: number; op: 'statistics' }
   | { id: number; op: 'metrics' }
   | { id: number; op: 'close' }
+  | { id: number; op: 'abort' }
 
 /** Main → worker, unanswered: whether the preview wants images now. */
 export interface WantFrames {

@@ -179,6 +179,7 @@ async function run(port: MessagePort, init: IngestInit): Promise<void> {
       case 'statistics': return loop.statistics()
       case 'metrics': return metrics.frameText()
       case 'close': return loop.close()
+      case 'abort': return loop.abort()
     }
   }
 }

@@ -174,6 +174,11 @@ export class PsenService<P extends object> implements ServiceControl {
     return this.#engine.statistics()
   }
 
+  /** Closes the engine's sockets at once, whatever is in flight (before a forced exit). */
+  abort(): Promise<void> {
+    return Promise.resolve(this.#engine.abort())
+  }
+
   /** Stops processing and closes the engine (output streams, threads). Idempotent. */
   async close(): Promise<void> {
     if (this.#closed) return
