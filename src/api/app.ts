@@ -154,7 +154,8 @@ export function createApp(deps: AppDeps): Hono {
     await control.stop()
     return ok(c)
   })
-  app.get('/status', (c) => ok(c, { last_error: control.lastError() }))
+  app.get('/status', (c) =>
+    ok(c, { last_error: control.lastError(), ...control.statusDetails?.() }))
   app.get('/statistics', (c) => ok(c, { statistics: control.statistics() }))
 
   for (const kind of ['roi_signal', 'roi_background'] as const) {
