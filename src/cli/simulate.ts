@@ -170,10 +170,12 @@ export async function runSimulate(argv: string[], io: SimulateIO = {}): Promise<
     try {
       sim = await startSimulator({ ...parsed.opts, logger: log })
     } catch (e) {
-      const msg = e instanceof SimulatorConfigError ? e.message
-        : `cannot start on ${parsed.opts.bind}: ${(e as Error).message}`
-      err(`psen-processing simulate: ${msg}`)
-      return e instanceof SimulatorConfigError ? USAGE_EXIT : 1
+      if (e instanceof SimulatorConfigError) {
+        err(usageFailure('simulate', e.message).trimEnd())
+        return USAGE_EXIT
+      }
+      err(`psen-processing simulate: cannot start on ${parsed.opts.bind}: ${(e as Error).message}`)
+      return 1
     }
     // Rates over the last interval, so a stalled reader shows up as drops at once.
     let last = sim.stats
