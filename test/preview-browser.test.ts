@@ -342,6 +342,18 @@ test('screenshot', async ({ page }) => {
   }
 })
 
+test('with nobody reading the data stream, the page says so plainly', async (ctx) => {
+  const notice = ctx.page.locator('#svc-notice')
+  // The test's own reader is the data stream's consumer so far: no notice.
+  assert.ok(await notice.isHidden(), 'no notice while a consumer reads the data stream')
+  ctx.data.close()
+  await ctx.page.waitForFunction(() => {
+    const n = document.getElementById('svc-notice')
+    return n !== null && !n.hidden && /no consumer on the data port/.test(n.textContent ?? '')
+  }, null, { timeout: 30_000 })
+  assert.match(await notice.innerText(), /data messages are dropped until one connects/)
+})
+
 // Runs in every environment: with Debian's chromium when present, else with the one the
 // @sparticuz/chromium devDependency ships (PSEN_BROWSER=bundled forces that: a fresh machine).
 console.log(`  (browser: ${browserChoice()} chromium)`)
