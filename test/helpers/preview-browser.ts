@@ -5,8 +5,9 @@
  * - `bundled`: the headless Chromium that the npm package @sparticuz/chromium ships inside it
  *   (a devDependency), so `npm ci && npm test` needs no browser installed by hand;
  * - unset: the system one when present, else the bundled one.
- * The bundled binary needs only libraries a fresh Debian image has (libnss3, libnspr4, libexpat,
- * glibc): docs/simulator.md's "The browser test" says how that was checked.
+ * The bundled binary needs only libraries a fresh Debian 12 image has: run under LD_DEBUG=libs
+ * (4 processes, a page with text and a canvas) it loaded glibc, libgcc-s, libexpat, libnspr4 and
+ * libnss3 and nothing else (2026-12-07).
  * @module
  */
 import { createReadStream, createWriteStream, existsSync } from 'node:fs'
