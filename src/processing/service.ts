@@ -68,6 +68,7 @@ interface Run {
 }
 
 const RESTART_BACKOFF_MS = 1000
+const MiB = 1024 * 1024
 
 /** The service. Create with `PsenService.create` (binds the output streams). */
 export class PsenService<P extends object> implements ServiceControl {
@@ -124,7 +125,9 @@ export class PsenService<P extends object> implements ServiceControl {
       ...(opts.parallel ? {
         decodeThreads: () => {
           const p = opts.parallel!
-          return { threads: p.threads, split: p.split, single: p.single, broken: !!p.broken }
+          return {
+            threads: p.threads, split: p.split, single: p.single, late: p.late, broken: !!p.broken,
+          }
         },
       } : {}),
     })
@@ -142,7 +145,7 @@ export class PsenService<P extends object> implements ServiceControl {
     let image: OutputQueue
     try {
       image = await bindQueue(`tcp://${iface}:${config.imagePort}`, 'image', {
-        capacity: config.imageQueue, waitMs: 0, ...common,
+        capacity: config.imageQueue, maxBytes: config.imageQueueMb * MiB, waitMs: 0, ...common,
       })
     } catch (err) {
       data.close()
