@@ -165,9 +165,10 @@ export function createApp(deps: AppDeps): Hono {
     await control.stop()
     return ok(c)
   })
-  app.get('/status', (c) => ok(c, {
+  app.get('/status', async (c) => ok(c, {
     last_error: control.lastError(),
     ...(deps.stateFile ? { state_file: deps.stateFile() } : {}),
+    ...await control.statusDetails?.(),
   }))
   app.get('/statistics', async (c) => ok(c, { statistics: await control.statistics() }))
 

@@ -25,6 +25,8 @@ export interface FrameEngine<P extends object> {
   lastError(): LastError | null
   /** Wall-clock ms of the last frame received in the current run (0: none yet). */
   lastReceivedAt(): number
+  /** The output streams: port, mode and connected consumers of `data` and `image`. */
+  outputs(): Record<string, unknown> | Promise<Record<string, unknown>>
   /** `listener` is told when the receive loop ends by itself (its supervisor failed). */
   onEnded(listener: LoopEnded): void
   /**

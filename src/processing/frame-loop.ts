@@ -40,8 +40,8 @@ export interface FrameLoopOptions<P extends object> {
    * would keep a copy of its own.
    */
   codec: Codec
-  /** The edge stage (one per engine). */
-  edge: EdgeStage<P> & { statistics?(): Record<string, unknown> }
+  /** The edge stage (one per engine); its statistics restart with every start. */
+  edge: EdgeStage<P> & { statistics?(): Record<string, unknown>; resetStatistics?(): void }
   /** Sees every frame and result (the browser preview). */
   observer?: FrameObserver | undefined
   /** Test-only failures (src/processing/faults.ts, env PSEN_FAULT_INJECTION). */
@@ -128,19 +128,21 @@ export class FrameLoop<P extends object> implements FrameEngine<P> {
   static async create<P extends object>(opts: FrameLoopOptions<P>): Promise<FrameLoop<P>> {
     const { config, log } = opts
     const iface = config.streamInterface
+    const common = { mode: config.outputMode, log }
     const data = await bindQueue(`tcp://${iface}:${config.dataPort}`, 'data', {
-      capacity: config.dataQueue, waitMs: config.dataSendTimeoutMs,
+      capacity: config.dataQueue, waitMs: config.dataSendTimeoutMs, ...common,
     })
     let image: OutputQueue
     try {
       image = await bindQueue(`tcp://${iface}:${config.imagePort}`, 'image', {
-        capacity: config.imageQueue, maxBytes: config.imageQueueMb * MiB, waitMs: 0,
+        capacity: config.imageQueue, maxBytes: config.imageQueueMb * MiB, waitMs: 0, ...common,
       })
     } catch (err) {
       data.close()
       throw err
     }
-    log.info({ data: data.endpoint, image: image.endpoint }, 'output streams bound')
+    log.info({ data: data.endpoint, image: image.endpoint, mode: config.outputMode },
+      'output streams bound')
     return new FrameLoop(opts, data, image)
   }
 
@@ -160,6 +162,7 @@ export class FrameLoop<P extends object> implements FrameEngine<P> {
     }
     // Connect first: a bad address is an error of this request, not of a background loop.
     run.receiver = this.#receiver(run)
+    this.#opts.edge.resetStatistics?.()
     this.#run = run
     this.#lastStats = stats
     this.#frames.countImagesInto(stats)
@@ -189,6 +192,11 @@ export class FrameLoop<P extends object> implements FrameEngine<P> {
 
   onEnded(listener: LoopEnded): void {
     this.#ended = listener
+  }
+
+  outputs(): Record<string, unknown> {
+    const stream = (q: OutputQueue) => ({ port: q.port, mode: q.mode, consumers: q.consumers })
+    return { data: stream(this.dataQueue), image: stream(this.imageQueue) }
   }
 
   setSnapshot(snapshot: Snapshot<P>): void {
@@ -296,10 +304,10 @@ export class FrameLoop<P extends object> implements FrameEngine<P> {
 }
 
 async function bindQueue(
-  address: string, what: string, opts: OutputQueueOptions,
+  address: string, what: string, opts: Omit<OutputQueueOptions, 'name'>,
 ): Promise<OutputQueue> {
   try {
-    return await OutputQueue.bind(address, opts)
+    return await OutputQueue.bind(address, { ...opts, name: what })
   } catch (err) {
     throw new ControlError(
       `cannot bind the ${what} stream to ${address}: ${(err as Error).message}`)

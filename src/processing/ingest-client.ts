@@ -119,6 +119,11 @@ export class IngestWorker<P extends object> implements FrameEngine<P> {
     return (await this.#request({ op: 'statistics' })) as Record<string, unknown>
   }
 
+  async outputs(): Promise<Record<string, unknown>> {
+    if (this.#gone !== undefined) return {}
+    return (await this.#request({ op: 'outputs' })) as Record<string, unknown>
+  }
+
   lastError(): LastError | null {
     return this.#state.lastError
   }

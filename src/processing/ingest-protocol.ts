@@ -23,6 +23,7 @@ export type IngestRequest =
   | { id: number; op: 'snapshot'; snapshot: Snapshot<object> }
   | { id: number; op: 'statistics' }
   | { id: number; op: 'metrics' }
+  | { id: number; op: 'outputs' }
   | { id: number; op: 'close' }
   | { id: number; op: 'abort' }
 

@@ -178,6 +178,7 @@ async function run(port: MessagePort, init: IngestInit): Promise<void> {
       case 'snapshot': return loop.setSnapshot(m.snapshot as Snapshot<ProcessingParameters>)
       case 'statistics': return loop.statistics()
       case 'metrics': return metrics.frameText()
+      case 'outputs': return loop.outputs()
       case 'close': return loop.close()
       case 'abort': return loop.abort()
     }

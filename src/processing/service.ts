@@ -21,6 +21,7 @@ import type { FaultInjection } from './faults.js'
 import type { FrameEngine } from './frame-engine.js'
 import { FrameLoop } from './frame-loop.js'
 import type { FrameObserver } from './frame-observer.js'
+import { InputSilence, type InputReport } from './input-silence.js'
 import type { EdgeStage } from './pipeline.js'
 import type { Roi } from './roi.js'
 import type { ParameterModel, Snapshot } from './settings.js'
@@ -44,8 +45,8 @@ export interface ServiceOptions<P extends object> {
   kernel?: Kernel
   /** The one codec over `kernel` (see FrameLoopOptions.codec). */
   codec?: Codec
-  /** The edge stage of an in-thread FrameLoop. */
-  edge?: EdgeStage<P> & { statistics?(): Record<string, unknown> }
+  /** The edge stage of an in-thread FrameLoop (its statistics restart with every start). */
+  edge?: EdgeStage<P> & { statistics?(): Record<string, unknown>; resetStatistics?(): void }
   /** Sees every frame and result (the browser preview); wired by the command line. */
   observer?: FrameObserver
   /** Test-only failures (src/processing/faults.ts, env PSEN_FAULT_INJECTION). */
@@ -63,6 +64,8 @@ export class PsenService<P extends object> implements ServiceControl {
   readonly #engine: FrameEngine<P>
   /** Set while processing (and not stopping). */
   #processing = false
+  /** Warns while the input of the current run stays silent. */
+  #silence: InputSilence | undefined
   #lifecycle: Promise<unknown> = Promise.resolve()
   #closed = false
 
@@ -110,6 +113,10 @@ export class PsenService<P extends object> implements ServiceControl {
       this.#processing = true
       this.#opts.metrics.processing.set(1)
       const { inputStream: input, inputMode: mode } = this.config
+      const engine = this.#engine
+      this.#silence = new InputSilence({
+        address: input, mode, log: this.#log, lastReceivedAt: () => engine.lastReceivedAt(),
+      })
       this.#log.info({ input, mode }, 'processing started')
     })
   }
@@ -118,6 +125,7 @@ export class PsenService<P extends object> implements ServiceControl {
     return this.#serial(async () => {
       if (!this.#processing) return
       this.#processing = false
+      this.#silence?.stop()
       const processed = await this.#engine.stop()
       this.#opts.metrics.processing.set(0)
       this.#log.info({ processed }, 'processing stopped')
@@ -128,6 +136,7 @@ export class PsenService<P extends object> implements ServiceControl {
   #loopEnded(): void {
     if (!this.#processing) return
     this.#processing = false
+    this.#silence?.stop()
     this.#opts.metrics.processing.set(0)
   }
 
@@ -168,6 +177,14 @@ export class PsenService<P extends object> implements ServiceControl {
       return { ready: false, reason: `no input for ${age.toFixed(0)} s` }
     }
     return { ready: true, reason: '' }
+  }
+
+  /** GET /status's own fields: the input's silence and the output streams' consumers. */
+  async statusDetails(): Promise<{ input: InputReport | null; outputs: Record<string, unknown> }> {
+    return {
+      input: this.#processing ? this.#silence?.report() ?? null : null,
+      outputs: await this.#engine.outputs(),
+    }
   }
 
   statistics(): Record<string, unknown> | Promise<Record<string, unknown>> {
