@@ -39,8 +39,8 @@ const ABORT_WAIT_MS = 200
 const CLOSE_WAIT_MS = 1200
 
 type Pending = { resolve(value: unknown): void; reject(err: Error): void }
-type Request = IngestRequest extends infer R ? R extends { id: number } ? Omit<R, 'id'> : never
-  : never
+/** A request before its id is given (Omit over each member of the union). */
+type Request = IngestRequest extends infer R ? R extends unknown ? Omit<R, 'id'> : never : never
 
 /** A FrameEngine in the ingest worker thread. Create with `IngestWorker.start`. */
 export class IngestWorker<P extends object> implements FrameEngine<P> {
