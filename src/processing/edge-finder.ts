@@ -16,60 +16,26 @@
  * X-ray shot. Profiles passed as `ProfileInKernel` must live in this finder's kernel.
  *
  * Compatibility mode reproduces the old code's arithmetic (arange(0, n - 1, step), a step
- * waveform resampled the same way, so 49 taps of which int(L/2) = 25 are +1). Its correlation
- * is computed in TypeScript (still linear: prefix sums plus the few interpolated taps), because
- * the resampled waveform is not a pure step; the default path runs entirely on the kernels.
+ * waveform resampled the same way, so 49 taps of which int(L/2) = 25 are +1); its correlation
+ * is in edge-compat.ts. The default path runs entirely on the kernels.
  * @module
  */
 import type { Kernel, Region } from '../kernel/kernel.js'
 import { KernelError } from '../kernel/errors.js'
-import type { ProfileInKernel, ProfileSums } from '../kernel/profiles.js'
 import { sumKindCode } from '../kernel/profiles.js'
+import { CompatCorrelator, peakMetrics } from './edge-compat.js'
+import {
+  emptyResult, evalPolynomial, isInKernel, profileLength, type EdgeInput, type EdgeResult,
+  type ProfileInput,
+} from './edge-result.js'
+import { ShotSelector } from './edge-shot.js'
 import {
   EdgeStatus, defaultParameters, referenceChanged, type ProcessingParameters,
 } from './parameters.js'
 
-/** A profile handed to the finder: copied arrays, or sums already in this kernel's memory. */
-export type ProfileInput = ProfileSums | ProfileInKernel
-
-export interface EdgeInput {
-  pulseId: bigint
-  /** Signal ROI x-profile; null when the signal ROI is unset or does not fit the frame. */
-  signal: ProfileInput | null
-  /** The current signal ROI ([] when unset); a change resets the reference window. */
-  signalRoi: readonly number[]
-  /** The signal ROI is set but does not fit this frame (status roi_outside_frame). */
-  signalRoiOutside?: boolean
-  /** Background ROI x-profile, for dark subtraction. */
-  background?: ProfileInput | null
-  /** Reference ROI x-profile of the same frame (`reference_roi` mode). */
-  reference?: ProfileInput | null
-  /** Value of the event channel in this message (`event_channel` mode); null when missing. */
-  eventValue?: number | bigint | boolean | string | null
-}
-
-/** Per-shot outputs (float64 channels of the data stream; NaN when not computed). */
-export interface EdgeResult {
-  edge_position: number
-  cross_correlation_amplitude: number
-  edge_position_fs: number
-  edge_fwhm: number
-  next_amplitude: number
-  reference_amplitude: number
-  edge_status: number
-}
-
-function emptyResult(status: number): EdgeResult {
-  return {
-    edge_position: NaN,
-    cross_correlation_amplitude: NaN,
-    edge_position_fs: NaN,
-    edge_fwhm: NaN,
-    next_amplitude: NaN,
-    reference_amplitude: NaN,
-    edge_status: status,
-  }
-}
+export type { EdgeInput, EdgeResult, ProfileInput } from './edge-result.js'
+export { evalPolynomial } from './edge-result.js'
+export { peakMetrics } from './edge-compat.js'
 
 function sameRoi(a: readonly number[], b: readonly number[]): boolean {
   if (a.length !== b.length) return false
@@ -77,68 +43,12 @@ function sameRoi(a: readonly number[], b: readonly number[]): boolean {
   return true
 }
 
-function isInKernel(p: ProfileInput): p is ProfileInKernel {
-  return !ArrayBuffer.isView(p)
-}
-
-function profileLength(p: ProfileInput): number {
-  return p.length
-}
-
-/** Polynomial c0 + c1 x + c2 x^2 + ... (Horner). */
-export function evalPolynomial(coefficients: readonly number[], x: number): number {
-  let y = 0
-  for (let i = coefficients.length - 1; i >= 0; i--) y = y * x + coefficients[i]!
-  return y
-}
-
-function normaliseEventValue(v: number | bigint | boolean | string): number | string {
-  if (typeof v === 'boolean') return v ? 1 : 0
-  if (typeof v === 'bigint') return Number(v)
-  return v
-}
-
-/** Peak metrics of a correlation, the same rules as the edge_find kernel (for compat mode). */
-export function peakMetrics(
-  c: ArrayLike<number>, n: number,
-): [number, number, number, number, number] {
-  let best = 0
-  for (let k = 1; k < n; k++) if (c[k]! > c[best]!) best = k
-  const peak = c[best]!
-  const hm = peak / 2
-  let left = best
-  while (left > 0 && c[left - 1]! >= hm) left--
-  let right = best
-  while (right < n - 1 && c[right + 1]! >= hm) right++
-  let fwhm = NaN
-  if (peak > 0 && left > 0 && right < n - 1) {
-    const xl = left - 1 + (hm - c[left - 1]!) / (c[left]! - c[left - 1]!)
-    const xr = right + (c[right]! - hm) / (c[right]! - c[right + 1]!)
-    fwhm = xr - xl
-  }
-  let next = NaN
-  for (let k = 0; k < n; k++) {
-    if (k >= left && k <= right) continue
-    const prev = k > 0 ? c[k - 1]! : -Infinity
-    const nxt = k < n - 1 ? c[k + 1]! : -Infinity
-    if (c[k]! >= prev && c[k]! >= nxt && (Number.isNaN(next) || c[k]! > next)) next = c[k]!
-  }
-  let offset = 0
-  if (best > 0 && best < n - 1) {
-    const den = c[best - 1]! - 2 * peak + c[best + 1]!
-    if (den < 0) offset = Math.max(-0.5, Math.min(0.5, (0.5 * (c[best - 1]! - c[best + 1]!)) / den))
-  }
-  return [best, peak, fwhm, next, offset]
-}
-
 /** Stateful edge finder; one per processor, not shared between threads. */
 export class EdgeFinder {
   readonly #kernel: Kernel
   #params: ProcessingParameters
-  #period = 4n
-  #phase = 0n
-  #xrayValues: Array<number | string> = []
-  #referenceValues: Array<number | string> = []
+  readonly #shots = new ShotSelector()
+  readonly #compat: CompatCorrelator
 
   // Kernel regions, reused across shots.
   readonly #stage: Region
@@ -159,10 +69,6 @@ export class EdgeFinder {
   #filled = 0
   #next = 0
   #emaReady = false
-  #compatCorr = new Float64Array(0)
-  #compatS = new Float64Array(0)
-  #compatWave: { w: Float64Array; plus: number; minus: number } | undefined
-  #compatWaveKey = ''
 
   constructor(kernel: Kernel, parameters: ProcessingParameters = defaultParameters()) {
     this.#kernel = kernel
@@ -177,6 +83,7 @@ export class EdgeFinder {
     this.#scratch = kernel.region()
     this.#out = kernel.region()
     this.#params = parameters
+    this.#compat = new CompatCorrelator(kernel, parameters)
     this.#applyParameters(parameters)
   }
 
@@ -206,13 +113,8 @@ export class EdgeFinder {
   }
 
   #applyParameters(p: ProcessingParameters): void {
-    if (p.reference.mode === 'pulse_modulo') {
-      this.#period = BigInt(p.reference.period)
-      this.#phase = BigInt(p.reference.phase)
-    } else if (p.reference.mode === 'event_channel') {
-      this.#xrayValues = p.reference.xray_values.map(normaliseEventValue)
-      this.#referenceValues = p.reference.reference_values.map(normaliseEventValue)
-    }
+    this.#shots.applyParameters(p)
+    this.#compat.setParameters(p)
   }
 
   /**
@@ -249,26 +151,10 @@ export class EdgeFinder {
       this.#generation = this.#kernel.generation
     }
 
-    // Shot type.
-    let xray: boolean
+    const shot = this.#shots.classify(input, p, n)
+    if (typeof shot === 'number') return emptyResult(shot)
+    const xray = shot
     const sel = p.reference
-    if (sel.mode === 'pulse_modulo') {
-      xray = input.pulseId % this.#period === this.#phase
-    } else if (sel.mode === 'event_channel') {
-      if (input.eventValue === null || input.eventValue === undefined) {
-        return emptyResult(EdgeStatus.no_event_value)
-      }
-      const v = normaliseEventValue(input.eventValue)
-      if (this.#xrayValues.includes(v)) xray = true
-      else if (this.#referenceValues.length === 0 || this.#referenceValues.includes(v)) xray = false
-      else return emptyResult(EdgeStatus.unknown_event_value)
-    } else {
-      xray = true
-      if (!input.reference) return emptyResult(EdgeStatus.no_reference_roi)
-      if (profileLength(input.reference) !== n) {
-        return emptyResult(EdgeStatus.reference_size_mismatch)
-      }
-    }
 
     const bytes = n * 8
     // Every region is sized before any pointer is used: a growth may move nothing we hold.
@@ -347,9 +233,9 @@ export class EdgeFinder {
       argmax = o[0]!; amplitude = o[1]!; fwhm = o[2]!; next = o[3]!; offset = o[4]!
       origin = Math.floor(taps / 2) * step
     } else {
-      const count = this.#compatCorrelate(refined, m)
+      const count = this.#compat.correlate(refined, m)
       if (count === 0) return { ...result, edge_status: EdgeStatus.profile_too_short }
-      ;[argmax, amplitude, fwhm, next, offset] = peakMetrics(this.#compatCorr, count)
+      ;[argmax, amplitude, fwhm, next, offset] = peakMetrics(this.#compat.correlation, count)
       origin = Math.floor(p.step_length / 2)
     }
 
@@ -403,63 +289,5 @@ export class EdgeFinder {
         this.#kernel.run((k) => k.profile_ema(ref, sig, n, a.alpha))
       }
     }
-  }
-
-  /**
-   * The old code's correlation: refined profile against ones(L) with [int(L/2):] = -1 (the
-   * opposite for rising), resampled at arange(0, L - 1, step). Prefix sums cover the +1 / -1
-   * runs; the few interpolated taps of the transition are added one by one.
-   */
-  #compatCorrelate(refinedPtr: number, m: number): number {
-    const wave = this.#compatWaveform()
-    const taps = wave.w.length
-    const count = m - taps + 1
-    if (taps < 1 || count <= 0) return 0
-    const prof = new Float64Array(this.#kernel.exports.memory.buffer, refinedPtr, m)
-    if (this.#compatCorr.length < m + 1) {
-      this.#compatCorr = new Float64Array(m + 1)
-      this.#compatS = new Float64Array(m + 1)
-    }
-    const S = this.#compatS
-    for (let i = 0; i < m; i++) S[i + 1] = S[i]! + prof[i]!
-    const c = this.#compatCorr
-    const { plus, minus, w } = wave
-    for (let k = 0; k < count; k++) {
-      // w is +1 on [0, plus), -1 on [minus, taps) (or the opposite for rising), between: explicit.
-      let v = w[0]! * ((S[k + plus]! - S[k]!) - (S[k + taps]! - S[k + minus]!))
-      for (let j = plus; j < minus; j++) v += w[j]! * prof[k + j]!
-      c[k] = v
-    }
-    return count
-  }
-
-  /**
-   * The old step waveform, built exactly as numpy did: ones(L), [int(L/2):] = -1 (falling) or
-   * [:int(L/2)] = -1 (rising), then interp at arange(0, L - 1, step). Cached per parameters.
-   */
-  #compatWaveform(): { w: Float64Array; plus: number; minus: number } {
-    const p = this.#params
-    const key = `${p.step_length}/${p.refinement_step}/${p.edge_type}`
-    if (this.#compatWave && this.#compatWaveKey === key) return this.#compatWave
-    const L = p.step_length
-    const step = p.refinement_step
-    const half = Math.trunc(L / 2)
-    const rising = p.edge_type === 'rising'
-    const base = Array.from({ length: L }, (_, i) => ((i >= half) !== rising ? -1 : 1))
-    const taps = Math.ceil((L - 1) / step)
-    const w = new Float64Array(taps)
-    for (let j = 0; j < taps; j++) {
-      const x = j * step
-      const i = Math.floor(x)
-      w[j] = i >= L - 1 ? base[L - 1]! : base[i]! + (x - i) * (base[i + 1]! - base[i]!)
-    }
-    const first = w[0]!
-    let plus = 0
-    while (plus < taps && w[plus] === first) plus++
-    let minus = taps
-    while (minus > plus && w[minus - 1] === -first) minus--
-    this.#compatWave = { w, plus, minus }
-    this.#compatWaveKey = key
-    return this.#compatWave
   }
 }
