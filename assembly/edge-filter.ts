@@ -64,11 +64,16 @@ export function filter_find(profile: usize, m: i32, filter: usize, taps: i32, sc
 export function filter_noise(profile: usize, m: i32, filter: usize, taps: i32,
   scratch: usize): f64 {
   const count = filter_correlate(profile, m, filter, taps, scratch)
-  if (count <= 0) return NaN
+  return count <= 0 ? NaN : mean_square(scratch, count)
+}
+
+/** Mean of src[i]^2 over n f64 (NaN when n < 1). */
+export function mean_square(src: usize, n: i32): f64 {
+  if (n < 1) return NaN
   let s: f64 = 0
-  for (let k = 0; k < count; k++) {
-    const v = load<f64>(scratch + (<usize>k << 3))
+  for (let i = 0; i < n; i++) {
+    const v = load<f64>(src + (<usize>i << 3))
     s += v * v
   }
-  return s / <f64>count
+  return s / <f64>n
 }

@@ -49,6 +49,7 @@ test('filter_correlate equals the literal correlation bit for bit', () => {
     }
   }
   assert.is(k.exports.filter_correlate(0, 10, 0, 0, 0), -5)
+  assert.ok(Number.isNaN(k.exports.mean_square(0, 0)))
 })
 
 test('filter_find and filter_noise equal the plain TS reference on generated scenes', () => {
@@ -77,6 +78,9 @@ test('filter_find and filter_noise equal the plain TS reference on generated sce
         const wantNoise = filterNoiseRef(p, f)
         assert.ok(Number.isNaN(wantNoise) ? Number.isNaN(noise) : noise === wantNoise,
           `${tag}: noise ${noise} vs ${wantNoise}`)
+        let sq = 0
+        for (const v of p) sq += v * v
+        assert.is(k.exports.mean_square(pp, m), sq / m, `${tag}: mean_square`)
         for (const ptr of [pp, fp, scratch, out]) k.exports.free(ptr)
       }
     }

@@ -114,6 +114,8 @@ export interface KernelExports {
   ): number
   /** Mean square of the correlation (the filter's noise output on a reference shot). */
   filter_noise(profile: number, m: number, filter: number, taps: number, scratch: number): number
+  /** Mean of src[i]^2 over n f64 (NaN when n < 1). */
+  mean_square(src: number, n: number): number
 }
 
 /** Names of every export the module must have (checked at load time). */
@@ -126,5 +128,5 @@ export const KERNEL_FUNCTIONS = [
   'x_profile', 'profile_add_i64', 'roi_stats', 'frame_min_max', 'histogram',
   'profile_to_f64', 'profiles_mean', 'profile_ema', 'profile_normalise', 'profile_subtract',
   'profile_smooth', 'profile_refine', 'edge_find',
-  'filter_correlate', 'filter_find', 'filter_noise',
+  'filter_correlate', 'filter_find', 'filter_noise', 'mean_square',
 ] as const
