@@ -4,8 +4,12 @@
  *
  *   signal profile -> f64 -> (dark subtraction) -> reference shot: into the window
  *                                               -> X-ray shot: normalise by the window mean
- *   -> (smoothing) -> linear-interpolation refinement -> step correlation ('valid', prefix sums)
- *   -> argmax (+ parabola) -> pixels within the signal ROI -> (calibration to fs)
+ *   -> (smoothing) -> linear-interpolation refinement -> correlation ('valid') with the step
+ *   (prefix sums) or the learned filter (edge-filter.ts) -> argmax (+ parabola) -> pixels
+ *   within the signal ROI -> (calibration to fs); confidence = peak / its noise sigma
+ *
+ * Reference shots are also normalised by the average they have not entered yet and
+ * correlated, for the noise of the correlation (the confidence's denominator).
  *
  * `reference_amplitude` is the mean, over the profile, of the reference profile that the
  * X-ray shot was normalised with (after dark subtraction): a quick check that references are
@@ -24,13 +28,14 @@ import type { Kernel, Region } from '../kernel/kernel.js'
 import { KernelError } from '../kernel/errors.js'
 import { sumKindCode } from '../kernel/profiles.js'
 import { CompatCorrelator, peakMetrics } from './edge-compat.js'
+import { EdgeFilter } from './edge-filter.js'
 import {
   emptyResult, evalPolynomial, isInKernel, profileLength, type EdgeInput, type EdgeResult,
   type ProfileInput,
 } from './edge-result.js'
 import { ShotSelector } from './edge-shot.js'
 import {
-  EdgeStatus, defaultParameters, referenceChanged, type ProcessingParameters,
+  EdgeStatus, defaultParameters, effectiveAveraging, referenceChanged, type ProcessingParameters,
 } from './parameters.js'
 
 export type { EdgeInput, EdgeResult, ProfileInput } from './edge-result.js'
@@ -49,6 +54,7 @@ export class EdgeFinder {
   #params: ProcessingParameters
   readonly #shots = new ShotSelector()
   readonly #compat: CompatCorrelator
+  readonly #filter: EdgeFilter
 
   // Kernel regions, reused across shots.
   readonly #stage: Region
@@ -84,6 +90,7 @@ export class EdgeFinder {
     this.#out = kernel.region()
     this.#params = parameters
     this.#compat = new CompatCorrelator(kernel, parameters)
+    this.#filter = new EdgeFilter(kernel)
     this.#applyParameters(parameters)
   }
 
@@ -91,9 +98,19 @@ export class EdgeFinder {
     return this.#params
   }
 
+  /** X-ray shots in the learned filter (0 while the step filter is used). */
+  get learnedShots(): number {
+    return this.#filter.learnedShots
+  }
+
+  /** The filter X-ray shots are correlated with (a copy: learned, or the step). */
+  filterTaps(): Float64Array {
+    return this.#filter.filter()
+  }
+
   /** Reference profiles currently in the window (or 1 once the exponential average started). */
   get referenceCount(): number {
-    if (this.#params.averaging.mode === 'exponential') return this.#emaReady ? 1 : 0
+    if (effectiveAveraging(this.#params).mode === 'exponential') return this.#emaReady ? 1 : 0
     return this.#filled
   }
 
@@ -110,6 +127,7 @@ export class EdgeFinder {
     this.#filled = 0
     this.#next = 0
     this.#emaReady = false
+    this.#filter.resetNoise()
   }
 
   #applyParameters(p: ProcessingParameters): void {
@@ -146,6 +164,7 @@ export class EdgeFinder {
     if (!sameRoi(input.signalRoi, this.#roi) || n !== this.#length ||
       this.#kernel.generation !== this.#generation) {
       this.reset()
+      this.#filter.reset()
       this.#roi = [...input.signalRoi]
       this.#length = n
       this.#generation = this.#kernel.generation
@@ -163,8 +182,9 @@ export class EdgeFinder {
     const work2 = this.#work2.ensure(bytes)
     const ref = this.#ref.ensure(bytes)
     const bg = p.dark_subtraction ? this.#bg.ensure(bytes) : 0
-    const ring = p.averaging.mode === 'mean' && sel.mode !== 'reference_roi'
-      ? this.#ring.ensure(bytes * p.averaging.count) : 0
+    const averaging = effectiveAveraging(p)
+    const ring = averaging.mode === 'mean' && sel.mode !== 'reference_roi'
+      ? this.#ring.ensure(bytes * averaging.count) : 0
 
     this.#loadF64(input.signal, sig)
     if (p.dark_subtraction) {
@@ -175,21 +195,44 @@ export class EdgeFinder {
       this.#kernel.run((k) => k.profile_subtract(sig, bg, n, sig))
     }
 
-    if (!xray) {
-      this.#addReference(sig, n, ring)
-      return emptyResult(EdgeStatus.reference_shot)
-    }
-
-    // The reference this shot is normalised with.
+    // The reference this shot is normalised with (a reference shot: the average it has not
+    // entered yet, for the noise estimate).
+    let haveRef = true
     if (sel.mode === 'reference_roi') {
       this.#loadF64(input.reference!, ref)
       if (p.dark_subtraction) this.#kernel.run((k) => k.profile_subtract(ref, bg, n, ref))
-    } else if (p.averaging.mode === 'mean') {
-      if (this.#filled === 0) return emptyResult(EdgeStatus.no_reference_yet)
-      this.#kernel.run((k) => k.profiles_mean(ring, this.#filled, n, ref))
-    } else if (!this.#emaReady) {
-      return emptyResult(EdgeStatus.no_reference_yet)
+    } else if (averaging.mode === 'mean') {
+      haveRef = this.#filled > 0
+      // Reference shots need the average only for the noise estimate.
+      if (haveRef && (xray || !p.compatibility)) {
+        this.#kernel.run((k) => k.profiles_mean(ring, this.#filled, n, ref))
+      }
+    } else {
+      haveRef = this.#emaReady
     }
+
+    const compat = p.compatibility
+    // The learned method's sub-pixel position comes from the fit of the correlation peak; an
+    // interpolated profile would add samples, not information, at refinement_step^-2 the cost.
+    const step = p.edge_method === 'learned' && !compat ? 1 : p.refinement_step
+    // numpy's arange length: ceil((stop - start) / step), no tolerance.
+    const lastX = compat ? (Math.ceil((n - 1) / step) - 1) * step : n - 1
+    const maxRefined = lastX < 0 ? 0 : Math.floor(lastX / step + 1e-9) + 1
+    const refined = this.#refined.ensure(Math.max(1, maxRefined) * 8)
+    const scratch = this.#scratch.ensure((maxRefined + 1) * 8)
+    const out = this.#out.ensure(5 * 8)
+    const length = p.edge_method === 'learned' ? p.filter_length : p.step_length
+    const taps = Math.max(2, Math.round(length / step))
+    if (!compat) this.#filter.prepare(p, taps, maxRefined)
+
+    if (!xray) {
+      if (haveRef && !compat && maxRefined > 0) {
+        this.#filter.noise(refined, this.#normalised(sig, ref, n, work, work2, refined, step, lastX))
+      }
+      this.#addReference(sig, n, ring)
+      return emptyResult(EdgeStatus.reference_shot)
+    }
+    if (!haveRef) return emptyResult(EdgeStatus.no_reference_yet)
 
     const result = emptyResult(EdgeStatus.ok)
     const memory = (): ArrayBuffer => this.#kernel.exports.memory.buffer
@@ -199,17 +242,63 @@ export class EdgeFinder {
       for (let i = 0; i < n; i++) s += r[i]!
       result.reference_amplitude = s / n
     }
-
-    const step = p.refinement_step
-    const compat = p.compatibility
-    // numpy's arange length: ceil((stop - start) / step), no tolerance.
-    const lastX = compat ? (Math.ceil((n - 1) / step) - 1) * step : n - 1
     if (n < 1 || lastX < 0) return { ...result, edge_status: EdgeStatus.profile_too_short }
-    const maxRefined = Math.floor(lastX / step + 1e-9) + 1
-    const refined = this.#refined.ensure(maxRefined * 8)
-    const scratch = this.#scratch.ensure((maxRefined + 1) * 8)
-    const out = this.#out.ensure(5 * 8)
+    const m = this.#normalised(sig, ref, n, work, work2, refined, step, lastX)
 
+    let argmax: number, amplitude: number, fwhm: number, next: number, offset: number
+    let origin: number
+    let confidence = NaN
+    if (compat) {
+      const count = this.#compat.correlate(refined, m)
+      if (count === 0) return { ...result, edge_status: EdgeStatus.profile_too_short }
+      ;[argmax, amplitude, fwhm, next, offset] = peakMetrics(this.#compat.correlation, count)
+      origin = Math.floor(p.step_length / 2)
+    } else if (p.edge_method === 'learned') {
+      const peak = this.#filter.find(refined, m)
+      if (!peak) return { ...result, edge_status: EdgeStatus.profile_too_short }
+      ;({ argmax, amplitude, fwhm, next, offset } = peak)
+      confidence = this.#filter.confidence(amplitude, argmax, m - taps + 1)
+      if (!(confidence < (p.minimum_confidence ?? 0))) {
+        this.#filter.learn(refined, m, argmax, p.filter_shots)
+      }
+      origin = peak.origin * step
+    } else {
+      const count = this.#kernel.check(this.#kernel.run((k) =>
+        k.edge_find(refined, m, taps, p.edge_type === 'rising' ? 1 : 0, scratch, out)), 'edge_find')
+      if (count === 0) return { ...result, edge_status: EdgeStatus.profile_too_short }
+      const o = new Float64Array(memory(), out, 5)
+      argmax = o[0]!; amplitude = o[1]!; fwhm = o[2]!; next = o[3]!; offset = o[4]!
+      origin = Math.floor(taps / 2) * step
+      confidence = this.#filter.confidence(amplitude, argmax, count, scratch)
+    }
+
+    result.cross_correlation_amplitude = amplitude
+    result.next_amplitude = next
+    result.edge_confidence = confidence
+    if (p.minimum_amplitude !== null && !(amplitude >= p.minimum_amplitude)) {
+      result.edge_status = EdgeStatus.below_threshold
+      return result
+    }
+    const parabola = p.parabola_refinement || (!compat && p.edge_method === 'learned')
+    result.edge_position = (argmax + (parabola ? offset : 0)) * step + origin
+    result.edge_fwhm = fwhm * step
+    if (p.calibration.length > 0) {
+      result.edge_position_fs = evalPolynomial(p.calibration, result.edge_position)
+    }
+    // Below the confidence threshold the edge is still reported, flagged for cutting.
+    if (p.minimum_confidence !== null && confidence < p.minimum_confidence) {
+      result.edge_status = EdgeStatus.low_confidence
+    }
+    return result
+  }
+
+  /**
+   * sig normalised by ref, smoothed, refined (step) into `refined`; returns the refined length.
+   * work and work2 hold n f64; refined holds the refined samples up to lastX.
+   */
+  #normalised(sig: number, ref: number, n: number, work: number, work2: number, refined: number,
+    step: number, lastX: number): number {
+    const p = this.#params
     const mode = p.normalisation === 'subtract' ? 0 : 1
     let cur = work
     this.#kernel.run((k) => {
@@ -219,38 +308,8 @@ export class EdgeFinder {
         cur = work2
       }
     })
-    const m = this.#kernel.check(
-      this.#kernel.run((k) => k.profile_refine(cur, n, step, lastX, refined)), 'profile_refine')
-
-    let argmax: number, amplitude: number, fwhm: number, next: number, offset: number
-    let origin: number
-    if (!compat) {
-      const taps = Math.max(2, Math.round(p.step_length / step))
-      const count = this.#kernel.check(this.#kernel.run((k) =>
-        k.edge_find(refined, m, taps, p.edge_type === 'rising' ? 1 : 0, scratch, out)), 'edge_find')
-      if (count === 0) return { ...result, edge_status: EdgeStatus.profile_too_short }
-      const o = new Float64Array(memory(), out, 5)
-      argmax = o[0]!; amplitude = o[1]!; fwhm = o[2]!; next = o[3]!; offset = o[4]!
-      origin = Math.floor(taps / 2) * step
-    } else {
-      const count = this.#compat.correlate(refined, m)
-      if (count === 0) return { ...result, edge_status: EdgeStatus.profile_too_short }
-      ;[argmax, amplitude, fwhm, next, offset] = peakMetrics(this.#compat.correlation, count)
-      origin = Math.floor(p.step_length / 2)
-    }
-
-    result.cross_correlation_amplitude = amplitude
-    result.next_amplitude = next
-    if (p.minimum_amplitude !== null && !(amplitude >= p.minimum_amplitude)) {
-      result.edge_status = EdgeStatus.below_threshold
-      return result
-    }
-    result.edge_position = (argmax + (p.parabola_refinement ? offset : 0)) * step + origin
-    result.edge_fwhm = fwhm * step
-    if (p.calibration.length > 0) {
-      result.edge_position_fs = evalPolynomial(p.calibration, result.edge_position)
-    }
-    return result
+    return this.#kernel.check(this.#kernel.run((k) =>
+      k.profile_refine(cur, n, step, lastX, refined)), 'profile_refine')
   }
 
   /** Writes a profile as n f64 at dst (dst sized for n; staging region for copied sums). */
@@ -273,7 +332,7 @@ export class EdgeFinder {
   }
 
   #addReference(sig: number, n: number, ring: number): void {
-    const a = this.#params.averaging
+    const a = effectiveAveraging(this.#params)
     const bytes = n * 8
     if (a.mode === 'mean') {
       const slot = ring + this.#next * bytes

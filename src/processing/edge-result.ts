@@ -32,6 +32,8 @@ export interface EdgeResult {
   edge_fwhm: number
   next_amplitude: number
   reference_amplitude: number
+  /** Correlation peak / the filter's noise sigma (issue 21); NaN when not computed. */
+  edge_confidence: number
   edge_status: number
 }
 
@@ -43,6 +45,7 @@ export function emptyResult(status: number): EdgeResult {
     edge_fwhm: NaN,
     next_amplitude: NaN,
     reference_amplitude: NaN,
+    edge_confidence: NaN,
     edge_status: status,
   }
 }
