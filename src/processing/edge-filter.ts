@@ -38,6 +38,12 @@ export interface FilterPeak {
 const NOISE_SHOTS = 20
 /** Learned shots before the learned filter replaces the step. */
 const MIN_LEARNED = 10
+/**
+ * Confidence a shot needs to enter the learned filter: above the noise's highest peaks (a shot
+ * without an edge scores about 3, at most 6 in 1,500; docs/science.md), so that the filter does
+ * not learn noise aligned on itself, whatever minimum_confidence is set to.
+ */
+export const LEARN_CONFIDENCE = 6
 
 export class EdgeFilter {
   readonly #kernel: Kernel
@@ -175,12 +181,14 @@ export class EdgeFilter {
   }
 
   /**
-   * Adds a confident X-ray shot's profile around its edge to the learned template (the
+   * Adds a confident X-ray shot's profile (confidence >= LEARN_CONFIDENCE) around its edge to the learned template (the
    * `shots` most recent ones, exponentially weighted) and rebuilds the filter from it.
    */
-  learn(profile: number, m: number, argmax: number, shots: number): void {
+  learn(profile: number, m: number, argmax: number, confidence: number, shots: number): void {
     const taps = this.#taps
     if (!this.#learned || argmax < 0 || argmax + taps > m) return
+    // NaN (no noise estimate at all) learns: the first shots then decide, as with the step.
+    if (confidence < LEARN_CONFIDENCE) return
     const d = new Float64Array(this.#kernel.exports.memory.buffer, profile + argmax * 8, taps)
     const t = this.#template
     this.#templateShots++

@@ -258,9 +258,7 @@ export class EdgeFinder {
       if (!peak) return { ...result, edge_status: EdgeStatus.profile_too_short }
       ;({ argmax, amplitude, fwhm, next, offset } = peak)
       confidence = this.#filter.confidence(amplitude, argmax, m - taps + 1)
-      if (!(confidence < (p.minimum_confidence ?? 0))) {
-        this.#filter.learn(refined, m, argmax, p.filter_shots)
-      }
+      this.#filter.learn(refined, m, argmax, confidence, p.filter_shots)
       origin = peak.origin * step
     } else {
       const count = this.#kernel.check(this.#kernel.run((k) =>

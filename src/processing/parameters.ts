@@ -70,7 +70,7 @@ export const parametersSchema = z.object({
    */
   edge_method: z.enum(['step', 'learned']).default('learned'),
   /** learned: length of the learned filter in pixels (step: step_length). */
-  filter_length: z.int().min(4).max(100_000).default(100),
+  filter_length: z.int().min(4).max(10_000).default(100),
   /** learned: X-ray shots the learned filter averages over (exponentially weighted). */
   filter_shots: z.int().min(1).max(100_000).default(200),
   /**
