@@ -113,6 +113,28 @@ test('compatibility mode reports no confidence and never low_confidence', () => 
   }
 })
 
+test('reference_roi mode: the confidence from the shot itself, the filter learned', () => {
+  const p = params({ reference: { mode: 'reference_roi', roi: [0, SCENE.width, 0, 1] } })
+  const finder = new EdgeFinder(Kernel.fromModule(module), p)
+  let reference: Float64Array | undefined
+  const errors: number[] = []
+  for (const shot of shots({ depth: 0.1, sigma: 20 }, 60, 8)) {
+    if (!shot.xray) {
+      reference = shot.profile.slice()
+      continue
+    }
+    if (!reference) continue
+    const r = finder.process({
+      pulseId: shot.pulseId, signal: shot.profile, signalRoi: ROI, reference,
+    })
+    assert.is(r.edge_status, EdgeStatus.ok)
+    assert.ok(r.edge_confidence > 6, `confidence ${r.edge_confidence}`)
+    errors.push(Math.abs(r.edge_position - shot.truth))
+  }
+  assert.ok(finder.learnedShots > 0)
+  assert.ok(median(errors) <= 0.5, `median ${median(errors)}`)
+})
+
 test('a rising edge is learned from the step of the other sign', () => {
   const finder = new EdgeFinder(Kernel.fromModule(module), params({ edge_type: 'rising' }))
   const n = 400

@@ -1,13 +1,14 @@
 /**
  * The filter the edge is found with, its noise and the per-shot confidence (issue 21).
  *
- * `learned` (the LCLS TimeTool's idea, learned live): the filter starts as the +1/-1 step of
- * step_length and becomes the mean of the normalised X-ray profiles around their edges,
- * aligned at the found position (confident shots only; the last `filter_shots` of them,
- * exponentially weighted), minus its mean (a constant offset of the reference does not move
- * the edge) and scaled to unit energy. Its edge position inside the filter (`origin`) is the
- * centroid of the filter's drop, so the template may drift by a pixel without moving the
- * reported edge; the template is re-centred when it drifts further.
+ * `learned` (the LCLS TimeTool's idea, learned live): the filter starts as a step of
+ * filter_length and becomes the mean of the normalised X-ray profiles around their edges,
+ * aligned at the found position (shots with confidence >= LEARN_CONFIDENCE; the last
+ * `filter_shots` of them, exponentially weighted), minus its mean (a constant offset of the
+ * reference does not move the edge), tapered and scaled to unit energy (#build). Its edge
+ * position inside the filter (`origin`) is the centroid of the template's drop, so the
+ * template may drift by a pixel without moving the reported edge; the template is re-centred
+ * when it drifts further.
  *
  * Noise: on each reference shot the same filter is applied to that shot normalised by the
  * reference average it did not enter (what an X-ray shot without an edge looks like); the
@@ -30,8 +31,6 @@ export interface FilterPeak {
   offset: number
   /** Edge position inside the filter (samples from its first tap). */
   origin: number
-  /** Peak / noise sigma; NaN while the noise is unknown. */
-  confidence: number
 }
 
 /** Shots the running means start with before they become exponential. */
@@ -152,13 +151,8 @@ export class EdgeFilter {
     const o = new Float64Array(this.#kernel.exports.memory.buffer, out, 5)
     return {
       argmax: o[0]!, amplitude: o[1]!, fwhm: o[2]!, next: o[3]!, offset: o[4]!,
-      origin: this.#origin, confidence: NaN,
+      origin: this.#origin,
     }
-  }
-
-  /** Edge offset inside the filter for the step method (floor(taps / 2)). */
-  get origin(): number {
-    return this.#origin
   }
 
   /**
@@ -168,21 +162,20 @@ export class EdgeFilter {
    */
   confidence(amplitude: number, argmax: number, count: number, correlation?: number): number {
     if (this.#noiseShots > 0) return amplitude / Math.sqrt(this.#noiseVar)
-    const c = new Float64Array(this.#kernel.exports.memory.buffer, correlation ?? this.#corr.ptr,
-      count)
-    let s = 0
-    let k = 0
-    for (let i = 0; i < count; i++) {
-      if (Math.abs(i - argmax) <= this.#taps) continue
-      s += c[i]! * c[i]!
-      k++
-    }
-    return k > 0 ? amplitude / Math.sqrt(s / k) : NaN
+    const c = correlation ?? this.#corr.ptr
+    const before = Math.max(0, argmax - this.#taps)
+    const after = Math.min(count, argmax + this.#taps + 1)
+    const k = before + (count - after)
+    if (k === 0) return NaN
+    const s = this.#kernel.run((x) => (before > 0 ? x.mean_square(c, before) * before : 0) +
+      (after < count ? x.mean_square(c + after * 8, count - after) * (count - after) : 0))
+    return amplitude / Math.sqrt(s / k)
   }
 
   /**
-   * Adds a confident X-ray shot's profile (confidence >= LEARN_CONFIDENCE) around its edge to the learned template (the
-   * `shots` most recent ones, exponentially weighted) and rebuilds the filter from it.
+   * Adds a confident X-ray shot's profile (confidence >= LEARN_CONFIDENCE) around its edge to
+   * the learned template (the `shots` most recent ones, exponentially weighted) and rebuilds
+   * the filter from it.
    */
   learn(profile: number, m: number, argmax: number, confidence: number, shots: number): void {
     const taps = this.#taps

@@ -227,7 +227,8 @@ export class EdgeFinder {
 
     if (!xray) {
       if (haveRef && !compat && maxRefined > 0) {
-        this.#filter.noise(refined, this.#normalised(sig, ref, n, work, work2, refined, step, lastX))
+        const m = this.#normalised(sig, ref, n, work, work2, refined, step, lastX)
+        this.#filter.noise(refined, m)
       }
       this.#addReference(sig, n, ring)
       return emptyResult(EdgeStatus.reference_shot)
