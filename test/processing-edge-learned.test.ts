@@ -78,10 +78,11 @@ test('1 % step, sigma 100: median error <= 1.5 px, >= 90 % within 5 px (issue 21
   assert.ok(results.every((r) => Number.isFinite(r.edge_confidence)))
 })
 
-test('clean 35 % step: median error <= 0.5 px; the learned edge sits mid-filter', () => {
+test('clean 35 % step: at the matched-filter limit; the learned edge sits mid-filter', () => {
   const { errors, finder } = run({ depth: 0.35, sigma: 0 }, 60)
-  assert.ok(median(errors) <= 0.5, `median ${median(errors)}`)
-  assert.ok(Math.max(...errors) <= 1, `worst ${Math.max(...errors)}`)
+  // The goal is 0.5 px; the limit (ML fit of the true step) is 0.01 px median on this scene.
+  assert.ok(median(errors) <= 0.05, `median ${median(errors)}`)
+  assert.ok(Math.max(...errors) <= 0.2, `worst ${Math.max(...errors)}`)
   const origin = dropCentroid(finder.filterTaps())
   assert.ok(Math.abs(origin - 50) <= 2, `origin ${origin}`)
 })
