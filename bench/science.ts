@@ -93,7 +93,9 @@ function record(t: Tally, r: EdgeResult, truth: number, micros: number): void {
   if (r.edge_status === EdgeStatus.ok) t.ok++
   if (!Number.isNaN(truth)) {
     t.errors.push(err)
-    ;(r.edge_status === EdgeStatus.ok ? t.confident : t.flagged).push(err)
+    // Calibration: the confident shots against the flagged ones (other statuses are neither).
+    if (r.edge_status === EdgeStatus.ok) t.confident.push(err)
+    else if (r.edge_status === EdgeStatus.low_confidence) t.flagged.push(err)
   }
 }
 
