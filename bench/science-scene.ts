@@ -1,9 +1,9 @@
 /**
  * The science benchmark's scene: the simulator's spectrometer frame (src/sim/frame.ts: a band
  * carrying a Gaussian spectrum, a logistic falling edge of 3 px on X-ray shots) at 1024 x 94
- * pixels with the band filling the height, the signal ROI its middle 84 rows, Gaussian pixel
- * noise of sigma counts and no shot noise (so that sigma is the whole pixel noise). Every 4th
- * pulse is an X-ray shot with the edge at a random sub-pixel position.
+ * pixels with the band filling the height, the signal ROI its middle 84 rows, the scene
+ * model's shot noise plus Gaussian pixel noise of sigma counts. Every 4th pulse is an X-ray
+ * shot with the edge at a random sub-pixel position in EDGE_RANGE.
  *
  * Ground truth: frame.ts samples pixel x at coordinate x, while the finder's positions count
  * pixel x as [x, x + 1), so the true edge is edgeX + 0.5.
@@ -15,7 +15,6 @@
  */
 import { expectedProfile, generateFrame, type FrameOptions } from '../src/sim/frame.js'
 
-const SHOT_NOISE = true
 export const SCENE = { width: 1024, height: 94, row0: 5, rows: 84, period: 4 } as const
 /** Edges fall uniformly in this range of the ROI (the spectrum's bright middle). */
 export const EDGE_RANGE: readonly [number, number] = [256, 768]
@@ -39,7 +38,7 @@ export interface Shot {
 function frameOptions(cell: Cell, edgeX: number | undefined, seed: number): FrameOptions {
   return {
     width: SCENE.width, height: SCENE.height, bandY0: 0, bandY1: SCENE.height,
-    edgeX, edgeDepth: cell.depth, noise: cell.sigma, shotNoise: SHOT_NOISE, seed,
+    edgeX, edgeDepth: cell.depth, noise: cell.sigma, seed,
   }
 }
 
@@ -139,8 +138,7 @@ export function cramerRao(cell: Cell, edge: number): number {
   for (let i = 0; i < SCENE.width; i++) {
     const s = after(i, edge)
     const slope = drops[i]! * s * (1 - s) / 0.75
-    const variance = (cell.sigma * cell.sigma + 1 / 12) * SCENE.rows +
-      (SHOT_NOISE ? drops[i]! / cell.depth : 0)
+    const variance = (cell.sigma * cell.sigma + 1 / 12) * SCENE.rows + drops[i]! / cell.depth
     info += slope * slope / variance
   }
   return 1 / Math.sqrt(info)

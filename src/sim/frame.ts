@@ -26,8 +26,6 @@ export interface FrameOptions {
   dark?: number
   /** Read-noise sigma in counts (default 15: about 2x bitshuffle-LZ4 compression at 2560x2160). */
   noise?: number
-  /** Shot noise (variance = counts) on top of the read noise (default true). */
-  shotNoise?: boolean
   /** PRNG seed: the same seed and options give the same frame. */
   seed?: number
 }
@@ -104,7 +102,7 @@ function bandRows(opts: FrameOptions): [number, number] {
 
 /**
  * The noise-free expectation of the x-profile over rows [row0, row1): per column the sum of
- * dark + signal, minus 0.5 per pixel when there is noise (pixels are truncated to integers).
+ * dark + signal, minus 0.5 per pixel (noisy pixels are truncated to integers).
  * The science benchmark's ground truth for the matched-filter limit.
  */
 export function expectedProfile(opts: FrameOptions, row0: number, row1: number,
@@ -112,11 +110,10 @@ export function expectedProfile(opts: FrameOptions, row0: number, row1: number,
   const [y0, y1] = bandRows(opts)
   const env = columnEnvelope(opts.width, opts.amplitude ?? 3000, opts.edgeX, opts.edgeDepth ?? 0.3,
     opts.edgeWidth ?? 3)
-  const noisy = (opts.noise ?? 15) > 0 || opts.shotNoise !== false
   let vert = 0
   for (let y = row0; y < row1; y++) vert += bandRow(y, y0, y1)
   const rows = row1 - row0
-  const base = rows * ((opts.dark ?? 100) - (noisy ? 0.5 : 0))
+  const base = rows * ((opts.dark ?? 100) - 0.5)
   for (let x = 0; x < opts.width; x++) out[x] = base + vert * env[x]!
   return out
 }
@@ -133,7 +130,6 @@ export function generateFrame(out: Uint16Array, opts: FrameOptions): Uint16Array
   }
   if (out.length < width * height) throw new RangeError('output array too small')
   const [y0, y1] = bandRows(opts)
-  const shot = opts.shotNoise === false ? 0 : 1
   const dark = opts.dark ?? 100
   const noise = opts.noise ?? 15
   const env = columnEnvelope(width, opts.amplitude ?? 3000, opts.edgeX, opts.edgeDepth ?? 0.3,
@@ -154,7 +150,7 @@ export function generateFrame(out: Uint16Array, opts: FrameOptions): Uint16Array
         const signal = vert * env[x]!
         rowSignal[x] = dark + signal
         // Shot noise (variance = counts) on top of read noise.
-        rowSigma[x] = Math.sqrt(noise * noise + shot * signal)
+        rowSigma[x] = Math.sqrt(noise * noise + signal)
       }
       rowVert = vert
     }
