@@ -9,7 +9,7 @@
  * confidence keeps the good shots and flags the bad ones). Rows with depth 0 are X-ray shots
  * without an edge: "ok" there is a false alarm.
  *
- *   npm run bench:science [-- --shots 200 --depth 1,35 --sigma 0,100]
+ *   npm run bench:science [-- --shots 300 --depth 1,35 --sigma 0,100 --compare '{json}']
  * @module
  */
 import { parseArgs } from 'node:util'
@@ -23,7 +23,7 @@ import { SCENE, cramerRao, shots, type Cell } from './science-scene.js'
 
 const { values: args } = parseArgs({
   options: {
-    shots: { type: 'string', default: '200' },
+    shots: { type: 'string', default: '300' },
     depth: { type: 'string', default: '35,10,3,1,0.5,0' },
     sigma: { type: 'string', default: '0,20,50,100,150' },
     seed: { type: 'string', default: '1' },
