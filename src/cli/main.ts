@@ -20,7 +20,10 @@ import { PsenService } from '../processing/service.js'
 import type { Roi } from '../processing/roi.js'
 import { startSimulator, type Simulator } from '../sim/simulator.js'
 import { StateStore } from '../state/store.js'
+import { runAnalyze } from './analyze.js'
 import { runDump } from './dump.js'
+import { runRecord } from './record.js'
+import { runReplay } from './replay.js'
 import { runSimulate } from './simulate.js'
 import { parseServiceArgs, USAGE, UsageError, type ServiceConfig } from './args.js'
 
@@ -46,6 +49,9 @@ export async function main(argv: string[]): Promise<number> {
   if (first === 'simulate') {
     return runSimulate(rest)
   }
+  if (first === 'record') return runRecord(rest)
+  if (first === 'replay') return runReplay(rest)
+  if (first === 'analyze') return runAnalyze(rest)
   let cmd
   try {
     cmd = parseServiceArgs(argv)
