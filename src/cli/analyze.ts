@@ -8,7 +8,6 @@
  * @module
  */
 import { readFileSync } from 'node:fs'
-import { parseArgs } from 'node:util'
 
 import { BsreadDecoder, decodeValue } from '../bsread/decoder.js'
 import { BsreadError } from '../bsread/errors.js'
@@ -20,10 +19,10 @@ import { FramePipeline } from '../processing/pipeline.js'
 import { validateRoi, type Roi } from '../processing/roi.js'
 import { makeSnapshot, type Snapshot } from '../processing/settings.js'
 import { RunStatistics } from '../processing/statistics.js'
-import { RecordingError } from '../recording/format.js'
-import { describeDamage, RecordingReader } from '../recording/reader.js'
+import { describeDamage, type RecordingReader } from '../recording/reader.js'
 import { ResultFiles, type PulseResult } from './analyze-output.js'
-import { DEFAULTS, type ChannelNaming } from './args.js'
+import { DEFAULTS, UsageError, type ChannelNaming } from './args.js'
+import { lines, onStop, openRecording, parseArgv, parseCommand, type CommandIO } from './command.js'
 
 export const ANALYZE_USAGE = `usage: psen-processing analyze FILE PREFIX --roi_signal JSON \\
          --roi_background JSON [--parameters JSON|@FILE] --output OUT
@@ -46,15 +45,6 @@ global_timestamp_sec/_ns) and OUT.csv (the scalar channels).
 
 Exit code 1 when the recording is damaged or truncated: the results up to the damage are kept.`
 
-export interface AnalyzeIO {
-  out?: (line: string) => void
-  err?: (line: string) => void
-  /** Draw a progress bar (default: when stderr is a terminal). */
-  tty?: boolean
-  /** Stops the analysis early, keeping the results so far (default: SIGINT / SIGTERM). */
-  signal?: AbortSignal
-}
-
 interface Parsed {
   file: string
   prefix: string
@@ -67,8 +57,6 @@ interface Parsed {
   verify: boolean
 }
 
-class UsageError extends Error {}
-
 function json(name: string, text: string): unknown {
   try {
     return JSON.parse(text)
@@ -78,26 +66,16 @@ function json(name: string, text: string): unknown {
 }
 
 function parse(argv: string[]): Parsed | 'help' {
-  let args
-  try {
-    args = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      strict: true,
-      options: {
-        roi_signal: { type: 'string' },
-        roi_background: { type: 'string' },
-        parameters: { type: 'string' },
-        output: { type: 'string', short: 'o' },
-        channel_naming: { type: 'string' },
-        max_frame_bytes: { type: 'string' },
-        no_verify: { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    })
-  } catch (e) {
-    throw new UsageError((e as Error).message.split('. To specify')[0] ?? 'bad command line')
-  }
+  const args = parseArgv(argv, {
+    roi_signal: { type: 'string' },
+    roi_background: { type: 'string' },
+    parameters: { type: 'string' },
+    output: { type: 'string', short: 'o' },
+    channel_naming: { type: 'string' },
+    max_frame_bytes: { type: 'string' },
+    no_verify: { type: 'boolean', default: false },
+    help: { type: 'boolean', short: 'h', default: false },
+  })
   const v = args.values
   if (v.help) return 'help'
   const [file, prefix, ...extra] = args.positionals
@@ -238,28 +216,13 @@ function bar(fraction: number, width = 30): string {
 }
 
 /** Runs the analyze command; resolves to the exit code. */
-export async function runAnalyze(argv: string[], io: AnalyzeIO = {}): Promise<number> {
-  const out = io.out ?? ((l: string) => process.stdout.write(l + '\n'))
-  const err = io.err ?? ((l: string) => process.stderr.write(l + '\n'))
-  let p: Parsed | 'help'
-  try {
-    p = parse(argv)
-  } catch (e) {
-    err(`analyze: ${(e as Error).message}\n(see: psen-processing analyze --help)`)
-    return 2
-  }
-  if (p === 'help') {
-    out(ANALYZE_USAGE)
-    return 0
-  }
-  let reader: RecordingReader
-  try {
-    reader = RecordingReader.open(p.file, { verify: p.verify, reuseBuffer: true })
-  } catch (e) {
-    err(`analyze: ${e instanceof RecordingError ? e.message : `cannot read ${p.file}: ` +
-      (e as Error).message}`)
-    return 1
-  }
+export async function runAnalyze(argv: string[], io: CommandIO = {}): Promise<number> {
+  const l = lines(io)
+  const { out, err, tty } = l
+  const p = parseCommand('analyze', argv, ANALYZE_USAGE, l, parse)
+  if (typeof p === 'number') return p
+  const reader = openRecording('analyze', p.file, { verify: p.verify, reuseBuffer: true }, l)
+  if (reader === undefined) return 1
   const snapshot = makeSnapshot(parameterModel, 1, p.roiSignal, p.roiBackground, p.parameters)
   let files: ResultFiles
   try {
@@ -273,13 +236,8 @@ export async function runAnalyze(argv: string[], io: AnalyzeIO = {}): Promise<nu
     return 1
   }
   let aborted = false
-  const onSignal = (): void => { aborted = true }
-  if (io.signal) io.signal.addEventListener('abort', onSignal, { once: true })
-  else {
-    process.once('SIGINT', onSignal)
-    process.once('SIGTERM', onSignal)
-  }
-  const tty = io.tty ?? process.stderr.isTTY
+  // Stops early; what was analysed so far is written.
+  const unwatch = onStop(io, () => { aborted = true })
   const t0 = performance.now()
   let summary: AnalyzeSummary
   try {
@@ -294,16 +252,12 @@ export async function runAnalyze(argv: string[], io: AnalyzeIO = {}): Promise<nu
             `${(100 * position / reader.size).toFixed(0)} %  ${files.rows} pulses  ` +
             `${(files.rows / s).toFixed(0)}/s `)
         }
-        return !aborted && !io.signal?.aborted
+        return !aborted
       },
     })
   } finally {
     if (tty) process.stderr.write('\n')
-    if (io.signal) io.signal.removeEventListener('abort', onSignal)
-    else {
-      process.off('SIGINT', onSignal)
-      process.off('SIGTERM', onSignal)
-    }
+    unwatch()
     reader.close()
     files.close()
   }

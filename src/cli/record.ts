@@ -5,11 +5,11 @@
  * messages (counted) instead of growing memory.
  * @module
  */
-import { parseArgs } from 'node:util'
-
 import { BsreadReceiver } from '../bsread/receiver.js'
 import type { RecordingInfo } from '../recording/format.js'
 import { RecordingWriter } from '../recording/writer.js'
+import { UsageError } from './args.js'
+import { lines, onStop, parseArgv, parseCommand, type CommandIO } from './command.js'
 import { packageVersion } from './version.js'
 
 export const RECORD_USAGE = `usage: psen-processing record INPUT FILE [--sub] [--count N]
@@ -26,15 +26,6 @@ not exist. A rate line every second on a terminal. Ctrl-C (SIGINT) or SIGTERM en
   -h, --help           this text
 `
 
-export interface RecordIO {
-  out?: (line: string) => void
-  err?: (line: string) => void
-  /** Stops the recording (default: SIGINT / SIGTERM). */
-  signal?: AbortSignal
-  /** Print the rate line every second (default: when stderr is a terminal). */
-  tty?: boolean
-}
-
 interface Parsed {
   input: string
   file: string
@@ -43,8 +34,6 @@ interface Parsed {
   durationS: number
   queueBytes: number
 }
-
-class UsageError extends Error {}
 
 function positive(name: string, raw: string | undefined, integer: boolean): number {
   if (raw === undefined) return Infinity
@@ -56,23 +45,13 @@ function positive(name: string, raw: string | undefined, integer: boolean): numb
 }
 
 function parse(argv: string[]): Parsed | 'help' {
-  let args
-  try {
-    args = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      strict: true,
-      options: {
-        sub: { type: 'boolean', default: false },
-        count: { type: 'string', short: 'n' },
-        duration: { type: 'string' },
-        queue_mb: { type: 'string' },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    })
-  } catch (e) {
-    throw new UsageError((e as Error).message.split('. To specify')[0] ?? 'bad command line')
-  }
+  const args = parseArgv(argv, {
+    sub: { type: 'boolean', default: false },
+    count: { type: 'string', short: 'n' },
+    duration: { type: 'string' },
+    queue_mb: { type: 'string' },
+    help: { type: 'boolean', short: 'h', default: false },
+  })
   if (args.values.help) return 'help'
   const [input, file, ...extra] = args.positionals
   if (input === undefined || file === undefined || extra.length > 0) {
@@ -96,20 +75,11 @@ function mb(bytes: number): string {
 }
 
 /** Records until --count, --duration, Ctrl-C or SIGTERM; resolves to the exit code. */
-export async function runRecord(argv: string[], io: RecordIO = {}): Promise<number> {
-  const out = io.out ?? ((l: string) => process.stdout.write(l + '\n'))
-  const err = io.err ?? ((l: string) => process.stderr.write(l + '\n'))
-  let p: Parsed | 'help'
-  try {
-    p = parse(argv)
-  } catch (e) {
-    err(`record: ${(e as Error).message}\n(see: psen-processing record --help)`)
-    return 2
-  }
-  if (p === 'help') {
-    out(RECORD_USAGE)
-    return 0
-  }
+export async function runRecord(argv: string[], io: CommandIO = {}): Promise<number> {
+  const l = lines(io)
+  const { out, err } = l
+  const p = parseCommand('record', argv, RECORD_USAGE, l, parse)
+  if (typeof p === 'number') return p
   const info: RecordingInfo = {
     recorder: 'psen-processing record', version: packageVersion(), input: p.input,
     mode: p.sub ? 'sub' : 'pull', started: new Date().toISOString(),
@@ -126,20 +96,14 @@ export async function runRecord(argv: string[], io: RecordIO = {}): Promise<numb
   // Every message is kept as received, malformed or not: the decoder is not used here.
   const receiver = new BsreadReceiver({ address: p.input, mode: p.sub ? 'sub' : 'pull' })
   const stop = (): void => receiver.close()
-  if (io.signal) {
-    if (io.signal.aborted) stop()
-    else io.signal.addEventListener('abort', stop, { once: true })
-  } else {
-    process.once('SIGINT', stop)
-    process.once('SIGTERM', stop)
-  }
+  const unwatch = onStop(io, stop)
   const timers: NodeJS.Timeout[] = []
   if (Number.isFinite(p.durationS)) timers.push(setTimeout(stop, p.durationS * 1000))
   const s = writer.stats
   let windowCount = 0
   let windowBytes = 0
   let windowStart = performance.now()
-  if (io.tty ?? process.stderr.isTTY) {
+  if (l.tty) {
     const t = setInterval(() => {
       const now = performance.now()
       const sec = (now - windowStart) / 1000
@@ -172,11 +136,7 @@ export async function runRecord(argv: string[], io: RecordIO = {}): Promise<numb
   } finally {
     for (const t of timers) clearTimeout(t)
     receiver.close()
-    if (io.signal) io.signal.removeEventListener('abort', stop)
-    else {
-      process.off('SIGINT', stop)
-      process.off('SIGTERM', stop)
-    }
+    unwatch()
   }
   try {
     await writer.close()

@@ -10,11 +10,10 @@
  * messages and loses none.
  * @module
  */
-import { parseArgs } from 'node:util'
-
 import { BsreadSender } from '../bsread/sender.js'
-import { RecordingError } from '../recording/format.js'
-import { describeDamage, RecordingReader } from '../recording/reader.js'
+import { describeDamage, type RecordingReader } from '../recording/reader.js'
+import { UsageError } from './args.js'
+import { lines, onStop, openRecording, parseArgv, parseCommand, type CommandIO } from './command.js'
 
 const DEFAULT_PORT = 9010
 /** How long the last messages may take to leave after the end of the file (ms). */
@@ -37,13 +36,7 @@ that cannot keep up loses messages, as with a camera (counted).
 Ctrl-C (SIGINT) or SIGTERM stops it. A damaged or truncated recording is sent up to the damage
 (exit code 1).`
 
-export interface ReplayIO {
-  out?: (line: string) => void
-  err?: (line: string) => void
-  /** Stops the replay (default: SIGINT / SIGTERM). */
-  signal?: AbortSignal
-  /** Print a progress line every second (default: when stderr is a terminal). */
-  tty?: boolean
+export interface ReplayIO extends CommandIO {
   /** Called once the socket is bound, with its endpoint (tests bind port 0). */
   onBound?: (endpoint: string) => void
 }
@@ -58,28 +51,16 @@ interface Parsed {
   loop: boolean
 }
 
-class UsageError extends Error {}
-
 function parse(argv: string[]): Parsed | 'help' {
-  let args
-  try {
-    args = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      strict: true,
-      options: {
-        port: { type: 'string' },
-        interface: { type: 'string' },
-        mode: { type: 'string' },
-        rate: { type: 'string' },
-        as_recorded: { type: 'boolean', default: false },
-        loop: { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    })
-  } catch (e) {
-    throw new UsageError((e as Error).message.split('. To specify')[0] ?? 'bad command line')
-  }
+  const args = parseArgv(argv, {
+    port: { type: 'string' },
+    interface: { type: 'string' },
+    mode: { type: 'string' },
+    rate: { type: 'string' },
+    as_recorded: { type: 'boolean', default: false },
+    loop: { type: 'boolean', default: false },
+    help: { type: 'boolean', short: 'h', default: false },
+  })
   const v = args.values
   if (v.help) return 'help'
   const [file, ...extra] = args.positionals
@@ -124,28 +105,13 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
 
 /** Replays until the end of the file (or forever with --loop); resolves to the exit code. */
 export async function runReplay(argv: string[], io: ReplayIO = {}): Promise<number> {
-  const out = io.out ?? ((l: string) => process.stdout.write(l + '\n'))
-  const err = io.err ?? ((l: string) => process.stderr.write(l + '\n'))
-  let p: Parsed | 'help'
-  try {
-    p = parse(argv)
-  } catch (e) {
-    err(`replay: ${(e as Error).message}\n(see: psen-processing replay --help)`)
-    return 2
-  }
-  if (p === 'help') {
-    out(REPLAY_USAGE)
-    return 0
-  }
-  let reader: RecordingReader
-  try {
-    // Fresh buffers per message: zeromq may still hold the previous ones while sending.
-    reader = RecordingReader.open(p.file)
-  } catch (e) {
-    err(`replay: ${e instanceof RecordingError ? e.message : `cannot read ${p.file}: ` +
-      (e as Error).message}`)
-    return 1
-  }
+  const l = lines(io)
+  const { out, err } = l
+  const p = parseCommand('replay', argv, REPLAY_USAGE, l, parse)
+  if (typeof p === 'number') return p
+  // Fresh buffers per message: zeromq may still hold the previous ones while sending.
+  const reader = openRecording('replay', p.file, {}, l)
+  if (reader === undefined) return 1
   const paced = p.pace.kind !== 'fast'
   let sender: BsreadSender
   try {
@@ -161,18 +127,11 @@ export async function runReplay(argv: string[], io: ReplayIO = {}): Promise<numb
   }
   io.onBound?.(sender.endpoint)
   const stop = new AbortController()
-  const onSignal = (): void => stop.abort()
-  if (io.signal) {
-    if (io.signal.aborted) stop.abort()
-    else io.signal.addEventListener('abort', onSignal, { once: true })
-  } else {
-    process.once('SIGINT', onSignal)
-    process.once('SIGTERM', onSignal)
-  }
+  const unwatch = onStop(io, () => stop.abort())
   let lastSent = 0
   let lastAt = performance.now()
   let passes = 0
-  const progress = (io.tty ?? process.stderr.isTTY) ? setInterval(() => {
+  const progress = l.tty ? setInterval(() => {
     const now = performance.now()
     const rate = (sender.sent - lastSent) / ((now - lastAt) / 1000)
     err(`${rate.toFixed(1)} msg/s; ${sender.sent} sent, ${sender.dropped} dropped` +
@@ -198,11 +157,7 @@ export async function runReplay(argv: string[], io: ReplayIO = {}): Promise<numb
     }
   } finally {
     if (progress) clearInterval(progress)
-    if (io.signal) io.signal.removeEventListener('abort', onSignal)
-    else {
-      process.off('SIGINT', onSignal)
-      process.off('SIGTERM', onSignal)
-    }
+    unwatch()
     reader.close()
     sender.close()
   }
