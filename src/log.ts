@@ -4,7 +4,7 @@
  * @module
  */
 import { pino, type Logger, type LevelWithSilent } from 'pino'
-import type { LogLevelName } from './cli/args.js'
+import type { LogLevelName } from './config.js'
 
 export type { Logger }
 

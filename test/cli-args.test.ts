@@ -3,7 +3,8 @@
 import { createServer } from 'node:net'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { DEFAULTS, parseServiceArgs, UsageError, type ServiceConfig } from '../src/cli/args.js'
+import { DEFAULTS, parseServiceArgs, UsageError } from '../src/cli/args.js'
+import type { ServiceConfig } from '../src/config.js'
 import { runCli } from './helpers/service.js'
 import { freePorts } from './helpers/ports.js'
 

@@ -4,7 +4,8 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { stringifyJson } from '../src/api/json.js'
 import { parameterModel } from '../src/processing/parameters.js'
-import { RoiError, roiFits, validateRoi } from '../src/processing/roi.js'
+import { roiFits } from '../src/kernel/profiles.js'
+import { RoiError, validateRoi } from '../src/processing/roi.js'
 import { makeSnapshot } from '../src/processing/settings.js'
 import { pythonTimestamp, RunStatistics } from '../src/processing/statistics.js'
 
@@ -38,7 +39,8 @@ test('validateRoi: valid forms, normalisation and the old messages in order', ()
   }
   assert.ok(roiFits([0, 10, 0, 5], 10, 5))
   assert.not.ok(roiFits([1, 10, 0, 5], 10, 5))
-  assert.ok(roiFits([], 1, 1))
+  // One rule, the kernel's: an empty ROI selects nothing, so it never "fits".
+  assert.not.ok(roiFits([], 1, 1))
 })
 
 test('pythonTimestamp: str(datetime.now()) format, fraction left out when zero', () => {

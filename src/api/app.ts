@@ -11,51 +11,12 @@ import { bodyLimit } from 'hono/body-limit'
 import { cors } from 'hono/cors'
 import type { Logger } from '../log.js'
 import type { Metrics } from '../metrics.js'
-import type { PreviewFeed } from '../preview/feed.js'
-import { previewRoutes } from '../preview/routes.js'
-import { RoiError, type Roi } from '../processing/roi.js'
+import {
+  ControlError, type ProcessingStatus, type Requester, type RoiKind, type ServiceControl,
+} from '../processing/control.js'
+import { RoiError } from '../processing/roi.js'
 import { StateWriteError } from '../state/store.js'
 import { stringifyJson } from './json.js'
-
-export type RoiKind = 'roi_signal' | 'roi_background'
-export type ProcessingStatus = 'stopped' | 'processing'
-
-/** An expected failure of a control operation: reported in the envelope, nothing changed. */
-export class ControlError extends Error {
-  constructor(message: string) {
-    super(message)
-    this.name = 'ControlError'
-  }
-}
-
-/** Who asked for a change (recorded in the history). */
-export interface Requester {
-  endpoint: string
-  client: string
-}
-
-/** What the API controls: implemented by src/processing/service.ts. */
-export interface ServiceControl {
-  status(): ProcessingStatus
-  /** Idempotent; throws ControlError when processing cannot start (e.g. a port is taken). */
-  start(): Promise<void>
-  /** Idempotent. */
-  stop(): Promise<void>
-  getRoi(kind: RoiKind): Roi
-  /** Validates (RoiError), applies from the next frame, persists, then resolves. */
-  setRoi(kind: RoiKind, value: unknown, who?: Requester): Promise<Roi>
-  /** `{}` before the first start. */
-  statistics(): Record<string, unknown>
-  lastError(): { message: string; time: string; cause: string } | null
-  getParameters(): Record<string, unknown>
-  /** Partial update; throws ControlError with a readable message on invalid input. */
-  setParameters(partial: unknown, who?: Requester): Promise<Record<string, unknown>>
-  /** Static facts about parameters for clients (e.g. the edge_status name table). */
-  parameterInfo(): Record<string, unknown>
-  history(): Promise<unknown[]>
-  /** Ready = processing and input seen recently. */
-  ready(): { ready: boolean; reason: string }
-}
 
 export interface AppDeps {
   control: ServiceControl
@@ -65,8 +26,6 @@ export interface AppDeps {
   apiToken?: string
   /** Largest accepted request body (bytes). */
   maxBodyBytes?: number
-  /** The browser preview's frame feed (its routes are mounted when given). */
-  feed?: PreviewFeed
 }
 
 /** Paths and their methods, for 405 answers (the old service answered those too). */
@@ -135,7 +94,7 @@ function tokenMatches(header: string | undefined, token: string): boolean {
   return given.length === want.length && timingSafeEqual(given, want)
 }
 
-/** Builds the API. Routes of other modules (the preview) are mounted at the marked place. */
+/** Builds the API. Other modules' routes (the preview) are mounted by the caller. */
 export function createApp(deps: AppDeps): Hono {
   const { control, log, metrics } = deps
   const app = new Hono()
@@ -231,9 +190,6 @@ export function createApp(deps: AppDeps): Hono {
       'Content-Type': metrics.registry.contentType,
     })
   })
-
-  // Other modules' routes (the browser preview) are mounted here.
-  if (deps.feed) app.route('/', previewRoutes({ feed: deps.feed }))
 
   app.notFound((c) => {
     const methods = ROUTES[c.req.path]

@@ -12,7 +12,7 @@ import { ParallelProfiler } from '../kernel/parallel-profiler.js'
 import { createLogger, type Logger } from '../log.js'
 import { Metrics } from '../metrics.js'
 import { PreviewFeed } from '../preview/feed.js'
-import { previewWebSocket } from '../preview/routes.js'
+import { previewRoutes, previewWebSocket } from '../preview/routes.js'
 import { FinderStage } from '../processing/edge-stage.js'
 import { EDGE_STATUS, parameterModel } from '../processing/parameters.js'
 import { FAULT_ENV, FaultInjection } from '../processing/faults.js'
@@ -25,7 +25,8 @@ import { runDump } from './dump.js'
 import { runRecord } from './record.js'
 import { runReplay } from './replay.js'
 import { runSimulate } from './simulate.js'
-import { parseServiceArgs, USAGE, UsageError, type ServiceConfig } from './args.js'
+import type { ServiceConfig } from '../config.js'
+import { parseServiceArgs, USAGE, UsageError } from './args.js'
 
 /** Longest a clean shutdown may take before the process exits anyway (SIGTERM: within 2 s). */
 const SHUTDOWN_LIMIT_MS = 1700
@@ -94,7 +95,7 @@ export async function startService(
   const feed = config.previewRate > 0 ? new PreviewFeed({ rateHz: config.previewRate }) : undefined
   const codec = new Codec(kernel, { maxBytes: config.maxFrameBytes })
   const parallel = config.threads > 1
-    ? await ParallelProfiler.create(kernel, new Codec(kernel, { maxBytes: config.maxFrameBytes }), {
+    ? await ParallelProfiler.create(kernel, codec, {
       threads: config.threads,
       onBroken: (reason) => log.error({ reason },
         'decode threads stopped; frames are decoded on the main thread alone from now on'),
@@ -105,11 +106,11 @@ export async function startService(
   let service: PsenService<object>
   try {
     service = await PsenService.create({
-      config, log: log.child({ module: 'service' }), metrics, store, kernel,
+      config, log: log.child({ module: 'service' }), metrics, store, kernel, codec,
       parameters: parameterModel,
       edge: new FinderStage(kernel, { codec }),
       parameterInfo: { edge_status: EDGE_STATUS },
-      ...(feed ? { feed } : {}),
+      ...(feed ? { observer: feed } : {}),
       ...(faults ? { faults } : {}),
       ...(parallel ? { parallel } : {}),
     })
@@ -122,8 +123,8 @@ export async function startService(
     const app = createApp({
       control: service, log: log.child({ module: 'http' }), metrics,
       ...(config.apiToken !== undefined ? { apiToken: config.apiToken } : {}),
-      ...(feed ? { feed } : {}),
     })
+    if (feed) app.route('/', previewRoutes({ feed }))
     http = await listen(app, {
       port: config.restPort, host: config.restInterface,
       ...(feed ? { websocket: previewWebSocket() } : {}),

@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util'
 
 import type { Compression } from '../bsread/types.js'
 import { createLogger, type Logger } from '../log.js'
-import { LOG_LEVELS, type LogLevelName } from './args.js'
+import { LOG_LEVELS, type LogLevelName } from '../config.js'
 import {
   SIM_COMPRESSIONS, SIM_DTYPES, SIMULATOR_DEFAULTS, SimulatorConfigError, startSimulator,
   type EdgeMotion, type SimDtype, type SimulatorOptions,

@@ -5,6 +5,7 @@
  * only while someone is subscribed.
  * @module
  */
+import type { FrameObserver } from '../processing/frame-observer.js'
 
 /** The channel description a preview frame needs (bsread's ChannelInfo satisfies it). */
 export interface PreviewChannel {
@@ -57,7 +58,7 @@ export const DEFAULT_PREVIEW_RATE_HZ = 5
  * feed.offer(msg.pulseId, msg.globalTimestamp, channelInfo, rawValueBytes)   // every frame
  * const stop = feed.subscribe((frame) => ws.send(encodePreviewMessage(frame)))
  */
-export class PreviewFeed {
+export class PreviewFeed implements FrameObserver {
   readonly rateHz: number
   // The newest frame, as separate fields: an offer must not allocate.
   #pulseId = 0n

@@ -8,17 +8,17 @@
 import type { BsreadMessage, RawValue } from '../bsread/decoder.js'
 import { BsreadEncoder, type EncodeChannel } from '../bsread/encoder.js'
 import type { ChannelInfo } from '../bsread/types.js'
-import { Codec, type RowRange } from '../kernel/codec.js'
+import type { Codec, RowRange } from '../kernel/codec.js'
 import { DTYPE_SIZE, isDTypeName, sumKind, type DTypeName, type SumKind } from '../kernel/dtype.js'
 import { KernelError } from '../kernel/errors.js'
 import type { Kernel, Region } from '../kernel/kernel.js'
 import type { ParallelProfiler } from '../kernel/parallel-profiler.js'
 import {
-  ProfileKernels, type FrameRef, type ProfileInKernel, type ProfileSums, type RoiTuple,
+  ProfileKernels, roiFits, type FrameRef, type ProfileInKernel, type ProfileSums, type RoiTuple,
 } from '../kernel/profiles.js'
-import type { ChannelNaming } from '../cli/args.js'
+import type { ChannelNaming } from '../config.js'
 import type { Metrics } from '../metrics.js'
-import { roiFits, type Roi } from './roi.js'
+import type { Roi } from './roi.js'
 import type { EdgeResult } from './edge-finder.js'
 import type { Snapshot } from './settings.js'
 import type { FrameErrorCause, RunStatistics } from './statistics.js'
@@ -65,6 +65,8 @@ export function outputName(prefix: string, naming: ChannelNaming, quantity: stri
 
 export interface PipelineOptions<P extends object> {
   kernel: Kernel
+  /** The codec over `kernel` (one per kernel memory: its regions are shared by all users). */
+  codec: Codec
   prefix: string
   naming: ChannelNaming
   maxFrameBytes: number
@@ -81,6 +83,15 @@ export interface PipelineOptions<P extends object> {
 
 function info(name: string, type: ChannelInfo['type'], shape: number[]): ChannelInfo {
   return { name, type, shape, encoding: 'little', compression: 'none' }
+}
+
+/** One frame's profiles in kernel memory, or why the signal profile is missing. */
+interface FrameProfiles<P extends object> {
+  signal: ProfileInKernel | undefined
+  background: ProfileInKernel | undefined
+  reference: ProfileInKernel | undefined
+  problem: EdgeInput<P>['problem']
+  kind: SumKind
 }
 
 /** Per-processor pipeline state: kernel regions, encoder, cached channel descriptions. */
@@ -102,7 +113,7 @@ export class FramePipeline<P extends object> {
   constructor(opts: PipelineOptions<P>) {
     this.#opts = opts
     this.#kernel = opts.kernel
-    this.#codec = new Codec(opts.kernel, { maxBytes: opts.maxFrameBytes })
+    this.#codec = opts.codec
     this.#profiles = new ProfileKernels(opts.kernel)
     this.#frame = opts.kernel.region()
     this.#sigOut = opts.kernel.region()
@@ -150,120 +161,142 @@ export class FramePipeline<P extends object> {
    * for a bad frame (counted instead); throws only for a bug or a kernel trap.
    */
   process(msg: BsreadMessage, snap: Snapshot<P>, stats: RunStatistics): Buffer[] {
-    const edge = this.#opts.edge
+    this.lastEdge = undefined
+    const p = this.#profilesOf(msg, snap, stats)
+    const out = this.#findEdge(msg, snap, p, stats)
+    if (out) this.lastEdge = out
+    return this.#encode(msg, snap, p, out)
+  }
+
+  /** Step 1: the image's ROI profiles, left in kernel memory (or why they are missing). */
+  #profilesOf(msg: BsreadMessage, snap: Snapshot<P>, stats: RunStatistics): FrameProfiles<P> {
     const metrics = this.#opts.metrics
     const raw = msg.value(this.imageName)
     const sig = snap.roiSignal
     const bg = snap.roiBackground
-    const refRoi = edge.referenceRoi(snap)
-    const eventName = edge.eventChannel(snap)
-    const event = eventName === undefined ? undefined : msg.value(eventName)
-
-    let signal: ProfileInKernel | undefined
-    let background: ProfileInKernel | undefined
-    let reference: ProfileInKernel | undefined
-    let problem: EdgeInput<P>['problem'] = sig.length === 0 ? 'no_signal_roi' : undefined
-    let kind: SumKind = 'float64'
-    this.lastEdge = undefined
+    const refRoi = this.#opts.edge.referenceRoi(snap)
+    const p: FrameProfiles<P> = {
+      signal: undefined, background: undefined, reference: undefined,
+      problem: sig.length === 0 ? 'no_signal_roi' : undefined, kind: 'float64',
+    }
 
     const frame = raw === undefined ? undefined : this.#frameOf(raw, stats)
     if (raw === undefined) {
       this.#problem(stats, 'missing_image',
         `message ${msg.pulseId} has no channel ${this.imageName}`)
-      if (problem === undefined) problem = 'no_image'
-    } else if (frame === undefined) {
-      if (problem === undefined) problem = 'no_image'
+      p.problem ??= 'no_image'
+      return p
+    }
+    if (frame === undefined) {
+      p.problem ??= 'no_image'
+      return p
+    }
+    p.kind = sumKind(frame.dtype)
+    const fits = (roi: Roi | undefined): boolean =>
+      roi !== undefined && roiFits(roi, frame.width, frame.height)
+    const sigOk = fits(sig)
+    const bgOk = fits(bg)
+    const refOk = fits(refRoi)
+    if (sig.length === 4 && !sigOk) {
+      this.#problem(stats, 'roi_signal_outside_frame',
+        `signal ROI [${sig.join(', ')}] does not ` +
+        `fit the ${frame.width}x${frame.height} frame of pulse ${msg.pulseId}`)
+      p.problem = 'roi_outside_frame'
+      metrics?.framesDropped.inc({ reason: 'roi_outside_frame' })
+    }
+    if (bg.length === 4 && !bgOk) {
+      this.#problem(stats, 'roi_background_outside_frame', `background ROI [${bg.join(', ')}] ` +
+        `does not fit the ${frame.width}x${frame.height} frame of pulse ${msg.pulseId}`)
+    }
+    if (refRoi !== undefined && refRoi.length === 4 && !refOk) p.problem ??= 'roi_outside_frame'
+    const rois = [sigOk ? sig : undefined, bgOk ? bg : undefined, refOk ? refRoi : undefined] as
+      Array<RoiTuple | undefined>
+    const rows: RowRange[] = []
+    for (const r of rois) if (r) rows.push([r[2], r[2] + r[3]])
+    if (rows.length === 0) return p
+
+    const split = this.#opts.parallel !== undefined
+      ? this.#splitProfiles(raw, frame, rois, stats)
+      : undefined
+    if (split === 'failed') {
+      p.problem ??= 'no_image'
+    } else if (split !== undefined) {
+      [p.signal, p.background, p.reference] = split
     } else {
-      kind = sumKind(frame.dtype)
-      const fits = (roi: Roi | undefined): boolean =>
-        roi !== undefined && roi.length === 4 && roiFits(roi, frame.width, frame.height)
-      const sigOk = fits(sig)
-      const bgOk = fits(bg)
-      const refOk = fits(refRoi)
-      if (sig.length === 4 && !sigOk) {
-        this.#problem(stats, 'roi_signal_outside_frame',
-          `signal ROI [${sig.join(', ')}] does not ` +
-          `fit the ${frame.width}x${frame.height} frame of pulse ${msg.pulseId}`)
-        problem = 'roi_outside_frame'
-        metrics?.framesDropped.inc({ reason: 'roi_outside_frame' })
-      }
-      if (bg.length === 4 && !bgOk) {
-        this.#problem(stats, 'roi_background_outside_frame', `background ROI [${bg.join(', ')}] ` +
-          `does not fit the ${frame.width}x${frame.height} frame of pulse ${msg.pulseId}`)
-      }
-      if (refRoi !== undefined && refRoi.length === 4 && !refOk && problem === undefined) {
-        problem = 'roi_outside_frame'
-      }
-      type Roi4 = [number, number, number, number]
-      const s4 = sig as Roi4
-      const b4 = bg as Roi4
-      const r4 = refRoi as Roi4
-      const rows: RowRange[] = []
-      if (sigOk) rows.push([s4[2], s4[2] + s4[3]])
-      if (bgOk) rows.push([b4[2], b4[2] + b4[3]])
-      if (refOk) rows.push([r4[2], r4[2] + r4[3]])
-      const split = rows.length > 0 && this.#opts.parallel !== undefined
-        ? this.#splitProfiles(raw as RawValue, frame, [sigOk ? s4 : undefined,
-          bgOk ? b4 : undefined, refOk ? r4 : undefined], stats)
-        : undefined
-      if (split === 'failed') {
-        if (problem === undefined) problem = 'no_image'
-      } else if (split !== undefined) {
-        [signal, background, reference] = split
-      } else if (rows.length > 0) {
-        const t0 = performance.now()
-        const ptr = this.#decode(raw as RawValue, frame, rows, stats)
-        const t1 = performance.now()
-        metrics?.stage.decode.observe((t1 - t0) / 1000)
-        if (ptr !== undefined) {
-          const ref: FrameRef = { ...frame, ptr }
-          // Profiles stay in kernel memory: the edge finder reads them there, and the encoder
-          // copies them out once (no intermediate JS arrays).
-          const p = this.#profiles
-          if (sigOk) signal = p.xProfileInKernel(ref, s4, this.#sigOut)
-          if (bgOk) background = p.xProfileInKernel(ref, b4, this.#bgOut)
-          if (refOk) reference = p.xProfileInKernel(ref, r4, this.#refOut)
-          metrics?.stage.profile.observe((performance.now() - t1) / 1000)
-        } else if (problem === undefined) {
-          problem = 'no_image'
-        }
-      }
+      this.#singleThreadProfiles(raw, frame, rows, rois, stats, p)
     }
+    return p
+  }
 
-    let out: EdgeOutputs | undefined
-    if (sig.length === 4) {
-      const t2 = performance.now()
-      const generation = this.#kernel.generation
-      try {
-        out = edge.process({
-          pulseId: msg.pulseId, snapshot: snap, signal, background, reference, event, problem,
-        })
-      } catch (err) {
-        if (!(err instanceof KernelError) && !(err instanceof RangeError)) throw err
-        this.#problem(stats, 'edge_error',
-          `edge finding failed for pulse ${msg.pulseId}: ${err.message}`)
-        out = NAN_EDGE
-      }
-      if (this.#kernel.generation !== generation) {
-        // A trap replaced the kernel instance: the profiles' memory is gone with it.
-        this.#problem(stats, 'edge_error',
-          `kernel reset during edge finding of pulse ${msg.pulseId}`)
-        signal = undefined
-        background = undefined
-      }
-      metrics?.stage.edge.observe((performance.now() - t2) / 1000)
-      this.lastEdge = out
+  /** Decode of the needed rows and the profiles on this thread. */
+  #singleThreadProfiles(
+    raw: RawValue, frame: Omit<FrameRef, 'ptr'>, rows: RowRange[],
+    [sig, bg, ref]: Array<RoiTuple | undefined>, stats: RunStatistics, p: FrameProfiles<P>,
+  ): void {
+    const metrics = this.#opts.metrics
+    const t0 = performance.now()
+    const ptr = this.#decode(raw, frame, rows, stats)
+    const t1 = performance.now()
+    metrics?.stage.decode.observe((t1 - t0) / 1000)
+    if (ptr === undefined) {
+      p.problem ??= 'no_image'
+      return
     }
+    const frameRef: FrameRef = { ...frame, ptr }
+    // Profiles stay in kernel memory: the edge finder reads them there, and the encoder
+    // copies them out once (no intermediate JS arrays).
+    const k = this.#profiles
+    if (sig) p.signal = k.xProfileInKernel(frameRef, sig, this.#sigOut)
+    if (bg) p.background = k.xProfileInKernel(frameRef, bg, this.#bgOut)
+    if (ref) p.reference = k.xProfileInKernel(frameRef, ref, this.#refOut)
+    metrics?.stage.profile.observe((performance.now() - t1) / 1000)
+  }
 
+  /** Step 2: the edge (only with a signal ROI). A kernel reset drops the profiles. */
+  #findEdge(
+    msg: BsreadMessage, snap: Snapshot<P>, p: FrameProfiles<P>, stats: RunStatistics,
+  ): EdgeOutputs | undefined {
+    if (snap.roiSignal.length !== 4) return undefined
+    const eventName = this.#opts.edge.eventChannel(snap)
+    const event = eventName === undefined ? undefined : msg.value(eventName)
+    const t2 = performance.now()
+    const generation = this.#kernel.generation
+    let out: EdgeOutputs
+    try {
+      out = this.#opts.edge.process({
+        pulseId: msg.pulseId, snapshot: snap, signal: p.signal, background: p.background,
+        reference: p.reference, event, problem: p.problem,
+      })
+    } catch (err) {
+      if (!(err instanceof KernelError) && !(err instanceof RangeError)) throw err
+      this.#problem(stats, 'edge_error',
+        `edge finding failed for pulse ${msg.pulseId}: ${err.message}`)
+      out = NAN_EDGE
+    }
+    if (this.#kernel.generation !== generation) {
+      // A trap replaced the kernel instance: the profiles' memory is gone with it.
+      this.#problem(stats, 'edge_error',
+        `kernel reset during edge finding of pulse ${msg.pulseId}`)
+      p.signal = undefined
+      p.background = undefined
+    }
+    this.#opts.metrics?.stage.edge.observe((performance.now() - t2) / 1000)
+    return out
+  }
+
+  /** Step 3: the data message: parameters, the profiles, the edge channels. */
+  #encode(
+    msg: BsreadMessage, snap: Snapshot<P>, p: FrameProfiles<P>, out: EdgeOutputs | undefined,
+  ): Buffer[] {
     const channels: EncodeChannel[] = [{ info: this.#paramsInfo, value: snap.json }]
     // Views made now (after every call that may grow memory); the encoder copies them.
-    if (signal) {
-      const desc = this.#profileInfo('roi_signal', kind, signal.length)
-      channels.push({ info: desc, value: this.#view(signal) })
+    if (p.signal) {
+      const desc = this.#profileInfo('roi_signal', p.kind, p.signal.length)
+      channels.push({ info: desc, value: this.#view(p.signal) })
     }
-    if (background) {
-      const desc = this.#profileInfo('roi_background', kind, background.length)
-      channels.push({ info: desc, value: this.#view(background) })
+    if (p.background) {
+      const desc = this.#profileInfo('roi_background', p.kind, p.background.length)
+      channels.push({ info: desc, value: this.#view(p.background) })
     }
     if (out) {
       const infos = this.#edgeInfos

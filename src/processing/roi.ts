@@ -67,10 +67,3 @@ export function validateRoi(value: unknown): Roi {
   }
   return [ox, sx, oy, sy]
 }
-
-/** Whether a (valid, non-empty) ROI lies inside a width × height image. */
-export function roiFits(roi: Roi, width: number, height: number): boolean {
-  if (roi.length === 0) return true
-  const [ox, sx, oy, sy] = roi
-  return ox + sx <= width && oy + sy <= height
-}

@@ -114,3 +114,48 @@ export class RunStatistics {
     return sorted[i] ?? NaN
   }
 }
+
+/** What `/statistics` shows beyond the run's own counters. */
+export interface StatisticsExtras {
+  /** Malformed input messages of the run, by reason. */
+  malformed: Record<string, number>
+  loopRestarts: number
+  /** The service's last error when the run has none of its own (e.g. a loop restart). */
+  lastError: LastError | null
+  /** The edge finder's own statistics, when it keeps any. */
+  edge?: Record<string, unknown>
+}
+
+/** The `/statistics` answer: the old service's fields first, then what this service adds. */
+export function statisticsReport(
+  s: RunStatistics, extras: StatisticsExtras,
+): Record<string, unknown> {
+  const malformed = extras.malformed
+  const errors: Record<string, number> = {}
+  for (const [cause, n] of Object.entries(s.errors)) if (n > 0) errors[cause] = n
+  let malformedTotal = 0
+  for (const n of Object.values(malformed)) malformedTotal += n
+  const round = (x: number): number | null =>
+    (Number.isFinite(x) ? Math.round(x * 1000) / 1000 : null)
+  return {
+    processing_start_time: s.startTime,
+    last_sent_pulse_id: s.lastSentPulseId,
+    last_sent_time: s.lastSentAt === 0 ? null : pythonTimestamp(new Date(s.lastSentAt)),
+    n_processed_images: s.nProcessed,
+    n_received_images: s.nReceived,
+    n_sent_data: s.nSent,
+    n_dropped_data: s.nDroppedData,
+    n_sent_images: s.nImageSent,
+    n_dropped_images: s.nDroppedImage,
+    n_malformed: malformedTotal,
+    malformed_by_reason: { ...malformed },
+    n_frame_errors: errors,
+    n_pulse_id_gaps: s.nPulseIdGaps,
+    last_received_pulse_id: s.lastReceivedPulseId,
+    input_rate_hz: round(s.inputRate(performance.now())),
+    processing_time_ms: { p50: round(s.percentile(50)), p99: round(s.percentile(99)) },
+    loop_restarts: extras.loopRestarts,
+    last_error: s.lastError ?? extras.lastError,
+    ...(extras.edge ? { edge: extras.edge } : {}),
+  }
+}
