@@ -15,13 +15,15 @@ import { Codec } from '../kernel/codec.js'
 import { Kernel } from '../kernel/kernel.js'
 import { FinderStage } from '../processing/edge-stage.js'
 import { parameterModel, type ProcessingParameters } from '../processing/parameters.js'
+import { inputDecoderOptions } from '../processing/input.js'
 import { FramePipeline } from '../processing/pipeline.js'
 import { validateRoi, type Roi } from '../processing/roi.js'
 import { makeSnapshot, type Snapshot } from '../processing/settings.js'
 import { RunStatistics } from '../processing/statistics.js'
 import { describeDamage, type RecordingReader } from '../recording/reader.js'
 import { ResultFiles, type PulseResult } from './analyze-output.js'
-import { DEFAULTS, UsageError, type ChannelNaming } from './args.js'
+import type { ChannelNaming } from '../config.js'
+import { DEFAULTS, UsageError } from './args.js'
 import { lines, onStop, openRecording, parseArgv, parseCommand, type CommandIO } from './command.js'
 
 export const ANALYZE_USAGE = `usage: psen-processing analyze FILE PREFIX --roi_signal JSON \\
@@ -155,16 +157,13 @@ export async function analyzeRecording(opts: {
   onProgress?: (position: number) => boolean
 }): Promise<AnalyzeSummary> {
   const { reader, kernel } = opts
+  // One codec over the kernel's memory for everything, as the service (src/cli/main.ts).
   const codec = new Codec(kernel, { maxBytes: opts.maxFrameBytes })
   const pipeline = new FramePipeline<ProcessingParameters>({
-    kernel, prefix: opts.prefix, naming: opts.naming, maxFrameBytes: opts.maxFrameBytes,
+    kernel, codec, prefix: opts.prefix, naming: opts.naming, maxFrameBytes: opts.maxFrameBytes,
     edge: new FinderStage(kernel, { codec }),
   })
-  // The service's input decoder settings (src/processing/service.ts #receiver).
-  const input = new BsreadDecoder({
-    verifyHash: true, maxValueBytes: opts.maxFrameBytes,
-    codec: new Codec(kernel, { maxBytes: 16 * 1024 * 1024 }),
-  })
+  const input = new BsreadDecoder(inputDecoderOptions(opts.maxFrameBytes, codec))
   const output = new BsreadDecoder()
   const stats = new RunStatistics()
   const malformed: Record<string, number> = {}

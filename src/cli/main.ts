@@ -1,9 +1,9 @@
 /**
- * The `psen-processing` command: `dump`, `simulate`, the service (`INPUT_STREAM PREFIX`), or,
- * without arguments, a demo (simulated camera + service, auto-started).
+ * The `psen-processing` command: `dump`, `simulate`, `record`, `replay`, `analyze`, the
+ * service (`INPUT_STREAM PREFIX`), or, without arguments, a demo (simulated camera + service,
+ * auto-started).
  * @module
  */
-import { readFileSync } from 'node:fs'
 import { createApp } from '../api/app.js'
 import { listen, type HttpServer } from '../api/server.js'
 import { Codec } from '../kernel/codec.js'
@@ -25,21 +25,12 @@ import { runDump } from './dump.js'
 import { runRecord } from './record.js'
 import { runReplay } from './replay.js'
 import { runSimulate } from './simulate.js'
+import { packageVersion } from './version.js'
 import type { ServiceConfig } from '../config.js'
 import { parseServiceArgs, USAGE, UsageError } from './args.js'
 
 /** Longest a clean shutdown may take before the process exits anyway (SIGTERM: within 2 s). */
 const SHUTDOWN_LIMIT_MS = 1700
-
-function version(): string {
-  try {
-    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as
-      { version?: string }
-    return pkg.version ?? 'unknown'
-  } catch {
-    return 'unknown'
-  }
-}
 
 /** Runs the command line; resolves to the exit code. */
 export async function main(argv: string[]): Promise<number> {
@@ -67,7 +58,7 @@ export async function main(argv: string[]): Promise<number> {
     return 0
   }
   if (cmd.kind === 'version') {
-    process.stdout.write(`psen-processing ${version()}\n`)
+    process.stdout.write(`psen-processing ${packageVersion()}\n`)
     return 0
   }
   if (cmd.kind === 'demo') return runDemo(cmd.config)
