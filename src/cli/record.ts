@@ -12,6 +12,13 @@ import { UsageError } from './args.js'
 import { lines, onStop, parseArgv, parseCommand, type CommandIO } from './command.js'
 import { packageVersion } from './version.js'
 
+/**
+ * Largest message part taken (zeromq drops the connection before reading a bigger one, and the
+ * receiver connects again): with the receive queue of 100 messages it bounds the memory. A
+ * 256 MiB image (the service's --max_frame_bytes default) uncompressed fits, with room.
+ */
+const MAX_PART_BYTES = 272 * 1024 * 1024
+
 export const RECORD_USAGE = `usage: psen-processing record INPUT FILE [--sub] [--count N]
        [--duration S] [--queue_mb MB]
 
@@ -94,7 +101,9 @@ export async function runRecord(argv: string[], io: CommandIO = {}): Promise<num
     return 1
   }
   // Every message is kept as received, malformed or not: the decoder is not used here.
-  const receiver = new BsreadReceiver({ address: p.input, mode: p.sub ? 'sub' : 'pull' })
+  const receiver = new BsreadReceiver({
+    address: p.input, mode: p.sub ? 'sub' : 'pull', maxPartBytes: MAX_PART_BYTES,
+  })
   const stop = (): void => receiver.close()
   const unwatch = onStop(io, stop)
   const timers: NodeJS.Timeout[] = []

@@ -128,15 +128,16 @@ export async function runReplay(argv: string[], io: ReplayIO = {}): Promise<numb
   io.onBound?.(sender.endpoint)
   const stop = new AbortController()
   const unwatch = onStop(io, () => stop.abort())
+  const count: Counts = { sent: 0, dropped: 0 }
   let lastSent = 0
   let lastAt = performance.now()
   let passes = 0
   const progress = l.tty ? setInterval(() => {
     const now = performance.now()
-    const rate = (sender.sent - lastSent) / ((now - lastAt) / 1000)
-    err(`${rate.toFixed(1)} msg/s; ${sender.sent} sent, ${sender.dropped} dropped` +
+    const rate = (count.sent - lastSent) / ((now - lastAt) / 1000)
+    err(`${rate.toFixed(1)} msg/s; ${count.sent} sent, ${count.dropped} dropped` +
       (p.loop ? `, pass ${passes + 1}` : ''))
-    lastSent = sender.sent
+    lastSent = count.sent
     lastAt = now
   }, 1000) : undefined
   progress?.unref()
@@ -144,15 +145,15 @@ export async function runReplay(argv: string[], io: ReplayIO = {}): Promise<numb
   let damaged = false
   try {
     while (!stop.signal.aborted) {
-      const sentBefore = sender.sent + sender.dropped
-      await replayOnce(reader, sender, p.pace, stop.signal)
+      const sentBefore = count.sent + count.dropped
+      await replayOnce(reader, sender, p.pace, stop.signal, count)
       if (reader.damage && !damaged) {
         damaged = true
         err(`replay: ${describeDamage(reader)}`)
       }
       passes++
       // An empty recording would spin: stop after one pass that sent nothing.
-      if (!p.loop || sender.sent + sender.dropped === sentBefore) break
+      if (!p.loop || count.sent + count.dropped === sentBefore) break
       reader.rewind()
     }
   } finally {
@@ -161,16 +162,23 @@ export async function runReplay(argv: string[], io: ReplayIO = {}): Promise<numb
     reader.close()
     sender.close()
   }
-  out(`${sender.sent} messages sent, ${sender.dropped} dropped (reader too slow)` +
+  out(`${count.sent} messages sent, ${count.dropped} dropped (reader too slow)` +
     (p.loop ? `, ${passes} passes` : ''))
   return damaged ? 1 : 0
 }
 
+interface Counts {
+  sent: number
+  /** Paced only: messages a full queue dropped. */
+  dropped: number
+}
+
 /** Sends every message of the file once, paced as asked. */
 async function replayOnce(reader: RecordingReader, sender: BsreadSender, pace: Pace,
-  signal: AbortSignal): Promise<void> {
+  signal: AbortSignal, count: Counts): Promise<void> {
   const t0 = performance.now()
   let first: number | undefined
+  let last: Promise<unknown> = Promise.resolve()
   let i = 0
   for (let m = reader.next(); m !== undefined && !signal.aborted; m = reader.next(), i++) {
     if (pace.kind !== 'fast') {
@@ -178,14 +186,18 @@ async function replayOnce(reader: RecordingReader, sender: BsreadSender, pace: P
       const due = pace.kind === 'rate' ? i * (1000 / pace.hz) : m.receivedAt - first
       // Late messages go at once: every recorded message is sent, none skipped.
       await sleep(t0 + due - performance.now(), signal)
-      if (signal.aborted) return
-      void sender.send(m.parts)
+      if (signal.aborted) break
+      // Non-blocking: settles at once, sent or dropped.
+      last = sender.send(m.parts).then((ok) => { if (ok) count.sent++; else count.dropped++ })
       continue
     }
+    // false: no reader took it within the send timeout; the same message again.
     while (!signal.aborted) {
-      // false: no reader took it within the send timeout; the same message again.
-      if (await sender.send(m.parts)) break
-      sender.dropped--
+      if (await sender.send(m.parts)) {
+        count.sent++
+        break
+      }
     }
   }
+  await last
 }
