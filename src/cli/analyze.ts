@@ -181,7 +181,15 @@ export async function analyzeRecording(opts: {
       malformed[err.reason] = (malformed[err.reason] ?? 0) + 1
       continue
     }
-    const data = output.decode(pipeline.process(msg, opts.snapshot, stats))
+    let parts: Buffer[]
+    try {
+      parts = pipeline.process(msg, opts.snapshot, stats)
+    } catch (err) {
+      // As the service: counted, and the pulse keeps its processing_parameters.
+      stats.error('exception', `pulse ${msg.pulseId}: ${(err as Error).message}`)
+      parts = pipeline.parametersOnly(msg, opts.snapshot)
+    }
+    const data = output.decode(parts)
     opts.onResult({
       pulseId: data.pulseId, timestamp: data.globalTimestamp,
       channels: data.channels.map((info, i) => {
