@@ -36,11 +36,6 @@ that cannot keep up loses messages, as with a camera (counted).
 Ctrl-C (SIGINT) or SIGTERM stops it. A damaged or truncated recording is sent up to the damage
 (exit code 1).`
 
-export interface ReplayIO extends CommandIO {
-  /** Called once the socket is bound, with its endpoint (tests bind port 0). */
-  onBound?: (endpoint: string) => void
-}
-
 type Pace = { kind: 'fast' } | { kind: 'rate'; hz: number } | { kind: 'recorded' }
 
 interface Parsed {
@@ -104,7 +99,7 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
 }
 
 /** Replays until the end of the file (or forever with --loop); resolves to the exit code. */
-export async function runReplay(argv: string[], io: ReplayIO = {}): Promise<number> {
+export async function runReplay(argv: string[], io: CommandIO = {}): Promise<number> {
   const l = lines(io)
   const { out, err } = l
   const p = parseCommand('replay', argv, REPLAY_USAGE, l, parse)
@@ -125,7 +120,6 @@ export async function runReplay(argv: string[], io: ReplayIO = {}): Promise<numb
     err(`replay: cannot bind ${p.bind}: ${(e as Error).message}`)
     return 1
   }
-  io.onBound?.(sender.endpoint)
   const stop = new AbortController()
   const unwatch = onStop(io, () => stop.abort())
   const count: Counts = { sent: 0, dropped: 0 }
