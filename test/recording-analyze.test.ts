@@ -74,7 +74,7 @@ test('analyze gives what the live service sends for the same recording and setti
   let live: BsreadMessage[]
   try {
     cli = await startCli(`tcp://127.0.0.1:${port}`, PREFIX,
-      ['--data_send_timeout_ms', '10000', '--data_queue', '1000'])
+      ['--data_send_timeout_ms', '10000', '--data_queue', '1000', '--state_file', 'none'])
     const post = async (path: string, body: unknown): Promise<void> => {
       const r = await api(cli!.base, 'POST', path, {
         body: JSON.stringify(body), headers: { 'content-type': 'application/json' },
