@@ -10,10 +10,9 @@ import * as zmq from 'zeromq'
 import { decodeValue, type BsreadMessage, type DecodedValue } from '../src/bsread/decoder.js'
 import { runAnalyze } from '../src/cli/analyze.js'
 import { runRecord } from '../src/cli/record.js'
-import { runReplay } from '../src/cli/replay.js'
 import { RecordingReader } from '../src/recording/reader.js'
 import { startSimulator } from '../src/sim/simulator.js'
-import { freePort } from './helpers/ports.js'
+import { startReplay } from './helpers/replay.js'
 import { api, startCli, StreamReader, type CliProcess } from './helpers/service.js'
 
 zmq.context.blocky = false
@@ -62,18 +61,20 @@ test.before(async () => {
   } finally {
     await sim.close()
   }
+  // The offline results every test below reads.
+  const c = capture()
+  assert.is(await runAnalyze(analyzeArgs(REC, join(dir, 'offline')), c), 0, c.lines.join('\n'))
+  assert.match(c.lines.join('\n'), new RegExp(`${N} pulses from ${N} messages`))
 })
 
 test('analyze gives what the live service sends for the same recording and settings', async () => {
   // The live service, reading the recording through replay (unpaced: it loses nothing).
-  const port = await freePort()
-  const replayed = capture()
-  const replay = runReplay([REC, '--port', String(port)], replayed)
+  const replay = startReplay([REC])
   let cli: CliProcess | undefined
   let data: StreamReader | undefined
   let live: BsreadMessage[]
   try {
-    cli = await startCli(`tcp://127.0.0.1:${port}`, PREFIX,
+    cli = await startCli(await replay.address, PREFIX,
       ['--data_send_timeout_ms', '10000', '--data_queue', '1000', '--state_file', 'none'])
     const post = async (path: string, body: unknown): Promise<void> => {
       const r = await api(cli!.base, 'POST', path, {
@@ -87,18 +88,14 @@ test('analyze gives what the live service sends for the same recording and setti
     data = new StreamReader(`tcp://127.0.0.1:${cli.dataPort}`)
     await post('/start', {})
     live = await data.take(N, 30_000)
-    assert.is(await replay, 0)
+    assert.is(await replay.done, 0)
   } finally {
     await data?.close()
     await cli?.stop()
   }
-  assert.match(replayed.lines.join('\n'), new RegExp(`${N} messages sent, 0 dropped`))
+  assert.match(replay.lines.join('\n'), new RegExp(`${N} messages sent, 0 dropped`))
 
-  const base = join(dir, 'offline')
-  const c = capture()
-  assert.is(await runAnalyze(analyzeArgs(REC, base), c), 0, c.lines.join('\n'))
-  assert.match(c.lines.join('\n'), new RegExp(`${N} pulses from ${N} messages`))
-  const rows = jsonl(`${base}.jsonl`)
+  const rows = jsonl(join(dir, 'offline.jsonl'))
   assert.is(rows.length, N)
   let edges = 0
   live.forEach((m, i) => {

@@ -12,7 +12,7 @@ import { runRecord } from '../src/cli/record.js'
 import { runReplay } from '../src/cli/replay.js'
 import { RecordingReader } from '../src/recording/reader.js'
 import { startSimulator, type Simulator } from '../src/sim/simulator.js'
-import { freePort } from './helpers/ports.js'
+import { startReplay } from './helpers/replay.js'
 import { BIN, ROOT, waitFor } from './helpers/service.js'
 
 zmq.context.blocky = false
@@ -88,32 +88,26 @@ test('record keeps every message as received; replay sends it back byte for byte
   assert.ok(decoder.decode(recorded[0] as Buffer[]).channels.some((c) => c.name === sent.image))
 
   // Replay (unpaced: as fast as this reader takes them) into a plain bsread receiver.
-  const port = await freePort()
-  const stop = new AbortController()
-  const c = capture()
-  const replay = runReplay([path, '--port', String(port)], { ...c, signal: stop.signal })
-  const rx = new BsreadReceiver({ address: `tcp://127.0.0.1:${port}` })
+  const replay = startReplay([path])
+  const rx = new BsreadReceiver({ address: await replay.address })
   const got: Buffer[][] = []
   while (got.length < 40) got.push((await rx.receiveRaw()) as Buffer[])
-  assert.is(await replay, 0)
+  assert.is(await replay.done, 0)
   rx.close()
   got.forEach((parts, i) => {
     const want = recorded[i] as Buffer[]
     assert.is(parts.length, want.length)
     parts.forEach((p, k) => assert.ok(p.equals(want[k] as Buffer), `message ${i} part ${k}`))
   })
-  assert.match(c.lines.join('\n'), /40 messages sent, 0 dropped/)
+  assert.match(replay.lines.join('\n'), /40 messages sent, 0 dropped/)
 })
 
 test('replay --rate paces and --loop starts again; Ctrl-C (abort) stops it', async () => {
   const path = join(dir, 'sim.rec')
-  const port = await freePort()
   const stop = new AbortController()
-  const c = capture()
-  const rx = new BsreadReceiver({ address: `tcp://127.0.0.1:${port}` })
+  const replay = startReplay([path, '--rate', '200', '--loop'], stop.signal)
+  const rx = new BsreadReceiver({ address: await replay.address })
   const t0 = performance.now()
-  const replay = runReplay([path, '--port', String(port), '--rate', '200', '--loop'],
-    { ...c, signal: stop.signal })
   const ids: bigint[] = []
   while (ids.length < 60) {
     const m = rx.decode((await rx.receiveRaw()) as Buffer[])
@@ -121,14 +115,14 @@ test('replay --rate paces and --loop starts again; Ctrl-C (abort) stops it', asy
   }
   const ms = performance.now() - t0
   stop.abort()
-  assert.is(await replay, 0)
+  assert.is(await replay.done, 0)
   rx.close()
   // 60 messages at 200 Hz: at least 59 periods of 5 ms (never a burst).
   assert.ok(ms >= 59 * 5 * 0.9, `${ms.toFixed(0)} ms`)
   // The 41st message is the first again.
   assert.is(ids[40], ids[0])
   assert.is(ids[41], (ids[0] as bigint) + 1n)
-  assert.match(c.lines.join('\n'), /messages sent, \d+ dropped .*, \d passes/)
+  assert.match(replay.lines.join('\n'), /messages sent, \d+ dropped .*, \d passes/)
 })
 
 test('kill -9 of the recorder leaves every complete message readable', async () => {
