@@ -44,6 +44,8 @@ export function openInput(o: InputOptions): BsreadReceiver {
       address: config.inputStream,
       mode: config.inputMode,
       receiveHighWaterMark: config.inputQueue,
+      // libzmq bounds its queue in messages only: the receiver keeps its own, bounded in bytes.
+      queueBytes: config.inputQueueMb * 1024 * 1024,
       ...inputDecoderOptions(config.maxFrameBytes, o.codec),
       // Bounds the memory one message part can take: zeromq drops the connection before
       // reading a bigger part (and the receiver reconnects). No valid image comes close.
