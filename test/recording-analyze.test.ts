@@ -7,13 +7,15 @@ import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import * as zmq from 'zeromq'
 
-import { decodeValue, type BsreadMessage, type DecodedValue } from '../src/bsread/decoder.js'
+import {
+  BsreadDecoder, decodeValue, type BsreadMessage, type DecodedValue,
+} from '../src/bsread/decoder.js'
 import { runAnalyze } from '../src/cli/analyze.js'
 import { runRecord } from '../src/cli/record.js'
 import { RecordingReader } from '../src/recording/reader.js'
 import { startSimulator } from '../src/sim/simulator.js'
 import { startReplay } from './helpers/replay.js'
-import { api, startCli, StreamReader, type CliProcess } from './helpers/service.js'
+import { api, startCli, type CliProcess } from './helpers/service.js'
 
 zmq.context.blocky = false
 const test = suite('analyze')
@@ -71,8 +73,8 @@ test('analyze gives what the live service sends for the same recording and setti
   // The live service, reading the recording through replay (unpaced: it loses nothing).
   const replay = startReplay([REC])
   let cli: CliProcess | undefined
-  let data: StreamReader | undefined
-  let live: BsreadMessage[]
+  const data = new zmq.Pull({ linger: 0, receiveHighWaterMark: 10_000, receiveTimeout: 60_000 })
+  const live: BsreadMessage[] = []
   try {
     cli = await startCli(await replay.address, PREFIX,
       ['--data_send_timeout_ms', '10000', '--data_queue', '1000', '--state_file', 'none'])
@@ -85,12 +87,26 @@ test('analyze gives what the live service sends for the same recording and setti
     await post('/roi_signal', SIGNAL)
     await post('/roi_background', BACKGROUND)
     await post('/parameters', PARAMETERS)
-    data = new StreamReader(`tcp://127.0.0.1:${cli.dataPort}`)
+    // Connected before processing starts: data sent to no reader would be lost.
+    const connected = (async () => {
+      for await (const e of data.events) if (e.type === 'connect') return
+    })()
+    data.connect(`tcp://127.0.0.1:${cli.dataPort}`)
+    await connected
     await post('/start', {})
-    live = await data.take(N, 30_000)
+    const decoder = new BsreadDecoder()
+    try {
+      while (live.length < N) live.push(decoder.decode(await data.receive()))
+    } catch (err) {
+      // Say where it stopped: the replay's lines, the service's statistics and output.
+      const stats = await api(cli.base, 'GET', '/statistics').catch(() => undefined)
+      throw new Error(`${live.length} of ${N} data messages (${(err as Error).message}); ` +
+        `replay: ${replay.lines.join(' | ')}; statistics: ${JSON.stringify(stats?.body)}; ` +
+        `service: ${cli.output().slice(-2000)}`)
+    }
     assert.is(await replay.done, 0)
   } finally {
-    await data?.close()
+    data.close()
     await cli?.stop()
   }
   assert.match(replay.lines.join('\n'), new RegExp(`${N} messages sent, 0 dropped`))
