@@ -46,6 +46,9 @@ export const USAGE = `Usage:
   psen-processing                                 demo: simulated camera + service
   psen-processing dump [options]                  print a bsread stream (dump --help)
   psen-processing simulate [options]              simulated camera (simulate --help)
+  psen-processing record INPUT FILE [options]     record a bsread stream (record --help)
+  psen-processing replay FILE [options]           send a recording like a camera (replay --help)
+  psen-processing analyze FILE PREFIX [options]   edge finding over a recording (analyze --help)
 
 Arguments:
   INPUT_STREAM   bsread stream to process, tcp://host:port (PULL, connect)

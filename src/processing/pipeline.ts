@@ -131,9 +131,15 @@ export class FramePipeline<P extends object> {
     return this.#kernel
   }
 
-  /** The `processing_parameters` channel (for messages built outside `process`). */
-  get paramsInfo(): ChannelInfo {
-    return this.#paramsInfo
+  /**
+   * The data message of a frame whose `process` threw (a bug or a kernel trap): its
+   * `processing_parameters` alone. The service sends it, and `analyze` writes it.
+   */
+  parametersOnly(msg: BsreadMessage, snap: Snapshot<P>): Buffer[] {
+    return this.encoder.encode({
+      pulseId: msg.pulseId, globalTimestamp: msg.globalTimestamp,
+      channels: [{ info: this.#paramsInfo, value: snap.json }],
+    })
   }
 
   /** Edge outputs of the last processed frame (undefined when it had no signal ROI). */
