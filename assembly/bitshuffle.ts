@@ -726,7 +726,7 @@ export function bitshuffle_block(inp: usize, out: usize, n: i32, elemSize: i32, 
 }
 
 // Validates the header; returns the total byte count or a negative status. On success the
-// block size, in elements, is left in hdrBlockElems for the caller's block walk.
+// block size in elements is left in hdrBlockElems.
 // Its TypeScript twin is src/kernel/bitshuffle-header.ts (bsread's decoder, Codec, BlockWalker
 // and the parallel profiler read the header before any kernel call): both exist because the
 // wasm cannot call into TS per frame, so a change to the format changes both.
