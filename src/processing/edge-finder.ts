@@ -1,5 +1,5 @@
 /**
- * The per-shot edge finder of the timing tool (issue 6). One `EdgeFinder` per processor keeps
+ * The per-shot edge finder of the timing tool. One `EdgeFinder` per processor keeps
  * the reference window in kernel memory and runs every step on the kernels:
  *
  *   signal profile -> f64 -> (dark subtraction) -> reference shot: into the window

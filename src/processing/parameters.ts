@@ -1,5 +1,5 @@
 /**
- * The processing parameters of the edge finder (issue 6): one zod schema with the contract's
+ * The processing parameters of the edge finder: one zod schema with the contract's
  * defaults, validated partial updates, and the `edge_status` code table.
  *
  * With `edge_method: "step"` the defaults reproduce the contract: X-ray shot when
