@@ -190,6 +190,16 @@ export const parameterModel = {
   toJson(p: ProcessingParameters): Record<string, unknown> {
     return { ...p }
   },
+  /**
+   * The learned method is the default for new installations only: parameters saved before
+   * `edge_method` existed were tuned for the step correlation, so they keep it (and no
+   * confidence cut). A state without saved parameters gets today's defaults.
+   */
+  upgradeSaved(saved: unknown): unknown {
+    if (typeof saved !== 'object' || saved === null || Array.isArray(saved)) return saved
+    if (Object.keys(saved).length === 0 || 'edge_method' in saved) return saved
+    return { edge_method: 'step', minimum_confidence: null, ...saved }
+  },
 }
 
 export type Averaging = Exclude<ProcessingParameters['averaging'], { mode: 'auto' }>
