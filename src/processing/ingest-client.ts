@@ -33,8 +33,8 @@ export interface IngestWorkerOptions {
 
 /** Longest wait for the worker's metrics at a scrape before this thread's own are shown. */
 const METRICS_WAIT_MS = 2000
-/** Longest wait for the worker to close its sockets at a forced exit. */
-const ABORT_WAIT_MS = 200
+/** Longest wait for the worker to close its sockets and end at a forced exit. */
+const ABORT_WAIT_MS = 250
 /** Longest wait for the worker to close before it is terminated. */
 const CLOSE_WAIT_MS = 1200
 
@@ -48,6 +48,8 @@ export class IngestWorker<P extends object> implements FrameEngine<P> {
   readonly #log: Logger
   readonly #observer: FrameObserver | undefined
   readonly #pending = new Map<number, Pending>()
+  /** Resolves when the worker thread has ended. */
+  readonly #exited: Promise<void>
   #nextId = 0
   #state: IngestState = { lastError: null, lastReceivedAt: 0 }
   #wantFrames = false
@@ -63,6 +65,7 @@ export class IngestWorker<P extends object> implements FrameEngine<P> {
     worker.on('message', (e: IngestEvent) => this.#event(e))
     worker.on('error', (err) => this.#lost(`the ingest thread failed: ${err.message}`))
     worker.on('exit', (code) => this.#lost(`the ingest thread exited (code ${code})`))
+    this.#exited = new Promise((resolve) => worker.once('exit', () => resolve()))
     opts.metrics.setFrameSource(() => this.#metrics())
   }
 
@@ -136,12 +139,15 @@ export class IngestWorker<P extends object> implements FrameEngine<P> {
     this.#ended = listener
   }
 
-  /** Asks the worker to close its sockets at once; waits ABORT_WAIT_MS at most. */
+  /**
+   * Asks the worker to close its sockets at once and waits for it to end (the close under way
+   * then finishes), ABORT_WAIT_MS at most.
+   */
   async abort(): Promise<void> {
     if (this.#gone !== undefined) return
     let timer: ReturnType<typeof setTimeout> | undefined
     await Promise.race([
-      this.#request({ op: 'abort' }).catch(() => undefined),
+      this.#request({ op: 'abort' }).catch(() => undefined).then(() => this.#exited),
       new Promise<void>((resolve) => { timer = setTimeout(resolve, ABORT_WAIT_MS) }),
     ])
     clearTimeout(timer)
