@@ -20,13 +20,13 @@ const files = readdirSync('test').filter((f) => pattern.test(f)).sort()
 const deadline = Date.now() + timeoutMs
 const ABORT_RETRIES = 2
 
-function escape(text) {
+function escapeRegExp(text) {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
 }
 
 function runFile(file) {
   const args = ['--import', 'tsx', 'node_modules/uvu/bin.js', '--no-color', 'test',
-    `^${escape(file)}$`]
+    `^${escapeRegExp(file)}$`]
   return new Promise((resolve) => {
     const child = spawn(process.execPath, args, {
       stdio: ['ignore', 'pipe', 'inherit'],

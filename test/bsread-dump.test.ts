@@ -37,7 +37,7 @@ dump('prints pulse ids, channels and values of a live stream, stops after -n', a
   assert.is(await done, 0)
   sender.close()
   const text = lines.join('\n')
-  assert.match(text, /pulse_id 100\d  2023-11-14T22:13:20\.000000005Z  2 channels/)
+  assert.match(text, /pulse_id 100\d {2}2023-11-14T22:13:20\.000000005Z {2}2 channels/)
   assert.match(text, /CAM:FPICTURE {2}uint16 \[8, 4\] little bitshuffle_lz4/)
   assert.match(text, /CAM:GAIN {2}float64 \[1\] little none {2}8 B {2}= 2\.5/)
   assert.is(lines.filter((l) => l.startsWith('pulse_id')).length, 3)

@@ -294,7 +294,7 @@ function goldenFrames(k: Kernel): Golden[] {
     v.messages.forEach((msg, i) => {
       const m = dec.decode(msg.parts)
       for (const [ch, exp] of Object.entries(msg.expected.channels)) {
-        if (!exp || exp.kind !== 'array' || !exp.roi || !exp.roi_x_profile) continue
+        if (exp?.kind !== 'array' || !exp.roi || !exp.roi_x_profile) continue
         const raw = m.value(ch)
         if (!raw || !isDTypeName(raw.info.type)) continue
         const dtype = raw.info.type
@@ -330,7 +330,9 @@ test('golden vectors: every roi_x_profile comes out exactly through x_profile', 
     const got = list(pk.xProfile(g.frame, g.roi, k.region())).map(String)
     // float sums print as numbers in the vectors; compare numerically there.
     if (g.frame.dtype.startsWith('float')) {
-      got.forEach((v, i) => assert.is(Number(v), Number(g.want[i]), `${g.tag} [${i}]`))
+      got.forEach((v, i) => {
+        assert.is(Number(v), Number(g.want[i]), `${g.tag} [${i}]`)
+      })
     } else {
       assert.equal(got, g.want, g.tag)
     }

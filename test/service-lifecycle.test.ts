@@ -149,7 +149,7 @@ test('bad frames are counted per cause and still get processing_parameters', asy
     assert.is(s.n_malformed, 2)
     assert.is(s.n_processed_images, 6)
     const le = s.last_error as { message: string; time: string; cause: string }
-    assert.ok(le && le.time && le.cause, 'last error with time and cause')
+    assert.ok(le?.time && le.cause, 'last error with time and cause')
     const status = await fetch(`${cli.base}/status`)
       .then((r) => r.json()) as Record<string, unknown>
     assert.ok(status.last_error, '/status shows the last error')
@@ -237,7 +237,7 @@ test('hundreds of concurrent ROI/parameter updates while streaming: nothing torn
     const lastParams = history.find((h) => h.endpoint === 'POST /parameters')
     assert.equal(await client.get_roi_signal(), lastRoi?.new)
     assert.is((await client.get_parameters()).step_length,
-      (lastParams?.new as { step_length: number }).step_length)
+      (lastParams?.new as { step_length: number } | undefined)?.step_length)
   } finally {
     await data.close()
     assert.is(await cli.stop(), 0)
