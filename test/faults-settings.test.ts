@@ -96,7 +96,13 @@ test('1,000 concurrent ROI and parameter updates while streaming: one set per fr
 
     // Each frame: parameters equal to one of those states, never older than its predecessor's,
     // and profiles computed with exactly those ROIs (checked against the forwarded image).
-    await sleep(500)
+    // First wait until a frame with the last state is out on both streams.
+    const paramsOf = (m: BsreadMessage): string =>
+      canonical(JSON.parse(decodeValue(m.value(N('processing_parameters'))!) as string))
+    await waitFor('a frame with the last settings on both streams', () => {
+      const m = data.messages.findLast((x) => paramsOf(x) === states[states.length - 1])
+      return m !== undefined && images.messages.some((i) => i.pulseId >= m.pulseId)
+    })
     const imageOf = new Map<bigint, BsreadMessage>(images.messages.map((m) => [m.pulseId, m]))
     let at = 0
     let distinct = 0
@@ -203,7 +209,7 @@ test('SIGKILL during update bursts: the state file holds the last acknowledged s
           }
         }
       })()
-      await sleep(300 + Math.random() * 500)
+      await sleep(300 + Math.random() * 500) // the scenario: SIGKILL at a random moment
       cli.child.kill('SIGKILL')
       assert.is(await cli.exited, 'SIGKILL')
       stop = true
