@@ -69,6 +69,9 @@ export function bitshuffle_block(inp: usize, out: usize, n: i32, elemSize: i32, 
 
 // Validates the header; returns the total byte count or a negative status. Block bytes at
 // HEADER_OUT (u32) on success.
+// Its TypeScript twin is src/kernel/bitshuffle-header.ts (bsread's decoder, Codec, BlockWalker
+// and the parallel profiler read the header before any kernel call): both exist because the
+// wasm cannot call into TS per frame, so a change to the format changes both.
 let hdrBlockElems: i32 = 0
 
 function readHeader(src: usize, srcLen: i32, dstCap: i32, s: i32): i32 {

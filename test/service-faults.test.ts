@@ -40,9 +40,10 @@ test('a throwing frame is counted, logged and answered; the loop goes on', async
   }
   const kernel = await Kernel.load()
   const metrics = new Metrics({ defaultMetrics: false })
+  const codec = new Codec(kernel)
   const service = await PsenService.create({
-    config, log: silentLogger(), metrics, store: await StateStore.open(), kernel,
-    parameters: parameterModel, edge: new FailingStage(kernel, { codec: new Codec(kernel) }),
+    config, log: silentLogger(), metrics, store: await StateStore.open(), kernel, codec,
+    parameters: parameterModel, edge: new FailingStage(kernel, { codec }),
   })
   const data = new StreamReader(`tcp://127.0.0.1:${dataPort}`)
   const enc = new BsreadEncoder()

@@ -6,8 +6,9 @@
  */
 import { createHash } from 'node:crypto'
 
+import { byteswap } from '../kernel/byteswap.js'
 import { BsreadError } from './errors.js'
-import type { DecodedValue } from './decoder.js'
+import type { DecodedValue } from './values.js'
 import {
   ELEMENT_SIZE, elementCount,
   type BsreadCodec, type ChannelInfo, type Compression, type Timestamp,
@@ -276,11 +277,7 @@ function rawBytes(
       out.set(new Uint8Array(tmp.buffer))
     }
   }
-  if (info.encoding === 'big') {
-    if (es === 2) out.swap16()
-    else if (es === 4) out.swap32()
-    else if (es === 8) out.swap64()
-  }
+  if (info.encoding === 'big') byteswap(out, es)
   return out
 }
 

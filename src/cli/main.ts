@@ -89,7 +89,7 @@ export async function startService(
   const feed = config.previewRate > 0 ? new PreviewFeed({ rateHz: config.previewRate }) : undefined
   const codec = new Codec(kernel, { maxBytes: config.maxFrameBytes })
   const parallel = config.threads > 1
-    ? await ParallelProfiler.create(kernel, new Codec(kernel, { maxBytes: config.maxFrameBytes }), {
+    ? await ParallelProfiler.create(kernel, codec, {
       threads: config.threads,
       onBroken: (reason) => log.error({ reason },
         'decode threads stopped; frames are decoded on the main thread alone from now on'),
@@ -100,7 +100,7 @@ export async function startService(
   let service: PsenService<object>
   try {
     service = await PsenService.create({
-      config, log: log.child({ module: 'service' }), metrics, store, kernel,
+      config, log: log.child({ module: 'service' }), metrics, store, kernel, codec,
       parameters: parameterModel,
       edge: new FinderStage(kernel, { codec }),
       parameterInfo: { edge_status: EDGE_STATUS },

@@ -6,6 +6,9 @@
  * block, ~0.2 ms here). Reused across frames.
  * @module
  */
+import {
+  BITSHUFFLE_HEADER_BYTES, bitshuffleBlockBytes, bitshuffleBlockLength,
+} from './bitshuffle-header.js'
 
 export class BlockWalker {
   /** The current block: position of its length prefix, first element, elements, byte end. */
@@ -26,12 +29,12 @@ export class BlockWalker {
     this.#src = src
     this.broken = false
     this.#again = false
-    this.pos = 12
+    this.pos = BITSHUFFLE_HEADER_BYTES
     this.elem = 0
     this.count = 0
-    this.end = 12
-    if (src.length < 12) return false
-    const blockBytes = readBE32(src, 8)
+    this.end = BITSHUFFLE_HEADER_BYTES
+    if (src.length < BITSHUFFLE_HEADER_BYTES) return false
+    const blockBytes = bitshuffleBlockBytes(src)
     if (blockBytes === 0 || blockBytes % (8 * elemSize) !== 0) return false
     this.#blockElems = blockBytes / elemSize
     this.#elemSize = elemSize
@@ -77,7 +80,7 @@ export class BlockWalker {
     const pos = this.end
     const src = this.#src
     if (pos + 4 > src.length) return this.#break()
-    const end = pos + 4 + readBE32(src, pos)
+    const end = pos + 4 + bitshuffleBlockLength(src, pos)
     if (end > src.length) return this.#break()
     this.pos = pos
     this.elem = elem
@@ -107,8 +110,4 @@ export class BlockWalker {
     this.broken = true
     return false
   }
-}
-
-function readBE32(src: Uint8Array, at: number): number {
-  return ((src[at]! << 24) | (src[at + 1]! << 16) | (src[at + 2]! << 8) | src[at + 3]!) >>> 0
 }

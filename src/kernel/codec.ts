@@ -4,7 +4,9 @@
  * arena), so the hot path makes exactly one copy per frame and allocates nothing once warm.
  * @module
  */
+import { BITSHUFFLE_HEADER_BYTES, bitshuffleTotalBytes } from './bitshuffle-header.js'
 import { BlockIndex, type BlockSpan } from './block-index.js'
+import { byteswap } from './byteswap.js'
 import { KernelError } from './errors.js'
 import type { Kernel, Region } from './kernel.js'
 
@@ -121,7 +123,7 @@ export class Codec {
     const inPtr = this.#input.ensure(src.length)
     const dst = region.ensure(expectedBytes)
     const view = this.kernel.bytes(inPtr, src.length)
-    view.set(src.subarray(0, 12))
+    view.set(src.subarray(0, BITSHUFFLE_HEADER_BYTES))
     view.set(src.subarray(span.start, span.end), span.start)
     for (const [y0, y1] of rows) {
       const status = this.kernel.run((k) => k.bslz4_decompress_from(inPtr, src.length, dst,
@@ -165,16 +167,7 @@ export class Codec {
 
   /** Reverses the byte order of every elemSize-byte element of a JS array, in place. */
   static byteswap(bytes: Uint8Array, elemSize: number): Uint8Array {
-    if (elemSize <= 1) return bytes
-    if (bytes.length % elemSize !== 0) fail('BAD_ARGUMENT', 'length is not a multiple of elemSize')
-    for (let i = 0; i < bytes.length; i += elemSize) {
-      for (let a = i, b = i + elemSize - 1; a < b; a++, b--) {
-        const t = bytes[a]!
-        bytes[a] = bytes[b]!
-        bytes[b] = t
-      }
-    }
-    return bytes
+    return byteswap(bytes, elemSize)
   }
 
   #checkArgs(elemSize: number, expectedBytes: number): void {
@@ -191,9 +184,8 @@ export class Codec {
   }
 
   #checkBitshuffleHeader(src: Uint8Array, expectedBytes: number): void {
-    if (src.length < 12) fail('TRUNCATED', 'bitshuffle_lz4: truncated header')
-    const view = new DataView(src.buffer, src.byteOffset, 12)
-    const declared = view.getBigUint64(0)
+    if (src.length < BITSHUFFLE_HEADER_BYTES) fail('TRUNCATED', 'bitshuffle_lz4: truncated header')
+    const declared = bitshuffleTotalBytes(src)
     if (declared !== BigInt(expectedBytes)) {
       fail('SIZE_MISMATCH',
         `bitshuffle_lz4: header declares ${declared} bytes, shape needs ${expectedBytes}`)

@@ -21,6 +21,9 @@ export interface FrameRef {
   bigEndian: boolean
 }
 
+/** A frame's description without its address (ParallelProfiler decodes it). */
+export type FrameShape = Omit<FrameRef, 'ptr'>
+
 /** Exact column sums: u64 for unsigned pixels, i64 for signed, f64 for float pixels. */
 export type ProfileSums = BigUint64Array | BigInt64Array | Float64Array
 

@@ -16,8 +16,8 @@ const MIN_PART_LIMIT = 256 * 1024 * 1024
 
 export interface InputOptions {
   config: ServiceConfig
-  /** Decodes data headers (a codec of its own: headers are small). */
-  headerCodec: Codec
+  /** Decodes compressed data headers (the decoder bounds their size itself). */
+  codec: Codec
   metrics: Metrics
   problems: RateLimitedLog
   /** Every malformed message, after it was counted in the metrics and logged. */
@@ -36,7 +36,7 @@ export function openInput(o: InputOptions): BsreadReceiver {
       // A data header is parsed only when the hash changes: checking its MD5 then is cheap and
       // rejects a header that does not match its hash (counted as hash_mismatch).
       verifyHash: true,
-      codec: o.headerCodec,
+      codec: o.codec,
       // Bounds the memory one message part can take: zeromq drops the connection before
       // reading a bigger part (and the receiver reconnects). No valid image comes close.
       maxPartBytes: Math.max(MIN_PART_LIMIT, Math.ceil(config.maxFrameBytes * 1.01) +

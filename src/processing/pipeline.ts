@@ -8,7 +8,7 @@
 import type { BsreadMessage, RawValue } from '../bsread/decoder.js'
 import { BsreadEncoder, type EncodeChannel } from '../bsread/encoder.js'
 import type { ChannelInfo } from '../bsread/types.js'
-import { Codec, type RowRange } from '../kernel/codec.js'
+import type { Codec, RowRange } from '../kernel/codec.js'
 import { DTYPE_SIZE, isDTypeName, sumKind, type DTypeName, type SumKind } from '../kernel/dtype.js'
 import { KernelError } from '../kernel/errors.js'
 import type { Kernel, Region } from '../kernel/kernel.js'
@@ -65,6 +65,8 @@ export function outputName(prefix: string, naming: ChannelNaming, quantity: stri
 
 export interface PipelineOptions<P extends object> {
   kernel: Kernel
+  /** The codec over `kernel` (one per kernel memory: its regions are shared by all users). */
+  codec: Codec
   prefix: string
   naming: ChannelNaming
   maxFrameBytes: number
@@ -111,7 +113,7 @@ export class FramePipeline<P extends object> {
   constructor(opts: PipelineOptions<P>) {
     this.#opts = opts
     this.#kernel = opts.kernel
-    this.#codec = new Codec(opts.kernel, { maxBytes: opts.maxFrameBytes })
+    this.#codec = opts.codec
     this.#profiles = new ProfileKernels(opts.kernel)
     this.#frame = opts.kernel.region()
     this.#sigOut = opts.kernel.region()

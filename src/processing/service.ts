@@ -9,7 +9,7 @@
  */
 import type { BsreadReceiver } from '../bsread/receiver.js'
 import type { ServiceConfig } from '../config.js'
-import { Codec } from '../kernel/codec.js'
+import type { Codec } from '../kernel/codec.js'
 import type { Kernel } from '../kernel/kernel.js'
 import type { ParallelProfiler } from '../kernel/parallel-profiler.js'
 import { RateLimitedLog, type Logger } from '../log.js'
@@ -37,6 +37,12 @@ export interface ServiceOptions<P extends object> {
   metrics: Metrics
   store: StateStore
   kernel: Kernel
+  /**
+   * The one codec over `kernel` (input headers, frames, the event channel, the threads' main
+   * share): its regions hold at most one value at a time, and each codec over the same memory
+   * would keep a copy of its own.
+   */
+  codec: Codec
   parameters: ParameterModel<P>
   /** The edge stage (one per service). */
   edge: EdgeStage<P> & { statistics?(): Record<string, unknown> }
@@ -71,7 +77,6 @@ export class PsenService<P extends object> implements ServiceControl {
   readonly #problems: RateLimitedLog
   readonly #settings: SettingsKeeper<P>
   readonly #frames: FrameHandler<P>
-  readonly #headerCodec: Codec
   #run: Run | undefined
   #lastStats: RunStatistics | undefined
   /** Malformed input of the last run, by reason (kept after a stop, like the statistics). */
@@ -92,9 +97,9 @@ export class PsenService<P extends object> implements ServiceControl {
     this.dataQueue = data
     this.imageQueue = image
     this.#settings = settings
-    this.#headerCodec = new Codec(opts.kernel, { maxBytes: 16 * 1024 * 1024 })
     const pipeline = new FramePipeline<P>({
       kernel: opts.kernel,
+      codec: opts.codec,
       prefix: opts.config.prefix,
       naming: opts.config.channelNaming,
       maxFrameBytes: opts.config.maxFrameBytes,
@@ -276,7 +281,7 @@ export class PsenService<P extends object> implements ServiceControl {
   #receiver(run: Run): BsreadReceiver {
     return openInput({
       config: this.config,
-      headerCodec: this.#headerCodec,
+      codec: this.#opts.codec,
       metrics: this.#opts.metrics,
       problems: this.#problems,
       onMalformed: (reason) => {
