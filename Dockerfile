@@ -1,10 +1,12 @@
 # psen-processing container image.
 #
 #   docker build -t psen-processing .
-#   docker run --rm --init --net=host -v /var/lib/psen-processing/M2:/data psen-processing \
+#   docker run --rm --init --net=host --read-only --cap-drop=ALL \
+#     --security-opt no-new-privileges -v /var/lib/psen-processing/M2:/data psen-processing \
 #     tcp://cam-host:9010 SARES11-SPEC125-M2 -o 8895 -i 8896 -r 11002 --auto_start
 #
 # The arguments are the service's command line (docs/service.md), exactly as for the old image.
+# The service writes nothing but its state under /data: it runs with --read-only (docs/deploy.md).
 # test/docker-steps.test.ts runs this file's build steps in a clean copy of the repository.
 
 # One line to move to another Node line (bookworm = glibc 2.36: zeromq's prebuilt addon loads).
@@ -26,8 +28,9 @@ RUN node -e "require('zeromq')" \
   && node bin/psen-processing.js --help > /dev/null
 
 FROM ${NODE_IMAGE} AS runtime
+# The default state file of each instance: /data/psen-processing/PREFIX-PORT.json.
 ENV NODE_ENV=production \
-    PSEN_STATE_FILE=/data/psen-state.json
+    XDG_STATE_HOME=/data
 WORKDIR /app
 COPY --from=build --chown=node:node /app/package.json ./package.json
 COPY --from=build --chown=node:node /app/node_modules ./node_modules
@@ -38,7 +41,8 @@ COPY --from=build --chown=node:node /app/build/kernel.wasm ./build/kernel.wasm
 COPY --from=build --chown=node:node /app/build/kernel.shared.wasm ./build/kernel.shared.wasm
 COPY --chown=node:node deploy/docker/healthcheck.mjs ./healthcheck.mjs
 # The state file (ROIs, parameters, change history) lives in the volume; bind-mount a host
-# directory owned by uid 1000 there to keep it across container replacements.
+# directory owned by uid 1000 there to keep it across container replacements. It is the only
+# place the service writes to.
 RUN mkdir -p /data && chown node:node /data
 VOLUME ["/data"]
 USER node

@@ -13,13 +13,17 @@
 // most twice; a third abort counts as a failure. The line before the summary says how many
 // reruns there were (and of which files), so a run that needed them does not look clean.
 import { spawn } from 'node:child_process'
-import { readdirSync } from 'node:fs'
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 
 const timeoutMs = Number(process.env.TEST_TIMEOUT_MS ?? 40 * 60 * 1000)
 const pattern = new RegExp(process.argv[2] ?? '\\.test\\.ts$')
 const files = readdirSync('test').filter((f) => pattern.test(f)).sort()
 const deadline = Date.now() + timeoutMs
 const ABORT_RETRIES = 2
+const stateHome = mkdtempSync(join(tmpdir(), 'psen-test-state-'))
+process.on('exit', () => rmSync(stateHome, { recursive: true, force: true }))
 
 function escapeRegExp(text) {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
@@ -31,7 +35,8 @@ function runFile(file) {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, args, {
       stdio: ['ignore', 'pipe', 'inherit'],
-      env: { ...process.env, FORCE_COLOR: '0', NODE_ENV: 'test' },
+      // Services a test starts keep their default state files in this run's own directory.
+      env: { ...process.env, FORCE_COLOR: '0', NODE_ENV: 'test', XDG_STATE_HOME: stateHome },
     })
 
     let out = ''

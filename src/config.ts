@@ -34,10 +34,12 @@ export interface ServiceConfig {
   inputQueue: number
   /** Largest accepted (decompressed) image in bytes; bigger frames are counted and skipped. */
   maxFrameBytes: number
-  /** Where ROIs and parameters persist across restarts (none: in memory only). */
+  /** Where ROIs and parameters persist across restarts (undefined: in memory only). */
   stateFile: string | undefined
   /** When set, mutating HTTP endpoints require `Authorization: Bearer <token>`. */
   apiToken: string | undefined
+  /** Web origins besides the service's own whose pages may change settings (`http://host:port`). */
+  allowedOrigins?: string[]
   /** Highest rate (Hz) at which frames are offered to the browser preview (0 = off). */
   previewRate: number
   /** GET /ready fails when no input frame arrived for this long (seconds). */

@@ -1,6 +1,7 @@
 /**
  * The service's logger: pino, JSON lines on stdout (what systemd/docker collect), human-readable
- * when stdout is a terminal. Levels go by the contract's Python names.
+ * when stdout is a terminal and pino-pretty is installed (a development dependency: the
+ * container image has no terminal and leaves it out). Levels go by the contract's Python names.
  * @module
  */
 import { pino, type Logger, type LevelWithSilent } from 'pino'
@@ -21,6 +22,8 @@ export interface LoggerOptions {
   /** Pretty output; default: when stdout is a TTY. */
   pretty?: boolean
   name?: string
+  /** The pretty printer's package (tests name a missing one to see the JSON fallback). */
+  prettyModule?: string
 }
 
 /** The root logger; components take `log.child({ module })`. */
@@ -28,11 +31,27 @@ export async function createLogger(opts: LoggerOptions = {}): Promise<Logger> {
   const level = opts.level === 'SILENT' ? 'silent' : PINO_LEVEL[opts.level ?? 'INFO']
   const base = { level, name: opts.name ?? 'psen-processing' }
   if (opts.pretty ?? process.stdout.isTTY) {
+    const pretty = await loadPretty(opts.prettyModule ?? 'pino-pretty')
     // In-process and synchronous: no worker thread, nothing lost on exit.
-    const { default: pretty } = await import('pino-pretty')
-    return pino(base, pretty({ sync: true, translateTime: 'SYS:standard', ignore: 'pid,hostname' }))
+    if (pretty) {
+      return pino(base,
+        pretty({ sync: true, translateTime: 'SYS:standard', ignore: 'pid,hostname' }))
+    }
   }
   return pino(base, pino.destination({ sync: true }))
+}
+
+type PrettyFactory = (opts: Record<string, unknown>) => NodeJS.WritableStream
+
+/** pino-pretty, or undefined when it is not installed (production installs omit it). */
+async function loadPretty(name: string): Promise<PrettyFactory | undefined> {
+  try {
+    return ((await import(name)) as { default: PrettyFactory }).default
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code
+    if (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') return undefined
+    throw err
+  }
 }
 
 /** A logger that writes nothing (tests, library use). */

@@ -43,6 +43,7 @@ export class Metrics {
   readonly processing: Gauge
   readonly #httpRequests: Counter<'method' | 'route' | 'code'>
   readonly #httpSeconds: Histogram<'route'>
+  readonly #httpRefused: Counter<'reason' | 'route'>
   #sources: MetricsSources = {}
 
   constructor(opts: { defaultMetrics?: boolean } = {}) {
@@ -154,11 +155,22 @@ export class Metrics {
       name: 'psen_http_request_seconds', help: 'HTTP request duration',
       labelNames: ['route'], registers, buckets: [0.001, 0.005, 0.025, 0.1, 0.5, 2],
     })
+    this.#httpRefused = new Counter({
+      name: 'psen_http_refused_total',
+      help: 'Mutating HTTP requests and WebSocket upgrades refused, by reason: origin (a page ' +
+        'of another web origin, CSRF), token (missing or wrong API token)',
+      labelNames: ['reason', 'route'], registers,
+    })
   }
 
   /** Connects metrics that are read from their owner at scrape time. */
   setSources(sources: MetricsSources): void {
     this.#sources = { ...this.#sources, ...sources }
+  }
+
+  /** A request refused by the origin or token rule (src/api/guard.ts). */
+  httpRefused(reason: 'origin' | 'token', route: string): void {
+    this.#httpRefused.inc({ reason, route })
   }
 
   httpRequest(method: string, route: string, code: number, seconds: number): void {

@@ -31,7 +31,9 @@ test('the contract defaults', () => {
   assert.is(c.imageQueue, 100)
   assert.is(c.inputQueue, 100)
   assert.is(c.previewRate, DEFAULTS.previewRate)
-  assert.is(c.stateFile, undefined)
+  // State survives by default (issue 17): one file per prefix and REST port.
+  assert.match(c.stateFile ?? '',
+    /\/\.local\/state\/psen-processing\/SARES11-SPEC125-M2-10000\.json$/)
   assert.is(c.apiToken, undefined)
 })
 

@@ -214,13 +214,15 @@ test('the Dockerfile builds in a clean copy and its runtime tree runs', async ()
       'node_modules/hono/package.json']) {
       await stat(join(app, f)).catch(() => assert.unreachable(`runtime image lacks ${f}`))
     }
-    for (const dev of ['typescript', 'assemblyscript', 'uvu', 'tsx']) {
+    for (const dev of ['typescript', 'assemblyscript', 'uvu', 'tsx', 'pino-pretty']) {
       const there = await stat(join(app, 'node_modules', dev)).then(() => true, () => false)
       assert.not.ok(there, `dev dependency ${dev} pruned`)
     }
     assert.is(rt.user, 'node', 'runs as the non-root user of the official image')
     assert.equal(rt.volumes, ['/data'])
-    assert.match(rt.env.PSEN_STATE_FILE ?? '', /^\/data\//)
+    // Each instance's default state file lands in the volume.
+    assert.is(rt.env.XDG_STATE_HOME, '/data')
+    assert.is(rt.env.PSEN_STATE_FILE, undefined)
     const entry = rt.entrypoint as string[]
     assert.equal(entry, ['node', '--single-threaded-gc', '/app/bin/psen-processing.js'])
     const health = rt.healthcheck as string[]
@@ -229,7 +231,8 @@ test('the Dockerfile builds in a clean copy and its runtime tree runs', async ()
       args.map((a) => (isAbsolute(a) && a.startsWith('/app/') ? join(rt.root, a) : a))
 
     const nodeEnv: NodeJS.ProcessEnv =
-      { ...process.env, ...rt.env, PSEN_STATE_FILE: join(tmp, 'data', 'state.json') }
+      { ...process.env, ...rt.env, XDG_STATE_HOME: join(tmp, 'data') }
+    delete nodeEnv.PSEN_STATE_FILE
     delete nodeEnv.NODE_OPTIONS
     const help = await run(process.execPath, mapped(entry).slice(1).concat('--help'),
       { cwd: app, env: nodeEnv })
@@ -268,7 +271,8 @@ test('the Dockerfile builds in a clean copy and its runtime tree runs', async ()
     const set = await fetch(`${base}/roi_signal`, { method: 'POST', body: JSON.stringify(roi),
       headers: { 'content-type': 'application/json' } })
     assert.is(((await set.json()) as { state: string }).state, 'ok')
-    const saved = JSON.parse(await readFile(nodeEnv.PSEN_STATE_FILE as string, 'utf8')) as
+    const stateFile = join(tmp, 'data', 'psen-processing', `DOCKER-TEST-${r}.json`)
+    const saved = JSON.parse(await readFile(stateFile, 'utf8')) as
       { roi_signal: number[] }
     assert.equal(saved.roi_signal, roi)
     await stop(service)

@@ -1,7 +1,8 @@
 /**
  * The systemd units in deploy/systemd/ parse as unit files, run the image like the old units did
- * (Restart=always, host networking, a named container stopped by ExecStop) and pass the service
- * only options its command line knows, with ports that do not clash between cameras.
+ * (Restart=always, host networking, a named container stopped by ExecStop), hardened (pinned
+ * image, read-only, no capabilities, a memory limit, the token from an environment file), and
+ * pass the service only options its command line knows, with ports that do not clash.
  */
 import { execFile } from 'node:child_process'
 import { readdir, readFile } from 'node:fs/promises'
@@ -65,6 +66,59 @@ function execWords(line: string, env: Record<string, string>): string[] {
 
 let helpText = ''
 
+/** `--opt=value` or `--opt value` of a docker option list, every occurrence. */
+function opt(opts: string[], name: string): string[] {
+  const out: string[] = []
+  for (let k = 0; k < opts.length; k++) {
+    const w = opts[k] as string
+    if (w === name) out.push(opts[++k] as string)
+    else if (w.startsWith(`${name}=`)) out.push(w.slice(name.length + 1))
+  }
+  return out
+}
+
+function bytes(size: string): number {
+  const m = /^(\d+)([kmg]?)b?$/i.exec(size)
+  assert.ok(m, `a docker size: ${size}`)
+  return Number(m[1]) * 1024 ** ' kmg'.indexOf((m[2] || ' ').toLowerCase())
+}
+
+/**
+ * The hardening of issue 17: a pinned image, a read-only root with /data the only volume, no
+ * capabilities, no privilege gain, a memory limit with room for the queue budgets (2560x2160
+ * at 100 Hz: 1 GiB of queued frames by default), and the API token from an EnvironmentFile by
+ * name only, never on a command line.
+ */
+function hardened(file: string, unit: Unit, opts: string[], env: Record<string, string>,
+  args: string[]): void {
+  const image = env.IMAGE as string
+  assert.match(image, /:(\d+\.\d+\.\d+[\w.-]*|[\w.-]*@sha256:[0-9a-f]{64})$/,
+    `${file}: pinned image, not ${image}`)
+  assert.ok(opts.includes('--read-only'), `${file}: --read-only`)
+  assert.is(opt(opts, '-v').length + opt(opts, '--volume').length, 1, `${file}: one volume`)
+  assert.match(opt(opts, '-v')[0] ?? '', /:\/data$/)
+  for (const t of opt(opts, '--tmpfs')) assert.match(t, /^\/tmp(:|$)/, `${file}: tmpfs ${t}`)
+  assert.not.ok(opts.includes('--privileged'))
+  assert.equal(opt(opts, '--cap-drop'), ['ALL'], `${file}: --cap-drop=ALL`)
+  assert.is(opt(opts, '--cap-add').length, 0)
+  assert.ok(opt(opts, '--security-opt').includes('no-new-privileges'), `${file}: no-new-priv`)
+  const memory = opt(opts, '--memory')
+  assert.is(memory.length, 1, `${file}: a memory limit`)
+  const limit = bytes(memory[0] as string)
+  const frame = 2560 * 2160 * 2
+  assert.ok(limit >= 2 ** 30 + 100 * frame, `${file}: room for the queues (${memory[0]})`)
+  assert.ok(limit <= 8 * 2 ** 30, `${file}: a limit, not a formality (${memory[0]})`)
+  assert.equal(opt(opts, '--memory-swap'), memory, `${file}: no swap beyond the limit`)
+  // The token: by name from the unit's environment file, never a value in the unit.
+  const envFiles = values(unit, 'Service', 'EnvironmentFile')
+  assert.equal(envFiles.length, 1, `${file}: an EnvironmentFile for PSEN_API_TOKEN`)
+  assert.match(envFiles[0] as string, /^-\/etc\/psen-processing\/.+\.env$/)
+  assert.ok(opt(opts, '-e').includes('PSEN_API_TOKEN'), `${file}: -e PSEN_API_TOKEN`)
+  assert.not.ok(opt(opts, '-e').some((e) => e.startsWith('PSEN_API_TOKEN=')))
+  assert.not.ok(args.some((a) => a.startsWith('--api_token')), `${file}: no token in argv`)
+  assert.not.ok('PSEN_API_TOKEN' in env, `${file}: no token in the unit`)
+}
+
 test.before(async () => {
   // The options the CLI documents; needs the build (npm run build) like every CLI test.
   const r = await run(process.execPath, [join(repo, 'bin', 'psen-processing.js'), '--help'])
@@ -100,7 +154,8 @@ test('two camera units, each like the old ones and matching the CLI', async () =
     while ((words[i] as string).startsWith('-')) {
       const w = words[i++] as string
       dockerOpts.push(w)
-      const takesValue = ['--name', '-v', '--volume', '-e', '--env'].includes(w)
+      const takesValue = ['--name', '-v', '--volume', '-e', '--env', '--tmpfs', '--memory',
+        '--memory-swap', '--security-opt', '--cap-drop', '--pids-limit'].includes(w)
       if (takesValue) dockerOpts.push(words[i++] as string)
     }
     const image = words[i++] as string
@@ -114,6 +169,7 @@ test('two camera units, each like the old ones and matching the CLI', async () =
     names.add(name)
     const volume = dockerOpts[dockerOpts.indexOf('-v') + 1] as string
     assert.match(volume, /^\/var\/lib\/psen-processing\/[^:]+:\/data$/)
+    hardened(file, unit, dockerOpts, env, args)
 
     // Stop, kill, rm and pull address the same container and image.
     assert.equal(execWords(values(unit, 'Service', 'ExecStop')[0] as string, env).slice(0, 2),

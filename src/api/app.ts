@@ -4,7 +4,6 @@
  * Prometheus metrics. `createApp(deps)` only builds the app; src/api/server.ts listens.
  * @module
  */
-import { timingSafeEqual } from 'node:crypto'
 import { getConnInfo } from '@hono/node-server/conninfo'
 import { Hono, type Context } from 'hono'
 import { bodyLimit } from 'hono/body-limit'
@@ -16,14 +15,19 @@ import {
 } from '../processing/control.js'
 import { RoiError } from '../processing/roi.js'
 import { StateWriteError } from '../state/store.js'
+import { isMutating, originAllowed, RefusedOrigins, tokenMatches } from './guard.js'
 import { stringifyJson } from './json.js'
 
 export interface AppDeps {
   control: ServiceControl
   log: Logger
   metrics?: Metrics
-  /** When set, POST endpoints require `Authorization: Bearer <token>`. */
+  /** When set, POST endpoints (and WebSockets) require `Authorization: Bearer <token>`. */
   apiToken?: string
+  /** Origins besides the service's own whose pages may change settings. */
+  allowedOrigins?: readonly string[]
+  /** Whether settings persist, and why changes are refused if they cannot (for /status). */
+  stateFile?: () => { persistent: boolean; error: string | null }
   /** Largest accepted request body (bytes). */
   maxBodyBytes?: number
 }
@@ -86,14 +90,6 @@ function requester(c: Context): Requester {
   return { endpoint: `${c.req.method} ${c.req.path}`, client }
 }
 
-function tokenMatches(header: string | undefined, token: string): boolean {
-  const m = /^Bearer\s+(.+)$/i.exec(header ?? '')
-  if (!m?.[1]) return false
-  const given = Buffer.from(m[1].trim())
-  const want = Buffer.from(token)
-  return given.length === want.length && timingSafeEqual(given, want)
-}
-
 /** Builds the API. Other modules' routes (the preview) are mounted by the caller. */
 export function createApp(deps: AppDeps): Hono {
   const { control, log, metrics } = deps
@@ -107,6 +103,8 @@ export function createApp(deps: AppDeps): Hono {
   const fail = (c: Context, message: string, status = 200): Response =>
     send(c, { state: 'error', status: message }, status)
 
+  const route = (c: Context): string => (ROUTES[c.req.path] ? c.req.path : 'other')
+
   app.use('*', cors({
     origin: '*',
     allowMethods: ['GET', 'POST', 'PUT', 'DELETE', 'OPTIONS'],
@@ -118,8 +116,8 @@ export function createApp(deps: AppDeps): Hono {
   app.use('*', async (c, next) => {
     const started = performance.now()
     await next()
-    const route = ROUTES[c.req.path] ? c.req.path : 'other'
-    metrics?.httpRequest(c.req.method, route, c.res.status, (performance.now() - started) / 1000)
+    metrics?.httpRequest(c.req.method, route(c), c.res.status,
+      (performance.now() - started) / 1000)
     log.debug({ method: c.req.method, path: c.req.path, status: c.res.status }, 'http')
   })
 
@@ -132,13 +130,26 @@ export function createApp(deps: AppDeps): Hono {
     },
   }))
 
+  // Cross-site request forgery: after CORS (pre-flights are answered there, as before), before
+  // the body is read. Reads stay open to every origin (the old client and dashboards use them).
+  const allowed = new Set(deps.allowedOrigins ?? [])
+  const refusedOrigins = new RefusedOrigins((fields, msg) => log.warn(fields, msg))
+  app.use('*', async (c, next) => {
+    const origin = c.req.header('origin')
+    if (!isMutating(c) || originAllowed(origin, c.req.header('host'), allowed)) return next()
+    metrics?.httpRefused('origin', route(c))
+    refusedOrigins.report(String(origin), `${c.req.method} ${c.req.path}`)
+    return fail(c, `Forbidden: a page from ${String(origin).slice(0, 200)} may not change ` +
+      'this service (start it with --allowed_origins to admit that page); nothing was changed.',
+    403)
+  })
+
   if (deps.apiToken !== undefined) {
     const token = deps.apiToken
     app.use('*', async (c, next) => {
-      if (c.req.method === 'GET' || c.req.method === 'HEAD' || c.req.method === 'OPTIONS') {
-        return next()
-      }
-      if (!tokenMatches(c.req.header('authorization'), token)) {
+      if (!isMutating(c)) return next()
+      if (!tokenMatches(c, token)) {
+        metrics?.httpRefused('token', route(c))
         c.header('WWW-Authenticate', 'Bearer')
         return fail(c, 'Unauthorized: this endpoint needs "Authorization: Bearer <token>".', 401)
       }
@@ -154,7 +165,10 @@ export function createApp(deps: AppDeps): Hono {
     await control.stop()
     return ok(c)
   })
-  app.get('/status', (c) => ok(c, { last_error: control.lastError() }))
+  app.get('/status', (c) => ok(c, {
+    last_error: control.lastError(),
+    ...(deps.stateFile ? { state_file: deps.stateFile() } : {}),
+  }))
   app.get('/statistics', (c) => ok(c, { statistics: control.statistics() }))
 
   for (const kind of ['roi_signal', 'roi_background'] as const) {

@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util'
 import {
   LOG_LEVELS, type ChannelNaming, type InputMode, type LogLevelName, type ServiceConfig,
 } from '../config.js'
+import { resolveStateFile } from '../state/location.js'
 
 /** Defaults of every option (the contract's where it names one). */
 export const DEFAULTS = {
@@ -57,10 +58,14 @@ Options (both --opt value and --opt=value; defaults in brackets):
       --image_queue N                  image stream queue, messages; full: drop [${D.imageQueue}]
       --input_queue N                  input receive queue, messages [${D.inputQueue}]
       --max_frame_bytes N              largest image, decompressed [${D.maxFrameBytes}]
-      --state_file PATH                keep ROIs and parameters across restarts
-                                       [env PSEN_STATE_FILE; unset: memory only]
-      --api_token TOKEN                POST endpoints need "Authorization: Bearer TOKEN"
-                                       [env PSEN_API_TOKEN; unset: open]
+      --state_file PATH|none           where ROIs and parameters survive restarts; none:
+                                       memory only [env PSEN_STATE_FILE; unset: one file
+                                       per PREFIX and port in $XDG_STATE_HOME/psen-processing
+                                       or ~/.local/state/psen-processing; demo: none]
+      --api_token TOKEN                POST endpoints and the preview WebSocket need the
+                                       token [env PSEN_API_TOKEN; unset: open]
+      --allowed_origins URL[,URL...]   web pages of these origins (besides the service's
+                                       own) may change settings [none]
       --preview_rate HZ                frames/s for the browser preview, 0: off [${D.previewRate}]
       --ready_timeout_s S              GET /ready fails after S s without input [${D.readyTimeoutS}]
       --threads N                      threads that decode and sum each frame together
@@ -105,6 +110,7 @@ const OPTIONS = {
   threads: { type: 'string' },
   state_file: { type: 'string' },
   api_token: { type: 'string' },
+  allowed_origins: { type: 'string' },
   preview_rate: { type: 'string' },
   ready_timeout_s: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
@@ -144,6 +150,24 @@ function choice<T extends string>(
   const found = choices.find((c) => c.toLowerCase() === raw.toLowerCase())
   if (!found) throw new UsageError(`--${name}: '${raw}' is not one of ${choices.join(', ')}`)
   return found
+}
+
+/** `--allowed_origins`: comma-separated http(s) origins, each normalised as browsers send it. */
+function origins(raw: string | undefined): string[] {
+  if (raw === undefined) return []
+  return raw.split(',').map((s) => s.trim()).filter((s) => s !== '').map((s) => {
+    let url: URL | undefined
+    try {
+      url = new URL(s)
+    } catch {
+      // reported below
+    }
+    if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:') ||
+      (url.pathname !== '/' && url.pathname !== '') || url.search || url.hash || url.username) {
+      throw new UsageError(`--allowed_origins: '${s}' is not an origin like http://host:port`)
+    }
+    return url.origin
+  })
 }
 
 /** Checks a tcp://host:port address (what the old service accepted, split the same way). */
@@ -207,9 +231,10 @@ export function parseServiceArgs(
     inputQueue: integer('input_queue', v.input_queue, DEFAULTS.inputQueue, 1, 1_000_000),
     maxFrameBytes: integer('max_frame_bytes', v.max_frame_bytes, DEFAULTS.maxFrameBytes,
       1024, 2 ** 31),
-    // PSEN_STATE_FILE: the container image's default (in its /data volume).
-    stateFile: (v.state_file ?? env.PSEN_STATE_FILE) || undefined,
+    // Given explicitly (PSEN_STATE_FILE: what older images set); the default needs the prefix.
+    stateFile: resolveStateFile(v.state_file ?? (env.PSEN_STATE_FILE || undefined), undefined),
     apiToken: token === undefined || token === '' ? undefined : token,
+    allowedOrigins: origins(v.allowed_origins),
     previewRate: decimal('preview_rate', v.preview_rate, DEFAULTS.previewRate, 0, 1000),
     readyTimeoutS: decimal('ready_timeout_s', v.ready_timeout_s, DEFAULTS.readyTimeoutS, 0.1,
       86_400),
@@ -226,5 +251,7 @@ export function parseServiceArgs(
   if (prefix.trim() === '' || /\s/.test(prefix)) {
     throw new UsageError(`PREFIX must be a camera name without spaces, got '${prefix}'`)
   }
-  return { kind: 'service', config: { ...common, inputStream, prefix } }
+  const stateFile = resolveStateFile(v.state_file ?? (env.PSEN_STATE_FILE || undefined),
+    { prefix, restPort: common.restPort }, env)
+  return { kind: 'service', config: { ...common, inputStream, prefix, stateFile } }
 }

@@ -117,8 +117,10 @@ export async function startService(
     const app = createApp({
       control: service, log: log.child({ module: 'http' }), metrics,
       ...(config.apiToken !== undefined ? { apiToken: config.apiToken } : {}),
+      allowedOrigins: config.allowedOrigins ?? [],
+      stateFile: () => ({ persistent: store.path !== undefined, error: store.problem ?? null }),
     })
-    if (feed) app.route('/', previewRoutes({ feed }))
+    if (feed) app.route('/', previewRoutes({ feed, tokenRequired: config.apiToken !== undefined }))
     http = await listen(app, {
       port: config.restPort, host: config.restInterface,
       ...(feed ? { websocket: previewWebSocket() } : {}),
@@ -137,8 +139,13 @@ export async function startService(
   log.info({
     input: config.inputStream, prefix: config.prefix, data_port: config.dataPort,
     image_port: config.imagePort, rest: `http://${config.restInterface}:${http.port}/`,
-    auto_start: config.autoStart, state_file: config.stateFile ?? null, threads: config.threads,
+    auto_start: config.autoStart, state_file: store.path ?? 'none (settings kept in memory)',
+    allowed_origins: config.allowedOrigins ?? [], api_token: config.apiToken !== undefined,
+    threads: config.threads,
   }, 'psen-processing is up')
+  if (store.problem) {
+    log.error({ state_file: store.path }, `settings changes are refused: ${store.problem}`)
+  }
   if (config.autoStart) {
     try {
       await service.start()

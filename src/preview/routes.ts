@@ -10,7 +10,7 @@ import { readFile } from 'node:fs/promises'
 import { upgradeWebSocket } from '@hono/node-server'
 import { Hono } from 'hono'
 import type { Context } from 'hono'
-import { WebSocketServer } from 'ws'
+import { WebSocketServer, type WebSocket } from 'ws'
 import { DEFAULT_KERNEL_URL } from '../kernel/loader.js'
 import {
   encodePreviewMessage,
@@ -19,6 +19,7 @@ import {
   type PreviewFrame,
   type PreviewResult,
 } from './feed.js'
+import { CLOSE_TOO_MANY, PREVIEW_PROTOCOL } from './ws-protocol.js'
 
 /** Where `scripts/build-preview.mjs` writes the page (same place from src/ and from dist/). */
 export const PREVIEW_STATIC_URL = new URL('../../dist/preview/static/', import.meta.url)
@@ -29,12 +30,21 @@ export interface PreviewRoutesOptions {
   staticUrl?: URL
   /** The kernel module served as /kernel.wasm (default: build/kernel.wasm). */
   kernelUrl?: URL
-  /**
-   * A client whose socket holds more than this many unsent bytes is skipped for a frame rather
-   * than queued (default 64 MiB): a slow browser must not make the service buffer frames.
-   */
-  maxBufferedBytes?: number
+  /** Most WebSocket clients served at once; more are closed with code 1013 (default 8). */
+  maxClients?: number
+  /** Ping period; a client that did not answer the previous ping is dropped (default 30 s). */
+  heartbeatMs?: number
+  /** Whether the WebSocket needs the API token (reported to the page by /preview/info). */
+  tokenRequired?: boolean
 }
+
+/**
+ * Frames queued per client at most: one on the wire and the next. A slow browser skips frames
+ * rather than making the service buffer them (each may be a 5 MB camera frame).
+ */
+const MAX_QUEUED_FRAMES = 2
+/** Largest message a client may send (the page sends none): a few KiB, then ws closes it. */
+export const PREVIEW_MAX_PAYLOAD = 4096
 
 const CONTENT_TYPES: Record<string, string> = {
   html: 'text/html; charset=utf-8',
@@ -47,7 +57,14 @@ const CONTENT_TYPES: Record<string, string> = {
 
 /** The WebSocket server to pass to `serve({ websocket })` so that `/preview/ws` can upgrade. */
 export function previewWebSocket(): { server: WebSocketServer } {
-  return { server: new WebSocketServer({ noServer: true }) }
+  return {
+    server: new WebSocketServer({
+      noServer: true,
+      maxPayload: PREVIEW_MAX_PAYLOAD,
+      // Never echo the token protocol; a client that asked for protocols gets ours.
+      handleProtocols: (protocols) => (protocols.has(PREVIEW_PROTOCOL) ? PREVIEW_PROTOCOL : false),
+    }),
+  }
 }
 
 /** The preview router: `/`, `/preview`, `/preview/*` assets, `/kernel.wasm`, frame endpoints. */
@@ -55,7 +72,8 @@ export function previewRoutes(options: PreviewRoutesOptions): Hono {
   const { feed } = options
   const staticUrl = options.staticUrl ?? PREVIEW_STATIC_URL
   const kernelUrl = options.kernelUrl ?? DEFAULT_KERNEL_URL
-  const maxBuffered = options.maxBufferedBytes ?? 64 * 1024 * 1024
+  const maxClients = options.maxClients ?? 8
+  const heartbeat = new Heartbeat(options.heartbeatMs ?? 30_000)
   const app = new Hono()
 
   const sendFile = async (c: Context, url: URL, cache: string): Promise<Response> => {
@@ -108,6 +126,9 @@ export function previewRoutes(options: PreviewRoutesOptions): Hono {
         offered: feed.offered,
         published: feed.published,
         subscribers: feed.subscribers,
+        clients: heartbeat.size,
+        max_clients: maxClients,
+        token_required: options.tokenRequired ?? false,
       },
     }),
   )
@@ -117,8 +138,9 @@ export function previewRoutes(options: PreviewRoutesOptions): Hono {
     if (frame === undefined) return c.body(null, 204, { 'Cache-Control': 'no-store' })
     const h = previewHeader(frame)
     const nanos = String(h.global_timestamp.ns).padStart(9, '0')
-    // A copy: the answer must not share memory the receiver may release.
-    return c.body(new Uint8Array(frame.data), 200, {
+    // The received bytes themselves, no copy per request: they are never mutated (the
+    // FrameObserver contract) and the answer holds them until written.
+    return c.body(frame.data as Uint8Array<ArrayBuffer>, 200, {
       'Content-Type': 'application/octet-stream',
       'Cache-Control': 'no-store',
       'X-Pulse-Id': h.pulse_id,
@@ -147,31 +169,81 @@ export function previewRoutes(options: PreviewRoutesOptions): Hono {
     '/preview/ws',
     upgradeWebSocket(() => {
       let unsubscribe: (() => void) | undefined
+      const drop = (): void => {
+        unsubscribe?.()
+        unsubscribe = undefined
+      }
       return {
         onOpen(_event, ws) {
-          const raw = ws.raw as { bufferedAmount?: number } | undefined
+          const raw = ws.raw as WebSocket
+          if (heartbeat.size >= maxClients) {
+            raw.close(CLOSE_TOO_MANY, `too many preview clients (limit ${maxClients})`)
+            return
+          }
+          heartbeat.add(raw)
+          let queued = 0
+          const sent = (): void => {
+            queued--
+          }
           const push = (frame: PreviewFrame, results: PreviewResult[]) => {
-            if (ws.readyState !== 1) return
-            // A slow browser skips frames rather than making the service buffer them.
-            if ((raw?.bufferedAmount ?? 0) > maxBuffered) return
-            ws.send(encoded(frame, results))
+            if (raw.readyState !== 1 || queued >= MAX_QUEUED_FRAMES) return
+            queued++
+            raw.send(encoded(frame, results), { binary: true }, sent)
           }
           // The newest frame at once, so a freshly opened page shows something immediately.
           const first = feed.latest()
           if (first !== undefined) push(first, [])
           unsubscribe = feed.subscribe(push)
+          raw.once('close', () => heartbeat.delete(raw))
         },
-        onClose() {
-          unsubscribe?.()
-          unsubscribe = undefined
-        },
-        onError() {
-          unsubscribe?.()
-          unsubscribe = undefined
-        },
+        onClose: drop,
+        onError: drop,
       }
     }),
   )
 
   return app
+}
+
+/**
+ * Pings every preview client each period; one that did not answer the previous ping (a
+ * browser tab that vanished without closing, a dead network path) is dropped. The timer runs
+ * only while there are clients.
+ */
+class Heartbeat {
+  readonly #alive = new Map<WebSocket, boolean>()
+  #timer: ReturnType<typeof setInterval> | undefined
+
+  constructor(private readonly periodMs: number) {}
+
+  get size(): number {
+    return this.#alive.size
+  }
+
+  add(ws: WebSocket): void {
+    this.#alive.set(ws, true)
+    ws.on('pong', () => this.#alive.set(ws, true))
+    this.#timer ??= setInterval(() => this.#beat(), this.periodMs)
+    this.#timer.unref?.()
+  }
+
+  delete(ws: WebSocket): void {
+    this.#alive.delete(ws)
+    if (this.#alive.size === 0 && this.#timer !== undefined) {
+      clearInterval(this.#timer)
+      this.#timer = undefined
+    }
+  }
+
+  #beat(): void {
+    for (const [ws, alive] of this.#alive) {
+      if (!alive) {
+        ws.terminate()
+        this.delete(ws)
+        continue
+      }
+      this.#alive.set(ws, false)
+      ws.ping()
+    }
+  }
 }

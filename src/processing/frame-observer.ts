@@ -12,4 +12,6 @@ export interface FrameObserver {
   offer(pulseId: bigint, globalTimestamp: Timestamp, channel: ChannelInfo, data: Uint8Array): void
   /** The frame's result (edge position in pixels, NaN when none). */
   offerResult(pulseId: bigint, edgePosition: number, amplitude: number): void
+  /** Processing stopped: forget the newest frame, so that no one shows it as if it were live. */
+  clear(): void
 }

@@ -15,7 +15,9 @@ const roi4 = z.tuple([
 ])
 
 /** An event-channel value that selects a shot type; booleans compare as 1 / 0. */
-const eventValue = z.union([z.number(), z.boolean(), z.string()])
+const eventValue = z.union([z.number(), z.boolean(), z.string().max(256)])
+/** Most values in a value list: every frame is compared against them. */
+const MAX_EVENT_VALUES = 64
 
 const pulseModulo = z.object({
   mode: z.literal('pulse_modulo'),
@@ -27,11 +29,11 @@ const pulseModulo = z.object({
 const eventChannel = z.object({
   mode: z.literal('event_channel'),
   /** Name of a scalar channel of the input message (event code, boolean, ...). */
-  channel: z.string().min(1),
+  channel: z.string().min(1).max(256),
   /** Values meaning "X-ray shot". */
-  xray_values: z.array(eventValue).min(1).default([1]),
+  xray_values: z.array(eventValue).min(1).max(MAX_EVENT_VALUES).default([1]),
   /** Values meaning "reference shot"; empty = every value that is not an X-ray value. */
-  reference_values: z.array(eventValue).default([]),
+  reference_values: z.array(eventValue).max(MAX_EVENT_VALUES).default([]),
 }).strict()
 
 const referenceRoi = z.object({

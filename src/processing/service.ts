@@ -200,6 +200,7 @@ export class PsenService<P extends object> implements ServiceControl {
       await run.done
       this.#run = undefined
       this.#opts.metrics.processing.set(0)
+      this.#opts.observer?.clear()
       this.#log.info({ processed: run.stats.nProcessed }, 'processing stopped')
     })
   }

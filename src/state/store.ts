@@ -3,8 +3,10 @@
  *
  * The state file is replaced atomically (temp file in the same directory, fsync, rename, fsync of
  * the directory), so a kill -9 at any moment leaves either the old or the new file, never a
- * broken one. A file that cannot be read at start is renamed aside and reported, never fatal:
- * the service must come up even when its disk content is damaged.
+ * broken one. A file whose content is damaged is renamed aside and reported, never fatal: the
+ * service must come up even then. A file that exists but cannot be read (permissions, I/O) is
+ * left alone and never overwritten: the service comes up with defaults and refuses every change
+ * until the file is fixed (`problem` says why).
  * @module
  */
 import { constants } from 'node:fs'
@@ -91,6 +93,10 @@ function cloneState(s: ServiceState): ServiceState {
   return structuredClone(s)
 }
 
+function errorCode(err: unknown): string {
+  return (err as NodeJS.ErrnoException).code ?? (err as Error).name ?? 'error'
+}
+
 function timeTag(d = new Date()): string {
   // File-name friendly (no colons): 2026-11-25T12-40-00.123Z
   return d.toISOString().replace(/:/g, '-')
@@ -105,6 +111,13 @@ export class StateStore {
   readonly historyPath: string | undefined
   /** Problems found while opening (corrupt file set aside, unreadable history…). */
   readonly warnings: string[] = []
+  /**
+   * Why changes cannot be saved (without the path: it is shown to HTTP clients), or
+   * undefined. Set when the state file exists but cannot be read, or its directory is unusable.
+   */
+  problem: string | undefined
+  /** Set with `problem` when saving would overwrite a file that could not be read. */
+  #refusal: StateWriteError | undefined
 
   #state: ServiceState = emptyState()
   #history: HistoryEntry[] = []
@@ -131,8 +144,12 @@ export class StateStore {
       const dir = dirname(store.path)
       // Not fatal: the service runs; every change then fails with a StateWriteError that says
       // why (typically a host directory not owned by the container's user).
-      const unusable = (err: unknown) => store.#warn(`state directory ${dir} is not usable ` +
-        `(${(err as Error).message}); changes cannot be saved`)
+      const unusable = (err: unknown) => {
+        store.problem ??= `the state directory is not usable (${errorCode(err)}); changes ` +
+          'cannot be saved'
+        store.#warn(`state directory ${dir} is not usable (${(err as Error).message}); ` +
+          'changes cannot be saved')
+      }
       try {
         await mkdir(dir, { recursive: true })
       } catch (err) {
@@ -193,6 +210,7 @@ export class StateStore {
   }
 
   async #commit(next: ServiceState, change: StateChange): Promise<void> {
+    if (this.#refusal) throw this.#refusal
     const entry: HistoryEntry = {
       time: new Date().toISOString(),
       endpoint: change.endpoint,
@@ -218,9 +236,22 @@ export class StateStore {
 
   async #writeAtomic(text: string): Promise<void> {
     const path = this.path as string
-    const tmp = `${path}.tmp-${process.pid}-${++this.#tmpCounter}`
+    let tmp = ''
     try {
-      const fh = await open(tmp, 'w', 0o644)
+      // Created exclusively ('wx'): never through a link or a file someone else put there.
+      let fh
+      for (let attempt = 0; ; attempt++) {
+        tmp = `${path}.tmp-${process.pid}-${++this.#tmpCounter}`
+        try {
+          fh = await open(tmp, 'wx', 0o644)
+          break
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || attempt >= 8) {
+            tmp = ''
+            throw err
+          }
+        }
+      }
       try {
         await fh.writeFile(text, 'utf8')
         await fh.sync()
@@ -229,7 +260,7 @@ export class StateStore {
       }
       await rename(tmp, path)
     } catch (err) {
-      await unlink(tmp).catch(() => undefined)
+      if (tmp !== '') await unlink(tmp).catch(() => undefined)
       const msg = err instanceof Error ? err.message : String(err)
       throw new StateWriteError(`cannot save state to ${path}: ${msg}`, { cause: err })
     }
@@ -299,7 +330,15 @@ export class StateStore {
         this.#log?.info({ file: path }, 'no saved state yet, starting empty')
         return
       }
-      this.#warn(`state file ${path} cannot be read (${(err as Error).message}); starting empty`)
+      // Not damaged content but an unreadable file: what it holds is unknown and may be the
+      // only copy of the settings. Never overwrite it; refuse changes until someone fixes it.
+      const code = errorCode(err)
+      this.problem = `the state file exists but cannot be read (${code}); changes are ` +
+        'refused until it is fixed (then restart the service)'
+      this.#refusal = new StateWriteError(`state file ${path} cannot be read (${code}); ` +
+        'changes are refused so that it is not overwritten', { cause: err })
+      this.#warn(`state file ${path} cannot be read (${(err as Error).message}); starting ` +
+        'with defaults and refusing every change until it is fixed')
       return
     }
     let problem: string | undefined

@@ -3,6 +3,9 @@
  * readers of its output streams, a real bsread PUSH feeder, and polling with a deadline.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import * as zmq from 'zeromq'
 import { BsreadDecoder, type BsreadMessage } from '../../src/bsread/decoder.js'
@@ -32,18 +35,29 @@ export interface CliProcess {
   stop(): Promise<number | string>
 }
 
-/** Runs `node bin/psen-processing.js` with the given arguments (no port options added). */
+/**
+ * Runs `node bin/psen-processing.js` with the given arguments (no port options added). Unless
+ * `env` names XDG_STATE_HOME, the service keeps its default state file in a fresh directory of
+ * its own (removed when it exits): never the user's, never another test's.
+ */
 export function runCli(args: string[], env: NodeJS.ProcessEnv = {}): {
   child: ChildProcess; output(): string; exited: Promise<number | string>
 } {
+  const stateHome = 'XDG_STATE_HOME' in env
+    ? undefined
+    : mkdtempSync(join(tmpdir(), 'psen-state-home-'))
   const child = spawn(process.execPath, [BIN, ...args], {
-    cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'],
+    cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...(stateHome ? { XDG_STATE_HOME: stateHome } : {}), ...env },
   })
   let out = ''
   child.stdout?.on('data', (b: Buffer) => { out += b.toString() })
   child.stderr?.on('data', (b: Buffer) => { out += b.toString() })
   const exited = new Promise<number | string>((resolve) => {
-    child.on('exit', (code, signal) => resolve(code ?? signal ?? -1))
+    child.on('exit', (code, signal) => {
+      if (stateHome) rmSync(stateHome, { recursive: true, force: true })
+      resolve(code ?? signal ?? -1)
+    })
   })
   return { child, output: () => out, exited }
 }

@@ -3,6 +3,7 @@
  * endpoint's own field); an error envelope becomes an exception with the service's message.
  * @module
  */
+import { apiToken, askToken } from './token.js'
 
 export interface Envelope {
   state: 'ok' | 'error'
@@ -20,16 +21,19 @@ export class ApiError extends Error {
   }
 }
 
-// `#token=...` in the page URL: sent as a bearer token when the service requires one for POSTs.
-const token = new URLSearchParams(location.hash.slice(1)).get('token')
-
-/** GET (no body) or POST (JSON body; `undefined` sends none) and returns the ok envelope. */
+/**
+ * GET (no body) or POST (JSON body; `undefined` sends none) and returns the ok envelope. A POST
+ * the service answers 401 (it was started with --api_token) asks for the token once and is
+ * sent again with it.
+ */
 export async function call(
   path: string,
   body?: unknown,
   method = body === undefined ? 'GET' : 'POST',
+  retried = false,
 ): Promise<Envelope> {
   const headers: Record<string, string> = {}
+  const token = apiToken()
   if (method !== 'GET' && token) headers.Authorization = `Bearer ${token}`
   if (body !== undefined) headers['Content-Type'] = 'application/json'
   let res: Response
@@ -51,6 +55,10 @@ export async function call(
     env = (await res.json()) as Envelope
   } catch {
     throw new ApiError(path, `${path}: HTTP ${res.status}, not a JSON answer`)
+  }
+  if (res.status === 401 && method !== 'GET' && !retried &&
+    askToken(`${path} needs the service's API token.`)) {
+    return call(path, body, method, true)
   }
   if (env.state !== 'ok') throw new ApiError(path, `${path}: ${env.status}`)
   return env

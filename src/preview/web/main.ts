@@ -13,11 +13,12 @@ import { createDebug } from './debug.js'
 import { EdgeView } from './edge.js'
 import { FramePresenter } from './frame-presenter.js'
 import { FrameWork } from './frame.js'
-import { MessageLine, setConn } from './page.js'
+import { el, MessageLine, setConn } from './page.js'
 import { ParametersForm } from './parameters-form.js'
 import { ResultCharts } from './result-charts.js'
 import { RoiSync } from './roi-sync.js'
 import { bindStartStop, pollStatus } from './service-status.js'
+import { askToken } from './token.js'
 import { Transport } from './transport.js'
 import { Viewer } from './viewer.js'
 
@@ -34,6 +35,10 @@ const presenter = new FramePresenter(viewer, edgeView, charts, debug, messages)
 const transport = new Transport(debug, (buf) => presenter.offer(buf))
 const parametersForm = new ParametersForm(edgeView, messages)
 bindStartStop(messages)
+el('token').addEventListener('click', () => {
+  if (askToken('Changes (and the preview, when the service was started with --api_token) ' +
+    'need its API token.')) messages.show('token kept for this tab', false)
+})
 
 async function main(): Promise<void> {
   setConn('loading kernel', false)

@@ -6,6 +6,7 @@
  */
 import type { PreviewHeader } from '../feed.js'
 import { call } from './api.js'
+import { askToken, webSocketProtocols } from './token.js'
 import type { PreviewDebug } from './debug.js'
 import { setConn } from './page.js'
 
@@ -25,7 +26,7 @@ export class Transport {
   connect(): void {
     const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/preview/ws`
     let opened = false
-    const sock = new WebSocket(url)
+    const sock = new WebSocket(url, webSocketProtocols())
     sock.binaryType = 'arraybuffer'
     sock.onopen = () => {
       opened = true
@@ -39,15 +40,39 @@ export class Transport {
     }
     sock.onclose = () => {
       if (!opened) this.#wsFailures++
-      if (!this.#wsEverOpened && this.#wsFailures >= 3) {
-        // WebSockets never worked (e.g. a proxy without upgrades): poll the newest frame instead.
-        void this.#pollFrames()
+      if (!opened && this.#wsFailures === 1) {
+        // Refused before it opened: maybe the service wants the API token (a 401 is not
+        // visible to a page's WebSocket; /preview/info says whether one is needed).
+        void this.#needsToken().then((asked) => {
+          if (asked) this.connect()
+          else this.#retry()
+        })
         return
       }
-      // The service went away (restart, network): retry, less often the longer it lasts.
-      setConn(this.#wsFailures > 0 ? 'service unreachable, retrying' : 'reconnecting', false)
-      setTimeout(() => this.connect(), Math.min(5000, 1000 * (1 + this.#wsFailures)))
+      this.#retry()
     }
+  }
+
+  /** True when the service wants a token and the operator entered one. */
+  async #needsToken(): Promise<boolean> {
+    try {
+      const info = await call('/preview/info')
+      const required = (info.preview as { token_required?: boolean } | undefined)?.token_required
+      return required === true && askToken('The preview needs the service\'s API token.')
+    } catch {
+      return false
+    }
+  }
+
+  #retry(): void {
+    if (!this.#wsEverOpened && this.#wsFailures >= 3) {
+      // WebSockets never worked (e.g. a proxy without upgrades): poll the newest frame instead.
+      void this.#pollFrames()
+      return
+    }
+    // The service went away (restart, network): retry, less often the longer it lasts.
+    setConn(this.#wsFailures > 0 ? 'service unreachable, retrying' : 'reconnecting', false)
+    setTimeout(() => this.connect(), Math.min(5000, 1000 * (1 + this.#wsFailures)))
   }
 
   /** HTTP fallback: GET /preview/frame at the preview rate. */
