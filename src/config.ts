@@ -32,6 +32,9 @@ export interface ServiceConfig {
   dataQueue: number
   imageQueue: number
   inputQueue: number
+  /** Bytes (MiB) the image stream queue and the input receive queue hold at most. */
+  imageQueueMb: number
+  inputQueueMb: number
   /** Largest accepted (decompressed) image in bytes; bigger frames are counted and skipped. */
   maxFrameBytes: number
   /** Where ROIs and parameters persist across restarts (undefined: in memory only). */

@@ -22,7 +22,9 @@ export interface MetricsSources {
   /** Bytes of WebAssembly memory in use. */
   wasmMemoryBytes?: () => number
   /** Frames whose decode + profiles were split across threads / run on the main thread alone. */
-  decodeThreads?: () => { threads: number, split: number, single: number, broken: boolean }
+  decodeThreads?: () => {
+    threads: number, split: number, single: number, late: number, broken: boolean
+  }
 }
 
 export class Metrics {
@@ -137,7 +139,8 @@ export class Metrics {
     })
     new Counter({
       name: 'psen_frames_decoded_total',
-      help: 'Frames decoded, by path: split across threads or on the main thread alone',
+      help: 'Frames decoded, by path: split across threads, on the main thread alone, or ' +
+        'on the main thread after a worker was late (> 50 ms)',
       labelNames: ['path'], registers,
       collect() {
         const t = sources().decodeThreads?.()
@@ -145,6 +148,8 @@ export class Metrics {
         this.reset()
         this.inc({ path: 'split' }, t.split)
         this.inc({ path: 'single' }, t.single)
+        // Split given up after a worker was late (then decoded on the main thread alone).
+        this.inc({ path: 'late' }, t.late)
       },
     })
     this.#httpRequests = new Counter({

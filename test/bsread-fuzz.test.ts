@@ -1,8 +1,8 @@
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 
-import { BsreadDecoder, decodeValue } from '../src/bsread/decoder.js'
-import { BsreadError } from '../src/bsread/errors.js'
+import { BsreadDecoder, decodeValue, md5hex } from '../src/bsread/decoder.js'
+import { BsreadError, brief } from '../src/bsread/errors.js'
 import { compareExpected, loadCodec } from './helpers/bsread.js'
 import { loadAllVectors, type VectorMessage } from './helpers/vectors.js'
 import { mulberry32 as rng } from './helpers/random.js'
@@ -199,6 +199,82 @@ fuzz('decoding valid vectors is unaffected by a decoder that saw garbage', () =>
     assert.throws(() => decoder.decode(bad), (e: unknown) => e instanceof BsreadError)
   }
   for (const m of samples) decoder.decode(m.parts)
+})
+
+/** JSON text of arrays (or objects) nested `depth` levels deep around `inner`. */
+function nestedJson(depth: number, objects: boolean, inner = '1'): string {
+  return objects
+    ? '{"a": '.repeat(depth) + inner + '}'.repeat(depth)
+    : '['.repeat(depth) + inner + ']'.repeat(depth)
+}
+
+const MAIN_FIELDS = ['pulse_id', 'htype', 'hash', 'global_timestamp', 'dh_compression'] as const
+const CHANNEL_FIELDS = ['shape', 'type', 'encoding', 'compression', 'name', 'modulo'] as const
+
+fuzz('nesting up to 200,000 deep in any header field: BsreadError, bounded text', () => {
+  const r = rng(0x4e57)
+  const decoder = new BsreadDecoder({ codec, verifyHash: true })
+  const plain = samples.filter((m) => !m.parts[0]!.toString().includes('dh_compression'))
+  const reasons = new Set<string>()
+  for (let n = 0; n < 60; n++) {
+    const src = plain[Math.floor(r() * plain.length)]!
+    const depth = n % 4 === 0 ? 200_000 : 1 + Math.floor(r() * 20_000)
+    const nested = nestedJson(depth, r() < 0.5)
+    const main = JSON.parse(src.parts[0]!.toString()) as Record<string, unknown>
+    const parts = src.parts.slice()
+    let text: string
+    if (n % 2 === 0) {
+      const field = MAIN_FIELDS[Math.floor(r() * MAIN_FIELDS.length)]!
+      text = JSON.stringify({ ...main, [field]: '@@' }).replace('"@@"', nested)
+    } else {
+      // One channel's field, with the hash recomputed so that the header is parsed.
+      const dh = JSON.parse(src.parts[1]!.toString()) as { channels: Array<object> }
+      const k = Math.floor(r() * dh.channels.length)
+      const field = CHANNEL_FIELDS[Math.floor(r() * CHANNEL_FIELDS.length)]!
+      dh.channels[k] = { ...dh.channels[k], [field]: '@@' }
+      parts[1] = Buffer.from(JSON.stringify(dh).replace('"@@"', nested))
+      text = JSON.stringify({ ...main, hash: md5hex(parts[1]) })
+    }
+    parts[0] = Buffer.from(text)
+    decoder.reset()
+    try {
+      decoder.decode(parts)
+      // A field the decoder ignores (modulo) may hold anything.
+    } catch (err) {
+      if (!(err instanceof BsreadError)) throw new Error(`case ${n}: ${String(err)}`)
+      assert.ok(err.message.length <= 501, `case ${n}: message of ${err.message.length}`)
+      reasons.add(err.reason)
+    }
+    // The next valid message decodes exactly.
+    const m = decoder.decode(src.parts)
+    assert.is(m.pulseId, BigInt(src.expected.pulse_id))
+  }
+  assert.ok(reasons.has('bad_pulse_id') && reasons.has('bad_shape'), [...reasons].join(', '))
+})
+
+fuzz('a message of 10,000 parts is malformed before anything is parsed', () => {
+  const decoder = new BsreadDecoder({ codec })
+  const src = samples[0]!.parts
+  const parts = [...src, ...Array.from({ length: 10_000 - src.length }, () => Buffer.alloc(1))]
+  assert.throws(() => decoder.decode(parts),
+    (e: unknown) => e instanceof BsreadError && e.reason === 'part_count')
+  assert.is(decoder.headerParses, 0)
+})
+
+fuzz('brief: bounded text for any value', () => {
+  const deep = JSON.parse(nestedJson(200_000, false)) as unknown
+  const deepObject = JSON.parse(nestedJson(200_000, true)) as unknown
+  const wide: Record<string, number> = {}
+  for (let i = 0; i < 100_000; i++) wide[`k${i}`] = i
+  const cases: unknown[] = [deep, deepObject, wide, 'x'.repeat(1e6), ['y'.repeat(1e5)],
+    new Array(1e6).fill(0), 12n ** 40n, undefined, null, 1.5, { a: [1, { b: 'c' }] }]
+  for (const v of cases) {
+    const text = brief(v)
+    assert.ok(text.length <= 81, `${text.length} characters`)
+  }
+  assert.is(brief({ a: [1, { b: 'c' }] }), '{"a": [1, {"b": "c"}]}')
+  assert.is(brief('abc'), '"abc"')
+  assert.is(brief(deep, 20), '[[[[[…]]]]]')
 })
 
 fuzz.run()

@@ -30,6 +30,7 @@ test('the contract defaults', () => {
   assert.is(c.dataQueue, 100)
   assert.is(c.imageQueue, 100)
   assert.is(c.inputQueue, 100)
+  assert.equal([c.imageQueueMb, c.inputQueueMb], [512, 512])
   assert.is(c.previewRate, DEFAULTS.previewRate)
   // State survives by default (issue 17): one file per prefix and REST port.
   assert.match(c.stateFile ?? '',
@@ -54,6 +55,9 @@ test('the production unit line, both syntaxes and short options', () => {
     ['sub', 'short', 2.5, 7, 8, 9])
   assert.equal([s.maxFrameBytes, s.stateFile, s.apiToken, s.previewRate, s.logLevel],
     [4096, '/tmp/s.json', 'tok', 0, 'DEBUG'])
+  const mb = service(['tcp://h:1', 'P', '--image_queue_mb', '64', '--input_queue_mb=128'])
+  assert.equal([mb.imageQueueMb, mb.inputQueueMb], [64, 128])
+  assert.throws(() => service(['tcp://h:1', 'P', '--input_queue_mb', '0']), /input_queue_mb/)
   assert.is(service(['tcp://h:1', 'P'], { PSEN_API_TOKEN: 'env-token' }).apiToken, 'env-token')
   assert.is(service(['tcp://h:1', 'P', '--output_stream_port', '4444']).dataPort, 4444)
 })

@@ -295,4 +295,67 @@ test('close stops the workers; later frames are not split', async () => {
   assert.is(par.profiles(c.wire, shape, [[0, 300, 0, 100]], outs), undefined)
 })
 
+/** Calls `fn` until it returns true (a condition, not a fixed sleep), at most `ms`. */
+async function until(what: string, fn: () => boolean, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms
+  while (!fn()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, 10))
+  }
+}
+
+// The stall is far above the bound, so that the main thread's wait is told apart from it even
+// on a loaded machine: before, the main thread blocked until the worker was done.
+const STALL_MS = 2000
+
+test('a late worker: the frame is given up after ~50 ms, never blocks for the worker',
+  async () => {
+    const par = await ParallelProfiler.create(kernel, codec,
+      { threads: 2, minBytes: 0, faults: { stallMs: STALL_MS } })
+    try {
+      const c = makeCase('uint16', 512, 256, 31)
+      const shape = { width: 512, height: 256, dtype: 'uint16' as const, bigEndian: false }
+      const t0 = performance.now()
+      assert.is(par.profiles(c.wire, shape, [[0, 512, 0, 256]], outs), undefined)
+      const blocked = performance.now() - t0
+      assert.ok(blocked < STALL_MS / 2, `blocked ${blocked.toFixed(0)} ms`)
+      assert.is(par.late, 1)
+      // While the worker still holds its buffers, frames go to the single path at once.
+      const t1 = performance.now()
+      assert.is(par.profiles(c.wire, shape, [[0, 512, 0, 256]], outs), undefined)
+      assert.ok(performance.now() - t1 < STALL_MS / 2)
+      assert.is(par.single, 1)
+      assert.is(par.broken, undefined, 'a late worker is not a broken one')
+      // Once it is done, frames are split again, exactly.
+      await until('the worker to finish', () =>
+        par.profiles(c.wire, shape, [[0, 512, 0, 256]], outs) !== undefined)
+      checkCase(par, c, [[0, 512, 0, 256], [5, 100, 30, 60]], [], 'after the late frame')
+    } finally {
+      await par.close()
+    }
+  })
+
+test('a worker that exits mid-frame: the frame is given up, the pool dropped and awaited',
+  async () => {
+    const broken: string[] = []
+    const par = await ParallelProfiler.create(kernel, codec, {
+      threads: 3, minBytes: 0, faults: { exitInJob: 2 }, onBroken: (r) => broken.push(r),
+    })
+    try {
+      const c = makeCase('uint16', 512, 256, 41)
+      const shape = { width: 512, height: 256, dtype: 'uint16' as const, bigEndian: false }
+      checkCase(par, c, [[0, 512, 0, 256]], [], 'first frame')
+      const t0 = performance.now()
+      assert.is(par.profiles(c.wire, shape, [[0, 512, 0, 256]], outs), undefined)
+      assert.ok(performance.now() - t0 < 1000, 'the main thread did not wait for the dead worker')
+      await until('the pool to be given up', () => par.broken !== undefined)
+      assert.match(par.broken!, /exited \(code 3\)/)
+      assert.is(broken.length, 1)
+      assert.is(par.profiles(c.wire, shape, [[0, 512, 0, 256]], outs), undefined, 'not split')
+    } finally {
+      // Resolves once every worker (the dead one and the others) is gone.
+      await par.close()
+    }
+  })
+
 test.run()

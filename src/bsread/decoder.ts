@@ -8,12 +8,12 @@
  */
 import { createHash } from 'node:crypto'
 
-import { BsreadError } from './errors.js'
+import { BsreadError, brief } from './errors.js'
 import { parseDataHeaderChannels, parseMainHeader } from './headers.js'
 import type { BsreadCodec, ChannelInfo, Compression, Timestamp } from './types.js'
 import {
-  DEFAULT_MAX_VALUE_BYTES, checkValueSize, declaredSize, decompress, readTimestamp,
-  type RawValue,
+  DEFAULT_MAX_VALUE_BYTES, checkFillable, checkValueSize, declaredSize, decompress,
+  readTimestamp, type RawValue,
 } from './values.js'
 
 export {
@@ -49,9 +49,13 @@ export interface DecoderOptions {
   maxHeaderBytes?: number
   /** Check the main header's hash against the MD5 of the data header when it changes. */
   verifyHash?: boolean
+  /** Most parts a message may have (default 2050: 1,024 channels). */
+  maxParts?: number
 }
 
 const DEFAULT_MAX_HEADER_BYTES = 16 * 1024 * 1024
+/** 1,024 channels: far above any camera stream; 10,000 parts is an attack, not a camera. */
+export const DEFAULT_MAX_PARTS = 2 + 2 * 1024
 
 interface ParsedHeader {
   hash: string
@@ -69,6 +73,7 @@ export class BsreadDecoder {
   readonly maxValueBytes: number
   readonly maxHeaderBytes: number
   readonly verifyHash: boolean
+  readonly maxParts: number
   #header: ParsedHeader | undefined
   /** How many times a data header was parsed (for tests and stats). */
   headerParses = 0
@@ -78,6 +83,7 @@ export class BsreadDecoder {
     this.maxValueBytes = opts.maxValueBytes ?? DEFAULT_MAX_VALUE_BYTES
     this.maxHeaderBytes = opts.maxHeaderBytes ?? DEFAULT_MAX_HEADER_BYTES
     this.verifyHash = opts.verifyHash ?? false
+    this.maxParts = opts.maxParts ?? DEFAULT_MAX_PARTS
   }
 
   /** Forgets the cached data header (the next message parses its own). */
@@ -85,10 +91,27 @@ export class BsreadDecoder {
     this.#header = undefined
   }
 
-  /** Decodes one message; throws `BsreadError` on malformed input. */
+  /**
+   * Decodes one message; throws `BsreadError` on malformed input, and only that: whatever else
+   * goes wrong while decoding (a RangeError, a bug) is a `decode_failed` BsreadError too, so
+   * that no message can stop a receive loop.
+   */
   decode(parts: readonly Buffer[]): BsreadMessage {
+    try {
+      return this.#decode(parts)
+    } catch (err) {
+      if (err instanceof BsreadError) throw err
+      throw new BsreadError('decode_failed',
+        `cannot decode: ${brief(err instanceof Error ? err.message : err, 200)}`, { cause: err })
+    }
+  }
+
+  #decode(parts: readonly Buffer[]): BsreadMessage {
     if (!Array.isArray(parts) || parts.length < 2) {
       throw new BsreadError('not_multipart', `expected at least 2 parts, got ${parts?.length ?? 0}`)
+    }
+    if (parts.length > this.maxParts) {
+      throw new BsreadError('part_count', `${parts.length} parts, at most ${this.maxParts}`)
     }
     const main = parseMainHeader(parts[0] as Buffer)
     let header = this.#header
@@ -113,7 +136,8 @@ export class BsreadDecoder {
       const ts = parts[3 + 2 * i]
       if (ts !== undefined && ts.length !== 0 && ts.length !== 16) {
         throw new BsreadError('bad_timestamp',
-          `channel ${header.channels[i]?.name}: timestamp part has ${ts.length} bytes, not 16`)
+          `channel ${brief(header.channels[i]?.name)}: timestamp part has ${ts.length} bytes, ` +
+          'not 16')
       }
     }
     return new Message(main.pulseId, main.timestamp, main.hash, main.dhCompression,
@@ -131,6 +155,7 @@ export class BsreadDecoder {
         throw new BsreadError('decompressed_too_large',
           `data header declares ${size} bytes, limit ${this.maxHeaderBytes}`)
       }
+      checkFillable(part.length, size, 'data header')
       bytes = decompress(this.codec, part, compression, 1, size, 'data header')
     } else if (part.length > this.maxHeaderBytes) {
       throw new BsreadError('decompressed_too_large', `data header of ${part.length} bytes`)

@@ -3,7 +3,7 @@
  * channel list of a data header. Each failure is a BsreadError naming what was wrong.
  * @module
  */
-import { BsreadError } from './errors.js'
+import { BsreadError, brief } from './errors.js'
 import {
   isChannelType, type ChannelInfo, type Compression, type Encoding, type Timestamp,
 } from './types.js'
@@ -28,7 +28,7 @@ export function parseMainHeader(part: Buffer): MainHeader {
   const text = part.toString('utf8')
   const json = parseJson(text, 'main')
   if (typeof json.htype !== 'string' || !json.htype.startsWith('bsr_m-')) {
-    throw new BsreadError('bad_htype', `main header htype ${JSON.stringify(json.htype)}`)
+    throw new BsreadError('bad_htype', `main header htype ${brief(json.htype)}`)
   }
   if (typeof json.hash !== 'string') {
     throw new BsreadError('bad_main_header', 'main header has no hash')
@@ -37,7 +37,7 @@ export function parseMainHeader(part: Buffer): MainHeader {
     pulseId: exactPulseId(json.pulse_id, text),
     timestamp: parseGlobalTimestamp(json.global_timestamp),
     hash: json.hash,
-    dhCompression: parseCompression(json.dh_compression, 'dh_compression'),
+    dhCompression: parseCompression(json.dh_compression),
   }
 }
 
@@ -46,7 +46,7 @@ export function parseDataHeaderChannels(bytes: Uint8Array): ChannelInfo[] {
   const json = parseJson(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), 'data')
   if (json.htype !== undefined && !(typeof json.htype === 'string' &&
     json.htype.startsWith('bsr_d-'))) {
-    throw new BsreadError('bad_htype', `data header htype ${JSON.stringify(json.htype)}`)
+    throw new BsreadError('bad_htype', `data header htype ${brief(json.htype)}`)
   }
   if (!Array.isArray(json.channels)) {
     throw new BsreadError('bad_data_header', 'data header has no channel list')
@@ -57,7 +57,7 @@ export function parseDataHeaderChannels(bytes: Uint8Array): ChannelInfo[] {
 /** The pulse id as an exact bigint, read from the JSON text when it exceeds 2^53. */
 function exactPulseId(parsed: unknown, text: string): bigint {
   if (typeof parsed !== 'number' || !Number.isInteger(parsed)) {
-    throw new BsreadError('bad_pulse_id', `pulse_id ${JSON.stringify(parsed)} is not an integer`)
+    throw new BsreadError('bad_pulse_id', `pulse_id ${brief(parsed)} is not an integer`)
   }
   let id: bigint | undefined
   if (Number.isSafeInteger(parsed)) {
@@ -85,7 +85,7 @@ function parseGlobalTimestamp(v: unknown): Timestamp {
   const ns = o.ns ?? 0
   if (typeof sec !== 'number' || !Number.isFinite(sec) || typeof ns !== 'number' ||
     !Number.isFinite(ns)) {
-    throw new BsreadError('bad_timestamp', `global_timestamp ${JSON.stringify(v)}`)
+    throw new BsreadError('bad_timestamp', `global_timestamp ${brief(v)}`)
   }
   return { sec, ns }
 }
@@ -104,16 +104,18 @@ function parseJson(text: string | Buffer, which: 'main' | 'data'): Record<string
   return v as Record<string, unknown>
 }
 
-function parseCompression(v: unknown, what: string): Compression {
+/** `channel`: the channel's name, undefined for the main header's dh_compression. */
+function parseCompression(v: unknown, channel?: string): Compression {
   if (v === undefined || v === null || v === 'none') return 'none'
   if (v === 'lz4' || v === 'bitshuffle_lz4') return v
-  throw new BsreadError('unknown_compression', `${what} ${JSON.stringify(v)}`)
+  const what = channel === undefined ? 'dh_compression' : `channel ${brief(channel)}: compression`
+  throw new BsreadError('unknown_compression', `${what} ${brief(v)}`)
 }
 
 function parseEncoding(v: unknown, name: string): Encoding {
   if (v === undefined || v === null || v === 'little' || v === '<') return 'little'
   if (v === 'big' || v === '>') return 'big'
-  throw new BsreadError('unknown_encoding', `channel ${name}: encoding ${JSON.stringify(v)}`)
+  throw new BsreadError('unknown_encoding', `channel ${brief(name)}: encoding ${brief(v)}`)
 }
 
 function parseChannel(c: unknown, i: number): ChannelInfo {
@@ -127,23 +129,23 @@ function parseChannel(c: unknown, i: number): ChannelInfo {
   const name = o.name
   const type = o.type ?? 'float64'
   if (!isChannelType(type)) {
-    throw new BsreadError('unknown_type', `channel ${name}: type ${JSON.stringify(o.type)}`)
+    throw new BsreadError('unknown_type', `channel ${brief(name)}: type ${brief(o.type)}`)
   }
   let shape: number[] = [1]
   if (o.shape !== undefined && o.shape !== null) {
     if (!Array.isArray(o.shape) || o.shape.length > 32) {
-      throw new BsreadError('bad_shape', `channel ${name}: shape ${JSON.stringify(o.shape)}`)
+      throw new BsreadError('bad_shape', `channel ${brief(name)}: shape ${brief(o.shape)}`)
     }
     shape = o.shape as number[]
     let n = 1
     for (const d of shape) {
       if (typeof d !== 'number' || !Number.isInteger(d) || d < 0 || d > 0xffffffff) {
-        throw new BsreadError('bad_shape', `channel ${name}: shape ${JSON.stringify(o.shape)}`)
+        throw new BsreadError('bad_shape', `channel ${brief(name)}: shape ${brief(o.shape)}`)
       }
       n *= d
     }
     if (n > Number.MAX_SAFE_INTEGER) {
-      throw new BsreadError('bad_shape', `channel ${name}: shape ${JSON.stringify(o.shape)}`)
+      throw new BsreadError('bad_shape', `channel ${brief(name)}: shape ${brief(o.shape)}`)
     }
     shape = shape.slice()
   }
@@ -152,7 +154,7 @@ function parseChannel(c: unknown, i: number): ChannelInfo {
     type,
     shape,
     encoding: parseEncoding(o.encoding, name),
-    compression: parseCompression(o.compression, `channel ${name}: compression`),
+    compression: parseCompression(o.compression, name),
   }
   if (typeof o.modulo === 'number') info.modulo = o.modulo
   if (typeof o.offset === 'number') info.offset = o.offset

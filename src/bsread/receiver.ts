@@ -6,7 +6,8 @@
 import * as zmq from 'zeromq'
 
 import { BsreadDecoder, type BsreadMessage, type DecoderOptions } from './decoder.js'
-import { BsreadError, type BsreadErrorReason } from './errors.js'
+import { BsreadError, brief, type BsreadErrorReason } from './errors.js'
+import { ReceiveQueue, SOCKET_QUEUE } from './receive-queue.js'
 
 export interface ReceiverOptions extends DecoderOptions {
   /** `tcp://host:port` of the sender. */
@@ -15,6 +16,12 @@ export interface ReceiverOptions extends DecoderOptions {
   mode?: 'pull' | 'sub'
   /** Messages queued per connection before the sender has to wait or drop (default 100). */
   receiveHighWaterMark?: number
+  /**
+   * Bytes queued at most (default: no byte bound, libzmq's queue of `receiveHighWaterMark`
+   * messages). With a bound, messages move from the socket into a ReceiveQueue as long as it
+   * has room (see receive-queue.ts).
+   */
+  queueBytes?: number
   /** Milliseconds between reconnection attempts when the sender is gone (zeromq default 100). */
   reconnectIntervalMs?: number
   /** A shared decoder (otherwise one is made from the decoder options). */
@@ -59,14 +66,21 @@ export class BsreadReceiver {
   #onDisconnect: ReceiverOptions['onDisconnect']
   #closed = false
   #iterating = false
+  readonly #queue: ReceiveQueue | undefined
+  #pumping: Promise<void> | undefined
+  /** Why the socket failed while the queue was being filled (thrown by the next receive). */
+  #failure: unknown
 
   constructor(opts: ReceiverOptions) {
     this.address = opts.address
     this.mode = opts.mode ?? 'pull'
     this.decoder = opts.decoder ?? new BsreadDecoder(opts)
     this.#onError = opts.onError
+    const hwm = opts.receiveHighWaterMark ?? 100
+    this.#queue = opts.queueBytes === undefined ? undefined
+      : new ReceiveQueue(hwm, opts.queueBytes)
     const common = {
-      receiveHighWaterMark: opts.receiveHighWaterMark ?? 100,
+      receiveHighWaterMark: this.#queue ? Math.min(hwm, SOCKET_QUEUE) : hwm,
       linger: 0,
       ...(opts.reconnectIntervalMs !== undefined
         ? { reconnectInterval: opts.reconnectIntervalMs } : {}),
@@ -113,12 +127,18 @@ export class BsreadReceiver {
     return this.#closed
   }
 
+  /** Messages and bytes in the receiver's own queue (with `queueBytes`; else zero). */
+  get queued(): { messages: number; bytes: number } {
+    return { messages: this.#queue?.length ?? 0, bytes: this.#queue?.bytes ?? 0 }
+  }
+
   /**
    * The next multipart message as received, or undefined once the receiver is closed. Only
    * one receive may be pending at a time (zeromq rejects a second with EBUSY).
    */
   async receiveRaw(): Promise<Buffer[] | undefined> {
     if (this.#closed) return undefined
+    if (this.#queue) return this.#fromQueue(this.#queue)
     try {
       const parts = await this.#socket.receive()
       this.stats.received++
@@ -126,6 +146,40 @@ export class BsreadReceiver {
     } catch (err) {
       if (this.#closed || this.#socket.closed) return undefined
       throw err
+    }
+  }
+
+  async #fromQueue(queue: ReceiveQueue): Promise<Buffer[] | undefined> {
+    this.#pumping ??= this.#pump(queue)
+    for (;;) {
+      const parts = queue.shift()
+      if (parts !== undefined) return parts
+      if (this.#failure !== undefined) {
+        const err = this.#failure
+        this.#failure = undefined
+        throw err
+      }
+      if (this.#closed || queue.ended) return undefined
+      await queue.item()
+    }
+  }
+
+  /** Moves messages from the socket into the queue while it has room, until closed. */
+  async #pump(queue: ReceiveQueue): Promise<void> {
+    try {
+      while (!this.#closed) {
+        if (!queue.hasRoom) {
+          await queue.room()
+          continue
+        }
+        const parts = await this.#socket.receive()
+        this.stats.received++
+        queue.push(parts)
+      }
+    } catch (err) {
+      if (!this.#closed && !this.#socket.closed) this.#failure = err
+    } finally {
+      queue.end()
     }
   }
 
@@ -137,8 +191,10 @@ export class BsreadReceiver {
       this.stats.decoded++
       this.lastDecodeMs = performance.now() - t0
       return m
-    } catch (err) {
-      if (!(err instanceof BsreadError)) throw err
+    } catch (thrown) {
+      // The decoder throws only BsreadError; this holds even if a bug slipped through.
+      const err = thrown instanceof BsreadError ? thrown : new BsreadError('decode_failed',
+        `cannot decode: ${brief(thrown instanceof Error ? thrown.message : thrown, 200)}`)
       this.stats.errors++
       this.stats.byReason[err.reason] = (this.stats.byReason[err.reason] ?? 0) + 1
       this.#onError?.(err, parts)
@@ -171,5 +227,6 @@ export class BsreadReceiver {
     if (this.#closed) return
     this.#closed = true
     this.#socket.close()
+    this.#queue?.clear()
   }
 }

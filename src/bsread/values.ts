@@ -7,7 +7,8 @@ import {
   BITSHUFFLE_HEADER_BYTES, bitshuffleBlockBytes, bitshuffleTotalBytes,
 } from '../kernel/bitshuffle-header.js'
 import { byteswap } from '../kernel/byteswap.js'
-import { BsreadError } from './errors.js'
+import { maxDecodedBytes } from '../kernel/codec.js'
+import { BsreadError, brief } from './errors.js'
 import {
   ELEMENT_SIZE, elementCount, type BsreadCodec, type ChannelInfo, type Encoding, type Timestamp,
 } from './types.js'
@@ -28,8 +29,6 @@ export type DecodedValue =
   | boolean[]
 
 export const DEFAULT_MAX_VALUE_BYTES = 256 * 1024 * 1024
-/** LZ4 cannot expand more than ~255×; a larger declared size is a lie. */
-const MAX_LZ4_RATIO = 255
 
 /** 16 bytes: int64 seconds + int64 nanoseconds in the channel's byte order. */
 export function readTimestamp(b: Uint8Array, encoding: Encoding): Timestamp {
@@ -69,8 +68,8 @@ export function checkValueSize(info: ChannelInfo, bytes: Uint8Array, maxBytes: n
   const expected = elementCount(info.shape) * es
   if (info.compression === 'none') {
     if (!isString && bytes.length !== expected) {
-      throw new BsreadError('value_size', `channel ${info.name}: ${bytes.length} bytes for ` +
-        `shape [${info.shape.join(', ')}] × ${es} bytes = ${expected}`)
+      throw new BsreadError('value_size', `channel ${brief(info.name)}: ${bytes.length} bytes ` +
+        `for shape [${info.shape.join(', ')}] × ${es} bytes = ${expected}`)
     }
     return bytes.length
   }
@@ -82,20 +81,28 @@ export function checkValueSize(info: ChannelInfo, bytes: Uint8Array, maxBytes: n
     size = isString ? declared : expected
   } else {
     if (!isString && declared !== expected) {
-      throw new BsreadError('value_size', `channel ${info.name}: bitshuffle_lz4 declares ` +
-        `${declared} bytes, shape × element size is ${expected}`)
+      throw new BsreadError('value_size', `channel ${brief(info.name)}: bitshuffle_lz4 ` +
+        `declares ${declared} bytes, shape × element size is ${expected}`)
     }
     size = declared
   }
   if (size > maxBytes) {
     throw new BsreadError('decompressed_too_large',
-      `channel ${info.name}: ${size} bytes decompressed, limit ${maxBytes}`)
+      `channel ${brief(info.name)}: ${size} bytes decompressed, limit ${maxBytes}`)
   }
-  if (size > bytes.length * MAX_LZ4_RATIO + 64) {
-    throw new BsreadError('value_size',
-      `channel ${info.name}: ${bytes.length} compressed bytes cannot hold ${size} bytes`)
-  }
+  checkFillable(bytes.length, size, `channel ${brief(info.name)}`)
   return size
+}
+
+/**
+ * Throws unless `compressed` bytes can decompress to `size` bytes: a declared size never sizes
+ * an allocation beyond what the received bytes can fill.
+ */
+export function checkFillable(compressed: number, size: number, what: string): void {
+  if (size > maxDecodedBytes(compressed)) {
+    throw new BsreadError('value_size',
+      `${what}: ${compressed} compressed bytes cannot hold ${size} bytes`)
+  }
 }
 
 /** Decompresses a framed value of `size` bytes; `what` names it in errors. */
@@ -128,9 +135,16 @@ export function decompressValue(
   raw: RawValue, codec: BsreadCodec | undefined, maxBytes = DEFAULT_MAX_VALUE_BYTES,
 ): Uint8Array {
   const size = checkValueSize(raw.info, raw.bytes, maxBytes)
-  if (raw.info.compression === 'none') return Uint8Array.prototype.slice.call(raw.bytes)
+  if (raw.info.compression === 'none') {
+    // checkValueSize leaves raw values to the part size limit; a copy respects maxBytes too.
+    if (size > maxBytes) {
+      throw new BsreadError('decompressed_too_large',
+        `channel ${brief(raw.info.name)}: ${size} bytes, limit ${maxBytes}`)
+    }
+    return Uint8Array.prototype.slice.call(raw.bytes)
+  }
   return decompress(codec, raw.bytes, raw.info.compression, ELEMENT_SIZE[raw.info.type], size,
-    `channel ${raw.info.name}`)
+    `channel ${brief(raw.info.name)}`)
 }
 
 /**

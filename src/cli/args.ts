@@ -23,6 +23,9 @@ export const DEFAULTS = {
   dataQueue: 100,
   imageQueue: 100,
   inputQueue: 100,
+  // 93 images of 5.5 MB (2560x2160 uint16, bitshuffle_lz4) each: docs/limits.md.
+  imageQueueMb: 512,
+  inputQueueMb: 512,
   maxFrameBytes: 256 * 1024 * 1024,
   previewRate: 5,
   readyTimeoutS: 10,
@@ -57,6 +60,8 @@ Options (both --opt value and --opt=value; defaults in brackets):
       --data_queue N                   data stream queue, messages [${D.dataQueue}]
       --image_queue N                  image stream queue, messages; full: drop [${D.imageQueue}]
       --input_queue N                  input receive queue, messages [${D.inputQueue}]
+      --image_queue_mb MB              image stream queue, MiB; full: drop [${D.imageQueueMb}]
+      --input_queue_mb MB              input receive queue, MiB [${D.inputQueueMb}]
       --max_frame_bytes N              largest image, decompressed [${D.maxFrameBytes}]
       --state_file PATH|none           where ROIs and parameters survive restarts; none:
                                        memory only [env PSEN_STATE_FILE; unset: one file
@@ -106,6 +111,8 @@ const OPTIONS = {
   data_queue: { type: 'string' },
   image_queue: { type: 'string' },
   input_queue: { type: 'string' },
+  image_queue_mb: { type: 'string' },
+  input_queue_mb: { type: 'string' },
   max_frame_bytes: { type: 'string' },
   threads: { type: 'string' },
   state_file: { type: 'string' },
@@ -229,6 +236,8 @@ export function parseServiceArgs(
     dataQueue: integer('data_queue', v.data_queue, DEFAULTS.dataQueue, 1, 1_000_000),
     imageQueue: integer('image_queue', v.image_queue, DEFAULTS.imageQueue, 1, 1_000_000),
     inputQueue: integer('input_queue', v.input_queue, DEFAULTS.inputQueue, 1, 1_000_000),
+    imageQueueMb: integer('image_queue_mb', v.image_queue_mb, DEFAULTS.imageQueueMb, 1, 65_536),
+    inputQueueMb: integer('input_queue_mb', v.input_queue_mb, DEFAULTS.inputQueueMb, 1, 65_536),
     maxFrameBytes: integer('max_frame_bytes', v.max_frame_bytes, DEFAULTS.maxFrameBytes,
       1024, 2 ** 31),
     // Given explicitly (PSEN_STATE_FILE: what older images set); the default needs the prefix.

@@ -157,8 +157,14 @@ export async function startService(
   const shutdown = (reason: string): Promise<void> => {
     closing ??= (async () => {
       log.info({ reason }, 'shutting down')
-      await Promise.allSettled([http.close(300), service.close()])
+      const closed = await Promise.allSettled([http.close(300), service.close()])
       feed?.close()
+      // A close that failed is reported (and makes the exit code non-zero), never swallowed.
+      const failed = closed.flatMap((r, i) => r.status === 'rejected' ? [[i, r.reason]] : [])
+      for (const [i, err] of failed) {
+        log.error({ err }, `closing the ${i === 0 ? 'HTTP server' : 'service'} failed`)
+      }
+      if (failed.length > 0) throw new Error('shutdown: a close failed (see the log)')
       log.info('stopped')
     })()
     return closing
@@ -174,8 +180,13 @@ async function runUntilSignal(
     const onSignal = (signal: NodeJS.Signals): void => {
       process.off('SIGTERM', onSignal)
       process.off('SIGINT', onSignal)
-      // Whatever hangs, the process ends in time (systemd and docker wait for it).
-      setTimeout(() => process.exit(0), SHUTDOWN_LIMIT_MS).unref()
+      // Whatever hangs, the process ends in time (systemd and docker wait for it), and says
+      // so: an exit that was forced is a failure.
+      setTimeout(() => {
+        running.log.error({ limit_ms: SHUTDOWN_LIMIT_MS },
+          'shutdown did not finish in time; exiting anyway')
+        process.exit(1)
+      }, SHUTDOWN_LIMIT_MS).unref()
       void running.shutdown(signal).then(() => extra?.()).then(
         () => resolve(0),
         (err: unknown) => {

@@ -6,6 +6,7 @@
  * has more blocks.
  * @module
  */
+import { BITSHUFFLE_HEADER_BYTES } from './bitshuffle-header.js'
 import { BlockWalker } from './block-walker.js'
 
 /** The bytes of a value that one element range needs (read by `bslz4_decompress_from`). */
@@ -33,7 +34,10 @@ export class BlockIndex {
     this.count = 0
     const walker = this.#walker
     if (!walker.reset(src, outBytes, elemSize)) return false
-    this.#reserve(walker.blocks + 2)
+    // The declared size may lie: every block takes a 4-byte prefix, so the received bytes bound
+    // the entries, whatever the header claims.
+    const fit = Math.max(0, Math.floor((src.length - BITSHUFFLE_HEADER_BYTES) / 4))
+    this.#reserve(Math.min(walker.blocks, fit) + 2)
     let k = 0
     while (walker.next()) {
       this.#pos[k] = walker.pos
@@ -49,6 +53,11 @@ export class BlockIndex {
     this.#elem[k + 1] = outBytes / elemSize
     this.count = k
     return true
+  }
+
+  /** Entries the index has room for (grown only by values whose bytes can fill them). */
+  get capacity(): number {
+    return this.#pos.length
   }
 
   /** The span that holds every block overlapping elements [first, end); undefined if none. */

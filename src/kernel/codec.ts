@@ -21,6 +21,15 @@ export interface CodecOptions {
 /** 256 MiB: far above a 2560x2160 u64 frame, well below the module's memory cap. */
 export const DEFAULT_MAX_BYTES = 256 * 1024 * 1024
 
+/**
+ * Most bytes `compressed` bytes of LZ4 (or bitshuffle_lz4) can decode to: LZ4 cannot expand
+ * more than ~255x, plus a raw tail of fewer than 8 elements. A message that declares more
+ * lies, and its size must not size an allocation.
+ */
+export function maxDecodedBytes(compressed: number): number {
+  return compressed * 255 + 64
+}
+
 /** A (y0, y1) half-open row range of an image. */
 export type RowRange = readonly [number, number]
 
@@ -55,6 +64,7 @@ export class Codec {
   decompressInto(region: Region, src: Uint8Array, compression: Compression, elemSize: number,
     expectedBytes: number): number {
     this.#checkArgs(elemSize, expectedBytes)
+    this.#checkFillable(src, expectedBytes)
     if (compression === 'lz4') return this.#lz4Into(region, src, expectedBytes)
     if (compression === 'bitshuffle_lz4') {
       this.#checkBitshuffleHeader(src, expectedBytes)
@@ -87,6 +97,7 @@ export class Codec {
     if (compression !== 'bitshuffle_lz4') {
       return this.decompressInto(region, src, compression, elemSize, expectedBytes)
     }
+    this.#checkFillable(src, expectedBytes)
     this.#checkBitshuffleHeader(src, expectedBytes)
     const merged = mergeRows(rowRanges, height)
     // Each row range needs the header and its span of blocks only (undefined: a block table that
@@ -180,6 +191,12 @@ export class Codec {
     if (expectedBytes > this.maxBytes) {
       fail('OUTPUT_OVERFLOW',
         `value of ${expectedBytes} bytes exceeds the limit of ${this.maxBytes}`)
+    }
+  }
+
+  #checkFillable(src: Uint8Array, expectedBytes: number): void {
+    if (expectedBytes > maxDecodedBytes(src.length)) {
+      fail('SIZE_MISMATCH', `${src.length} compressed bytes cannot hold ${expectedBytes} bytes`)
     }
   }
 

@@ -12,7 +12,8 @@ export type KernelStatusName = keyof typeof KernelStatus
 /** A kernel returned a negative status code. */
 export class KernelError extends Error {
   constructor(
-    readonly code: KernelStatusName | 'TRAP',
+    /** MEMORY_CAP: a region bigger than the kernel's memory can hold was refused. */
+    readonly code: KernelStatusName | 'TRAP' | 'MEMORY_CAP',
     message: string,
   ) {
     super(message)

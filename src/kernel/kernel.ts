@@ -8,6 +8,12 @@ import { KernelError, statusName } from './errors.js'
 import { compileKernel, type KernelSource } from './loader.js'
 
 /**
+ * The kernel module's memory cap: asconfig.json's maximumMemory, 16,384 pages of 64 KiB
+ * (test/kernel-memory.test.ts checks that they agree).
+ */
+export const KERNEL_MEMORY_CAP = 16_384 * 65_536
+
+/**
  * A block of kernel memory that is reused across frames and grows only when a bigger request
  * arrives. Its pointer stays valid until the next `ensure` that grows it or a kernel reset;
  * typed views over it must be made after every call that may allocate (memory.grow detaches).
@@ -19,8 +25,17 @@ export class Region {
 
   constructor(private readonly kernel: Kernel) {}
 
-  /** Makes room for `bytes` bytes and returns the (16-byte aligned) address. */
+  /**
+   * Makes room for `bytes` bytes and returns the (16-byte aligned) address. Throws KernelError
+   * MEMORY_CAP, before anything changes, for a size the kernel's memory can never hold: the
+   * module's allocator takes a 32-bit size, and a bigger one (a 53,688 px ROI x 10,000 shots
+   * is 4.3 GB) would wrap around to a small region that the kernel then writes past.
+   */
   ensure(bytes: number): number {
+    if (!(bytes >= 0 && bytes <= KERNEL_MEMORY_CAP)) {
+      throw new KernelError('MEMORY_CAP', `a region of ${bytes} bytes exceeds the kernel's ` +
+        `memory cap of ${KERNEL_MEMORY_CAP} bytes`)
+    }
     if (this.#generation !== this.kernel.generation) {
       this.#ptr = 0
       this.#capacity = 0

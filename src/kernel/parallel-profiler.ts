@@ -18,12 +18,12 @@
  */
 import { BITSHUFFLE_HEADER_BYTES, bitshuffleTotalBytes } from './bitshuffle-header.js'
 import { BlockWalker } from './block-walker.js'
-import { mergeRows, type Codec, type RowRange } from './codec.js'
+import { maxDecodedBytes, mergeRows, type Codec, type RowRange } from './codec.js'
 import { DType, DTYPE_SIZE, sumKind, type SumKind } from './dtype.js'
 import { KernelError, statusName } from './errors.js'
 import type { Kernel, Region } from './kernel.js'
-import { JobStatus, MAX_ROIS, clockUs } from './parallel-protocol.js'
-import { ProfileWorkerPool, jobFailure } from './profile-pool.js'
+import { JobStatus, MAX_ROIS, clockUs, type WorkerFaults } from './parallel-protocol.js'
+import { MAX_BLOCK_MS, ProfileWorkerPool, jobFailure } from './profile-pool.js'
 import {
   roiFits, type FrameShape, type ProfileInKernel, type RoiTuple,
 } from './profiles.js'
@@ -38,7 +38,10 @@ export interface ParallelProfilerOptions {
   threads: number
   /** Compressed values below this many bytes are not split (the hand-off would cost more). */
   minBytes?: number
-  /** Longest wait for a worker's share before the pool is declared broken. */
+  /**
+   * Longest a worker may take for a job before the pool is declared broken. The main thread
+   * never waits that long: after MAX_BLOCK_MS (50 ms) it gives the frame's split up.
+   */
   timeoutMs?: number
   /** Called once when the workers stop being used (all frames then run on the main thread). */
   onBroken?: (reason: string) => void
@@ -46,6 +49,8 @@ export interface ParallelProfilerOptions {
   workerModule?: WebAssembly.Module
   /** Bytes of a worker's share per published piece (default 256 KiB; small in tests). */
   pieceBytes?: number
+  /** Test-only worker failures (a slow or dying worker). */
+  faults?: WorkerFaults
 }
 
 /** 256 KiB: below this a frame decodes faster than two thread hand-offs. */
@@ -62,6 +67,8 @@ const MAX_COLS = 1 << 20
 export const DEFAULT_PIECE_BYTES = 256 * 1024
 /** Thrown inside `profiles` when a frame turns out not to be splittable after all. */
 const NOT_SPLIT = Symbol('not split')
+/** A worker did not finish its share within MAX_BLOCK_MS: the frame's split is given up. */
+const LATE = Symbol('late')
 
 /** One frame's split, decided before any thread starts on it. */
 interface SplitPlan {
@@ -89,6 +96,7 @@ export class ParallelProfiler {
   readonly #minBytes: number
   #split = 0
   #single = 0
+  #late = 0
 
   private constructor(kernel: Kernel, codec: Codec, pool: ProfileWorkerPool,
     opts: ParallelProfilerOptions) {
@@ -115,6 +123,7 @@ export class ParallelProfiler {
       timeoutMs: opts.timeoutMs ?? 5000,
       onBroken: opts.onBroken,
       workerModule: opts.workerModule,
+      faults: opts.faults,
     })
     return new ParallelProfiler(kernel, codec, pool, opts)
   }
@@ -124,9 +133,17 @@ export class ParallelProfiler {
     return this.#split
   }
 
-  /** Frames offered but left to the caller's single-thread path. */
+  /** Frames offered but left to the caller's single-thread path (late ones not included). */
   get single(): number {
     return this.#single
+  }
+
+  /**
+   * Frames whose split was given up because a worker was not done within MAX_BLOCK_MS (they
+   * went to the caller's single-thread path: nothing is lost, the main thread stays live).
+   */
+  get late(): number {
+    return this.#late
   }
 
   /** Why the workers are no longer used (undefined while they are healthy). */
@@ -174,6 +191,10 @@ export class ParallelProfiler {
       this.#single++
       return undefined
     }
+    if (failure === LATE) {
+      this.#late++
+      return undefined
+    }
     if (failure) throw failure
     this.#balance.rebalance(plan.key, plan.fractions, mainDone, this.#pool)
     this.#split++
@@ -198,6 +219,8 @@ export class ParallelProfiler {
         src.length < this.#minBytes || rois.length > MAX_ROIS) {
       return undefined
     }
+    // A worker still on an earlier (late) job owns its buffers until it is done.
+    for (let w = 0; w < pool.size; w++) if (!pool.idle(w)) return undefined
     const { width, height } = frame
     const rows: RowRange[] = [...extraRows]
     for (const roi of rois) {
@@ -210,7 +233,9 @@ export class ParallelProfiler {
     }
     const elemSize = DTYPE_SIZE[frame.dtype]
     const outBytes = width * height * elemSize
-    if (src.length + outBytes > MAX_SPLIT_BYTES) return undefined
+    if (src.length + outBytes > MAX_SPLIT_BYTES || outBytes > maxDecodedBytes(src.length)) {
+      return undefined
+    }
     // A header that disagrees with the shape, or a block table that does not add up, goes to
     // the single-thread path, which reports it.
     if (src.length < BITSHUFFLE_HEADER_BYTES || bitshuffleTotalBytes(src) !== BigInt(outBytes) ||
@@ -226,8 +251,9 @@ export class ParallelProfiler {
     let cols = 0
     for (const roi of rois) if (roi) cols = Math.max(cols, roi[1])
     if (shares === undefined || cols > MAX_COLS) return undefined
+    const deadline = performance.now() + MAX_BLOCK_MS
     for (let w = 0; w < pool.size; w++) {
-      if (!pool.reserve(w, src.length, outBytes, MAX_ROIS * cols * 8)) return undefined
+      if (!pool.reserve(w, src.length, outBytes, MAX_ROIS * cols * 8, deadline)) return undefined
     }
     return { kind, elemSize, key, fractions, shares, cols }
   }
@@ -283,15 +309,21 @@ export class ParallelProfiler {
   }
 
   /**
-   * Waits for every worker and, unless something failed already, adds its partial sums to the
-   * main thread's profiles. Returns the frame's failure (the one given, or a worker's).
+   * Waits for every worker (MAX_BLOCK_MS at most in all) and, unless something failed already,
+   * adds its partial sums to the main thread's profiles. Returns the frame's failure (the one
+   * given, a worker's, or LATE).
    */
   #addWorkerPartials(rois: ReadonlyArray<RoiTuple | undefined>, plan: SplitPlan,
     outPtrs: readonly number[], failure: unknown): unknown {
     const pool = this.#pool
     const kernel = this.#kernel
+    const deadline = performance.now() + MAX_BLOCK_MS
     for (let w = 0; w < pool.size; w++) {
-      const status = pool.wait(w)
+      const status = pool.wait(w, deadline)
+      if (status === undefined) {
+        failure ??= LATE
+        continue
+      }
       if (failure !== undefined) continue
       if (status !== JobStatus.OK) {
         // After a trap the worker's kernel is a fresh instance with a new memory.

@@ -82,12 +82,22 @@ export const JobStatus = {
   FAILED: -7,
 } as const
 
+/**
+ * Test-only failures of a worker (the thread-failure tests): it sleeps `stallMs` in its first
+ * PROFILE job, or exits in the middle of its `exitInJob`-th PROFILE job (1-based).
+ */
+export interface WorkerFaults {
+  stallMs?: number
+  exitInJob?: number
+}
+
 /** What a worker gets at start (workerData). */
 export interface WorkerInit {
   /** The shared-memory build of the kernel (build/kernel.shared.wasm). */
   module: WebAssembly.Module
   control: SharedArrayBuffer
   index: number
+  faults?: WorkerFaults | undefined
 }
 
 /** The worker's first message: its kernel's (shared) memory. */

@@ -10,7 +10,8 @@ import { DType, DTYPE_SIZE } from './dtype.js'
 import { statusName } from './errors.js'
 import { SHARED_KERNEL_URL, compileKernel } from './loader.js'
 import {
-  CTRL_INTS, JobStatus, Op, Slot, resultOffset, type WorkerInit, type WorkerReady,
+  CTRL_INTS, JobStatus, Op, Slot, resultOffset, type WorkerFaults, type WorkerInit,
+  type WorkerReady,
 } from './parallel-protocol.js'
 import type { FrameShape, RoiTuple } from './profiles.js'
 
@@ -18,12 +19,22 @@ import type { FrameShape, RoiTuple } from './profiles.js'
 export interface ProfilePoolOptions {
   /** Workers to start (0 gives an empty pool). */
   workers: number
-  /** Longest wait for a worker's job before the pool is declared broken. */
+  /** Longest a worker may take for a job before the pool is declared broken. */
   timeoutMs: number
   /** Called once when the workers stop being used (all frames then run on the main thread). */
   onBroken?: ((reason: string) => void) | undefined
   /** The workers' module (default: build/kernel.shared.wasm); it must define a shared memory. */
   workerModule?: WebAssembly.Module | undefined
+  /** Test-only worker failures. */
+  faults?: WorkerFaults | undefined
+}
+
+/** A job a worker has not finished yet. */
+interface Pending {
+  op: number
+  seq: number
+  /** performance.now() when it was posted. */
+  since: number
 }
 
 /** What a worker's regions were last grown to (RESERVE), and where they are. */
@@ -37,6 +48,11 @@ interface Reserved {
 
 /** How long the main thread polls for a worker's share before it sleeps. */
 const SPIN_MS = 0.5
+/**
+ * Longest the main thread blocks for the workers (per wait the caller bounds by a deadline):
+ * HTTP, health checks and the sockets run on it. A worker that is later gives its frame up.
+ */
+export const MAX_BLOCK_MS = 50
 
 /** Starts a profile worker: dist/ runs the compiled .js; TypeScript sources need tsx again. */
 function startWorker(workerData: WorkerInit): Worker {
@@ -62,10 +78,14 @@ export class ProfileWorkerPool {
   readonly #memories: WebAssembly.Memory[]
   readonly #reserved: Reserved[]
   readonly #seq: number[]
+  /** Each worker's unfinished job, if any (a late worker still owns its buffers). */
+  readonly #pending: Array<Pending | undefined>
   readonly #timeoutMs: number
   readonly #onBroken: ((reason: string) => void) | undefined
   #broken: string | undefined
   #closed = false
+  /** The workers' termination, once the pool was given up or closed. */
+  #terminated: Promise<unknown> | undefined
 
   private constructor(workers: Worker[], memories: WebAssembly.Memory[],
     control: SharedArrayBuffer, opts: ProfilePoolOptions) {
@@ -76,6 +96,7 @@ export class ProfileWorkerPool {
       ({ srcBytes: 0, frameBytes: 0, resultBytes: 0, inputPtr: 0, resultPtr: 0 }))
     this.ctrl = new Int32Array(control)
     this.#seq = workers.map(() => 0)
+    this.#pending = workers.map(() => undefined)
     this.#timeoutMs = opts.timeoutMs
     this.#onBroken = opts.onBroken
     for (const w of workers) {
@@ -95,7 +116,7 @@ export class ProfileWorkerPool {
     const memories: WebAssembly.Memory[] = []
     try {
       for (let index = 0; index < n; index++) {
-        const w = startWorker({ module: module!, control, index })
+        const w = startWorker({ module: module!, control, index, faults: opts.faults })
         workers.push(w)
         // The first message (the worker's memory) comes once its module graph has loaded and
         // it listens: blocking waits before that could outlast the module loading.
@@ -151,27 +172,57 @@ export class ProfileWorkerPool {
       this.#reserved[w]!.resultPtr + resultOffset(k, cols), n * 8)
   }
 
-  /** Stops the workers (idempotent). */
+  /** Stops the workers and waits until they are gone (idempotent). */
   async close(): Promise<void> {
-    if (this.#closed) return
-    this.#closed = true
-    for (let w = 0; w < this.#workers.length; w++) this.#signal(w, Op.EXIT)
-    await Promise.all(this.#workers.map((w) => w.terminate()))
+    if (!this.#closed) {
+      this.#closed = true
+      for (let w = 0; w < this.#workers.length; w++) this.#signal(w, Op.EXIT)
+    }
+    await this.#terminate()
   }
 
-  /** Gives the pool up (once; not after close): the reason is kept and reported. */
+  /**
+   * Gives the pool up (once; not after close): the reason is kept and reported, and the
+   * workers are terminated (close() awaits that), so that a failed one holds no memory.
+   */
   breakDown(reason: string): void {
     if (this.#broken !== undefined || this.#closed) return
     this.#broken = reason
+    void this.#terminate()
     this.#onBroken?.(reason)
+  }
+
+  #terminate(): Promise<unknown> {
+    this.#terminated ??= Promise.allSettled(this.#workers.map((w) => w.terminate()))
+    return this.#terminated
+  }
+
+  /**
+   * Whether worker w has finished its last job (never blocks). A RESERVE that finished late is
+   * taken in here; a job late beyond timeoutMs gives the pool up.
+   */
+  idle(w: number): boolean {
+    const p = this.#pending[w]
+    if (p === undefined) return true
+    const base = w * CTRL_INTS
+    if (Atomics.load(this.ctrl, base + Slot.DONE) === p.seq) {
+      this.#finish(w, p, Atomics.load(this.ctrl, base + Slot.STATUS))
+      return true
+    }
+    if (performance.now() - p.since > this.#timeoutMs) {
+      this.breakDown(`profile worker ${w + 1} did not answer within ${this.#timeoutMs} ms`)
+    }
+    return false
   }
 
   /**
    * Makes worker w's regions hold a value of srcBytes, its decoded frame and the partial
-   * profiles (a RESERVE round trip, only when a frame is bigger than any before). False when the
-   * worker failed (the pool is then given up).
+   * profiles (a RESERVE round trip, only when a frame is bigger than any before). Waits until
+   * `deadline` (performance.now()) at most. False when the worker failed (the pool is then
+   * given up) or is not done by then (it finishes in the background: see idle()).
    */
-  reserve(w: number, srcBytes: number, frameBytes: number, resultBytes: number): boolean {
+  reserve(w: number, srcBytes: number, frameBytes: number, resultBytes: number,
+    deadline: number): boolean {
     const r = this.#reserved[w]!
     if (srcBytes <= r.srcBytes && frameBytes <= r.frameBytes && resultBytes <= r.resultBytes) {
       return true
@@ -182,18 +233,26 @@ export class ProfileWorkerPool {
     c[base + Slot.FRAME_BYTES] = Math.max(frameBytes, r.frameBytes)
     c[base + Slot.RESULT_BYTES] = Math.max(resultBytes, r.resultBytes)
     this.#signal(w, Op.RESERVE)
-    const status = this.wait(w)
+    return this.wait(w, deadline) === JobStatus.OK
+  }
+
+  /** Takes a finished job in: a RESERVE's regions, or the pool given up for its failure. */
+  #finish(w: number, p: Pending, status: number): void {
+    this.#pending[w] = undefined
+    if (p.op !== Op.RESERVE) return
     if (status !== JobStatus.OK) {
-      this.breakDown(`profile worker ${w + 1} could not reserve ${srcBytes + frameBytes} bytes` +
-        ` (${jobFailure(status)})`)
-      return false
+      this.breakDown(`profile worker ${w + 1} could not reserve its regions ` +
+        `(${jobFailure(status)})`)
+      return
     }
+    const c = this.ctrl
+    const base = w * CTRL_INTS
+    const r = this.#reserved[w]!
     r.srcBytes = c[base + Slot.SRC_LEN]!
     r.frameBytes = c[base + Slot.FRAME_BYTES]!
     r.resultBytes = c[base + Slot.RESULT_BYTES]!
     r.inputPtr = c[base + Slot.INPUT_PTR]!
     r.resultPtr = c[base + Slot.RESULT_PTR]!
-    return true
   }
 
   /**
@@ -220,31 +279,40 @@ export class ProfileWorkerPool {
     this.#signal(w, Op.PROFILE)
   }
 
-  /** Blocks until worker w finished its current job; returns its status. */
-  wait(w: number): number {
+  /**
+   * Blocks until worker w finished its current job, or until `deadline` (performance.now(),
+   * at most MAX_BLOCK_MS from now); returns the job's status, or undefined when the worker is
+   * late (the job stays pending: idle() takes it in later).
+   */
+  wait(w: number, deadline: number): number | undefined {
+    const p = this.#pending[w]
+    if (p === undefined) return JobStatus.OK
     const base = w * CTRL_INTS
-    const seq = this.#seq[w]!
     const start = performance.now()
-    const deadline = start + this.#timeoutMs
+    const end = Math.min(deadline, start + MAX_BLOCK_MS)
     for (;;) {
       const done = Atomics.load(this.ctrl, base + Slot.DONE)
-      if (done === seq) return Atomics.load(this.ctrl, base + Slot.STATUS)
+      if (done === p.seq) {
+        const status = Atomics.load(this.ctrl, base + Slot.STATUS)
+        this.#finish(w, p, status)
+        return status
+      }
       const now = performance.now()
       // A share still running is nearly done: polling for a moment saves the ~60 µs it takes
       // this VM to wake a thread sleeping in Atomics.wait.
       if (now - start < SPIN_MS) continue
-      const left = deadline - now
-      if (left <= 0) {
-        this.breakDown(`profile worker ${w + 1} did not answer within ${this.#timeoutMs} ms`)
-        return JobStatus.TRAP
+      if (now >= end) {
+        this.idle(w) // gives the pool up if the job is late beyond timeoutMs
+        return undefined
       }
-      Atomics.wait(this.ctrl, base + Slot.DONE, done, left)
+      Atomics.wait(this.ctrl, base + Slot.DONE, done, end - now)
     }
   }
 
   #signal(w: number, op: number): number {
     const base = w * CTRL_INTS
     const seq = ++this.#seq[w]!
+    if (op !== Op.EXIT) this.#pending[w] = { op, seq, since: performance.now() }
     this.ctrl[base + Slot.OP] = op
     Atomics.store(this.ctrl, base + Slot.SEQ, seq)
     Atomics.notify(this.ctrl, base + Slot.SEQ)

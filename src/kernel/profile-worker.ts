@@ -24,13 +24,14 @@ const results = kernel.region()
 let seen = Atomics.load(ctrl, base + Slot.SEQ)
 /** The main thread copies a share in well under a millisecond; this only stops a hang. */
 const PIECE_TIMEOUT_MS = 5000
+let jobs = 0
 
 function slot(i: number): number {
   return ctrl[base + i]!
 }
 
 function statusOf(err: unknown): number {
-  if (!(err instanceof KernelError)) return JobStatus.FAILED
+  if (!(err instanceof KernelError) || err.code === 'MEMORY_CAP') return JobStatus.FAILED
   return JobStatus[err.code]
 }
 
@@ -56,8 +57,20 @@ function awaitPiece(k: number): boolean {
   }
 }
 
+/** Test-only failures (WorkerFaults): a slow or dying worker, for the main thread to survive. */
+function injectFaults(): void {
+  const f = init.faults
+  if (f === undefined) return
+  jobs++
+  if (f.exitInJob === jobs) process.exit(3)
+  if (f.stallMs && jobs === 1) {
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, f.stallMs)
+  }
+}
+
 function profile(): void {
   ctrl[base + Slot.STARTED_US] = clockUs()
+  injectFaults()
   const width = slot(Slot.WIDTH)
   const height = slot(Slot.HEIGHT)
   const inPtr = slot(Slot.INPUT_PTR)

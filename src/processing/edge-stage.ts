@@ -16,6 +16,9 @@ import type { Snapshot } from './settings.js'
 
 type EventValue = number | bigint | boolean | string | null
 
+/** An event value is a scalar or a few elements: anything bigger is no event (not decoded). */
+const MAX_EVENT_BYTES = 4096
+
 /** The default edge stage of the service. */
 export class FinderStage implements EdgeStage<ProcessingParameters> {
   readonly finder: EdgeFinder
@@ -72,7 +75,7 @@ export class FinderStage implements EdgeStage<ProcessingParameters> {
 
   #eventValue(raw: RawValue): EventValue {
     try {
-      const v = decodeValue(raw, this.#codec)
+      const v = decodeValue(raw, this.#codec, MAX_EVENT_BYTES)
       if (typeof v === 'object') {
         // An array channel: its first element decides (a scalar stored with shape [n]).
         const first = (v as ArrayLike<unknown>)[0]

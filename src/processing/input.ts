@@ -32,6 +32,8 @@ export function openInput(o: InputOptions): BsreadReceiver {
       address: config.inputStream,
       mode: config.inputMode,
       receiveHighWaterMark: config.inputQueue,
+      // libzmq bounds its queue in messages only: the receiver keeps its own, bounded in bytes.
+      queueBytes: config.inputQueueMb * 1024 * 1024,
       maxValueBytes: config.maxFrameBytes,
       // A data header is parsed only when the hash changes: checking its MD5 then is cheap and
       // rejects a header that does not match its hash (counted as hash_mismatch).

@@ -8,16 +8,20 @@
  * longer than that wait.
  * @module
  */
+import { messageBytes } from '../bsread/receive-queue.js'
 import { BsreadSender } from '../bsread/sender.js'
 
 interface Item {
   parts: Buffer[]
+  bytes: number
   onSent: ((sent: true) => void) | undefined
 }
 
 export interface OutputQueueOptions {
   /** Messages held while the socket cannot take them. */
   capacity: number
+  /** Bytes held at most (default: no byte bound); one message is always let in. */
+  maxBytes?: number
   /** Longest wait in ms for room when full (0: drop at once). */
   waitMs: number
 }
@@ -27,6 +31,7 @@ const RETRY_MS = 250
 
 export class OutputQueue {
   readonly capacity: number
+  readonly maxBytes: number
   readonly waitMs: number
   /** Messages handed to the socket. */
   sent = 0
@@ -34,6 +39,7 @@ export class OutputQueue {
   dropped = 0
   readonly #sender: BsreadSender
   readonly #items: Item[] = []
+  #bytes = 0
   readonly #waiters: Array<() => void> = []
   #draining = false
   #closed = false
@@ -41,6 +47,7 @@ export class OutputQueue {
   private constructor(sender: BsreadSender, opts: OutputQueueOptions) {
     this.#sender = sender
     this.capacity = Math.max(1, opts.capacity)
+    this.maxBytes = opts.maxBytes ?? Infinity
     this.waitMs = Math.max(0, opts.waitMs)
   }
 
@@ -63,6 +70,11 @@ export class OutputQueue {
     return this.#items.length
   }
 
+  /** Bytes waiting. */
+  get bytes(): number {
+    return this.#bytes
+  }
+
   /**
    * Queues a message. Returns true when it was queued (at once or after waiting for room),
    * false when it was dropped. `onSent` runs when the socket took it.
@@ -72,8 +84,9 @@ export class OutputQueue {
       this.dropped++
       return false
     }
-    if (this.#items.length < this.capacity) {
-      this.#push(parts, onSent)
+    const bytes = messageBytes(parts)
+    if (this.#hasRoom(bytes)) {
+      this.#push(parts, bytes, onSent)
       return true
     }
     if (this.waitMs === 0) {
@@ -82,13 +95,18 @@ export class OutputQueue {
     }
     return new Promise<boolean>((resolve) => {
       const wake = (): void => {
+        if (!this.#closed && !this.#hasRoom(bytes)) {
+          // One message out may not make room for a bigger one: wait on (until the timer).
+          this.#waiters.unshift(wake)
+          return
+        }
         clearTimeout(timer)
-        if (this.#closed || this.#items.length >= this.capacity) {
+        if (this.#closed) {
           this.dropped++
           resolve(false)
           return
         }
-        this.#push(parts, onSent)
+        this.#push(parts, bytes, onSent)
         resolve(true)
       }
       const timer = setTimeout(() => {
@@ -106,12 +124,20 @@ export class OutputQueue {
     if (this.#closed) return
     this.#closed = true
     this.#items.length = 0
+    this.#bytes = 0
     for (const w of this.#waiters.splice(0)) w()
     this.#sender.close()
   }
 
-  #push(parts: Buffer[], onSent: Item['onSent']): void {
-    this.#items.push({ parts, onSent })
+  /** Room for a message of `bytes`: below both bounds, or an empty queue (one always fits). */
+  #hasRoom(bytes: number): boolean {
+    const n = this.#items.length
+    return n === 0 || (n < this.capacity && this.#bytes + bytes <= this.maxBytes)
+  }
+
+  #push(parts: Buffer[], bytes: number, onSent: Item['onSent']): void {
+    this.#items.push({ parts, bytes, onSent })
+    this.#bytes += bytes
     if (!this.#draining) void this.#drain()
   }
 
@@ -126,6 +152,7 @@ export class OutputQueue {
         } catch {
           // A socket error on this message (not a full queue): drop it rather than retry for ever.
           this.#items.shift()
+          this.#bytes -= item.bytes
           this.dropped++
           this.#waiters.shift()?.()
           continue
@@ -133,6 +160,7 @@ export class OutputQueue {
         // False: the socket had no room (or no peer) for RETRY_MS; keep the message and retry.
         if (!sent) continue
         this.#items.shift()
+        this.#bytes -= item.bytes
         this.sent++
         item.onSent?.(true)
         this.#waiters.shift()?.()

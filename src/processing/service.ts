@@ -22,7 +22,7 @@ import type { FaultInjection } from './faults.js'
 import { FrameHandler } from './frame-handler.js'
 import type { FrameObserver } from './frame-observer.js'
 import { openInput } from './input.js'
-import { OutputQueue } from './output-queue.js'
+import { OutputQueue, type OutputQueueOptions } from './output-queue.js'
 import { FramePipeline, type EdgeStage } from './pipeline.js'
 import type { Roi } from './roi.js'
 import type { ParameterModel, Snapshot } from './settings.js'
@@ -66,6 +66,7 @@ interface Run {
 }
 
 const RESTART_BACKOFF_MS = 1000
+const MiB = 1024 * 1024
 
 /** The service. Create with `PsenService.create` (binds the output streams). */
 export class PsenService<P extends object> implements ServiceControl {
@@ -122,7 +123,9 @@ export class PsenService<P extends object> implements ServiceControl {
       ...(opts.parallel ? {
         decodeThreads: () => {
           const p = opts.parallel!
-          return { threads: p.threads, split: p.split, single: p.single, broken: !!p.broken }
+          return {
+            threads: p.threads, split: p.split, single: p.single, late: p.late, broken: !!p.broken,
+          }
         },
       } : {}),
     })
@@ -139,7 +142,7 @@ export class PsenService<P extends object> implements ServiceControl {
     let image: OutputQueue
     try {
       image = await bindQueue(`tcp://${iface}:${config.imagePort}`, 'image', {
-        capacity: config.imageQueue, waitMs: 0,
+        capacity: config.imageQueue, maxBytes: config.imageQueueMb * MiB, waitMs: 0,
       })
     } catch (err) {
       data.close()
@@ -339,7 +342,7 @@ export class PsenService<P extends object> implements ServiceControl {
 }
 
 async function bindQueue(
-  address: string, what: string, opts: { capacity: number; waitMs: number },
+  address: string, what: string, opts: OutputQueueOptions,
 ): Promise<OutputQueue> {
   try {
     return await OutputQueue.bind(address, opts)
