@@ -9,6 +9,8 @@ export const LOG_LEVELS = ['CRITICAL', 'ERROR', 'WARNING', 'INFO', 'DEBUG'] as c
 export type LogLevelName = (typeof LOG_LEVELS)[number]
 
 export type InputMode = 'pull' | 'sub'
+/** How the data and image streams send: PUSH (one consumer gets each message) or PUB (all do). */
+export type OutputMode = 'push' | 'pub'
 export type ChannelNaming = 'full' | 'short'
 
 /** Everything the service needs from its command line, validated. */
@@ -26,6 +28,7 @@ export interface ServiceConfig {
   logLevel: LogLevelName
   autoStart: boolean
   inputMode: InputMode
+  outputMode: OutputMode
   channelNaming: ChannelNaming
   /** Longest wait per data message when the data queue is full, then drop (ms). */
   dataSendTimeoutMs: number

@@ -42,7 +42,11 @@ dump('prints pulse ids, channels and values of a live stream, stops after -n', a
   assert.match(text, /CAM:GAIN {2}float64 \[1\] little none {2}8 B {2}= 2\.5/)
   assert.is(lines.filter((l) => l.startsWith('pulse_id')).length, 3)
   assert.match(lines[lines.length - 1] ?? '', /^3 messages, 0 malformed$/)
-  assert.equal(errs, [])
+  // PULL (no --sub): it says, on stderr, what it takes from a PUSH stream's other consumers.
+  assert.is(errs.length, 1)
+  assert.match(errs[0]!, /^dump: connected PULL to tcp:\/\/127\.0\.0\.1:\d+\. /)
+  assert.match(errs[0]!, /each message goes to one of you/)
+  assert.match(errs[0]!, /use --sub/)
 })
 
 dump('--help and bad arguments', async () => {
@@ -55,6 +59,16 @@ dump('--help and bad arguments', async () => {
   assert.is(await runDump(['localhost:9999'], io), 2)
   assert.is(await runDump(['tcp://127.0.0.1:1', '-n', 'x'], io), 2)
   assert.is(await runDump(['tcp://127.0.0.1:1', '--bogus'], io), 2)
+  // The service's error format, with the nearest option and the port range named.
+  err.length = 0
+  assert.is(await runDump(['tcp://127.0.0.1:1', '--sbu'], io), 2)
+  assert.is(err.join('\n'), "psen-processing dump: unknown option '--sbu': did you mean --sub?\n" +
+    "Run 'psen-processing dump --help' for usage.")
+  err.length = 0
+  assert.is(await runDump(['tcp://127.0.0.1:99999'], io), 2)
+  assert.match(err.join(), /^psen-processing dump: .*port 99999 is out of range \[1, 65535\]/)
+  assert.match(out.join(), /--sub/)
+  assert.match(out.join(), /takes every other message away/)
 })
 
 dump('stops on abort while idle, in SUB mode', async () => {

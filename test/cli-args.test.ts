@@ -95,17 +95,63 @@ test('bad command lines are UsageErrors that say what is wrong', () => {
   }
 })
 
+test('unknown options and commands name the nearest known one; ports out of range', () => {
+  const said = (argv: string[]): string => {
+    try {
+      parseServiceArgs(argv, {})
+    } catch (err) {
+      assert.instance(err, UsageError, argv.join(' '))
+      return (err as Error).message
+    }
+    assert.unreachable(argv.join(' '))
+    return ''
+  }
+  assert.is(said(['tcp://h:1', 'P', '--rest_api_prot', '5']),
+    "unknown option '--rest_api_prot': did you mean --rest_api_port?")
+  assert.is(said(['tcp://h:1', 'P', '--rest_api_prot=5']),
+    "unknown option '--rest_api_prot': did you mean --rest_api_port?")
+  assert.is(said(['tcp://h:1', 'P', '--auto-start']),
+    "unknown option '--auto-start': did you mean --auto_start?")
+  assert.is(said(['tcp://h:1', 'P', '--output_mdoe', 'pub']),
+    "unknown option '--output_mdoe': did you mean --output_mode?")
+  // Nothing near: no guess; a one-letter option gets none (every letter is near every other).
+  assert.is(said(['tcp://h:1', 'P', '--completely_unrelated']),
+    "unknown option '--completely_unrelated'")
+  assert.is(said(['tcp://h:1', 'P', '-x']), "unknown option '-x'")
+  assert.is(said(['dunp']), "unknown command 'dunp': did you mean dump?")
+  assert.is(said(['dunp', 'tcp://h:1', '-n', '3']), "unknown command 'dunp': did you mean dump?")
+  assert.is(said(['simulat', '--port', '1']), "unknown command 'simulat': did you mean simulate?")
+  assert.match(said(['hello']), /'hello' is neither a command \(dump, simulate\) nor INPUT_STREAM/)
+  assert.is(said(['tcp://h:99999', 'P']),
+    'INPUT_STREAM tcp://h:99999: port 99999 is out of range [1, 65535]')
+  assert.is(said(['tcp://h:0', 'P']), 'INPUT_STREAM tcp://h:0: port 0 is out of range [1, 65535]')
+  assert.is(said(['tcp://h:1', 'P', '-o', '99999']),
+    '--data_output_stream_port: 99999 is out of range [1, 65535]')
+})
+
+test('--output_mode push|pub (default push, as the old service)', () => {
+  assert.is(service(['tcp://h:1', 'P']).outputMode, 'push')
+  assert.is(service(['tcp://h:1', 'P', '--output_mode', 'pub']).outputMode, 'pub')
+  assert.is(service(['tcp://h:1', 'P', '--output_mode=PUSH']).outputMode, 'push')
+  assert.throws(() => service(['tcp://h:1', 'P', '--output_mode', 'req']),
+    /--output_mode: 'req' is not one of push, pub/)
+})
+
 test('the command: --help exits 0, usage errors exit 2, a taken port exits 1', async () => {
   const help = runCli(['--help'])
   assert.is(await help.exited, 0)
   for (const opt of ['--data_output_stream_port', '--image_output_stream_port', '--rest_api_port',
     '--rest_api_interface', '--log_level', '--auto_start', '--input_mode', '--channel_naming',
-    '--data_send_timeout_ms', '--state_file', '--api_token', '--preview_rate']) {
+    '--data_send_timeout_ms', '--state_file', '--api_token', '--preview_rate', '--output_mode']) {
     assert.match(help.output(), opt)
   }
-  const unknown = runCli(['tcp://127.0.0.1:9', 'P', '--bogus'])
+  const unknown = runCli(['tcp://127.0.0.1:9', 'P', '--rest_api_prot', '1'])
   assert.is(await unknown.exited, 2)
-  assert.match(unknown.output(), /bogus/)
+  assert.is(unknown.output(), "psen-processing: unknown option '--rest_api_prot': did you mean " +
+    "--rest_api_port?\nRun 'psen-processing --help' for usage.\n")
+  const typo = runCli(['dunp', 'tcp://127.0.0.1:9'])
+  assert.is(await typo.exited, 2)
+  assert.match(typo.output(), /^psen-processing: unknown command 'dunp': did you mean dump\?/)
   const badValue = runCli(['tcp://127.0.0.1:9', 'P', '--rest_api_port=abc'])
   assert.is(await badValue.exited, 2)
 

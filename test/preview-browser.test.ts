@@ -1,5 +1,5 @@
 /**
- * The browser preview end to end, in a real browser (Debian's chromium through playwright-core)
+ * The browser preview end to end, in a real browser (headless chromium through playwright-core)
  * against the real service process (bin/psen-processing.js) fed by a real bsread camera with
  * 2560x2160 bitshuffle_lz4 frames. Checks: no console errors; the canvas shows the frame;
  * dragging the signal ROI changes what GET /roi_signal returns; the profiles the page computed
@@ -17,7 +17,7 @@ import { Codec } from '../src/kernel/codec.js'
 import { Kernel } from '../src/kernel/kernel.js'
 import { FACILITY_BAND, FACILITY_HEIGHT } from '../src/sim/frame.js'
 import { startCamera, type Camera } from './helpers/preview-camera.js'
-import { haveChromium, launchChromium } from './helpers/preview-browser.js'
+import { browserChoice, launchChromium } from './helpers/preview-browser.js'
 import { freePorts } from './helpers/ports.js'
 import { sleep, waitFor } from './helpers/wait.js'
 
@@ -360,13 +360,19 @@ test('screenshot: the page as a PNG of the viewport, not blank', async (ctx) => 
   }
 })
 
-if (haveChromium()) {
-  test.run()
-} else {
-  // CI installs chromium (.ci/run); a developer machine without it gets a clear failure.
-  const missing = suite('preview-browser')
-  missing('chromium is installed', () => {
-    assert.unreachable('no chromium at /usr/bin/chromium: apt-get install -y chromium')
-  })
-  missing.run()
-}
+test('with nobody reading the data stream, the page says so plainly', async (ctx) => {
+  const notice = ctx.page.locator('#svc-notice')
+  // The test's own reader is the data stream's consumer so far: no notice.
+  assert.ok(await notice.isHidden(), 'no notice while a consumer reads the data stream')
+  ctx.data.close()
+  await ctx.page.waitForFunction(() => {
+    const n = document.getElementById('svc-notice')
+    return n !== null && !n.hidden && /no consumer on the data port/.test(n.textContent ?? '')
+  }, null, { timeout: 30_000 })
+  assert.match(await notice.innerText(), /data messages are dropped until one connects/)
+})
+
+// Runs in every environment: with Debian's chromium when present, else with the one the
+// @sparticuz/chromium devDependency ships (PSEN_BROWSER=bundled forces that: a fresh machine).
+console.log(`  (browser: ${browserChoice()} chromium)`)
+test.run()

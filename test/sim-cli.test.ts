@@ -49,9 +49,13 @@ test('bad values exit non-zero with a message', async () => {
   for (const argv of bad) {
     const c = capture()
     const code = await runSimulate(argv, c)
-    assert.ok(code !== 0, argv.join(' '))
-    assert.match(c.lines.join('\n'), /simulate: /)
+    assert.is(code, 2, argv.join(' '))
+    assert.match(c.lines.join('\n'), /^psen-processing simulate: /)
+    assert.match(c.lines.join('\n'), /Run 'psen-processing simulate --help' for usage\.$/)
   }
+  const c = capture()
+  assert.is(await runSimulate(['--prot', '9010'], c), 2)
+  assert.match(c.lines.join('\n'), /unknown option '--prot': did you mean --port\?/)
 })
 
 test('--edge forms', () => {

@@ -168,6 +168,7 @@ export function createApp(deps: AppDeps): Hono {
   app.get('/status', (c) => ok(c, {
     last_error: control.lastError(),
     ...(deps.stateFile ? { state_file: deps.stateFile() } : {}),
+    ...control.statusDetails?.(),
   }))
   app.get('/statistics', (c) => ok(c, { statistics: control.statistics() }))
 

@@ -74,6 +74,11 @@ export class BsreadSender {
     return this.#socket.lastEndpoint ?? this.#address
   }
 
+  /** zeromq's socket events (accept/disconnect of peers), for knowing who is connected. */
+  get events(): zmq.Observer {
+    return this.#socket.events
+  }
+
   get closed(): boolean {
     return this.#closed
   }

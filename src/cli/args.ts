@@ -3,11 +3,16 @@
  * defaults, except the REST port: see psen-api.md) plus what the new service adds.
  * @module
  */
-import { parseArgs } from 'node:util'
 import {
-  LOG_LEVELS, type ChannelNaming, type InputMode, type LogLevelName, type ServiceConfig,
+  LOG_LEVELS, type ChannelNaming, type InputMode, type LogLevelName, type OutputMode,
+  type ServiceConfig,
 } from '../config.js'
 import { resolveStateFile } from '../state/location.js'
+import {
+  checkStreamAddress, choice, decimal, integer, nearest, parseStrict, UsageError,
+} from './usage.js'
+
+export { checkStreamAddress, UsageError }
 
 /** Defaults of every option (the contract's where it names one). */
 export const DEFAULTS = {
@@ -18,6 +23,7 @@ export const DEFAULTS = {
   streamInterface: '*',
   logLevel: 'INFO' as LogLevelName,
   inputMode: 'pull' as InputMode,
+  outputMode: 'push' as OutputMode,
   channelNaming: 'full' as ChannelNaming,
   dataSendTimeoutMs: 1,
   dataQueue: 100,
@@ -46,14 +52,17 @@ Arguments:
   PREFIX         camera name; the image channel is PREFIX:FPICTURE
 
 Options (both --opt value and --opt=value; defaults in brackets):
-  -o, --data_output_stream_port PORT   processed-data stream, PUSH bind [${D.dataPort}]
-  -i, --image_output_stream_port PORT  image stream, PUSH bind [${D.imagePort}]
+  -o, --data_output_stream_port PORT   processed-data stream, bound [${D.dataPort}]
+  -i, --image_output_stream_port PORT  image stream, bound [${D.imagePort}]
   -r, --rest_api_port PORT             HTTP API port, 0: any free port [${D.restPort}]
       --rest_api_interface ADDR        interface of the HTTP API [${D.restInterface}]
       --stream_interface ADDR          interface of the output streams [${D.streamInterface}]
       --log_level LEVEL                CRITICAL ERROR WARNING INFO DEBUG [${D.logLevel}]
       --auto_start                     start processing as soon as the service is up
       --input_mode pull|sub            PULL or SUB (broadcast) input [${D.inputMode}]
+      --output_mode push|pub           data and image streams: PUSH (each message to one
+                                       consumer) or PUB (every consumer gets every
+                                       message) [${D.outputMode}]
       --channel_naming full|short      outputs PREFIX:FPICTURE.x or PREFIX.x [${D.channelNaming}]
       --data_send_timeout_ms MS        longest wait per data message when its queue is
                                        full; then it is dropped and counted [${D.dataSendTimeoutMs}]
@@ -81,19 +90,14 @@ Options (both --opt value and --opt=value; defaults in brackets):
 Signals: SIGTERM and SIGINT stop the service cleanly (sockets closed, state written).
 `
 
-/** A command line that cannot be run; the message says why. */
-export class UsageError extends Error {
-  constructor(message: string) {
-    super(message)
-    this.name = 'UsageError'
-  }
-}
-
 export type ParsedCommand =
   | { kind: 'help' }
   | { kind: 'version' }
   | { kind: 'demo'; config: Omit<ServiceConfig, 'inputStream' | 'prefix'> }
   | { kind: 'service'; config: ServiceConfig }
+
+/** The subcommands (src/cli/main.ts dispatches them). */
+export const SUBCOMMANDS = ['dump', 'simulate'] as const
 
 const OPTIONS = {
   data_output_stream_port: { type: 'string', short: 'o' },
@@ -106,6 +110,7 @@ const OPTIONS = {
   log_level: { type: 'string' },
   auto_start: { type: 'boolean' },
   input_mode: { type: 'string' },
+  output_mode: { type: 'string' },
   channel_naming: { type: 'string' },
   data_send_timeout_ms: { type: 'string' },
   data_queue: { type: 'string' },
@@ -123,41 +128,6 @@ const OPTIONS = {
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean', short: 'v' },
 } as const
-
-function integer(
-  name: string, raw: string | undefined, fallback: number, min: number, max: number,
-): number {
-  if (raw === undefined) return fallback
-  if (!/^\s*\d+\s*$/.test(raw)) throw new UsageError(`--${name}: expected an integer, got '${raw}'`)
-  const value = Number(raw)
-  if (value < min || value > max) {
-    throw new UsageError(`--${name}: ${value} is out of range [${min}, ${max}]`)
-  }
-  return value
-}
-
-function decimal(
-  name: string, raw: string | undefined, fallback: number, min: number, max: number,
-): number {
-  if (raw === undefined) return fallback
-  const value = Number(raw)
-  if (raw.trim() === '' || !Number.isFinite(value)) {
-    throw new UsageError(`--${name}: expected a number, got '${raw}'`)
-  }
-  if (value < min || value > max) {
-    throw new UsageError(`--${name}: ${value} is out of range [${min}, ${max}]`)
-  }
-  return value
-}
-
-function choice<T extends string>(
-  name: string, raw: string | undefined, fallback: T, choices: readonly T[],
-): T {
-  if (raw === undefined) return fallback
-  const found = choices.find((c) => c.toLowerCase() === raw.toLowerCase())
-  if (!found) throw new UsageError(`--${name}: '${raw}' is not one of ${choices.join(', ')}`)
-  return found
-}
 
 /** `--allowed_origins`: comma-separated http(s) origins, each normalised as browsers send it. */
 function origins(raw: string | undefined): string[] {
@@ -177,16 +147,6 @@ function origins(raw: string | undefined): string[] {
   })
 }
 
-/** Checks a tcp://host:port address (what the old service accepted, split the same way). */
-export function checkStreamAddress(address: string): string {
-  const m = /^tcp:\/\/([^\s/]+):(\d+)$/.exec(address)
-  const port = m ? Number(m[2]) : NaN
-  if (!m || port < 1 || port > 65535) {
-    throw new UsageError(`INPUT_STREAM must look like tcp://host:port, got '${address}'`)
-  }
-  return address
-}
-
 /**
  * Parses the service's command line (without a subcommand). Throws UsageError with a message
  * meant for the user on anything it cannot run.
@@ -194,23 +154,23 @@ export function checkStreamAddress(address: string): string {
 export function parseServiceArgs(
   argv: string[], env: NodeJS.ProcessEnv = process.env,
 ): ParsedCommand {
-  let parsed
-  try {
-    parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true })
-  } catch (err) {
-    // parseArgs' own messages name the option; drop its hint about '--' for positionals.
-    const message = err instanceof Error
-      ? err.message.split('. To specify')[0] ?? err.message
-      : String(err)
-    throw new UsageError(message ?? 'bad command line')
+  // A mistyped subcommand ('dunp') would otherwise be taken for INPUT_STREAM.
+  const first = argv[0]
+  if (first !== undefined && !first.startsWith('-') && !first.includes('://')) {
+    const guess = nearest(first, SUBCOMMANDS)
+    if (guess) throw new UsageError(`unknown command '${first}': did you mean ${guess}?`)
   }
-  const { values: v, positionals } = parsed
+  const { values: v, positionals } = parseStrict(argv, OPTIONS, true)
   if (v.help) return { kind: 'help' }
   if (v.version) return { kind: 'version' }
   if (positionals.length > 2) {
     throw new UsageError(`unexpected argument '${positionals[2]}' (INPUT_STREAM PREFIX expected)`)
   }
   if (positionals.length === 1) {
+    if (!positionals[0]!.includes('://')) {
+      throw new UsageError(`'${positionals[0]}' is neither a command (${SUBCOMMANDS.join(', ')}) ` +
+        'nor INPUT_STREAM PREFIX')
+    }
     throw new UsageError('PREFIX is missing (INPUT_STREAM PREFIX expected)')
   }
   if (v.data_output_stream_port !== undefined && v.output_stream_port !== undefined) {
@@ -229,6 +189,8 @@ export function parseServiceArgs(
     logLevel: choice('log_level', v.log_level, DEFAULTS.logLevel, LOG_LEVELS),
     autoStart: v.auto_start ?? false,
     inputMode: choice('input_mode', v.input_mode, DEFAULTS.inputMode, ['pull', 'sub'] as const),
+    outputMode: choice('output_mode', v.output_mode, DEFAULTS.outputMode,
+      ['push', 'pub'] as const),
     channelNaming: choice('channel_naming', v.channel_naming, DEFAULTS.channelNaming,
       ['full', 'short'] as const),
     dataSendTimeoutMs: decimal('data_send_timeout_ms', v.data_send_timeout_ms,

@@ -4,18 +4,22 @@
  * like the facility's `bs` tools. For DAQ engineers checking a stream by hand.
  * @module
  */
-import { parseArgs } from 'node:util'
-
 import { decodeValue, type BsreadMessage } from '../bsread/decoder.js'
 import { BsreadReceiver } from '../bsread/receiver.js'
 import { elementCount, type BsreadCodec, type ChannelInfo } from '../bsread/types.js'
 import { Codec } from '../kernel/codec.js'
 import { Kernel } from '../kernel/kernel.js'
+import { checkStreamAddress, parseStrict, USAGE_EXIT, usageFailure, UsageError } from './usage.js'
 
 const USAGE = `usage: psen-processing dump tcp://host:port [--sub] [-n N] [--values]
 
 Prints every bsread message received: pulse id, global timestamp and each channel's
 type, shape, compression and size; a rate line every second.
+
+Without --sub it connects PULL, for a PUSH stream (the service's default --output_mode push,
+simulate's default --mode push). A PUSH stream hands each message to ONE of its consumers in
+turn: next to the DAQ, this dump takes every other message away from it. Watch a running
+service with --sub instead, after starting it with --output_mode pub.
 
   --sub          connect a SUB socket (PUB stream) instead of PULL
   -n, --count N  stop after N messages
@@ -39,41 +43,43 @@ export async function runDump(argv: string[], io: DumpIO = {}): Promise<number> 
   const out = io.out ?? ((l: string) => process.stdout.write(l + '\n'))
   const err = io.err ?? ((l: string) => process.stderr.write(l + '\n'))
   let args
-  try {
-    args = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      strict: true,
-      options: {
-        sub: { type: 'boolean', default: false },
-        count: { type: 'string', short: 'n' },
-        values: { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    })
-  } catch (e) {
-    err(`dump: ${(e as Error).message}\n${USAGE}`)
-    return 2
-  }
-  if (args.values.help) {
-    out(USAGE)
-    return 0
-  }
-  const address = args.positionals[0]
-  if (address === undefined || args.positionals.length > 1 ||
-    !/^(tcp|ipc|inproc):\/\/\S+$/.test(address)) {
-    err(`dump: expected one address like tcp://host:port\n${USAGE}`)
-    return 2
-  }
   let limit = Infinity
-  if (args.values.count !== undefined) {
-    limit = Number(args.values.count)
-    if (!Number.isInteger(limit) || limit < 1) {
-      err(`dump: -n needs a positive integer, got ${args.values.count}`)
-      return 2
+  try {
+    args = parseStrict(argv, {
+      sub: { type: 'boolean', default: false },
+      count: { type: 'string', short: 'n' },
+      values: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    }, true)
+    if (args.values.help) {
+      out(USAGE)
+      return 0
     }
+    const [address, extra] = args.positionals
+    if (address === undefined) throw new UsageError('expected an address like tcp://host:port')
+    if (extra !== undefined) throw new UsageError(`unexpected argument '${extra}'`)
+    if (address.startsWith('tcp://') || !/^(ipc|inproc):\/\/\S+$/.test(address)) {
+      checkStreamAddress(address, 'the address')
+    }
+    if (args.values.count !== undefined) {
+      limit = Number(args.values.count)
+      if (!/^\d+$/.test(args.values.count) || limit < 1) {
+        throw new UsageError(`-n: expected a positive integer, got '${args.values.count}'`)
+      }
+    }
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e
+    err(usageFailure('dump', e.message).trimEnd())
+    return USAGE_EXIT
   }
+  const address = args.positionals[0] as string
   const codec = io.codec ?? await kernelCodec(err)
+  if (!args.values.sub) {
+    err(`dump: connected PULL to ${address}. If it is a PUSH stream that another consumer ` +
+      '(the DAQ) also reads, each message goes to one of you: this dump gets only its share ' +
+      'and takes it away from the other. For a PUB stream (service --output_mode pub, ' +
+      'simulate --mode pub) use --sub, which takes nothing away.')
+  }
   const receiver = new BsreadReceiver({
     address, mode: args.values.sub ? 'sub' : 'pull', codec,
     onError: (e) => err(`error: ${e.reason}: ${e.message}`),

@@ -24,6 +24,7 @@ import { runDump } from './dump.js'
 import { runSimulate } from './simulate.js'
 import type { ServiceConfig } from '../config.js'
 import { parseServiceArgs, USAGE, UsageError } from './args.js'
+import { USAGE_EXIT, usageFailure } from './usage.js'
 
 /** Longest a clean shutdown may take before the process exits anyway (SIGTERM: within 2 s). */
 const SHUTDOWN_LIMIT_MS = 1700
@@ -52,9 +53,8 @@ export async function main(argv: string[]): Promise<number> {
     cmd = parseServiceArgs(argv)
   } catch (err) {
     if (!(err instanceof UsageError)) throw err
-    process.stderr.write(
-      `psen-processing: ${err.message}\nRun 'psen-processing --help' for usage.\n`)
-    return 2
+    process.stderr.write(usageFailure('', err.message))
+    return USAGE_EXIT
   }
   if (cmd.kind === 'help') {
     process.stdout.write(USAGE)
@@ -138,7 +138,8 @@ export async function startService(
   }
   log.info({
     input: config.inputStream, prefix: config.prefix, data_port: config.dataPort,
-    image_port: config.imagePort, rest: `http://${config.restInterface}:${http.port}/`,
+    image_port: config.imagePort, output_mode: config.outputMode,
+    rest: `http://${config.restInterface}:${http.port}/`,
     auto_start: config.autoStart, state_file: store.path ?? 'none (settings kept in memory)',
     allowed_origins: config.allowedOrigins ?? [], api_token: config.apiToken !== undefined,
     threads: config.threads,
@@ -247,8 +248,11 @@ async function runDemo(base: Omit<ServiceConfig, 'inputStream' | 'prefix'>): Pro
     `  preview:      http://${host}:${running.http.port}/`,
     `  HTTP API:     http://${host}:${running.http.port}/status  (/statistics, /roi_signal, ...)`,
     `  camera:       ${sim.address} (${sim.width}x${sim.height}, ${sim.prefix}:FPICTURE)`,
-    `  data stream:  tcp://${host}:${config.dataPort}`,
-    `  image stream: tcp://${host}:${config.imagePort}`,
+    `  data stream:  tcp://${host}:${config.dataPort} (${config.outputMode.toUpperCase()})`,
+    `  image stream: tcp://${host}:${config.imagePort} (${config.outputMode.toUpperCase()})`,
+    '  Nobody reads the streams yet, so their messages are dropped (the page says so); watch',
+    `  one with: node bin/psen-processing.js dump tcp://${host}:${config.dataPort}` +
+      (config.outputMode === 'pub' ? ' --sub' : ''),
     '  Ctrl-C stops.',
     '',
   ].join('\n') + '\n')

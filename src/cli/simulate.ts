@@ -3,8 +3,6 @@
  * engineers can point the service or their own consumers at a stream they control.
  * @module
  */
-import { parseArgs } from 'node:util'
-
 import type { Compression } from '../bsread/types.js'
 import { createLogger, type Logger } from '../log.js'
 import { LOG_LEVELS, type LogLevelName } from '../config.js'
@@ -12,6 +10,9 @@ import {
   SIM_COMPRESSIONS, SIM_DTYPES, SIMULATOR_DEFAULTS, SimulatorConfigError, startSimulator,
   type EdgeMotion, type SimDtype, type SimulatorOptions,
 } from '../sim/simulator.js'
+import {
+  choice, decimal, integer, parseStrict, USAGE_EXIT, usageFailure, UsageError,
+} from './usage.js'
 
 const D = SIMULATOR_DEFAULTS
 const DEFAULT_PORT = 9010
@@ -54,27 +55,6 @@ export interface SimulateIO {
   logger?: Logger
 }
 
-class UsageError extends Error {}
-
-function num(name: string, raw: string | undefined, fallback: number, min: number, max: number,
-  integer = true): number {
-  if (raw === undefined) return fallback
-  const v = Number(raw)
-  if (raw.trim() === '' || !Number.isFinite(v) || (integer && !Number.isInteger(v))) {
-    throw new UsageError(`--${name}: expected ${integer ? 'an integer' : 'a number'}, got '${raw}'`)
-  }
-  if (v < min || v > max) throw new UsageError(`--${name}: ${v} is out of range [${min}, ${max}]`)
-  return v
-}
-
-function oneOf<T extends string>(name: string, raw: string | undefined, fallback: T,
-  choices: readonly T[]): T {
-  if (raw === undefined) return fallback
-  const found = choices.find((c) => c === raw.toLowerCase())
-  if (!found) throw new UsageError(`--${name}: '${raw}' is not one of ${choices.join(', ')}`)
-  return found
-}
-
 const EDGE_KEYS = ['center', 'amplitude', 'period', 'drift', 'depth', 'positions'] as const
 
 /** `off` | `<pixels>` | `key=value,…` → the simulator's edge option. */
@@ -103,36 +83,25 @@ interface Parsed {
 }
 
 function parse(argv: string[]): Parsed | 'help' {
-  let parsed
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: false,
-      strict: true,
-      options: {
-        port: { type: 'string' },
-        interface: { type: 'string' },
-        mode: { type: 'string' },
-        prefix: { type: 'string' },
-        width: { type: 'string' },
-        height: { type: 'string' },
-        dtype: { type: 'string' },
-        compression: { type: 'string' },
-        rate: { type: 'string' },
-        edge: { type: 'string' },
-        start_pulse_id: { type: 'string' },
-        seed: { type: 'string' },
-        duration: { type: 'string' },
-        log_level: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    })
-  } catch (e) {
-    throw new UsageError((e as Error).message.split('. To specify')[0] ?? 'bad command line')
-  }
-  const v = parsed.values
+  const v = parseStrict(argv, {
+    port: { type: 'string' },
+    interface: { type: 'string' },
+    mode: { type: 'string' },
+    prefix: { type: 'string' },
+    width: { type: 'string' },
+    height: { type: 'string' },
+    dtype: { type: 'string' },
+    compression: { type: 'string' },
+    rate: { type: 'string' },
+    edge: { type: 'string' },
+    start_pulse_id: { type: 'string' },
+    seed: { type: 'string' },
+    duration: { type: 'string' },
+    log_level: { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  }, false).values
   if (v.help) return 'help'
-  const port = num('port', v.port, DEFAULT_PORT, 0, 65535)
+  const port = integer('port', v.port, DEFAULT_PORT, 0, 65535)
   const iface = v.interface ?? '127.0.0.1'
   if (!/^[^\s/]+$/.test(iface)) throw new UsageError(`--interface: bad address '${iface}'`)
   let startPulseId: bigint | undefined
@@ -145,25 +114,22 @@ function parse(argv: string[]): Parsed | 'help' {
   }
   const opts: SimulatorOptions = {
     bind: `tcp://${iface}:${port === 0 ? '*' : port}`,
-    mode: oneOf('mode', v.mode, 'push', ['push', 'pub'] as const),
+    mode: choice('mode', v.mode, 'push', ['push', 'pub'] as const),
     prefix: v.prefix ?? D.prefix,
-    width: num('width', v.width, D.width, 8, 16384),
-    height: num('height', v.height, D.height, 8, 16384),
-    dtype: oneOf<SimDtype>('dtype', v.dtype, D.dtype, SIM_DTYPES),
-    compression: oneOf<Compression>('compression', v.compression, D.compression, SIM_COMPRESSIONS),
-    rate: num('rate', v.rate, D.rate, 0, 10_000, false),
-    seed: num('seed', v.seed, 1, 0, 2 ** 32 - 1),
+    width: integer('width', v.width, D.width, 8, 16384),
+    height: integer('height', v.height, D.height, 8, 16384),
+    dtype: choice<SimDtype>('dtype', v.dtype, D.dtype, SIM_DTYPES),
+    compression: choice<Compression>('compression', v.compression, D.compression,
+      SIM_COMPRESSIONS),
+    rate: decimal('rate', v.rate, D.rate, 0, 10_000),
+    seed: integer('seed', v.seed, 1, 0, 2 ** 32 - 1),
     ...(v.edge === undefined ? {} : { edge: parseEdge(v.edge) }),
     ...(startPulseId === undefined ? {} : { startPulseId }),
   }
-  const logLevel = (LOG_LEVELS as readonly string[]).find((l) => l === v.log_level?.toUpperCase())
-  if (v.log_level !== undefined && !logLevel) {
-    throw new UsageError(`--log_level: '${v.log_level}' is not one of ${LOG_LEVELS.join(', ')}`)
-  }
   return {
     opts,
-    durationS: num('duration', v.duration, 0, 0, 1e9, false),
-    logLevel: (logLevel ?? 'INFO') as LogLevelName,
+    durationS: decimal('duration', v.duration, 0, 0, 1e9),
+    logLevel: choice<LogLevelName>('log_level', v.log_level, 'INFO', LOG_LEVELS),
   }
 }
 
@@ -175,8 +141,9 @@ export async function runSimulate(argv: string[], io: SimulateIO = {}): Promise<
   try {
     parsed = parse(argv)
   } catch (e) {
-    err(`simulate: ${(e as Error).message}\n(see: psen-processing simulate --help)`)
-    return 2
+    if (!(e instanceof UsageError)) throw e
+    err(usageFailure('simulate', e.message).trimEnd())
+    return USAGE_EXIT
   }
   if (parsed === 'help') {
     out(SIMULATE_USAGE)
@@ -203,10 +170,12 @@ export async function runSimulate(argv: string[], io: SimulateIO = {}): Promise<
     try {
       sim = await startSimulator({ ...parsed.opts, logger: log })
     } catch (e) {
-      const msg = e instanceof SimulatorConfigError ? e.message
-        : `cannot start on ${parsed.opts.bind}: ${(e as Error).message}`
-      err(`simulate: ${msg}`)
-      return e instanceof SimulatorConfigError ? 2 : 1
+      if (e instanceof SimulatorConfigError) {
+        err(usageFailure('simulate', e.message).trimEnd())
+        return USAGE_EXIT
+      }
+      err(`psen-processing simulate: cannot start on ${parsed.opts.bind}: ${(e as Error).message}`)
+      return 1
     }
     // Rates over the last interval, so a stalled reader shows up as drops at once.
     let last = sim.stats

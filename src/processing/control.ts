@@ -44,4 +44,6 @@ export interface ServiceControl {
   history(): Promise<unknown[]>
   /** Ready = processing and input seen recently. */
   ready(): { ready: boolean; reason: string }
+  /** Fields GET /status adds to the envelope (the input's silence, the output consumers). */
+  statusDetails?(): Record<string, unknown>
 }

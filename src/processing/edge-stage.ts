@@ -73,6 +73,11 @@ export class FinderStage implements EdgeStage<ProcessingParameters> {
     return { ...this.edgeStatistics.snapshot() }
   }
 
+  /** A new run (POST /start) starts its edge statistics afresh, like the other counters. */
+  resetStatistics(): void {
+    this.edgeStatistics.reset()
+  }
+
   #eventValue(raw: RawValue): EventValue {
     try {
       const v = decodeValue(raw, this.#codec, MAX_EVENT_BYTES)

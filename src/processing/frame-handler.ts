@@ -96,8 +96,11 @@ export class FrameHandler<P extends object> {
     if (!queued) {
       stats.nDroppedData++
       metrics.framesDropped.inc({ reason: 'data_queue' })
-      this.#o.problems.warn('drop:data', { dropped: stats.nDroppedData },
-        'data message dropped: the data stream queue is full (no or slow consumer)')
+      // With no consumer at all the queue has said so once; this is for a slow consumer.
+      if (this.#o.dataQueue.consumers > 0) {
+        this.#o.problems.warn('drop:data', { dropped: stats.nDroppedData },
+          'data message dropped: the data stream queue is full (slow consumer)')
+      }
     }
     metrics.stage.total.observe((performance.now() - t0) / 1000)
     if (this.#debug) {

@@ -22,6 +22,7 @@ import type { FaultInjection } from './faults.js'
 import { FrameHandler } from './frame-handler.js'
 import type { FrameObserver } from './frame-observer.js'
 import { openInput } from './input.js'
+import { InputSilence, type InputReport } from './input-silence.js'
 import { OutputQueue, type OutputQueueOptions } from './output-queue.js'
 import { FramePipeline, type EdgeStage } from './pipeline.js'
 import type { Roi } from './roi.js'
@@ -44,8 +45,8 @@ export interface ServiceOptions<P extends object> {
    */
   codec: Codec
   parameters: ParameterModel<P>
-  /** The edge stage (one per service). */
-  edge: EdgeStage<P> & { statistics?(): Record<string, unknown> }
+  /** The edge stage (one per service); its statistics restart with every start. */
+  edge: EdgeStage<P> & { statistics?(): Record<string, unknown>; resetStatistics?(): void }
   /** Static parameter facts for GET /parameters (e.g. the edge_status table). */
   parameterInfo?: Record<string, unknown>
   /** Sees every frame and result (the browser preview); wired by the command line. */
@@ -63,6 +64,7 @@ interface Run {
   malformed: Record<string, number>
   done: Promise<void>
   wake: (() => void) | undefined
+  silence: InputSilence
 }
 
 const RESTART_BACKOFF_MS = 1000
@@ -136,19 +138,21 @@ export class PsenService<P extends object> implements ServiceControl {
     const { config, log } = opts
     const settings = new SettingsKeeper(opts.parameters, opts.store, log, opts.metrics)
     const iface = config.streamInterface
+    const common = { mode: config.outputMode, log }
     const data = await bindQueue(`tcp://${iface}:${config.dataPort}`, 'data', {
-      capacity: config.dataQueue, waitMs: config.dataSendTimeoutMs,
+      capacity: config.dataQueue, waitMs: config.dataSendTimeoutMs, ...common,
     })
     let image: OutputQueue
     try {
       image = await bindQueue(`tcp://${iface}:${config.imagePort}`, 'image', {
-        capacity: config.imageQueue, maxBytes: config.imageQueueMb * MiB, waitMs: 0,
+        capacity: config.imageQueue, maxBytes: config.imageQueueMb * MiB, waitMs: 0, ...common,
       })
     } catch (err) {
       data.close()
       throw err
     }
-    log.info({ data: data.endpoint, image: image.endpoint }, 'output streams bound')
+    log.info({ data: data.endpoint, image: image.endpoint, mode: config.outputMode },
+      'output streams bound')
     return new PsenService(opts, data, image, settings)
   }
 
@@ -168,12 +172,22 @@ export class PsenService<P extends object> implements ServiceControl {
       if (this.#closed) throw new ControlError('The service is shutting down.')
       if (this.#run) return
       const stats = new RunStatistics()
+      const { inputStream: input, inputMode: mode } = this.config
       const run: Run = {
         stopping: false, receiver: undefined, stats, malformed: {},
         done: Promise.resolve(), wake: undefined,
+        silence: new InputSilence({
+          address: input, mode, log: this.#log, lastReceivedAt: () => stats.lastReceivedAt,
+        }),
       }
       // Connect first: a bad address is an error of this request, not of a background loop.
-      run.receiver = this.#receiver(run)
+      try {
+        run.receiver = this.#receiver(run)
+      } catch (err) {
+        run.silence.stop()
+        throw err
+      }
+      this.#opts.edge.resetStatistics?.()
       this.#run = run
       this.#lastStats = stats
       this.#frames.countImagesInto(stats)
@@ -183,12 +197,12 @@ export class PsenService<P extends object> implements ServiceControl {
       run.done = this.#supervise(run).catch((err: unknown) => {
         this.#log.fatal({ err }, 'processing supervisor failed')
         run.stopping = true
+        run.silence.stop()
         if (this.#run === run) {
           this.#run = undefined
           this.#opts.metrics.processing.set(0)
         }
       })
-      const { inputStream: input, inputMode: mode } = this.config
       this.#log.info({ input, mode }, 'processing started')
     })
   }
@@ -198,6 +212,7 @@ export class PsenService<P extends object> implements ServiceControl {
       const run = this.#run
       if (!run) return
       run.stopping = true
+      run.silence.stop()
       run.receiver?.close()
       run.wake?.()
       await run.done
@@ -246,6 +261,16 @@ export class PsenService<P extends object> implements ServiceControl {
       return { ready: false, reason: `no input for ${age.toFixed(0)} s` }
     }
     return { ready: true, reason: '' }
+  }
+
+  /** GET /status's own fields: the input's silence and the output streams' consumers. */
+  statusDetails(): { input: InputReport | null; outputs: Record<string, unknown> } {
+    const run = this.#run
+    const stream = (q: OutputQueue) => ({ port: q.port, mode: q.mode, consumers: q.consumers })
+    return {
+      input: run && !run.stopping ? run.silence.report() : null,
+      outputs: { data: stream(this.dataQueue), image: stream(this.imageQueue) },
+    }
   }
 
   statistics(): Record<string, unknown> {
@@ -342,10 +367,10 @@ export class PsenService<P extends object> implements ServiceControl {
 }
 
 async function bindQueue(
-  address: string, what: string, opts: OutputQueueOptions,
+  address: string, what: string, opts: Omit<OutputQueueOptions, 'name'>,
 ): Promise<OutputQueue> {
   try {
-    return await OutputQueue.bind(address, opts)
+    return await OutputQueue.bind(address, { ...opts, name: what })
   } catch (err) {
     throw new ControlError(
       `cannot bind the ${what} stream to ${address}: ${(err as Error).message}`)

@@ -49,12 +49,39 @@ function showServiceRates(st: Record<string, unknown>): void {
   span.style.color = errors > 0 ? 'var(--err)' : ''
 }
 
+interface StreamState {
+  port?: number
+  consumers?: number
+}
+
+/**
+ * What the service says is worth knowing while it processes (GET /status): nobody reads the
+ * data stream (so every data message is dropped: expected, not a fault), or the input is silent.
+ */
+export function serviceNotices(status: Record<string, unknown>): string[] {
+  if (status.status !== 'processing') return []
+  const notices: string[] = []
+  const outputs = (status.outputs ?? {}) as Record<string, StreamState | undefined>
+  const data = outputs.data
+  if (data?.consumers === 0) {
+    notices.push(`no consumer on the data port ${data.port}: ` +
+      'data messages are dropped until one connects')
+  }
+  const input = status.input as { warning?: string | null } | null | undefined
+  if (input?.warning) notices.push(input.warning)
+  return notices
+}
+
 export async function pollStatus(): Promise<void> {
   try {
     const status = await call('/status')
     const s = el('state')
     s.textContent = status.status
     s.className = `badge ${status.status === 'processing' ? 'ok' : 'bad'}`
+    const notices = serviceNotices(status)
+    const notice = el('svc-notice')
+    notice.textContent = notices.join(' · ')
+    notice.hidden = notices.length === 0
     const stats = await call('/statistics')
     const st = (stats.statistics ?? {}) as Record<string, unknown>
     showServiceRates(st)
