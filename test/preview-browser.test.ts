@@ -369,6 +369,7 @@ test('with nobody reading the data stream, the page says so plainly', async (ctx
     const n = document.getElementById('svc-notice')
     return n !== null && !n.hidden && /no consumer on the data port/.test(n.textContent ?? '')
   }, null, { timeout: 30_000 })
+  // biome-ignore lint/performance/useDomNodeTextContent: a Playwright locator, not a DOM node
   assert.match(await notice.innerText(), /data messages are dropped until one connects/)
 })
 
