@@ -8,11 +8,13 @@
  *   npm run bench -- --runs 50    more runs
  *   npm run bench -- --kernel other.wasm    another build of the module (A/B comparisons)
  *   npm run bench -- --threads 1  no worker threads
+ *   npm run bench -- --analyze-frames 0   leave out the analyze cases (bench/analyze-case.ts)
  *
  * `decode_profiles` and `roi_decode_profiles` run the service's path with --threads N (default:
  * the machine's cores): the main thread and N-1 workers decode and sum equal shares of the rows
  * (src/kernel/parallel-profiler.ts). The `_1thread` lines are the same work on the main thread
- * alone. `decode_bslz4` is always one thread.
+ * alone. `decode_bslz4` is always one thread. The `analyze_` lines are `psen-processing
+ * analyze` over a recording of such frames on disk, one thread (bench/analyze-case.ts).
  * @module
  */
 import { availableParallelism } from 'node:os'
@@ -25,6 +27,7 @@ import { ParallelProfiler } from '../src/kernel/parallel-profiler.js'
 import { generateFrame } from '../src/sim/frame.js'
 import { bslz4DecodeRef } from '../test/reference/bitshuffle.js'
 import { xProfileRef, type Roi } from '../test/reference/profile.js'
+import { analyzeCase } from './analyze-case.js'
 import { REFERENCES, TAPS, edgeBuffers, edgeRing } from './edge-case.js'
 
 const { values: args } = parseArgs({
@@ -34,6 +37,8 @@ const { values: args } = parseArgs({
     'ref-runs': { type: 'string', default: '20' },
     kernel: { type: 'string' },
     threads: { type: 'string' },
+    'analyze-frames': { type: 'string', default: '100' },
+    'analyze-runs': { type: 'string', default: '5' },
   },
 })
 const THREADS = Math.max(1, Number(args.threads ?? availableParallelism()))
@@ -202,6 +207,19 @@ results.push(measure('ts_reference_decode_profiles', () => {
   xProfileRef(decoded, WIDTH, 'uint16', false, SIGNAL)
   xProfileRef(decoded, WIDTH, 'uint16', false, BACKGROUND)
 }, raw.length, REF_RUNS, 'plain TS reference (test/reference), for the ratio'))
+
+const ANALYZE_FRAMES = Math.max(0, Number(args['analyze-frames']))
+if (ANALYZE_FRAMES > 0) {
+  for (const a of await analyzeCase(kernel, codec,
+    { frames: ANALYZE_FRAMES, runs: Number(args['analyze-runs']) })) {
+    results.push({
+      name: a.name, frame: FRAME, ms_per_frame: a.ms_per_frame, ms_min: a.ms_min,
+      cpu_ms: a.cpu_ms, fps: a.fps,
+      mb_per_s_out: round(raw.length / 1e6 / (a.ms_per_frame / 1000), 1),
+      runs: a.runs, threads: 1, note: a.note,
+    })
+  }
+}
 
 const summary = {
   name: 'frame', frame: FRAME, bytes: raw.length, compressed_bytes: wire.length,

@@ -21,6 +21,11 @@ export interface SenderOptions {
    * for everyone) instead of zeromq's default of dropping silently for that subscriber.
    */
   pubNoDrop?: boolean
+  /**
+   * How long `close` lets zeromq go on delivering queued messages, in ms (default 0: they are
+   * discarded). A sender that must not lose its last messages (replay) sets it.
+   */
+  lingerMs?: number
 }
 
 /**
@@ -50,7 +55,7 @@ export class BsreadSender {
     const common = {
       sendHighWaterMark: this.sendHighWaterMark,
       sendTimeout: this.nonBlocking ? 0 : Math.max(0, opts.sendTimeoutMs ?? 1),
-      linger: 0,
+      linger: Math.max(0, opts.lingerMs ?? 0),
     }
     this.#socket = this.mode === 'pub'
       ? new zmq.Publisher({ ...common, noDrop: opts.pubNoDrop ?? false })
@@ -132,7 +137,7 @@ export class BsreadSender {
     return Promise.resolve(false)
   }
 
-  /** Closes the socket at once (linger 0: queued messages are discarded). Idempotent. */
+  /** Closes the socket (queued messages are discarded after `lingerMs`). Idempotent. */
   close(): void {
     if (this.#closed) return
     this.#closed = true

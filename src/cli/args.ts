@@ -1,6 +1,8 @@
 /**
  * Command line of the service: the Python psen_processing's arguments (same names, same
- * defaults, except the REST port: see psen-api.md) plus what the new service adds.
+ * defaults, except the REST port: 10000, the port of the old service's published API
+ * description, where its code said 11000 and production always passed it) plus what the new
+ * service adds.
  * @module
  */
 import {
@@ -46,6 +48,9 @@ export const USAGE = `Usage:
   psen-processing                                 demo: simulated camera + service
   psen-processing dump [options]                  print a bsread stream (dump --help)
   psen-processing simulate [options]              simulated camera (simulate --help)
+  psen-processing record INPUT FILE [options]     record a bsread stream (record --help)
+  psen-processing replay FILE [options]           send a recording like a camera (replay --help)
+  psen-processing analyze FILE PREFIX [options]   edge finding over a recording (analyze --help)
 
 Arguments:
   INPUT_STREAM   bsread stream to process, tcp://host:port (PULL, connect)

@@ -1,9 +1,9 @@
 /**
- * The `psen-processing` command: `dump`, `simulate`, the service (`INPUT_STREAM PREFIX`), or,
- * without arguments, a demo (simulated camera + service, auto-started).
+ * The `psen-processing` command: `dump`, `simulate`, `record`, `replay`, `analyze`, the
+ * service (`INPUT_STREAM PREFIX`), or, without arguments, a demo (simulated camera + service,
+ * auto-started).
  * @module
  */
-import { readFileSync } from 'node:fs'
 import { createApp } from '../api/app.js'
 import { listen, type HttpServer } from '../api/server.js'
 import { Codec } from '../kernel/codec.js'
@@ -20,24 +20,18 @@ import { PsenService } from '../processing/service.js'
 import type { Roi } from '../processing/roi.js'
 import { startSimulator, type Simulator } from '../sim/simulator.js'
 import { StateStore } from '../state/store.js'
+import { runAnalyze } from './analyze.js'
 import { runDump } from './dump.js'
+import { runRecord } from './record.js'
+import { runReplay } from './replay.js'
 import { runSimulate } from './simulate.js'
+import { packageVersion } from './version.js'
 import type { ServiceConfig } from '../config.js'
 import { parseServiceArgs, USAGE, UsageError } from './args.js'
 import { USAGE_EXIT, usageFailure } from './usage.js'
 
 /** Longest a clean shutdown may take before the process exits anyway (SIGTERM: within 2 s). */
 const SHUTDOWN_LIMIT_MS = 1700
-
-function version(): string {
-  try {
-    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as
-      { version?: string }
-    return pkg.version ?? 'unknown'
-  } catch {
-    return 'unknown'
-  }
-}
 
 /** Runs the command line; resolves to the exit code. */
 export async function main(argv: string[]): Promise<number> {
@@ -48,6 +42,9 @@ export async function main(argv: string[]): Promise<number> {
   if (first === 'simulate') {
     return runSimulate(rest)
   }
+  if (first === 'record') return runRecord(rest)
+  if (first === 'replay') return runReplay(rest)
+  if (first === 'analyze') return runAnalyze(rest)
   let cmd
   try {
     cmd = parseServiceArgs(argv)
@@ -61,7 +58,7 @@ export async function main(argv: string[]): Promise<number> {
     return 0
   }
   if (cmd.kind === 'version') {
-    process.stdout.write(`psen-processing ${version()}\n`)
+    process.stdout.write(`psen-processing ${packageVersion()}\n`)
     return 0
   }
   if (cmd.kind === 'demo') return runDemo(cmd.config)

@@ -75,10 +75,7 @@ export class FrameHandler<P extends object> {
     } catch (err) {
       // A bug or a kernel trap (the kernel has re-instantiated itself): count, log, go on.
       this.error(stats, 'exception', `pulse ${msg.pulseId}: ${(err as Error).message}`, err)
-      parts = pipeline.encoder.encode({
-        pulseId: msg.pulseId, globalTimestamp: ts,
-        channels: [{ info: pipeline.paramsInfo, value: snap.json }],
-      })
+      parts = pipeline.parametersOnly(msg, snap)
     }
     if (observer && raw !== undefined) {
       const e = pipeline.lastEdge

@@ -3,6 +3,7 @@
  * messages and lost connections counted and reported.
  * @module
  */
+import type { DecoderOptions } from '../bsread/decoder.js'
 import type { BsreadError } from '../bsread/errors.js'
 import { BsreadReceiver } from '../bsread/receiver.js'
 import type { ServiceConfig } from '../config.js'
@@ -24,6 +25,17 @@ export interface InputOptions {
   onMalformed(reason: string): void
 }
 
+/** How the input's messages are decoded (`analyze` decodes a recording's the same way). */
+export function inputDecoderOptions(maxFrameBytes: number, codec: Codec): DecoderOptions {
+  return {
+    maxValueBytes: maxFrameBytes,
+    // A data header is parsed only when the hash changes: checking its MD5 then is cheap and
+    // rejects a header that does not match its hash (counted as hash_mismatch).
+    verifyHash: true,
+    codec,
+  }
+}
+
 /** Connects the input; throws ControlError when the address cannot be used. */
 export function openInput(o: InputOptions): BsreadReceiver {
   const { config, metrics, problems } = o
@@ -34,11 +46,7 @@ export function openInput(o: InputOptions): BsreadReceiver {
       receiveHighWaterMark: config.inputQueue,
       // libzmq bounds its queue in messages only: the receiver keeps its own, bounded in bytes.
       queueBytes: config.inputQueueMb * 1024 * 1024,
-      maxValueBytes: config.maxFrameBytes,
-      // A data header is parsed only when the hash changes: checking its MD5 then is cheap and
-      // rejects a header that does not match its hash (counted as hash_mismatch).
-      verifyHash: true,
-      codec: o.codec,
+      ...inputDecoderOptions(config.maxFrameBytes, o.codec),
       // Bounds the memory one message part can take: zeromq drops the connection before
       // reading a bigger part (and the receiver reconnects). No valid image comes close.
       maxPartBytes: Math.max(MIN_PART_LIMIT, Math.ceil(config.maxFrameBytes * 1.01) +
