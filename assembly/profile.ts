@@ -5,6 +5,19 @@
 // flushed into the 64-bit output before the lanes could overflow. Reading 8 rows side by side
 // keeps 8 sequential streams going, which the hardware prefetchers serve well on a frame that
 // is not in cache; walking column strips down all rows (accumulators in registers) was slower.
+//
+// SIMD PAIRS: the same sums are written out more than once, and the copies must stay in step.
+// - sumRows16 and sumRows8 are one algorithm at two lane widths (u16 words in 32-bit lanes with
+//   flush16, ACC_COLS and ACC_ROWS; u8 bytes in 16-bit lanes with flush8, ACC_COLS8 and ROWS8):
+//   a change to one (the bias, the flush, a limit) is a change to both.
+// - Inside each of sumRows16, sumRows8, sumRowsWide and sumRowsF32, the 8-row block in registers
+//   and the single-row remainder add the same quantities (whole words into a, hi halves into b;
+//   row by row per column for floats, so float sums keep numpy's order), and the vector columns
+//   and the scalar tail columns (sumColumns, the loops after them) compute the same sums.
+// Generics, not copies, make the per-type and per-byte-order versions (profileLE/profileBE).
+// test/kernel-simd-pairs.test.ts runs every path (heights 1-7: remainder only; 8, 16: blocks
+// only; 263: past the 8-bit flush; 37 columns: vectors and tails) against
+// test/reference/profile.ts on random frames and the golden vectors' frames.
 import {
   DT_UINT8, DT_INT8, DT_UINT16, DT_INT16, DT_UINT32, DT_INT32, DT_UINT64, DT_INT64,
   DT_FLOAT32, DT_FLOAT64, dtype_size,

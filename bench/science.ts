@@ -41,7 +41,7 @@ function params(update: Record<string, unknown>): ProcessingParameters {
   return r.parameters
 }
 
-/** The pipelines compared: the old defaults (issue 6), any --compare, the current defaults. */
+/** The pipelines compared: the contract's step defaults, any --compare, the current defaults. */
 const PIPELINES: Array<{ name: string; parameters: ProcessingParameters }> = [
   {
     name: 'step (old default)',

@@ -10,7 +10,8 @@
 // upstream race the socket and fault tests provoke on purpose. It hit one clean-clone run twice
 // (two different files); with all suites in one process each abort took every suite down. Now
 // a file whose process dies by SIGABRT before its summary is said so loudly and run again, at
-// most twice; a third abort counts as a failure.
+// most twice; a third abort counts as a failure. The line before the summary says how many
+// reruns there were (and of which files), so a run that needed them does not look clean.
 import { spawn } from 'node:child_process'
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -24,13 +25,13 @@ const ABORT_RETRIES = 2
 const stateHome = mkdtempSync(join(tmpdir(), 'psen-test-state-'))
 process.on('exit', () => rmSync(stateHome, { recursive: true, force: true }))
 
-function escape(text) {
+function escapeRegExp(text) {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
 }
 
 function runFile(file) {
   const args = ['--import', 'tsx', 'node_modules/uvu/bin.js', '--no-color', 'test',
-    `^${escape(file)}$`]
+    `^${escapeRegExp(file)}$`]
   return new Promise((resolve) => {
     const child = spawn(process.execPath, args, {
       stdio: ['ignore', 'pipe', 'inherit'],
@@ -78,12 +79,14 @@ function runFile(file) {
 let passed = 0
 let failed = 0
 let skipped = 0
+const reruns = [] // one entry per rerun after a libzmq abort, so the summary can say how many
 for (const file of files) {
   let run = await runFile(file)
   for (let retry = 1; retry <= ABORT_RETRIES && run.signal === 'SIGABRT' && !run.timedOut &&
     !/Total:/.test(run.out); retry++) {
     process.stdout.write(`\nrun-tests: ${file}: the test process aborted (SIGABRT, native ` +
       `assertion) before its summary; running it again (${retry} of ${ABORT_RETRIES})\n\n`)
+    reruns.push(file)
     run = await runFile(file)
   }
   const { out, code, timedOut } = run
@@ -98,5 +101,8 @@ for (const file of files) {
 }
 if (files.length === 0) failed = 1
 const tail = skipped > 0 ? `, ${skipped} skipped` : ''
-process.stdout.write(`\n${passed} passed, ${failed} failed${tail}\n`)
+const rerunFiles = [...new Set(reruns)].join(', ')
+process.stdout.write(`\nreruns after libzmq abort: ${reruns.length}` +
+  (reruns.length > 0 ? ` (${rerunFiles})` : '') + '\n')
+process.stdout.write(`${passed} passed, ${failed} failed${tail}\n`)
 process.exit(failed > 0 ? 1 : 0)

@@ -9,6 +9,7 @@ import {
   nowMs, parseOptions, quantile, sampleMachine, sampleProc, sampleThreads, table,
 } from '../bench/service/common.js'
 import { summariseProfile } from '../bench/service/profile-top.js'
+import { sleep } from './helpers/wait.js'
 
 test('sampleProc reads CPU time and RSS of a live process', () => {
   const a = sampleProc(process.pid)
@@ -39,7 +40,7 @@ test('sampleMachine: busy never exceeds total', () => {
 
 test('nowMs is monotonic and in milliseconds', async () => {
   const a = nowMs()
-  await new Promise((r) => setTimeout(r, 20))
+  await sleep(20) // the time being measured
   const d = nowMs() - a
   assert.ok(d >= 15 && d < 5000, `${d}`)
 })

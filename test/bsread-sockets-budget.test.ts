@@ -21,7 +21,7 @@ async function accepted(receiver: BsreadReceiver, push: zmq.Push): Promise<numbe
         await push.send(msg)
         break
       } catch {
-        await new Promise((resolve) => setTimeout(resolve, 10))
+        await new Promise((resolve) => setTimeout(resolve, 10)) // pacing a retried send
       }
     }
     assert.ok(await receiver.receiveRaw())
@@ -37,7 +37,7 @@ async function accepted(receiver: BsreadReceiver, push: zmq.Push): Promise<numbe
     } catch {
       fullSince ||= Date.now()
       if (Date.now() - fullSince > 300) return n
-      await new Promise((resolve) => setTimeout(resolve, 10))
+      await new Promise((resolve) => setTimeout(resolve, 10)) // pacing: full for 300 ms is the end
     }
   }
 }

@@ -11,12 +11,11 @@ import {
 } from '../src/bsread/types.js'
 import { loadCodec } from './helpers/bsread.js'
 import { freePort } from './helpers/ports.js'
+import { sleep, waitFor } from './helpers/wait.js'
 
 zmq.context.blocky = false
 const codec: BsreadCodec = await loadCodec()
 const compressions: Compression[] = ['none', 'lz4', 'bitshuffle_lz4']
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 /** Sends until the receiver yields one message (PUSH drops while no peer is connected). */
 async function sendUntilReceived(
@@ -25,10 +24,10 @@ async function sendUntilReceived(
   const next = it.next()
   let got: IteratorResult<BsreadMessage> | undefined
   void next.then((r) => { got = r })
-  for (let i = 0; i < 2000 && got === undefined; i++) {
+  await waitFor('a message through', async () => {
     await sender.send(parts())
-    await sleep(5)
-  }
+    return got !== undefined
+  }, 10_000, 5)
   const r = await next
   if (r.done) throw new Error('receiver ended')
   return r.value
@@ -143,16 +142,9 @@ sockets('receiver reconnects when the sender is closed and re-bound on the same 
     let sender = await BsreadSender.bind({ address, sendTimeoutMs: 20 })
     const first = await sendUntilReceived(sender, it, make)
     sender.close()
-    await sleep(50)
-    for (let i = 0; ; i++) {
-      try {
-        sender = await BsreadSender.bind({ address, sendTimeoutMs: 20 })
-        break
-      } catch (err) {
-        if (i > 50) throw err
-        await sleep(20)
-      }
-    }
+    // zeromq frees the port in its I/O thread, shortly after close.
+    sender = await waitFor('the port to be free again',
+      () => BsreadSender.bind({ address, sendTimeoutMs: 20 }), 2000, 20)
     const second = await sendUntilReceived(sender, it, make)
     assert.ok(second.pulseId > first.pulseId)
     assert.is(decodeValue(second.value('N')!), second.pulseId)
@@ -193,7 +185,7 @@ sockets('close() ends a waiting iteration', async () => {
   const receiver = new BsreadReceiver({ address: `tcp://127.0.0.1:${port}` })
   const it = receiver.messages()
   const pending = it.next()
-  await sleep(20)
+  await sleep(20) // no event says "the receive is pending": give it the time to get there
   receiver.close()
   assert.ok((await pending).done)
 })
@@ -228,11 +220,10 @@ sockets('sender drops and counts when the peer does not read', async () => {
     peer.connect(sender.endpoint)
     try {
       // Wait for the connection: the first message must get through.
-      for (let i = 0; i < 500 && sender.sent === 0; i++) {
+      await waitFor('the first message through', async () => {
         await sender.send(parts)
-        await sleep(2)
-      }
-      assert.ok(sender.sent > 0)
+        return sender.sent > 0
+      }, 5000, 2)
       const before = sender.sent + sender.dropped
       const total = 1000
       // Concurrent sends too: they must be serialised or dropped, never EBUSY.
@@ -259,10 +250,11 @@ sockets('PUB with pubNoDrop counts drops for a subscriber that does not read', a
   peer.subscribe()
   peer.connect(sender.endpoint)
   try {
-    for (let i = 0; i < 2000 && sender.dropped === 0; i++) {
-      await sender.send(parts)
-      if (i % 10 === 0) await sleep(1)
-    }
+    // Send in bursts of 10 until the queue is full and a message is dropped.
+    await waitFor('the first drop', async () => {
+      for (let i = 0; i < 10; i++) await sender.send(parts)
+      return sender.dropped > 0
+    }, 10_000, 1)
     assert.ok(sender.sent > 0)
     assert.ok(sender.dropped > 0)
   } finally {

@@ -18,6 +18,7 @@ import {
   type Stage,
 } from './helpers/dockerfile.js'
 import { freePorts } from './helpers/ports.js'
+import { waitFor } from './helpers/wait.js'
 import { healthUrl } from '../deploy/docker/healthcheck.mjs'
 
 const run = promisify(execFile)
@@ -162,17 +163,12 @@ async function replayStage(ctx: Ctx, stage: Stage, args: Record<string, string>,
 }
 
 async function waitForHealth(url: string, child: ChildProcess, output: () => string) {
-  for (let i = 0; i < 600; i++) {
-    if (child.exitCode !== null) break
-    try {
-      const r = await fetch(url, { signal: AbortSignal.timeout(2000) })
-      if (r.ok) return
-    } catch {
-      // not up yet
-    }
-    await new Promise((res) => setTimeout(res, 100))
-  }
-  assert.unreachable(`service did not become healthy at ${url}\n${output()}`)
+  const state = await waitFor('the service to become healthy', async () => {
+    if (child.exitCode !== null) return 'exited'
+    const r = await fetch(url, { signal: AbortSignal.timeout(2000) })
+    return r.ok && 'healthy'
+  }, 60_000, 100).catch(() => 'not healthy in time')
+  assert.is(state, 'healthy', `service did not become healthy at ${url}\n${output()}`)
 }
 
 test('the Dockerfile builds in a clean copy and its runtime tree runs', async () => {

@@ -38,7 +38,7 @@ async function stream(r: Run): Promise<Record<string, unknown>> {
   const s0 = await r.client.get_statistics()
   const sent0 = r.sim.stats.sent
   const dropped0 = r.sim.stats.dropped
-  await sleep(STREAM_MS)
+  await sleep(STREAM_MS) // the scenario: stream for a fixed time
   const s = await r.client.get_statistics()
   const sent = r.sim.stats.sent - sent0
   // Every frame the camera handed to zeromq reaches the service and is processed: the input
@@ -95,7 +95,7 @@ test('a slow data consumer (10 messages/s): full rate, the rest dropped', async 
       } catch {
         return
       }
-      await sleep(100)
+      await sleep(100) // pacing: this consumer reads 10 messages a second, on purpose
     }
   })()
   try {

@@ -52,7 +52,7 @@ function pollHttp(base: string): Poller {
         p.failures.push((err as Error).message)
       }
       p.slowestMs = Math.max(p.slowestMs, performance.now() - t0)
-      await sleep(20)
+      await sleep(20) // pacing: the poller asks every ~20 ms, it waits for nothing
     }
   })()
   return p
@@ -115,7 +115,10 @@ test('malformed input among valid frames: all valid processed, all bad counted',
       const outputs = [...expected.values()].length
       await waitFor(`round ${round}: ${outputs} data messages (have ${data.messages.length})`,
         () => data.messages.length >= outputs, 60_000)
-      await sleep(500)
+      // Sample memory once the service has also counted every malformed message of the round.
+      const malformedSoFar = Object.values(malformed).reduce((a, b) => a + b, 0)
+      await waitFor(`round ${round}: ${malformedSoFar} malformed messages counted`, async () =>
+        (await client.get_statistics()).n_malformed === malformedSoFar, 60_000)
       rss.push(await rssBytes(pid))
       wasm.push(metricValue(await scrape(cli.base), 'psen_wasm_memory_bytes'))
     }
@@ -213,9 +216,8 @@ test('a part above the input limit is never read into memory; the input reconnec
     let pulse = 100n
     await waitFor('frames after the reconnect', async () => {
       assert.ok(await sender.send(f.valid(pulse++, SIGNAL, BACKGROUND).parts))
-      await sleep(50)
       return data.messages.some((m) => m.pulseId >= 100n)
-    }, 20_000)
+    }, 20_000, 50)
     const ms = performance.now() - t0
     const peak = await peakRss(pid)
     assert.ok(peak - peak0 < 128 * MiB, `peak RSS grew by ${((peak - peak0) / MiB).toFixed(0)} MiB`)

@@ -9,7 +9,7 @@ import type { ChannelInfo } from '../src/bsread/types.js'
 import { PsenProcessingClient } from '../src/client/client.js'
 import { FaultInjection } from '../src/processing/faults.js'
 import { metricValue, scrape } from './helpers/metrics.js'
-import { StreamReader, api, sleep, startCli, waitFor } from './helpers/service.js'
+import { StreamReader, api, startCli, waitFor } from './helpers/service.js'
 
 const test = suite('faults-loop')
 
@@ -77,9 +77,8 @@ test('exceptions in a frame and in the receive loop: logged, counted, shown', as
     let next = 100n
     await waitFor('frames after the restart', async () => {
       await put(next++)
-      await sleep(50)
       return data.messages.length > 0
-    }, 15_000)
+    }, 15_000, 50)
     const after = await data.take(1)
     assert.ok(after[0]!.pulseId >= 100n)
     assert.ok(after[0]!.value('LOOP:FPICTURE.roi_signal_x_profile'))

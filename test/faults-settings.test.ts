@@ -41,16 +41,21 @@ test('1,000 concurrent ROI and parameter updates while streaming: one set per fr
   const images = new StreamReader(`tcp://127.0.0.1:${cli.imagePort}`)
   const codec = await loadCodec()
   const N = (q: string): string => `${sim.prefix}:FPICTURE.${q}`
+  const paramsOf = (m: BsreadMessage): string =>
+    canonical(JSON.parse(decodeValue(m.value(N('processing_parameters'))!) as string))
   try {
     const client = new PsenProcessingClient(cli.base)
     await client.set_roi_signal([0, 256, 0, 128])
     await client.set_roi_background([0, 256, 0, 10])
-    await waitFor('frames', () => data.messages.length > 20)
     const start: Json = {
       roi_signal: await client.get_roi_signal(),
       roi_background: await client.get_roi_background(),
       ...(await client.get_parameters()),
     }
+    // Frames still in flight from before the two ROIs would be in no state below: wait for the
+    // first frame computed with both (frames come in order), then drop everything before.
+    await waitFor('frames with the start settings', () =>
+      data.messages.some((m) => paramsOf(m) === canonical(start)))
     data.messages.splice(0)
     images.messages.splice(0)
 
@@ -96,7 +101,11 @@ test('1,000 concurrent ROI and parameter updates while streaming: one set per fr
 
     // Each frame: parameters equal to one of those states, never older than its predecessor's,
     // and profiles computed with exactly those ROIs (checked against the forwarded image).
-    await sleep(500)
+    // First wait until a frame with the last state is out on both streams.
+    await waitFor('a frame with the last settings on both streams', () => {
+      const m = data.messages.findLast((x) => paramsOf(x) === states[states.length - 1])
+      return m !== undefined && images.messages.some((i) => i.pulseId >= m.pulseId)
+    })
     const imageOf = new Map<bigint, BsreadMessage>(images.messages.map((m) => [m.pulseId, m]))
     let at = 0
     let distinct = 0
@@ -203,7 +212,7 @@ test('SIGKILL during update bursts: the state file holds the last acknowledged s
           }
         }
       })()
-      await sleep(300 + Math.random() * 500)
+      await sleep(300 + Math.random() * 500) // the scenario: SIGKILL at a random moment
       cli.child.kill('SIGKILL')
       assert.is(await cli.exited, 'SIGKILL')
       stop = true

@@ -32,7 +32,7 @@ for (const mode of ['push', 'pub'] as const) {
       cam.child.kill('SIGKILL')
       assert.is(await cam.exited, 'SIGKILL')
       const killedAt = Date.now()
-      await sleep(1000)
+      await sleep(1000) // the scenario: the camera stays down for 1 s before it comes back
       const quiet = await client.get_statistics()
       data.messages.splice(0)
       // Same port, new pulse ids: only frames of the new process count as resumed.

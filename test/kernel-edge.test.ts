@@ -49,7 +49,9 @@ test('mean, ema, normalise, subtract and smooth equal plain loops', async () => 
     k.exports.profiles_mean(ringPtr, 3, n, out)
     const mean = Array.from({ length: n },
       (_, i) => (ring[i]! + ring[n + i]! + ring[2 * n + i]!) / 3)
-    readF64(k, out, n).forEach((v, i) => assert.ok(close(v, mean[i]!, 1e-15)))
+    readF64(k, out, n).forEach((v, i) => {
+      assert.ok(close(v, mean[i]!, 1e-15))
+    })
     const sig = Array.from({ length: n }, () => rnd() * 100)
     const ref = sig.map((_, i) => (i === 0 ? 0 : rnd() * 100))
     const sp = putF64(k, sig)
@@ -66,7 +68,9 @@ test('mean, ema, normalise, subtract and smooth equal plain loops', async () => 
     for (const w of [0, 1, 2, 3, 4, 9, 2 * n + 3]) {
       k.exports.profile_smooth(sp, n, w, out)
       const want = smoothRef(sig, w)
-      readF64(k, out, n).forEach((v, i) => assert.ok(close(v, want[i]!, 1e-12), `w=${w} i=${i}`))
+      readF64(k, out, n).forEach((v, i) => {
+        assert.ok(close(v, want[i]!, 1e-12), `w=${w} i=${i}`)
+      })
     }
   }
 })
@@ -83,7 +87,9 @@ test('profile_refine equals numpy interp, including the arange quirk and step 0.
         const count = k.exports.profile_refine(src, n, step, lastX, out)
         const want = refineRef(p, step, lastX)
         assert.is(count, want.length, `n=${n} step=${step} lastX=${lastX}`)
-        readF64(k, out, count).forEach((v, i) => assert.ok(close(v, want[i]!, 1e-12)))
+        readF64(k, out, count).forEach((v, i) => {
+          assert.ok(close(v, want[i]!, 1e-12))
+        })
         k.exports.free(out)
       }
     }

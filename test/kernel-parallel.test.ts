@@ -11,6 +11,7 @@ import { CTRL_INTS, MAX_PIECES, PIECE_INTS, Slot } from '../src/kernel/parallel-
 import type { ProfileInKernel, RoiTuple } from '../src/kernel/profiles.js'
 import { xProfileRef } from './reference/profile.js'
 import { xorshift32 as rng } from './helpers/random.js'
+import { waitFor } from './helpers/wait.js'
 
 const INTEGER_TYPES: DTypeName[] = [
   'uint8', 'int8', 'uint16', 'int16', 'uint32', 'int32', 'uint64', 'int64',
@@ -295,14 +296,8 @@ test('close stops the workers; later frames are not split', async () => {
   assert.is(par.profiles(c.wire, shape, [[0, 300, 0, 100]], outs), undefined)
 })
 
-/** Calls `fn` until it returns true (a condition, not a fixed sleep), at most `ms`. */
-async function until(what: string, fn: () => boolean, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms
-  while (!fn()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 10))
-  }
-}
+/** The shared waitFor, polling every 10 ms. */
+const until = (what: string, fn: () => boolean, ms = 10_000) => waitFor(what, fn, ms, 10)
 
 // The stall is far above the bound, so that the main thread's wait is told apart from it even
 // on a loaded machine: before, the main thread blocked until the worker was done.

@@ -14,37 +14,9 @@ import { EdgeFinder } from '../src/processing/edge-finder.js'
 import { defaultParameters } from '../src/processing/parameters.js'
 import { histogramRef, minMaxRef, roiStatsRef, xProfileRef } from './reference/profile.js'
 import { loadVector, vectorNames } from './helpers/vectors.js'
-import { xorshift32 as rng } from './helpers/random.js'
+import { randomFrame, xorshift32 as rng } from './helpers/random.js'
 
 const TYPES = Object.keys(DType) as DTypeName[]
-
-/** Random frame bytes of a type; 64-bit values span the whole range, floats include negatives. */
-function randomFrame(
-  dtype: DTypeName, n: number, bigEndian: boolean, rnd: () => number,
-): Uint8Array {
-  const bytes = new Uint8Array(n * DTYPE_SIZE[dtype])
-  const dv = new DataView(bytes.buffer)
-  const le = !bigEndian
-  for (let i = 0; i < n; i++) {
-    const o = i * DTYPE_SIZE[dtype]
-    const r = rnd()
-    switch (dtype) {
-      case 'uint8': dv.setUint8(o, r * 256); break
-      case 'int8': dv.setInt8(o, r * 256 - 128); break
-      case 'uint16': dv.setUint16(o, r * 65536, le); break
-      case 'int16': dv.setInt16(o, r * 65536 - 32768, le); break
-      case 'uint32': dv.setUint32(o, r * 4294967296, le); break
-      case 'int32': dv.setInt32(o, r * 4294967296 - 2147483648, le); break
-      case 'uint64': dv.setBigUint64(o, BigInt(Math.floor(r * 2 ** 53)) << 11n, le); break
-      case 'int64':
-        dv.setBigInt64(o, (BigInt(Math.floor(r * 2 ** 53)) - (1n << 52n)) << 11n, le)
-        break
-      case 'float32': dv.setFloat32(o, (r - 0.5) * 1e4, le); break
-      case 'float64': dv.setFloat64(o, (r - 0.5) * 1e6, le); break
-    }
-  }
-  return bytes
-}
 
 function list(a: ArrayLike<unknown>): unknown[] {
   return Array.from(a)
@@ -294,7 +266,7 @@ function goldenFrames(k: Kernel): Golden[] {
     v.messages.forEach((msg, i) => {
       const m = dec.decode(msg.parts)
       for (const [ch, exp] of Object.entries(msg.expected.channels)) {
-        if (!exp || exp.kind !== 'array' || !exp.roi || !exp.roi_x_profile) continue
+        if (exp?.kind !== 'array' || !exp.roi || !exp.roi_x_profile) continue
         const raw = m.value(ch)
         if (!raw || !isDTypeName(raw.info.type)) continue
         const dtype = raw.info.type
@@ -330,7 +302,9 @@ test('golden vectors: every roi_x_profile comes out exactly through x_profile', 
     const got = list(pk.xProfile(g.frame, g.roi, k.region())).map(String)
     // float sums print as numbers in the vectors; compare numerically there.
     if (g.frame.dtype.startsWith('float')) {
-      got.forEach((v, i) => assert.is(Number(v), Number(g.want[i]), `${g.tag} [${i}]`))
+      got.forEach((v, i) => {
+        assert.is(Number(v), Number(g.want[i]), `${g.tag} [${i}]`)
+      })
     } else {
       assert.equal(got, g.want, g.tag)
     }

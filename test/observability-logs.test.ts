@@ -46,7 +46,7 @@ test('RateLimitedLog: one line per key and interval, suppressed counts never los
   const rl = new RateLimitedLog(log, 300)
   for (let i = 0; i < 100; i++) rl.warn('a', { i }, `problem a ${i}`)
   for (let i = 0; i < 10; i++) rl.error('b', { i }, `problem b ${i}`)
-  await sleep(50)
+  await waitFor('the first line of each key', () => lines.length >= 2, 1000)
   assert.equal(lines.map((l) => l.msg), ['problem a 0', 'problem b 0'])
   assert.equal(lines.map((l) => l.level), [40, 50])
   // The interval ends: one summary per key with the number suppressed and the last occurrence.
@@ -56,7 +56,7 @@ test('RateLimitedLog: one line per key and interval, suppressed counts never los
   assert.is(a.i, 99)
   assert.match(a.msg, /problem a 99 \(and 99 more like it suppressed\)/)
   assert.is(lines.find((l) => l.key === 'b')!.suppressed, 9)
-  await sleep(400)
+  await sleep(400) // a quiet period longer than the interval: nothing more may be logged
   assert.is(lines.length, 4, 'nothing more while quiet')
   // After a quiet interval the next occurrence is logged at once again.
   rl.warn('a', {}, 'again')
@@ -119,7 +119,9 @@ test('a burst of bad input: one line per cause and interval, then the count', as
   const sender = await BsreadSender.bind({ address: 'tcp://127.0.0.1:*', sendTimeoutMs: 10_000 })
   const cli = await startCli(sender.endpoint, 'LOG', ['--auto_start'])
   try {
-    await sleep(200)
+    await waitFor('processing', async () =>
+      ((await (await fetch(`${cli.base}/status`)).json()) as { status?: string }).status ===
+        'processing')
     for (let k = 0; k < 300; k++) assert.ok(await sender.send([Buffer.from(`garbage ${k}`)]))
     await waitFor('all counted', async () => {
       const s = await (await fetch(`${cli.base}/statistics`)).json() as

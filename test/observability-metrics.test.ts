@@ -9,7 +9,7 @@ import { BsreadSender } from '../src/bsread/sender.js'
 import type { ChannelInfo } from '../src/bsread/types.js'
 import { PsenProcessingClient } from '../src/client/client.js'
 import { metricValue, scrape } from './helpers/metrics.js'
-import { StreamReader, api, sleep, startCli, waitFor } from './helpers/service.js'
+import { StreamReader, api, startCli, waitFor } from './helpers/service.js'
 
 const test = suite('observability-metrics')
 
@@ -137,8 +137,10 @@ test('/health, /ready (processing, input in the last N s), last error with its t
     assert.equal(stats.last_error, le)
 
     // No input for longer than --ready_timeout_s: not ready, with the reason.
-    await sleep(1500)
-    ready = await api(cli.base, 'GET', '/ready')
+    ready = await waitFor('not ready', async () => {
+      const r = await api(cli.base, 'GET', '/ready')
+      return r.status === 503 && r
+    })
     assert.is(ready.status, 503)
     assert.match(ready.body.status as string, /not ready: no input for \d+ s/)
     assert.ok(await put(2n))

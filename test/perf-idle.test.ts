@@ -12,6 +12,7 @@ import * as assert from 'uvu/assert'
 import { Push, context } from 'zeromq'
 
 import { freePorts } from './helpers/ports.js'
+import { handshake, sleep, waitFor } from './helpers/wait.js'
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url))
 context.blocky = false
@@ -27,10 +28,9 @@ function switches(pid: number): number {
   return n
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
-
 test('an idle service (input connected, no frames) wakes up < 10 times a second', async () => {
   const push = new Push({ linger: 0 })
+  const inputConnected = handshake(push)
   await push.bind('tcp://127.0.0.1:*')
   const [data, image, rest] = (await freePorts(3)) as [number, number, number]
   let child: ChildProcess | undefined
@@ -42,20 +42,16 @@ test('an idle service (input connected, no frames) wakes up < 10 times a second'
       '--log_level', 'ERROR', '--auto_start',
     ], { cwd: ROOT, stdio: 'ignore' })
     const pid = child.pid as number
-    let up = false
-    for (let i = 0; i < 100 && !up; i++) {
-      await sleep(100)
-      try {
-        const res = await fetch(`http://127.0.0.1:${rest}/status`)
-        up = ((await res.json()) as { status?: string }).status === 'processing'
-      } catch { /* not listening yet */ }
-    }
-    assert.ok(up, 'the service came up and is processing')
-    // Let start-up work (module loading, first GC) settle, then count.
+    await waitFor('the service to come up and process', async () => {
+      const res = await fetch(`http://127.0.0.1:${rest}/status`)
+      return ((await res.json()) as { status?: string }).status === 'processing'
+    }, 10_000, 100)
+    await inputConnected
+    // Let start-up work (module loading, first GC) settle, then count: no event marks its end.
     await sleep(2000)
     const a = switches(pid)
     const seconds = 3
-    await sleep(seconds * 1000)
+    await sleep(seconds * 1000) // the measurement window
     const perSecond = (switches(pid) - a) / seconds
     assert.ok(perSecond < 10, `${perSecond.toFixed(1)} wake-ups per second while idle`)
   } finally {

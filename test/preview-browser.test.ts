@@ -19,6 +19,7 @@ import { FACILITY_BAND, FACILITY_HEIGHT } from '../src/sim/frame.js'
 import { startCamera, type Camera } from './helpers/preview-camera.js'
 import { browserChoice, launchChromium } from './helpers/preview-browser.js'
 import { freePorts } from './helpers/ports.js'
+import { sleep, waitFor } from './helpers/wait.js'
 
 const PREFIX = 'TEST-CAM'
 const N = `${PREFIX}:FPICTURE`
@@ -50,21 +51,9 @@ interface Ctx {
 
 const test = suite<Ctx>('preview-browser')
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
-
-async function until<T>(
-  what: string,
-  fn: () => Promise<T | undefined> | T | undefined,
-  ms = 60_000,
-): Promise<T> {
-  const end = Date.now() + ms
-  for (;;) {
-    const v = await fn()
-    if (v !== undefined && v !== false) return v
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
-    await sleep(100)
-  }
-}
+/** The shared waitFor with this suite's patience: a real browser on a shared machine. */
+const until = <T>(what: string, check: () => T | Promise<T>, ms = 60_000) =>
+  waitFor(what, check, ms, 100)
 
 async function api(ctx: Ctx, path: string, body?: unknown): Promise<Record<string, unknown>> {
   const res = await fetch(
@@ -174,7 +163,7 @@ test.after(async (ctx) => {
   if (ctx.service && ctx.service.exitCode === null) {
     const exited = new Promise((r) => ctx.service.once('exit', r))
     ctx.service.kill('SIGTERM')
-    await Promise.race([exited, sleep(5000)])
+    await Promise.race([exited, sleep(5000)]) // a bound on the wait for the exit
     if (ctx.service.exitCode === null) ctx.service.kill('SIGKILL')
   }
   await ctx.camera?.stop()
@@ -331,11 +320,40 @@ test('without WebSockets (blocked by a proxy) the page polls GET /preview/frame'
   await page.close()
 })
 
-test('screenshot', async ({ page }) => {
-  // Let the trend collect a few shots for the picture.
-  await sleep(1500)
+test('screenshot: the page as a PNG of the viewport, not blank', async (ctx) => {
+  const { page } = ctx
+  // Let the trend collect a few more shots for the picture.
+  const shown = await page.evaluate(() => window.__psenPreview.framesShown)
+  await page.waitForFunction((n) => window.__psenPreview.framesShown >= n + 5, shown, {
+    timeout: 60_000,
+  })
   await mkdir('test-artifacts', { recursive: true })
-  await page.screenshot({ path: 'test-artifacts/preview.png' })
+  const png = await page.screenshot({ path: 'test-artifacts/preview.png' })
+  // Decode it in a fresh page (the browser is the PNG decoder at hand): the viewport's size,
+  // and a picture, not a blank page: many distinct colours.
+  const viewer = await ctx.browser.newPage()
+  try {
+    const seen = await viewer.evaluate(async (b64) => {
+      const img = new Image()
+      img.src = `data:image/png;base64,${b64}`
+      await img.decode()
+      const canvas = document.createElement('canvas')
+      canvas.width = img.naturalWidth
+      canvas.height = img.naturalHeight
+      const g = canvas.getContext('2d')!
+      g.drawImage(img, 0, 0)
+      const px = g.getImageData(0, 0, canvas.width, canvas.height).data
+      const colours = new Set<number>()
+      for (let i = 0; i < px.length; i += 4) {
+        colours.add((px[i]! << 16) | (px[i + 1]! << 8) | px[i + 2]!)
+      }
+      return { width: img.naturalWidth, height: img.naturalHeight, colours: colours.size }
+    }, png.toString('base64'))
+    assert.equal([seen.width, seen.height], [1600, 1000], 'the viewport size')
+    assert.ok(seen.colours > 100, `${seen.colours} distinct colours`)
+  } finally {
+    await viewer.close()
+  }
   if (process.env.UPDATE_DOCS === '1') {
     await mkdir('docs', { recursive: true })
     await copyFile('test-artifacts/preview.png', 'docs/preview.png')
@@ -351,6 +369,7 @@ test('with nobody reading the data stream, the page says so plainly', async (ctx
     const n = document.getElementById('svc-notice')
     return n !== null && !n.hidden && /no consumer on the data port/.test(n.textContent ?? '')
   }, null, { timeout: 30_000 })
+  // biome-ignore lint/performance/useDomNodeTextContent: a Playwright locator, not a DOM node
   assert.match(await notice.innerText(), /data messages are dropped until one connects/)
 })
 

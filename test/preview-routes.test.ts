@@ -16,6 +16,7 @@ import {
 } from '../src/preview/feed.js'
 import { startCamera, type Camera } from './helpers/preview-camera.js'
 import { startHarness, type Harness } from './helpers/preview-harness.js'
+import { sleep, waitFor } from './helpers/wait.js'
 
 const channel: PreviewChannel = {
   name: 'CAM:FPICTURE',
@@ -62,8 +63,8 @@ feedSuite('subscribers get only the newest of several offers, once', async () =>
   })
   assert.is(got.length, 1)
   assert.is(got[0]!.pulseId, 10n)
-  // Nothing new offered: the next ticks publish nothing.
-  await new Promise((r) => setTimeout(r, 100))
+  // Nothing new offered: the next ticks publish nothing (a quiet period, on purpose).
+  await sleep(100)
   assert.is(got.length, 1)
   assert.is(feed.published, 1)
   clearTimeout(keepAlive)
@@ -151,7 +152,7 @@ http(
   'GET /preview/frame returns the newest frame as received, metadata in headers',
   async (ctx) => {
     const { harness, camera, kernel } = ctx
-    while (harness.received() < 3) await new Promise((r) => setTimeout(r, 20))
+    await waitFor('3 frames received', () => harness.received() >= 3, 10_000, 20)
     const res = await fetch(`${harness.url}/preview/frame`)
     assert.is(res.status, 200)
     assert.is(res.headers.get('x-type'), 'uint16')

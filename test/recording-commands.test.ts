@@ -84,7 +84,9 @@ test('record keeps every message as received; replay sends it back byte for byte
   reader.close()
   assert.is(recorded.length, 40)
   const ids = recorded.map((p) => decoder.decode(p).pulseId)
-  ids.forEach((id, i) => i > 0 && assert.is(id, (ids[i - 1] as bigint) + 1n))
+  ids.forEach((id, i) => {
+    if (i > 0) assert.is(id, (ids[i - 1] as bigint) + 1n)
+  })
   assert.ok(decoder.decode(recorded[0] as Buffer[]).channels.some((c) => c.name === sent.image))
 
   // Replay (unpaced: as fast as this reader takes them) into a plain bsread receiver.
@@ -97,7 +99,9 @@ test('record keeps every message as received; replay sends it back byte for byte
   got.forEach((parts, i) => {
     const want = recorded[i] as Buffer[]
     assert.is(parts.length, want.length)
-    parts.forEach((p, k) => assert.ok(p.equals(want[k] as Buffer), `message ${i} part ${k}`))
+    parts.forEach((p, k) => {
+      assert.ok(p.equals(want[k] as Buffer), `message ${i} part ${k}`)
+    })
   })
   assert.match(replay.lines.join('\n'), /40 messages sent, 0 dropped/)
 })

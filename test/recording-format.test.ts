@@ -34,7 +34,9 @@ function messages(n: number, seed = 1): Buffer[][] {
 async function write(path: string, msgs: Buffer[][]): Promise<number[]> {
   const w = await RecordingWriter.create(path, INFO)
   const times = msgs.map((_, i) => 1.8e12 + i * 10.25)
-  msgs.forEach((m, i) => assert.ok(w.append(m, times[i] as number)))
+  msgs.forEach((m, i) => {
+    assert.ok(w.append(m, times[i] as number))
+  })
   await w.close()
   assert.is(w.stats.written, msgs.length)
   assert.is(w.stats.dropped, 0)
@@ -60,7 +62,9 @@ test('messages come back byte for byte, with their receive times and the info re
     assert.ok(m, `message ${i}`)
     assert.is(m.receivedAt, times[i])
     assert.is(m.parts.length, (msgs[i] as Buffer[]).length)
-    m.parts.forEach((p, k) => assert.ok(p.equals((msgs[i] as Buffer[])[k] as Buffer)))
+    m.parts.forEach((p, k) => {
+      assert.ok(p.equals((msgs[i] as Buffer[])[k] as Buffer))
+    })
   }
   assert.is(reader.next(), undefined)
   assert.is(reader.damage, undefined)
@@ -87,10 +91,13 @@ test('a file cut anywhere keeps every complete message and reports the torn tail
   for (let size = starts[0] as number; size < end; size += 7) {
     writeFileSync(cut, whole.subarray(0, size))
     const { reader: r, got } = readAll(cut)
-    const complete = starts.filter((s, i) => (starts[i + 1] ?? end) <= size).length
+    const complete = starts.filter((_s, i) => (starts[i + 1] ?? end) <= size).length
     assert.is(got.length, complete, `cut at ${size}`)
-    got.forEach((parts, i) =>
-      parts.forEach((p, k) => assert.ok(p.equals(msgs[i]?.[k] as Buffer))))
+    got.forEach((parts, i) => {
+      parts.forEach((p, k) => {
+        assert.ok(p.equals(msgs[i]?.[k] as Buffer))
+      })
+    })
     const atBoundary = size === starts[complete]
     if (atBoundary) assert.is(r.damage, undefined, `cut at ${size}`)
     else {

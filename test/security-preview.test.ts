@@ -13,6 +13,7 @@ import { PreviewFeed, encodePreviewMessage, type PreviewChannel } from '../src/p
 import { PREVIEW_MAX_PAYLOAD, previewRoutes, previewWebSocket } from '../src/preview/routes.js'
 import { startSimulator } from '../src/sim/simulator.js'
 import { api, startCli, waitFor } from './helpers/service.js'
+import { sleep } from './helpers/wait.js'
 
 const channel: PreviewChannel = {
   name: 'CAM:FPICTURE', type: 'uint16', shape: [2048, 2048], encoding: 'little',
@@ -91,8 +92,10 @@ test('clients beyond the cap are refused with a reason', async () => {
     // A place is free again.
     const d = await waitFor('a free place', async () => {
       const ws = await open(s.url)
-      await new Promise((res) => setTimeout(res, 50))
-      return ws.readyState === WebSocket.OPEN ? ws : (ws.terminate(), false)
+      await sleep(50) // a quiet period: a refused client is closed right after it opened
+      if (ws.readyState === WebSocket.OPEN) return ws
+      ws.terminate()
+      return false
     }, 5000)
     d.close()
     b.close()
@@ -108,7 +111,7 @@ test('a client that does not answer pings is dropped; a live one stays', async (
     const live = await open(s.url)
     const r = await closed(dead)
     assert.is(r.code, 1006, 'terminated, no closing handshake')
-    await new Promise((res) => setTimeout(res, 300))
+    await sleep(300) // a quiet period of 3 heartbeats: the live client must stay
     assert.is(live.readyState, WebSocket.OPEN)
     live.close()
   } finally {
@@ -183,7 +186,7 @@ test('after POST /stop the preview has no frame to show', async () => {
     const ws = await open(`ws://127.0.0.1:${cli.restPort}/preview/ws`)
     let got = 0
     ws.on('message', () => { got++ })
-    await new Promise((res) => setTimeout(res, 300))
+    await sleep(300) // a quiet period: nothing may arrive while stopped
     assert.is(got, 0)
     ws.close()
     assert.is((await api(cli.base, 'POST', '/start')).body.state, 'ok')

@@ -9,7 +9,7 @@ import { BsreadSender } from '../src/bsread/sender.js'
 import type { ChannelInfo } from '../src/bsread/types.js'
 import { PsenProcessingClient } from '../src/client/client.js'
 import { freePort } from './helpers/ports.js'
-import { StreamReader, sleep, startCli, waitFor, type CliProcess } from './helpers/service.js'
+import { StreamReader, startCli, waitFor, type CliProcess } from './helpers/service.js'
 
 const PREFIX = 'JUST_TESTING'
 const N_IMAGES = 5
@@ -22,8 +22,16 @@ const ONES = new Uint16Array(1024 * 1024).fill(1)
 interface Ctx { port: number; cli: CliProcess; client: PsenProcessingClient }
 const test = suite<Ctx>('service-compat')
 
-/** Like the old test's sender process: binds, sends n frames with pulse ids from 0, closes. */
-async function sendImages(port: number, n = N_IMAGES): Promise<void> {
+/**
+ * Like the old test's sender process: binds, sends n frames with pulse ids from 0, closes
+ * once the service has received them all (the socket's linger is 0: queued frames would go).
+ */
+async function sendImages(
+  port: number, client: PsenProcessingClient, n = N_IMAGES,
+): Promise<void> {
+  const received = async (): Promise<number> =>
+    ((await client.get_statistics()).n_received_images as number | undefined) ?? 0
+  const before = await received()
   const sender = await BsreadSender.bind({
     address: `tcp://127.0.0.1:${port}`, sendTimeoutMs: 20_000,
   })
@@ -36,7 +44,7 @@ async function sendImages(port: number, n = N_IMAGES): Promise<void> {
       }))
       assert.ok(ok, 'frame taken')
     }
-    await sleep(200) // let zeromq hand the frames over before the socket closes (linger 0)
+    await waitFor(`the service to receive ${n} frames`, async () => await received() >= before + n)
   } finally {
     sender.close()
   }
@@ -53,7 +61,7 @@ test.after.each(async (ctx) => {
 })
 
 test('classic interaction', async ({ cli, client, port }) => {
-  const sending = sendImages(port) // waits for the service to connect, as the old sender did
+  const sending = sendImages(port, client) // waits for the service to connect, as the old sender did
   assert.is(await client.get_status(), 'stopped')
   assert.equal(await client.get_roi_signal(), [])
   assert.equal(await client.get_roi_background(), [])
@@ -93,11 +101,11 @@ test('change the ROI while running; the sender restarts on the same port', async
   await client.set_roi_signal([0, 1024, 0, 1024])
   await client.set_roi_background([0, 100, 0, 100])
   await client.start()
-  await sendImages(port)
+  await sendImages(port, client)
   const data = new StreamReader(`tcp://localhost:${cli.dataPort}`)
   const first = await data.take(N_IMAGES)
   await client.set_roi_signal([100, 200, 100, 200])
-  await sendImages(port)
+  await sendImages(port, client)
   const second = await data.take(N_IMAGES)
   await data.close()
   await client.stop()
@@ -117,7 +125,7 @@ test('no ROI: no profile channels', async ({ cli, client, port }) => {
   await client.set_roi_background(null)
   await client.start()
   const data = new StreamReader(`tcp://localhost:${cli.dataPort}`)
-  await sendImages(port)
+  await sendImages(port, client)
   const got = await data.take(N_IMAGES)
   await data.close()
   await client.stop()

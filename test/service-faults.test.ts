@@ -19,7 +19,7 @@ import type { EdgeInput, EdgeOutputs } from '../src/processing/pipeline.js'
 import { PsenService } from '../src/processing/service.js'
 import { StateStore } from '../src/state/store.js'
 import { freePorts } from './helpers/ports.js'
-import { StreamReader, sleep, waitFor } from './helpers/service.js'
+import { StreamReader, waitFor } from './helpers/service.js'
 
 /** The real edge stage, failing with a plain Error on pulse ids divisible by 5. */
 class FailingStage extends FinderStage {
@@ -53,7 +53,7 @@ test('a throwing frame is counted, logged and answered; the loop goes on', async
   try {
     await service.setRoi('roi_signal', [0, 4, 0, 2])
     await service.start()
-    await sleep(100)
+    await data.connected
     for (let pid = 1n; pid <= 12n; pid++) {
       assert.ok(await sender.send(enc.encode({ pulseId: pid, globalTimestamp: { sec: 1, ns: 0 },
         channels: [{ info: img, value: new Uint8Array(8).fill(1) }] })))

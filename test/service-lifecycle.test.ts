@@ -4,7 +4,7 @@
 import { readdirSync } from 'node:fs'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { decodeValue } from '../src/bsread/decoder.js'
+import { decodeValue, type BsreadMessage } from '../src/bsread/decoder.js'
 import { BsreadEncoder, preEncoded } from '../src/bsread/encoder.js'
 import { BsreadSender } from '../src/bsread/sender.js'
 import type { ChannelInfo } from '../src/bsread/types.js'
@@ -46,13 +46,10 @@ test('20 start/stop cycles while frames stream in, without leaking descriptors',
     // A few come and go with HTTP keep-alive connections and libzmq's I/O threads, so allow 8;
     // on a loaded machine those transient ones take a moment to close (seen: +12 after 300 ms
     // in a CI run, +2..+8 after 60 cycles otherwise), so the count may settle for up to 3 s.
-    await sleep(300)
-    let after = openFds(pid)
-    const settle = Date.now() + 3000
-    while (after > before + 8 && Date.now() < settle) {
-      await sleep(100)
-      after = openFds(pid)
-    }
+    const after = await waitFor('descriptors to settle', () => {
+      const n = openFds(pid)
+      return n <= before + 8 && n
+    }, 3000, 100).catch(() => openFds(pid))
     assert.ok(after <= before + 8, `descriptors: ${before} before, ${after} after 20 cycles`)
     assert.is(await client.get_status(), 'stopped')
   } finally {
@@ -85,7 +82,7 @@ test('no consumers: processing goes on, 100 messages wait, the rest are dropped'
     assert.equal(imgs.map((m) => m.pulseId), got.map((m) => m.pulseId))
     const after = await stats(client)
     assert.is(after.last_sent_pulse_id, Number(got[99]!.pulseId))
-    await sleep(300)
+    await sleep(300) // a quiet period: nothing more may arrive
     assert.is(data.messages.length, 0, 'no more than the queue held')
     await data.close()
     await image.close()
@@ -106,7 +103,7 @@ test('bad frames are counted per cause and still get processing_parameters', asy
     const client = new PsenProcessingClient(cli.base)
     await client.set_roi_signal([0, 8, 0, 4])
     await client.set_roi_background([4, 4, 2, 2])
-    await sleep(200)
+    await data.connected
     let pid = 1n
     const put = async (channels: Array<{ info: ChannelInfo; value: unknown }>): Promise<void> => {
       const parts = enc.encode({ pulseId: pid++, globalTimestamp: { sec: 1, ns: 2 },
@@ -149,7 +146,7 @@ test('bad frames are counted per cause and still get processing_parameters', asy
     assert.is(s.n_malformed, 2)
     assert.is(s.n_processed_images, 6)
     const le = s.last_error as { message: string; time: string; cause: string }
-    assert.ok(le && le.time && le.cause, 'last error with time and cause')
+    assert.ok(le?.time && le.cause, 'last error with time and cause')
     const status = await fetch(`${cli.base}/status`)
       .then((r) => r.json()) as Record<string, unknown>
     assert.ok(status.last_error, '/status shows the last error')
@@ -174,7 +171,7 @@ test('the upstream restarts on the same port: processing resumes without a REST 
     name: 'UP:FPICTURE', type: 'uint8', shape: [4, 4], encoding: 'little', compression: 'none',
   }
   try {
-    await sleep(200)
+    await data.connected
     const put = async (pulseId: bigint): Promise<void> => {
       assert.ok(await sender.send(enc.encode({ pulseId, globalTimestamp: { sec: 1, ns: 0 },
         channels: [{ info: img, value: new Uint8Array(16) }] })))
@@ -182,8 +179,9 @@ test('the upstream restarts on the same port: processing resumes without a REST 
     await put(1n)
     await data.take(1)
     sender.close()
-    await sleep(300)
-    sender = await BsreadSender.bind({ address: endpoint, sendTimeoutMs: 5000 })
+    // zeromq frees the port in its I/O thread, shortly after close.
+    sender = await waitFor('the port to be free again',
+      () => BsreadSender.bind({ address: endpoint, sendTimeoutMs: 5000 }), 5000, 20)
     await put(2n)
     const [m] = await data.take(1)
     assert.is(m!.pulseId, 2n)
@@ -211,13 +209,18 @@ test('hundreds of concurrent ROI/parameter updates while streaming: nothing torn
       if (i % 10 === 0) jobs.push(client.set_roi_background(i % 20 === 0 ? null : [0, 128, 0, 64]))
     }
     await Promise.all(jobs)
-    await sleep(200)
+    // Wait until the settings in force after the last request reach the data stream.
+    const params = (m: BsreadMessage) => JSON.parse(decodeValue(
+      m.value(`${sim.prefix}:FPICTURE.processing_parameters`)!) as string) as
+      { roi_signal: number[]; roi_background: number[]; step_length: number }
+    const finalRoi = (await client.get_roi_signal()).join()
+    const finalStep = (await client.get_parameters()).step_length
+    await waitFor('a frame with the final settings', () => data.messages.some((m) =>
+      params(m).roi_signal.join() === finalRoi && params(m).step_length === finalStep))
     const frames = data.messages.splice(0)
     assert.ok(frames.length > 0, 'frames arrived during the updates')
     for (const m of frames) {
-      const text = decodeValue(m.value(`${sim.prefix}:FPICTURE.processing_parameters`)!) as string
-      const p = JSON.parse(text) as
-        { roi_signal: number[]; roi_background: number[]; step_length: number }
+      const p = params(m)
       if (p.roi_signal.length > 0) {
         const [ox, sx, oy, sy] = p.roi_signal as [number, number, number, number]
         // Some request i sent exactly this ROI.
@@ -238,7 +241,7 @@ test('hundreds of concurrent ROI/parameter updates while streaming: nothing torn
     const lastParams = history.find((h) => h.endpoint === 'POST /parameters')
     assert.equal(await client.get_roi_signal(), lastRoi?.new)
     assert.is((await client.get_parameters()).step_length,
-      (lastParams?.new as { step_length: number }).step_length)
+      (lastParams?.new as { step_length: number } | undefined)?.step_length)
   } finally {
     await data.close()
     assert.is(await cli.stop(), 0)

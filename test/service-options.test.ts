@@ -10,7 +10,7 @@ import { BsreadEncoder } from '../src/bsread/encoder.js'
 import { BsreadSender } from '../src/bsread/sender.js'
 import type { ChannelInfo } from '../src/bsread/types.js'
 import { PsenProcessingClient } from '../src/client/client.js'
-import { StreamReader, sleep, startCli, waitFor } from './helpers/service.js'
+import { StreamReader, startCli, waitFor } from './helpers/service.js'
 
 const IMG: ChannelInfo = {
   name: 'OPT:FPICTURE', type: 'int16', shape: [8, 4], encoding: 'big', compression: 'none',
@@ -31,9 +31,8 @@ test('SUB input, short channel names, big-endian signed pixels', async () => {
     await waitFor('frames through SUB', async () => {
       await pub.send(enc.encode({ pulseId: pid++, globalTimestamp: { sec: 5, ns: 6 },
         channels: [{ info: IMG, value: pixels }] }))
-      await sleep(50)
       return data.messages.length > 0
-    })
+    }, 10_000, 50)
     const m = data.messages[0]!
     assert.is(m.value('OPT:FPICTURE.roi_signal_x_profile'), undefined, 'no full names')
     const prof = m.value('OPT.roi_signal_x_profile')

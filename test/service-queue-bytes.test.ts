@@ -67,7 +67,7 @@ test('--image_queue_mb: no image consumer holds at most that many MiB of images'
     await client.stop()
     const image = new StreamReader(`tcp://127.0.0.1:${cli.imagePort}`)
     await waitFor('the queued images', () => image.messages.length > 0)
-    await sleep(500)
+    await sleep(500) // a quiet period: the rest of the queue arrives, and nothing after it
     let bytes = 0
     for (const m of image.messages) for (const p of m.parts) bytes += p.length
     const n = image.messages.length

@@ -10,6 +10,7 @@ import { parseEdge, runSimulate } from '../src/cli/simulate.js'
 import { Codec } from '../src/kernel/codec.js'
 import { Kernel } from '../src/kernel/kernel.js'
 import { freePort } from './helpers/ports.js'
+import { waitFor } from './helpers/wait.js'
 
 const test = suite('simulate command')
 const codec = new Codec(await Kernel.load())
@@ -96,15 +97,10 @@ test('streams on the given port until stopped, then frees it', async () => {
   // The port is free again (zeromq releases it in its I/O thread, shortly after close).
   const again = new zmq.Push({ linger: 0 })
   try {
-    for (let i = 0; ; i++) {
-      try {
-        await again.bind(`tcp://127.0.0.1:${port}`)
-        break
-      } catch (err) {
-        if (i >= 100) throw err
-        await new Promise((res) => setTimeout(res, 20))
-      }
-    }
+    await waitFor('the port to be free again', async () => {
+      await again.bind(`tcp://127.0.0.1:${port}`)
+      return true
+    }, 2000, 20)
   } finally {
     again.close()
   }

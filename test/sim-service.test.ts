@@ -14,6 +14,7 @@ import { Codec } from '../src/kernel/codec.js'
 import { Kernel } from '../src/kernel/kernel.js'
 import { startSimulator, type Simulator } from '../src/sim/simulator.js'
 import { freePorts } from './helpers/ports.js'
+import { waitFor } from './helpers/wait.js'
 
 const test = suite('simulator → service')
 const bin = fileURLToPath(new URL('../bin/psen-processing.js', import.meta.url))
@@ -34,12 +35,12 @@ test('the service finds the simulated edge where the simulator put it', async ()
     svc.stdout?.on('data', (d: Buffer) => { out = (out + d.toString()).slice(-20_000) })
     svc.stderr?.on('data', (d: Buffer) => { out = (out + d.toString()).slice(-20_000) })
     const base = `http://127.0.0.1:${r}`
-    for (let k = 0; ; k++) {
-      const up = await fetch(`${base}/health`).then((x) => x.ok, () => false)
-      if (up) break
-      assert.ok(k < 600 && svc.exitCode === null, `service did not come up\n${out}`)
-      await new Promise((res) => setTimeout(res, 100))
-    }
+    const proc = svc
+    const state = await waitFor('the service to come up', async () => {
+      if (proc.exitCode !== null) return 'exited'
+      return (await fetch(`${base}/health`)).ok && 'up'
+    }, 60_000, 100).catch(() => 'not up in time')
+    assert.is(state, 'up', `service did not come up\n${out}`)
     const post = async (path: string, body: unknown) => {
       const res = await fetch(base + path, { method: 'POST', body: JSON.stringify(body),
         headers: { 'content-type': 'application/json' } })

@@ -8,6 +8,7 @@ import { Kernel } from '../src/kernel/kernel.js'
 import {
   SIM_DTYPES, SimulatorConfigError, startSimulator, type Simulator, type SimulatorOptions,
 } from '../src/sim/simulator.js'
+import { sleep } from './helpers/wait.js'
 
 const test = suite('simulator')
 const codec = new Codec(await Kernel.load())
@@ -218,7 +219,7 @@ test('a given start pulse id and a PUB socket work; close is idempotent', async 
     await sim.close()
   }
   const after = sim.stats.sent
-  await new Promise((res) => setTimeout(res, 50))
+  await sleep(50) // a quiet period: nothing may be sent in it
   assert.is(sim.stats.sent, after, 'nothing sent after close')
 })
 

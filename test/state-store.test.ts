@@ -207,8 +207,7 @@ async function killMidBurst(path: string, acks: number): Promise<{ first: number
   child.stdout.setEncoding('utf8')
   child.stdout.on('data', (chunk: string) => {
     out += chunk
-    let nl: number
-    while ((nl = out.indexOf('\n')) >= 0) {
+    for (let nl = out.indexOf('\n'); nl >= 0; nl = out.indexOf('\n')) {
       const line = out.slice(0, nl)
       out = out.slice(nl + 1)
       if (line.startsWith('warning')) warnings.push(line)

@@ -11,7 +11,7 @@ import { cors } from 'hono/cors'
 import type { Logger } from '../log.js'
 import type { Metrics } from '../metrics.js'
 import {
-  ControlError, type ProcessingStatus, type Requester, type RoiKind, type ServiceControl,
+  ControlError, type Requester, type ServiceControl,
 } from '../processing/control.js'
 import { RoiError } from '../processing/roi.js'
 import { StateWriteError } from '../state/store.js'

@@ -75,7 +75,7 @@ export function brief(value: unknown, max = BRIEF_CHARS): string {
     let first = true
     // for..in stops early; Object.keys would list a million keys first.
     for (const key in v) {
-      if (!Object.prototype.hasOwnProperty.call(v, key)) continue
+      if (!Object.hasOwn(v, key)) continue
       if ((!first && !emit(', ')) || !emit(`${JSON.stringify(key.slice(0, max + 1))}: `) ||
         !write((v as Record<string, unknown>)[key], depth + 1)) return false
       first = false

@@ -53,7 +53,7 @@ export const ELEMENT_SIZE: Readonly<Record<ChannelType, number>> = {
 }
 
 export function isChannelType(v: unknown): v is ChannelType {
-  return typeof v === 'string' && Object.prototype.hasOwnProperty.call(ELEMENT_SIZE, v)
+  return typeof v === 'string' && Object.hasOwn(ELEMENT_SIZE, v)
 }
 
 /** Number of elements a shape describes (1 for a scalar: no shape or `[]`). */

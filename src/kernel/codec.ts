@@ -105,7 +105,7 @@ export class Codec {
     const blocks = this.#blocks
     const spans = blocks.index(src, expectedBytes, elemSize)
       ? merged.map(([y0, y1]) => blocks.span(y0 * width, y1 * width)) : undefined
-    if (spans !== undefined && spans.every((s) => s !== undefined)) {
+    if (spans?.every((s) => s !== undefined)) {
       let dst = region.ensure(expectedBytes)
       for (let i = 0; i < merged.length; i++) {
         dst = this.decompressSpanInto(region, src, elemSize, width, height, spans[i]!, [merged[i]!])

@@ -21,7 +21,7 @@ export const DTYPE_SIZE: Readonly<Record<DTypeName, number>> = {
 }
 
 export function isDTypeName(name: string): name is DTypeName {
-  return Object.prototype.hasOwnProperty.call(DType, name)
+  return Object.hasOwn(DType, name)
 }
 
 /** How a column sum of this pixel type is accumulated: exact u64, exact i64, or f64. */

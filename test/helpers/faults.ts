@@ -48,7 +48,6 @@ function dataHeader(channels: object[]): Buffer {
  */
 export class FaultFactory {
   readonly image: ChannelInfo
-  readonly #codec: Codec
   readonly #enc: BsreadEncoder
   readonly #frames: Array<{ value: Buffer; pixels: Uint8Array }> = []
   readonly #bomb: Buffer
@@ -56,7 +55,6 @@ export class FaultFactory {
 
   constructor(codec: Codec, readonly prefix: string, readonly width: number,
     readonly height: number, variants = 8, opts: { bombBytes?: number } = {}) {
-    this.#codec = codec
     this.#enc = new BsreadEncoder({ codec })
     this.image = {
       name: `${prefix}:FPICTURE`, type: 'uint16', shape: [width, height],

@@ -11,6 +11,7 @@ import type { ChannelInfo, Compression } from '../../src/bsread/types.js'
 import { Codec } from '../../src/kernel/codec.js'
 import { Kernel } from '../../src/kernel/kernel.js'
 import { generateFrame } from '../../src/sim/frame.js'
+import { sleep } from './wait.js'
 
 export interface CameraOptions {
   prefix: string
@@ -76,7 +77,7 @@ export async function startCamera(opts: CameraOptions): Promise<Camera> {
       if (await sender.send(parts)) sent++
       pulse++
       const wait = period - (performance.now() - t0)
-      if (wait > 0) await new Promise((r) => setTimeout(r, wait))
+      if (wait > 0) await sleep(wait) // pacing: the frame rate
     }
   })()
   return {

@@ -15,33 +15,12 @@ import { PsenProcessingClient } from '../../src/client/client.js'
 import { Codec } from '../../src/kernel/codec.js'
 import { Kernel } from '../../src/kernel/kernel.js'
 import { freePorts } from './ports.js'
+import { handshake, waitFor } from './wait.js'
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 export const BIN = fileURLToPath(new URL('../../bin/psen-processing.js', import.meta.url))
 
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms))
-}
-
-/** Polls `check` until it returns a value other than undefined/false, or throws after `ms`. */
-export async function waitFor<T>(
-  what: string, check: () => T | Promise<T>, ms = 10_000,
-): Promise<Exclude<T, false | undefined>> {
-  const end = Date.now() + ms
-  let last: unknown
-  for (;;) {
-    try {
-      const v = await check()
-      if (v !== undefined && v !== false) return v as Exclude<T, false | undefined>
-    } catch (err) {
-      last = err
-    }
-    if (Date.now() > end) {
-      throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`)
-    }
-    await sleep(25)
-  }
-}
+export { handshake, sleep, waitFor } from './wait.js'
 
 export interface CliProcess {
   child: ChildProcess
@@ -118,12 +97,15 @@ export async function startCli(input: string, prefix: string, extra: string[] = 
 /** A PULL reader of a bsread stream that keeps every decoded message. */
 export class StreamReader {
   readonly messages: BsreadMessage[] = []
+  /** Resolves once the reader's connection is up (ZMTP handshake done): await before sending. */
+  readonly connected: Promise<void>
   readonly #socket: zmq.Pull
   readonly #decoder = new BsreadDecoder()
   #loop: Promise<void>
 
   constructor(address: string) {
     this.#socket = new zmq.Pull({ linger: 0, receiveHighWaterMark: 10_000 })
+    this.connected = handshake(this.#socket)
     this.#socket.connect(address)
     this.#loop = this.#run()
   }
@@ -191,7 +173,7 @@ export async function startStreamHarness(prefix: string, extra: string[] = []):
     data: new StreamReader(`tcp://127.0.0.1:${cli.dataPort}`),
     image: new StreamReader(`tcp://127.0.0.1:${cli.imagePort}`),
   }
-  await sleep(200) // let the readers' connections complete
+  await Promise.all([h.data.connected, h.image.connected])
   return h
 }
 
