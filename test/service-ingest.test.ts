@@ -41,88 +41,119 @@ class Recorder implements FrameObserver {
   }
 }
 
-test('frames run in the worker; state, statistics, metrics and images reach this thread',
-  async () => {
-    const sender = await BsreadSender.bind({ address: 'tcp://127.0.0.1:*', sendTimeoutMs: 5000 })
-    const [dataPort, imagePort] = (await freePorts(2)) as [number, number]
-    const config: ServiceConfig = {
-      ...DEFAULTS, inputStream: sender.endpoint, prefix: 'INGEST', dataPort, imagePort,
-      restPort: 0, streamInterface: '127.0.0.1', stateFile: undefined, apiToken: undefined,
-      previewRate: 50, logLevel: 'CRITICAL', autoStart: false,
-    }
-    const metrics = new Metrics({ defaultMetrics: false })
-    const observer = new Recorder()
-    const engine = await IngestWorker.start<ProcessingParameters>({
-      config, log: silentLogger(), metrics, observer, prettyLogs: false,
-    })
-    const data = new StreamReader(`tcp://127.0.0.1:${dataPort}`)
-    const image = new StreamReader(`tcp://127.0.0.1:${imagePort}`)
-    const enc = new BsreadEncoder()
-    const img: ChannelInfo = {
-      name: 'INGEST:FPICTURE', type: 'uint8', shape: [4, 2], encoding: 'little',
-      compression: 'none',
-    }
-    let pid = 0n
-    const send = async (n: number, withImage = true): Promise<void> => {
-      for (let i = 0; i < n; i++) {
-        pid++
-        const channels = withImage
-          ? [{ info: img, value: new Uint8Array(8).fill(Number(pid % 200n)) }]
-          : [{ info: { ...img, name: 'OTHER' }, value: new Uint8Array(8) }]
-        assert.ok(await sender.send(enc.encode({
-          pulseId: pid, globalTimestamp: { sec: 1, ns: 0 }, channels,
-        })))
-      }
-    }
-    try {
-      const snap = makeSnapshot(parameterModel, 1, [0, 4, 0, 2], [], parameterModel.defaults())
-      await engine.start(snap)
-      assert.is(engine.lastReceivedAt(), 0)
-      await send(10)
-      const got = await data.take(10)
-      assert.equal(got.map((m) => m.pulseId), Array.from({ length: 10 }, (_, i) => BigInt(i + 1)))
-      assert.is((await image.take(10)).length, 10, 'images forwarded by the worker')
-      await waitFor('the state tick', () => engine.lastReceivedAt() > 0)
-      await waitFor('the edge results', () => observer.results.length === 10)
-      assert.is(observer.images.length, 0, 'no image copied while none is wanted')
-
-      const s = await engine.statistics()
-      assert.is(s.n_processed_images, 10)
-      assert.is(s.last_received_pulse_id, 10n)
-      const text = await metrics.registry.metrics()
-      assert.match(text, /psen_frames_processed_total 10\b/, 'the worker\'s frame metrics')
-
-      // A new snapshot applies to the frames after it; the observer starts wanting images.
-      await engine.setSnapshot(
-        makeSnapshot(parameterModel, 2, [0, 4, 0, 1], [], parameterModel.defaults()))
-      observer.want = true
-      await send(5)
-      const after = await data.take(5)
-      const params = after.map((m) => JSON.parse(
-        Buffer.from(m.value('INGEST:FPICTURE.processing_parameters')!.bytes).toString()))
-      assert.equal(params.map((p) => p.roi_signal), Array(5).fill([0, 4, 0, 1]))
-      // The worker hears of the wish with the next state tick; images follow from then on.
-      await waitFor('an image for the observer', async () => {
-        await send(1)
-        await data.take(1)
-        return observer.images.length > 0
-      })
-      const last = observer.images.at(-1)!
-      assert.is(last.data.length, 8)
-      assert.is(last.data[0], Number(last.pulseId % 200n), 'the image bytes as received')
-
-      // A frame error reaches lastError() through the state tick.
-      await send(1, false)
-      await waitFor('the missing image as last error',
-        () => engine.lastError()?.cause === 'missing_image')
-      assert.is(await engine.stop(), Number(pid))
-      assert.is(observer.images.length, 0, 'the observer forgot its image at the stop')
-    } finally {
-      await data.close()
-      await image.close()
-      await engine.close()
-      sender.close()
-    }
+test('frames run in the worker; state, statistics, metrics and images reach this thread', async () => {
+  const sender = await BsreadSender.bind({ address: 'tcp://127.0.0.1:*', sendTimeoutMs: 5000 })
+  const [dataPort, imagePort] = (await freePorts(2)) as [number, number]
+  const config: ServiceConfig = {
+    ...DEFAULTS,
+    inputStream: sender.endpoint,
+    prefix: 'INGEST',
+    dataPort,
+    imagePort,
+    restPort: 0,
+    streamInterface: '127.0.0.1',
+    stateFile: undefined,
+    apiToken: undefined,
+    previewRate: 50,
+    logLevel: 'CRITICAL',
+    autoStart: false,
+  }
+  const metrics = new Metrics({ defaultMetrics: false })
+  const observer = new Recorder()
+  const engine = await IngestWorker.start<ProcessingParameters>({
+    config,
+    log: silentLogger(),
+    metrics,
+    observer,
+    prettyLogs: false,
   })
+  const data = new StreamReader(`tcp://127.0.0.1:${dataPort}`)
+  const image = new StreamReader(`tcp://127.0.0.1:${imagePort}`)
+  const enc = new BsreadEncoder()
+  const img: ChannelInfo = {
+    name: 'INGEST:FPICTURE',
+    type: 'uint8',
+    shape: [4, 2],
+    encoding: 'little',
+    compression: 'none',
+  }
+  let pid = 0n
+  const send = async (n: number, withImage = true): Promise<void> => {
+    for (let i = 0; i < n; i++) {
+      pid++
+      const channels = withImage
+        ? [{ info: img, value: new Uint8Array(8).fill(Number(pid % 200n)) }]
+        : [{ info: { ...img, name: 'OTHER' }, value: new Uint8Array(8) }]
+      assert.ok(
+        await sender.send(
+          enc.encode({
+            pulseId: pid,
+            globalTimestamp: { sec: 1, ns: 0 },
+            channels,
+          }),
+        ),
+      )
+    }
+  }
+  try {
+    const snap = makeSnapshot(parameterModel, 1, [0, 4, 0, 2], [], parameterModel.defaults())
+    await engine.start(snap)
+    assert.is(engine.lastReceivedAt(), 0)
+    await send(10)
+    const got = await data.take(10)
+    assert.equal(
+      got.map((m) => m.pulseId),
+      Array.from({ length: 10 }, (_, i) => BigInt(i + 1)),
+    )
+    assert.is((await image.take(10)).length, 10, 'images forwarded by the worker')
+    await waitFor('the state tick', () => engine.lastReceivedAt() > 0)
+    await waitFor('the edge results', () => observer.results.length === 10)
+    assert.is(observer.images.length, 0, 'no image copied while none is wanted')
+
+    const s = await engine.statistics()
+    assert.is(s.n_processed_images, 10)
+    assert.is(s.last_received_pulse_id, 10n)
+    const text = await metrics.registry.metrics()
+    assert.match(text, /psen_frames_processed_total 10\b/, "the worker's frame metrics")
+
+    // A new snapshot applies to the frames after it; the observer starts wanting images.
+    await engine.setSnapshot(
+      makeSnapshot(parameterModel, 2, [0, 4, 0, 1], [], parameterModel.defaults()),
+    )
+    observer.want = true
+    await send(5)
+    const after = await data.take(5)
+    const params = after.map((m) =>
+      JSON.parse(Buffer.from(m.value('INGEST:FPICTURE.processing_parameters')!.bytes).toString()),
+    )
+    assert.equal(
+      params.map((p) => p.roi_signal),
+      Array(5).fill([0, 4, 0, 1]),
+    )
+    // The worker hears of the wish with the next state tick; images follow from then on.
+    await waitFor('an image for the observer', async () => {
+      await send(1)
+      await data.take(1)
+      return observer.images.length > 0
+    })
+    const last = observer.images.at(-1)!
+    assert.is(last.data.length, 8)
+    assert.is(last.data[0], Number(last.pulseId % 200n), 'the image bytes as received')
+
+    // A frame error reaches lastError() through the state tick.
+    await send(1, false)
+    await waitFor(
+      'the missing image as last error',
+      () => engine.lastError()?.cause === 'missing_image',
+    )
+    assert.is(await engine.stop(), Number(pid))
+    assert.is(observer.images.length, 0, 'the observer forgot its image at the stop')
+  } finally {
+    await data.close()
+    await image.close()
+    await engine.close()
+    sender.close()
+  }
+})
 
 test.run()

@@ -14,7 +14,8 @@ import { Worker, type WorkerOptions } from 'node:worker_threads'
 export function startWorker(caller: string, name: string, options: WorkerOptions): Worker {
   if (!caller.endsWith('.ts')) return new Worker(new URL(`./${name}.js`, caller), options)
   const url = new URL(`./${name}.ts`, caller).href
-  const code = `import('tsx/esm/api')` +
+  const code =
+    `import('tsx/esm/api')` +
     `.then((m) => { m.register(); return import(${JSON.stringify(url)}) })`
   return new Worker(code, { ...options, eval: true })
 }

@@ -25,9 +25,7 @@ import { openInput } from './input.js'
 import { OutputQueue, type OutputQueueOptions } from './output-queue.js'
 import { FramePipeline, type EdgeStage } from './pipeline.js'
 import type { Snapshot } from './settings.js'
-import {
-  pythonTimestamp, RunStatistics, statisticsReport, type LastError,
-} from './statistics.js'
+import { pythonTimestamp, RunStatistics, statisticsReport, type LastError } from './statistics.js'
 
 export interface FrameLoopOptions<P extends object> {
   config: ServiceConfig
@@ -103,7 +101,11 @@ export class FrameLoop<P extends object> implements FrameEngine<P> {
       onProblem: (cause, message) => this.#problems.warn(cause, { cause }, message),
     })
     this.#frames = new FrameHandler<P>({
-      pipeline, dataQueue: data, imageQueue: image, metrics: opts.metrics, log: opts.log,
+      pipeline,
+      dataQueue: data,
+      imageQueue: image,
+      metrics: opts.metrics,
+      log: opts.log,
       problems: this.#problems,
       ...(opts.observer ? { observer: opts.observer } : {}),
       onError: (error) => {
@@ -113,14 +115,20 @@ export class FrameLoop<P extends object> implements FrameEngine<P> {
     opts.metrics.setSources({
       malformed: () => this.#malformedTotal,
       wasmMemoryBytes: () => opts.kernel.memoryBytes,
-      ...(opts.parallel ? {
-        decodeThreads: () => {
-          const p = opts.parallel!
-          return {
-            threads: p.threads, split: p.split, single: p.single, late: p.late, broken: !!p.broken,
+      ...(opts.parallel
+        ? {
+            decodeThreads: () => {
+              const p = opts.parallel!
+              return {
+                threads: p.threads,
+                split: p.split,
+                single: p.single,
+                late: p.late,
+                broken: !!p.broken,
+              }
+            },
           }
-        },
-      } : {}),
+        : {}),
     })
   }
 
@@ -130,19 +138,26 @@ export class FrameLoop<P extends object> implements FrameEngine<P> {
     const iface = config.streamInterface
     const common = { mode: config.outputMode, log }
     const data = await bindQueue(`tcp://${iface}:${config.dataPort}`, 'data', {
-      capacity: config.dataQueue, waitMs: config.dataSendTimeoutMs, ...common,
+      capacity: config.dataQueue,
+      waitMs: config.dataSendTimeoutMs,
+      ...common,
     })
     let image: OutputQueue
     try {
       image = await bindQueue(`tcp://${iface}:${config.imagePort}`, 'image', {
-        capacity: config.imageQueue, maxBytes: config.imageQueueMb * MiB, waitMs: 0, ...common,
+        capacity: config.imageQueue,
+        maxBytes: config.imageQueueMb * MiB,
+        waitMs: 0,
+        ...common,
       })
     } catch (err) {
       data.close()
       throw err
     }
-    log.info({ data: data.endpoint, image: image.endpoint, mode: config.outputMode },
-      'output streams bound')
+    log.info(
+      { data: data.endpoint, image: image.endpoint, mode: config.outputMode },
+      'output streams bound',
+    )
     return new FrameLoop(opts, data, image)
   }
 
@@ -157,8 +172,12 @@ export class FrameLoop<P extends object> implements FrameEngine<P> {
     if (this.#run) return
     const stats = new RunStatistics()
     const run: Run = {
-      stopping: false, receiver: undefined, stats, malformed: {},
-      done: Promise.resolve(), wake: undefined,
+      stopping: false,
+      receiver: undefined,
+      stats,
+      malformed: {},
+      done: Promise.resolve(),
+      wake: undefined,
     }
     // Connect first: a bad address is an error of this request, not of a background loop.
     run.receiver = this.#receiver(run)
@@ -269,8 +288,12 @@ export class FrameLoop<P extends object> implements FrameEngine<P> {
               await this.#frames.frame(msg, this.#snapshot as Snapshot<P>, run.stats, run.receiver)
             } catch (err) {
               // Whatever a frame throws stays with that frame.
-              this.#frames.error(run.stats, 'exception',
-                `pulse ${msg.pulseId}: ${(err as Error).message}`, err)
+              this.#frames.error(
+                run.stats,
+                'exception',
+                `pulse ${msg.pulseId}: ${(err as Error).message}`,
+                err,
+              )
             }
             this.#opts.onActivity?.()
             if (run.stopping) break
@@ -283,7 +306,8 @@ export class FrameLoop<P extends object> implements FrameEngine<P> {
         if (run.stopping) break
         this.#loopRestarts++
         this.#opts.metrics.loopRestarts.inc()
-        const message = `processing loop failed, restarting in ${RESTART_BACKOFF_MS} ms: ` +
+        const message =
+          `processing loop failed, restarting in ${RESTART_BACKOFF_MS} ms: ` +
           (err as Error).message
         this.#lastError = { message, time: pythonTimestamp(), cause: 'loop' }
         run.stats.lastError = this.#lastError
@@ -304,12 +328,15 @@ export class FrameLoop<P extends object> implements FrameEngine<P> {
 }
 
 async function bindQueue(
-  address: string, what: string, opts: Omit<OutputQueueOptions, 'name'>,
+  address: string,
+  what: string,
+  opts: Omit<OutputQueueOptions, 'name'>,
 ): Promise<OutputQueue> {
   try {
     return await OutputQueue.bind(address, { ...opts, name: what })
   } catch (err) {
     throw new ControlError(
-      `cannot bind the ${what} stream to ${address}: ${(err as Error).message}`)
+      `cannot bind the ${what} stream to ${address}: ${(err as Error).message}`,
+    )
   }
 }

@@ -15,7 +15,11 @@ import { ControlError } from './control.js'
 import type { FrameEngine, LoopEnded } from './frame-engine.js'
 import type { FrameObserver } from './frame-observer.js'
 import type {
-  IngestEvent, IngestInit, IngestRequest, IngestState, WantFrames,
+  IngestEvent,
+  IngestInit,
+  IngestRequest,
+  IngestState,
+  WantFrames,
 } from './ingest-protocol.js'
 import type { Snapshot } from './settings.js'
 import { pythonTimestamp, type LastError } from './statistics.js'
@@ -40,7 +44,7 @@ const CLOSE_WAIT_MS = 1200
 
 type Pending = { resolve(value: unknown): void; reject(err: Error): void }
 /** A request before its id is given (Omit over each member of the union). */
-type Request = IngestRequest extends infer R ? R extends unknown ? Omit<R, 'id'> : never : never
+type Request = IngestRequest extends infer R ? (R extends unknown ? Omit<R, 'id'> : never) : never
 
 /** A FrameEngine in the ingest worker thread. Create with `IngestWorker.start`. */
 export class IngestWorker<P extends object> implements FrameEngine<P> {
@@ -75,7 +79,8 @@ export class IngestWorker<P extends object> implements FrameEngine<P> {
    */
   static async start<P extends object>(opts: IngestWorkerOptions): Promise<IngestWorker<P>> {
     const init: IngestInit = {
-      config: opts.config, prettyLogs: opts.prettyLogs ?? process.stdout.isTTY === true,
+      config: opts.config,
+      prettyLogs: opts.prettyLogs ?? process.stdout.isTTY === true,
     }
     const worker = startWorker(import.meta.url, 'ingest-worker', { workerData: init })
     let onMessage!: (e: IngestEvent) => void
@@ -147,8 +152,12 @@ export class IngestWorker<P extends object> implements FrameEngine<P> {
     if (this.#gone !== undefined) return
     let timer: ReturnType<typeof setTimeout> | undefined
     await Promise.race([
-      this.#request({ op: 'abort' }).catch(() => undefined).then(() => this.#exited),
-      new Promise<void>((resolve) => { timer = setTimeout(resolve, ABORT_WAIT_MS) }),
+      this.#request({ op: 'abort' })
+        .catch(() => undefined)
+        .then(() => this.#exited),
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, ABORT_WAIT_MS)
+      }),
     ])
     clearTimeout(timer)
   }
@@ -166,7 +175,9 @@ export class IngestWorker<P extends object> implements FrameEngine<P> {
       let timer: ReturnType<typeof setTimeout> | undefined
       const late = await Promise.race([
         closed.then(() => exited).then(() => false),
-        new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(true), CLOSE_WAIT_MS) }),
+        new Promise<boolean>((resolve) => {
+          timer = setTimeout(() => resolve(true), CLOSE_WAIT_MS)
+        }),
       ])
       clearTimeout(timer)
       if (late) {
@@ -206,7 +217,9 @@ export class IngestWorker<P extends object> implements FrameEngine<P> {
         const p = this.#pending.get(e.id)
         this.#pending.delete(e.id)
         if (e.error) {
-          p?.reject(e.error.control ? new ControlError(e.error.message) : new Error(e.error.message))
+          p?.reject(
+            e.error.control ? new ControlError(e.error.message) : new Error(e.error.message),
+          )
         } else {
           p?.resolve(e.value)
         }
@@ -219,8 +232,11 @@ export class IngestWorker<P extends object> implements FrameEngine<P> {
         const r = e.results
         if (r) {
           for (let i = 0; i < r.pulseIds.length; i++) {
-            o.offerResult(BigInt.asUintN(64, r.pulseIds[i] as bigint), r.edges[i] as number,
-              r.amplitudes[i] as number)
+            o.offerResult(
+              BigInt.asUintN(64, r.pulseIds[i] as bigint),
+              r.edges[i] as number,
+              r.amplitudes[i] as number,
+            )
           }
         }
         const img = e.image
@@ -253,7 +269,8 @@ export class IngestWorker<P extends object> implements FrameEngine<P> {
     if (this.#closed) return
     this.#log.fatal(reason)
     this.#state = {
-      ...this.#state, lastError: { message: reason, time: pythonTimestamp(), cause: 'loop' },
+      ...this.#state,
+      lastError: { message: reason, time: pythonTimestamp(), cause: 'loop' },
     }
     this.#ended?.(new Error(reason))
   }

@@ -52,15 +52,19 @@ export type IngestEvent =
   | { t: 'ready' }
   | { t: 'failed'; message: string; control: boolean }
   | {
-    t: 'reply'; id: number; state: IngestState; value?: unknown
-    error?: { message: string; control: boolean }
-  }
+      t: 'reply'
+      id: number
+      state: IngestState
+      value?: unknown
+      error?: { message: string; control: boolean }
+    }
   /** At most every TICK_MS while frames arrive: state, edge results, maybe an image. */
   | {
-    t: 'tick'; state: IngestState
-    results?: { pulseIds: BigInt64Array; edges: Float64Array; amplitudes: Float64Array }
-    image?: PreviewImage
-  }
+      t: 'tick'
+      state: IngestState
+      results?: { pulseIds: BigInt64Array; edges: Float64Array; amplitudes: Float64Array }
+      image?: PreviewImage
+    }
   /** The receive loop ended by itself (its supervisor failed). */
   | { t: 'ended'; message: string }
 

@@ -20,8 +20,13 @@ import { FAULT_ENV, FaultInjection } from './faults.js'
 import { FrameLoop } from './frame-loop.js'
 import type { FrameObserver } from './frame-observer.js'
 import {
-  TICK_MS, type IngestEvent, type IngestInit, type IngestRequest, type IngestState,
-  type PreviewImage, type WantFrames,
+  TICK_MS,
+  type IngestEvent,
+  type IngestInit,
+  type IngestRequest,
+  type IngestState,
+  type PreviewImage,
+  type WantFrames,
 } from './ingest-protocol.js'
 import type { ProcessingParameters } from './parameters.js'
 import type { Snapshot } from './settings.js'
@@ -70,7 +75,8 @@ class PreviewBridge implements FrameObserver {
     const n = this.#results
     if (n > 0) {
       event.results = {
-        pulseIds: this.#pulseIds.slice(0, n), edges: this.#edges.slice(0, n),
+        pulseIds: this.#pulseIds.slice(0, n),
+        edges: this.#edges.slice(0, n),
         amplitudes: this.#amplitudes.slice(0, n),
       }
       this.#results = 0
@@ -122,7 +128,8 @@ async function run(port: MessagePort, init: IngestInit): Promise<void> {
   let loop: FrameLoop<ProcessingParameters>
   const bridge = config.previewRate > 0 ? new PreviewBridge(config.previewRate) : undefined
   const state = (): IngestState => ({
-    lastError: loop.lastError(), lastReceivedAt: loop.lastReceivedAt(),
+    lastError: loop.lastError(),
+    lastReceivedAt: loop.lastReceivedAt(),
   })
   const ticker = new Ticker(() => {
     const event: Extract<IngestEvent, { t: 'tick' }> = { t: 'tick', state: state() }
@@ -133,18 +140,29 @@ async function run(port: MessagePort, init: IngestInit): Promise<void> {
   try {
     const kernel = await Kernel.load()
     const codec = new Codec(kernel, { maxBytes: config.maxFrameBytes })
-    parallel = config.threads > 1
-      ? await ParallelProfiler.create(kernel, codec, {
-        threads: config.threads,
-        onBroken: (reason) => log.error({ reason },
-          'decode threads stopped; frames are decoded on the ingest thread alone from now on'),
-      })
-      : undefined
+    parallel =
+      config.threads > 1
+        ? await ParallelProfiler.create(kernel, codec, {
+            threads: config.threads,
+            onBroken: (reason) =>
+              log.error(
+                { reason },
+                'decode threads stopped; frames are decoded on the ingest thread alone from now on',
+              ),
+          })
+        : undefined
     const faults = FaultInjection.parse(process.env[FAULT_ENV])
     if (faults) log.warn({ [FAULT_ENV]: process.env[FAULT_ENV] }, 'test-only fault injection is on')
     loop = await FrameLoop.create<ProcessingParameters>({
-      config, log: log.child({ module: 'service' }), metrics,
-      kernel, codec, edge: new FinderStage(kernel, { codec }), observer: bridge, faults, parallel,
+      config,
+      log: log.child({ module: 'service' }),
+      metrics,
+      kernel,
+      codec,
+      edge: new FinderStage(kernel, { codec }),
+      observer: bridge,
+      faults,
+      parallel,
       onActivity: () => ticker.activity(),
     })
   } catch (err) {
@@ -158,29 +176,42 @@ async function run(port: MessagePort, init: IngestInit): Promise<void> {
       if (bridge) bridge.wanted = m.frames
       return
     }
-    void answer(m).then(
-      (value) => post({ t: 'reply', id: m.id, state: state(), value }),
-      (err: unknown) => post({
-        t: 'reply', id: m.id, state: state(),
-        error: { message: (err as Error).message, control: err instanceof ControlError },
-      }),
-    ).then(() => {
-      // Closed: nothing keeps this thread alive any more, so it ends.
-      if (m.op === 'close') port.close()
-    })
+    void answer(m)
+      .then(
+        (value) => post({ t: 'reply', id: m.id, state: state(), value }),
+        (err: unknown) =>
+          post({
+            t: 'reply',
+            id: m.id,
+            state: state(),
+            error: { message: (err as Error).message, control: err instanceof ControlError },
+          }),
+      )
+      .then(() => {
+        // Closed: nothing keeps this thread alive any more, so it ends.
+        if (m.op === 'close') port.close()
+      })
   })
   post({ t: 'ready' })
 
   async function answer(m: IngestRequest): Promise<unknown> {
     switch (m.op) {
-      case 'start': return loop.start(m.snapshot as Snapshot<ProcessingParameters>)
-      case 'stop': return loop.stop()
-      case 'snapshot': return loop.setSnapshot(m.snapshot as Snapshot<ProcessingParameters>)
-      case 'statistics': return loop.statistics()
-      case 'metrics': return metrics.frameText()
-      case 'outputs': return loop.outputs()
-      case 'close': return loop.close()
-      case 'abort': return loop.abort()
+      case 'start':
+        return loop.start(m.snapshot as Snapshot<ProcessingParameters>)
+      case 'stop':
+        return loop.stop()
+      case 'snapshot':
+        return loop.setSnapshot(m.snapshot as Snapshot<ProcessingParameters>)
+      case 'statistics':
+        return loop.statistics()
+      case 'metrics':
+        return metrics.frameText()
+      case 'outputs':
+        return loop.outputs()
+      case 'close':
+        return loop.close()
+      case 'abort':
+        return loop.abort()
     }
   }
 }
@@ -188,4 +219,3 @@ async function run(port: MessagePort, init: IngestInit): Promise<void> {
 if (parentPort) {
   void run(parentPort, workerData as IngestInit)
 }
-
