@@ -7,11 +7,17 @@
  * (bench/service/consumer.ts). Both ROIs are set (signal [0,2560,1150,400], background
  * [0,2560,500,400]); edge finding runs on every X-ray shot.
  *
- * It measures the idle CPU of the service with no input, then sweeps the frame rate upward. A
+ * First the floor: a bare zeromq.js PULL receiver (bench/service/consumer.ts, which only reads the
+ * pulse id) takes the same frames at --floor-hz (100) for one step, alone; its CPU per frame is
+ * what receiving alone costs on this machine. Then the service: its idle CPU with no input, then
+ * a sweep of the frame rate upward. A
  * step passes when the sender kept its rate without a failed send, every pulse id it sent
  * arrived on the data stream and the service counted no drop. Per step: latency send → data
- * consumer receipt (p50/p99/max), service CPU per frame (from /proc utime+stime) and RSS at the
- * start and end. Table by default, `--json` one object per line.
+ * consumer receipt (p50/p99/max), service CPU per frame (from /proc utime+stime), by thread (main,
+ * the busiest other thread = the ingest worker, ZeroMQ I/O), the main thread's share in GC
+ * (nodejs_gc_duration_seconds of /metrics over its CPU time), the p99 answer time of GET /status
+ * polled every 100 ms during the step, and RSS at the start and end. Table by default, `--json`
+ * one object per line.
  *
  * Options:
  *   --seconds S        length of each step (default 10)
@@ -26,6 +32,9 @@
  *   --node-flags=…     Node flags of the service process, instead of the deployed default
  *                      --single-threaded-gc (e.g. "--single-threaded-gc --trace-gc"; "" = V8's
  *                      defaults)
+ *   --bin PATH         the service CLI to run (default bin/psen-processing.js of this checkout;
+ *                      another checkout's for an A/B comparison)
+ *   --floor-hz HZ      rate of the floor step (default 100; 0 skips it)
  *   --service-env "K=V …"  extra environment of the service process (e.g. malloc tuning)
  *   --no-image         no image-stream consumer
  *   --baseline         no service: the data consumer reads the sender directly (what loopback
@@ -41,10 +50,11 @@ import { join } from 'node:path'
 import { freePorts } from '../test/helpers/ports.js'
 import {
   ROI_BACKGROUND, ROI_SIGNAL, median, nowMs, parseOptions, quantile, sampleMachine, sampleProc,
-  sampleThreads, sleep, table, type ProcSample,
+  sampleThreads, sleep, table, type ProcSample, type ThreadSample,
 } from './service/common.js'
 import {
-  ConsumerProc, SenderProc, SERVICE_NODE_FLAGS, ServiceProc, counterDelta, dropCounters, killAll, runDir,
+  ConsumerProc, SenderProc, SERVICE_NODE_FLAGS, ServiceProc, counterDelta, dropCounters, killAll,
+  runDir,
 } from './service/harness.js'
 import { formatProfile, summariseProfile } from './service/profile-top.js'
 
@@ -59,6 +69,8 @@ const refine = !opts.has('no-refine')
 const baseline = opts.has('baseline')
 const cpuProf = opts.has('cpu-prof')
 const withImage = !opts.has('no-image') && !baseline
+const floorHz = Number(opts.get('floor-hz') ?? 100)
+const bin = opts.get('bin')
 const extraArgs = [
   ...(opts.has('threads') ? ['--threads', opts.get('threads') as string] : []),
   ...(opts.get('service-args')?.split(' ').filter(Boolean) ?? []),
@@ -104,6 +116,8 @@ async function main(): Promise<void> {
   note(`sender: ${sender.frameBytes.length} frames pre-encoded, ${mb.toFixed(2)} MB each ` +
     `(${(sender.encodeMs / 1000).toFixed(1)} s)`)
 
+  if (floorHz > 0 && !baseline) await floorStep(sender)
+
   let service: ServiceProc | undefined
   let data: ConsumerProc
   let image: ConsumerProc | undefined
@@ -114,6 +128,7 @@ async function main(): Promise<void> {
     const [dataPort, imagePort, restPort] = (await freePorts(3)) as [number, number, number]
     service = await ServiceProc.start({
       inputPort: sender.port, dataPort, imagePort, restPort, extraArgs,
+      ...(bin ? { bin } : {}),
       nodeFlags: [
         ...(cpuProf ? ['--cpu-prof', '--cpu-prof-dir', join(runDir, 'prof')] : []),
         ...(opts.get('node-flags')?.split(' ').filter(Boolean) ?? SERVICE_NODE_FLAGS),
@@ -183,12 +198,16 @@ async function main(): Promise<void> {
   const passed = results.filter((x) => x.pass && results.every((y) => y.hz !== x.hz || y.pass))
     .map((x) => x.hz)
   const lat = rows.find((r) => r.kind === (repeat > 1 ? 'median' : 'step') && r.rate_hz === 100)
+  const floor = rows.find((r) => r.kind === 'floor')
   const summary: Row = {
     kind: 'summary',
+    floor_cpu_ms_frame: floor ? floor.cpu_ms_frame as number : NaN,
     max_zero_loss_hz: passed.length > 0 ? Math.max(...passed) : 0,
     step_seconds: seconds,
   }
   if (lat) {
+    summary.cpu_100hz_ms_frame = lat.cpu_ms_frame as number
+    summary.main_gc_100hz_pct = lat.main_gc_pct as number
     summary.latency_100hz_p50_ms = lat.p50_ms as number
     summary.latency_100hz_p99_ms = lat.p99_ms as number
     summary.latency_100hz_max_ms = lat.max_ms as number
@@ -223,6 +242,8 @@ async function main(): Promise<void> {
       `${JSON.stringify(ROI_SIGNAL)}, background ${JSON.stringify(ROI_BACKGROUND)}` +
       (baseline ? '; BASELINE (no service)' : '') +
       (extraArgs.length ? `; ${extraArgs.join(' ')}` : ''))
+    console.log(table(show('floor')))
+    console.log()
     console.log(table(show('idle')))
     console.log()
     console.log(table(show('step')))
@@ -275,13 +296,16 @@ async function step(hz: number, sender: SenderProc, data: ConsumerProc,
   image: ConsumerProc | undefined, service: ServiceProc | undefined): Promise<boolean> {
   await sleep(1000)
   const drops0 = service ? dropCounters(await service.statistics()) : new Map<string, number>()
+  const gc0 = service ? await service.gcSeconds() : NaN
   const s0: ProcSample | undefined = service?.sample()
   const t0 = service ? sampleThreads(service.pid) : undefined
   const m0 = sampleMachine()
   const helpers = [sender.child.pid, data.child.pid, image?.child.pid]
     .filter((p): p is number => p !== undefined)
   const h0 = helpers.reduce((a, p) => a + sampleProc(p).cpuMs, 0)
+  const polls = service ? pollStatus(service) : undefined
   const done = await sender.run(hz, seconds, nextPulse)
+  const statusMs = await polls?.stop()
   // Machine and helper load over the sending itself (not the drain that follows).
   const m1 = sampleMachine()
   const h1 = helpers.reduce((a, p) => a + sampleProc(p).cpuMs, 0)
@@ -291,6 +315,7 @@ async function step(hz: number, sender: SenderProc, data: ConsumerProc,
   if (image) await drain(image, done.firstPulse, done.lastPulse)
   const s1 = service?.sample()
   const t1 = service ? sampleThreads(service.pid) : undefined
+  const gc1 = service ? await service.gcSeconds() : NaN
   const drops = service ? counterDelta(drops0, dropCounters(await service.statistics())) : {}
   // Without an image consumer every image is dropped by design: not a failure.
   if (!image) for (const k of Object.keys(drops)) if (/image/i.test(k)) delete drops[k]
@@ -328,7 +353,12 @@ async function step(hz: number, sender: SenderProc, data: ConsumerProc,
     sys_ms_frame: s0 && s1 && processed > 0 ? round((s1.sysMs - s0.sysMs) / processed, 2) : NaN,
     faults_frame: s0 && s1 && processed > 0
       ? Math.round((s1.minorFaults - s0.minorFaults) / processed) : NaN,
+    status_p99_ms: statusMs ? round(quantile(statusMs, 0.99), 1) : NaN,
     main_ms_frame: t0 && t1 && processed > 0 ? round((t1.main - t0.main) / processed, 2) : NaN,
+    main_gc_pct: t0 && t1 && t1.main > t0.main
+      ? round((100 * 1000 * (gc1 - gc0)) / (t1.main - t0.main), 1) : NaN,
+    ingest_ms_frame: t0 && t1 && processed > 0
+      ? round(busiestDelta(t0, t1) / processed, 2) : NaN,
     zmq_ms_frame: t0 && t1 && processed > 0 ? round((t1.zmq - t0.zmq) / processed, 2) : NaN,
     helpers_pct: round((100 * (h1 - h0)) / done.elapsedMs, 0),
     machine_pct: round((100 * (m1.busy - m0.busy)) / (m1.total - m0.total), 0),
@@ -347,6 +377,61 @@ async function step(hz: number, sender: SenderProc, data: ConsumerProc,
   note(`${hz} Hz: ${pass ? 'pass' : 'FAIL'}  p50 ${row.p50_ms} ms  p99 ${row.p99_ms} ms  ` +
     `${row.cpu_ms_frame} ms CPU/frame${why ? `  (${why})` : ''}`)
   return pass
+}
+
+/**
+ * The floor: a bare zeromq.js receiver (the image consumer, which reads only the pulse id) gets
+ * the camera's frames alone at `floorHz` for one step; its CPU per frame.
+ */
+async function floorStep(sender: SenderProc): Promise<void> {
+  const rx = await ConsumerProc.start(`tcp://127.0.0.1:${sender.port}`, 'image')
+  const warm = await sender.run(50, 1, nextPulse)
+  nextPulse = warm.lastPulse + 1
+  await drain(rx, warm.firstPulse, warm.lastPulse)
+  await sleep(1000)
+  const a = sampleProc(rx.child.pid as number)
+  const done = await sender.run(floorHz, seconds, nextPulse)
+  nextPulse = done.lastPulse + 1
+  await drain(rx, done.firstPulse, done.lastPulse)
+  const b = sampleProc(rx.child.pid as number)
+  const received = rx.countIn(done.firstPulse, done.lastPulse)
+  await rx.exit()
+  const row: Row = {
+    kind: 'floor', rate_hz: floorHz, achieved_hz: round((done.sent * 1000) / done.elapsedMs, 1),
+    received, cpu_ms_frame: received > 0 ? round((b.cpuMs - a.cpuMs) / received, 2) : NaN,
+    sys_ms_frame: received > 0 ? round((b.sysMs - a.sysMs) / received, 2) : NaN,
+    faults_frame: received > 0 ? Math.round((b.minorFaults - a.minorFaults) / received) : NaN,
+  }
+  emit(row)
+  note(`floor (bare zeromq.js receiver, ${floorHz} Hz): ${row.cpu_ms_frame} ms CPU/frame`)
+}
+
+/** GET /status every 100 ms until stopped: the answer times in ms, sorted (HTTP under load). */
+function pollStatus(service: ServiceProc): { stop(): Promise<number[]> } {
+  const times: number[] = []
+  let running = true
+  const loop = (async () => {
+    while (running) {
+      const t = nowMs()
+      await service.get('/status').catch(() => undefined)
+      times.push(nowMs() - t)
+      await sleep(100)
+    }
+  })()
+  return {
+    async stop() {
+      running = false
+      await loop
+      return times.sort((a, b) => a - b)
+    },
+  }
+}
+
+/** CPU ms of the busiest thread besides main and ZeroMQ's (the ingest worker) over a step. */
+function busiestDelta(a: ThreadSample, b: ThreadSample): number {
+  let best = 0
+  for (const [tid, ms] of b.byTid) best = Math.max(best, ms - (a.byTid.get(tid) ?? 0))
+  return best
 }
 
 function round(v: number, digits: number): number {

@@ -16,6 +16,42 @@ import {
  */
 export type Stage = 'receive' | 'forward' | 'decode' | 'profile' | 'edge' | 'send' | 'total'
 
+/**
+ * The metrics of the frame path: counted where the frames run. When that is the ingest worker
+ * thread, its own registry keeps them and this thread's `/metrics` shows the worker's values
+ * (`setFrameSource`); everything else (HTTP, settings, the process) is counted here.
+ */
+export const FRAME_METRICS: ReadonlySet<string> = new Set([
+  'psen_frames_received_total', 'psen_frames_processed_total', 'psen_frames_dropped_total',
+  'psen_frame_errors_total', 'psen_input_pulse_id_gaps_total', 'psen_loop_restarts_total',
+  'psen_input_disconnects_total', 'psen_stage_seconds', 'psen_last_pulse_id',
+  'psen_input_lag_seconds', 'psen_input_malformed_total', 'psen_wasm_memory_bytes',
+  'psen_decode_threads', 'psen_frames_decoded_total',
+])
+
+/** A registry whose frame-path metrics may come from another thread. */
+class FrameMergingRegistry extends Registry {
+  /** The frame-path metrics as exposition text; undefined: use this registry's own. */
+  frameSource: (() => Promise<string | undefined>) | undefined
+
+  override async metrics(): Promise<string> {
+    const remote = await this.frameSource?.().catch(() => undefined)
+    if (remote === undefined) return super.metrics()
+    const own = await Promise.all(this.getMetricsAsArray()
+      .filter((m) => !FRAME_METRICS.has(m.name))
+      .map((m) => this.getSingleMetricAsString(m.name)))
+    return `${[...own, remote].join('\n\n')}\n`
+  }
+
+  /** This registry's frame-path metrics as exposition text (no trailing newline). */
+  async frameText(): Promise<string> {
+    const blocks = await Promise.all(this.getMetricsAsArray()
+      .filter((m) => FRAME_METRICS.has(m.name))
+      .map((m) => this.getSingleMetricAsString(m.name)))
+    return blocks.join('\n\n')
+  }
+}
+
 export interface MetricsSources {
   /** Malformed input messages by reason, as counted by the receiver. */
   malformed?: () => Record<string, number>
@@ -28,7 +64,8 @@ export interface MetricsSources {
 }
 
 export class Metrics {
-  readonly registry = new Registry()
+  readonly #registry = new FrameMergingRegistry()
+  readonly registry: Registry = this.#registry
   readonly framesReceived: Counter
   readonly framesProcessed: Counter
   readonly framesDropped: Counter<'reason'>
@@ -166,6 +203,19 @@ export class Metrics {
         'of another web origin, CSRF), token (missing or wrong API token)',
       labelNames: ['reason', 'route'], registers,
     })
+  }
+
+  /**
+   * From now on the frame-path metrics (FRAME_METRICS) are read from `fetch` at scrape time
+   * (the ingest worker's `frameText()`); when it fails or answers undefined, from here.
+   */
+  setFrameSource(fetch: () => Promise<string | undefined>): void {
+    this.#registry.frameSource = fetch
+  }
+
+  /** The frame-path metrics as exposition text (what `setFrameSource`'s fetch returns). */
+  frameText(): Promise<string> {
+    return this.#registry.frameText()
   }
 
   /** Connects metrics that are read from their owner at scrape time. */

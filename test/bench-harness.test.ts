@@ -30,7 +30,7 @@ test('sampleThreads puts the JS thread in main and adds up to the process total'
   assert.ok(t.main > 0)
   // Threads that already ended are in the process total only.
   assert.ok(t.main + t.zmq + t.other <= p.cpuMs + 20)
-  assert.equal(sampleThreads(2 ** 22 + 12345), { main: 0, zmq: 0, other: 0 })
+  assert.equal(sampleThreads(2 ** 22 + 12345), { main: 0, zmq: 0, other: 0, byTid: new Map() })
 })
 
 test('sampleMachine: busy never exceeds total', () => {

@@ -69,13 +69,14 @@ test('a throwing frame is counted, logged and answered; the loop goes on', async
         assert.equal([...prof], [2n, 2n, 2n, 2n])
       }
     }
-    const s = service.statistics()
+    const s = await service.statistics()
     assert.equal(s.n_frame_errors, { exception: 2 })
     assert.is(s.n_processed_images, 12)
     assert.is(service.status(), 'processing')
     assert.match(service.lastError()?.message ?? '', 'injected failure at pulse 10')
     assert.match(await metrics.registry.metrics(), /psen_frame_errors_total\{cause="exception"\} 2/)
-    await waitFor('last sent', () => service.statistics().last_sent_pulse_id === 12n)
+    await waitFor('last sent',
+      async () => (await service.statistics()).last_sent_pulse_id === 12n)
   } finally {
     await data.close()
     await service.close()

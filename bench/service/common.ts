@@ -81,11 +81,16 @@ export interface ThreadSample {
   main: number
   zmq: number
   other: number
+  /** The other threads one by one (thread id → CPU ms). */
+  byTid: Map<string, number>
 }
 
-/** Per-thread CPU of a process from /proc/<pid>/task (threads that ended are not counted). */
+/**
+ * Per-thread CPU of a process from /proc/<pid>/task (threads that ended are not counted), from
+ * schedstat (nanoseconds) where the kernel has it, else from stat (10 ms ticks).
+ */
 export function sampleThreads(pid: number): ThreadSample {
-  const out: ThreadSample = { main: 0, zmq: 0, other: 0 }
+  const out: ThreadSample = { main: 0, zmq: 0, other: 0, byTid: new Map() }
   let tids: string[]
   try {
     tids = readdirSync(`/proc/${pid}/task`)
@@ -94,19 +99,31 @@ export function sampleThreads(pid: number): ThreadSample {
   }
   for (const tid of tids) {
     let stat: string
+    let ms: number
     try {
       stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8')
+      ms = threadCpuMs(pid, tid, stat)
     } catch {
       continue
     }
     const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'))
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-    const ms = ((Number(fields[11]) + Number(fields[12])) * 1000) / CLK_TCK
     if (Number(tid) === pid) out.main += ms
     else if (comm.startsWith('ZMQbg')) out.zmq += ms
-    else out.other += ms
+    else {
+      out.other += ms
+      out.byTid.set(tid, ms)
+    }
   }
   return out
+}
+
+function threadCpuMs(pid: number, tid: string, stat: string): number {
+  try {
+    return Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]) / 1e6
+  } catch {
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLK_TCK
+  }
 }
 
 /** Busy and total jiffies of the whole machine (/proc/stat), to see whether it is saturated. */

@@ -20,13 +20,13 @@ const HERE = fileURLToPath(new URL('./', import.meta.url))
 
 const children = new Set<ChildProcess>()
 
-/** Kills every child still running (SIGTERM, then SIGKILL after a grace period). */
 /**
- * The service runs as deployed: the Docker image and `npm start` pass --single-threaded-gc
- * (docs/performance.md: less CPU per frame and lower latency on a 2-core host).
+ * The service runs as users start it: the Docker image, `npm start` and the bin's own `#!` line
+ * pass --single-threaded-gc (docs/performance.md: less CPU per frame on a 2-core host).
  */
 export const SERVICE_NODE_FLAGS = ['--single-threaded-gc']
 
+/** Kills every child still running (SIGTERM, then SIGKILL after a grace period). */
 export async function killAll(graceMs = 3000): Promise<void> {
   const alive = [...children].filter((c) => c.exitCode === null && c.signalCode === null)
   for (const c of alive) c.kill('SIGTERM')
@@ -245,6 +245,8 @@ export interface ServiceOptions {
   nodeFlags?: string[]
   /** Extra environment variables of the service process. */
   env?: Record<string, string>
+  /** The service CLI (default: this checkout's bin/psen-processing.js). */
+  bin?: string
   logLevel?: string
 }
 
@@ -266,7 +268,7 @@ export class ServiceProc {
     const out = createWriteStream(logFile)
     const args = [
       ...(opts.nodeFlags ?? SERVICE_NODE_FLAGS),
-      join(ROOT, 'bin/psen-processing.js'),
+      opts.bin ?? join(ROOT, 'bin/psen-processing.js'),
       `tcp://127.0.0.1:${opts.inputPort}`, PREFIX,
       '-o', String(opts.dataPort), '-i', String(opts.imagePort), '-r', String(opts.restPort),
       '--rest_api_interface', '127.0.0.1', '--stream_interface', '127.0.0.1',
@@ -329,6 +331,16 @@ export class ServiceProc {
 
   sample(): ProcSample {
     return sampleProc(this.pid)
+  }
+
+  /** Seconds the main thread spent in GC pauses so far (nodejs_gc_duration_seconds). */
+  async gcSeconds(): Promise<number> {
+    const text = await (await fetch(`${this.base}/metrics`)).text()
+    let sum = 0
+    for (const m of text.matchAll(/^nodejs_gc_duration_seconds_sum\{[^}]*\} ([\d.e+-]+)$/gm)) {
+      sum += Number(m[1])
+    }
+    return sum
   }
 
   /** SIGTERM and wait for the exit (the CPU profile, if any, is written then). */

@@ -165,12 +165,12 @@ export function createApp(deps: AppDeps): Hono {
     await control.stop()
     return ok(c)
   })
-  app.get('/status', (c) => ok(c, {
+  app.get('/status', async (c) => ok(c, {
     last_error: control.lastError(),
     ...(deps.stateFile ? { state_file: deps.stateFile() } : {}),
-    ...control.statusDetails?.(),
+    ...await control.statusDetails?.(),
   }))
-  app.get('/statistics', (c) => ok(c, { statistics: control.statistics() }))
+  app.get('/statistics', async (c) => ok(c, { statistics: await control.statistics() }))
 
   for (const kind of ['roi_signal', 'roi_background'] as const) {
     app.get(`/${kind}`, (c) => ok(c, { [kind]: control.getRoi(kind) }))

@@ -6,16 +6,14 @@
  */
 import { createApp } from '../api/app.js'
 import { listen, type HttpServer } from '../api/server.js'
-import { Codec } from '../kernel/codec.js'
-import { Kernel } from '../kernel/kernel.js'
-import { ParallelProfiler } from '../kernel/parallel-profiler.js'
 import { createLogger, type Logger } from '../log.js'
 import { Metrics } from '../metrics.js'
 import { PreviewFeed } from '../preview/feed.js'
 import { previewRoutes, previewWebSocket } from '../preview/routes.js'
-import { FinderStage } from '../processing/edge-stage.js'
-import { EDGE_STATUS, parameterModel } from '../processing/parameters.js'
-import { FAULT_ENV, FaultInjection } from '../processing/faults.js'
+import { IngestWorker } from '../processing/ingest-client.js'
+import {
+  EDGE_STATUS, parameterModel, type ProcessingParameters,
+} from '../processing/parameters.js'
 import { PsenService } from '../processing/service.js'
 import type { Roi } from '../processing/roi.js'
 import { startSimulator, type Simulator } from '../sim/simulator.js'
@@ -66,7 +64,7 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 export interface RunningService {
-  service: PsenService<object>
+  service: PsenService<ProcessingParameters>
   http: HttpServer
   log: Logger
   /** Stops everything (idempotent). */
@@ -78,35 +76,24 @@ export async function startService(
   config: ServiceConfig, opts: { defaultRois?: { signal: Roi; background: Roi } } = {},
 ): Promise<RunningService> {
   const log = await createLogger({ level: config.logLevel })
-  const kernel = await Kernel.load()
   const store = await StateStore.open({
     path: config.stateFile, logger: log.child({ module: 'state' }),
   })
   const metrics = new Metrics()
   const feed = config.previewRate > 0 ? new PreviewFeed({ rateHz: config.previewRate }) : undefined
-  const codec = new Codec(kernel, { maxBytes: config.maxFrameBytes })
-  const parallel = config.threads > 1
-    ? await ParallelProfiler.create(kernel, codec, {
-      threads: config.threads,
-      onBroken: (reason) => log.error({ reason },
-        'decode threads stopped; frames are decoded on the main thread alone from now on'),
-    })
-    : undefined
-  const faults = FaultInjection.parse(process.env[FAULT_ENV])
-  if (faults) log.warn({ [FAULT_ENV]: process.env[FAULT_ENV] }, 'test-only fault injection is on')
-  let service: PsenService<object>
+  // The frames run in the ingest worker thread: their bytes never reach this thread's heap
+  // (docs/performance.md). It binds the output streams now, so a taken port fails the start.
+  const engine = await IngestWorker.start<ProcessingParameters>({
+    config, log: log.child({ module: 'ingest' }), metrics, observer: feed,
+  })
+  let service: PsenService<ProcessingParameters>
   try {
     service = await PsenService.create({
-      config, log: log.child({ module: 'service' }), metrics, store, kernel, codec,
-      parameters: parameterModel,
-      edge: new FinderStage(kernel, { codec }),
-      parameterInfo: { edge_status: EDGE_STATUS },
-      ...(feed ? { observer: feed } : {}),
-      ...(faults ? { faults } : {}),
-      ...(parallel ? { parallel } : {}),
+      config, log: log.child({ module: 'service' }), metrics, store, parameters: parameterModel,
+      parameterInfo: { edge_status: EDGE_STATUS }, engine,
     })
   } catch (err) {
-    await parallel?.close()
+    await engine.close()
     throw err
   }
   let http: HttpServer
@@ -167,7 +154,7 @@ export async function startService(
     })()
     return closing
   }
-  return { service: service as PsenService<object>, http, log, shutdown }
+  return { service, http, log, shutdown }
 }
 
 /** Runs until SIGTERM/SIGINT; resolves to the exit code. */
@@ -183,7 +170,9 @@ async function runUntilSignal(
       setTimeout(() => {
         running.log.error({ limit_ms: SHUTDOWN_LIMIT_MS },
           'shutdown did not finish in time; exiting anyway')
-        process.exit(1)
+        // The ingest thread's sockets first: a thread torn down with open zeromq sockets
+        // aborts the process (SIGABRT instead of this exit code).
+        void running.service.abort().finally(() => process.exit(1))
       }, SHUTDOWN_LIMIT_MS).unref()
       void running.shutdown(signal).then(() => extra?.()).then(
         () => resolve(0),

@@ -5,9 +5,10 @@
  * Jobs and completions go through Atomics on the shared control block (parallel-protocol.ts).
  * @module
  */
-import { Worker } from 'node:worker_threads'
+import type { Worker } from 'node:worker_threads'
 import { DType, DTYPE_SIZE } from './dtype.js'
 import { statusName } from './errors.js'
+import { startWorker } from './start-worker.js'
 import { SHARED_KERNEL_URL, compileKernel } from './loader.js'
 import {
   CTRL_INTS, JobStatus, Op, Slot, resultOffset, type WorkerFaults, type WorkerInit,
@@ -53,19 +54,6 @@ const SPIN_MS = 0.5
  * HTTP, health checks and the sockets run on it. A worker that is later gives its frame up.
  */
 export const MAX_BLOCK_MS = 50
-
-/** Starts a profile worker: dist/ runs the compiled .js; TypeScript sources need tsx again. */
-function startWorker(workerData: WorkerInit): Worker {
-  if (!import.meta.url.endsWith('.ts')) {
-    return new Worker(new URL('./profile-worker.js', import.meta.url), { workerData })
-  }
-  // Under `node --import tsx` (tests, benchmarks) workers do not inherit tsx's loader on Node 20:
-  // register it in the worker first (tsx is a dev dependency, used only from sources).
-  const url = new URL('./profile-worker.ts', import.meta.url).href
-  const code = `import('tsx/esm/api')` +
-    `.then((m) => { m.register(); return import(${JSON.stringify(url)}) })`
-  return new Worker(code, { eval: true, workerData })
-}
 
 /** The running profile workers, their memories and their control block. */
 export class ProfileWorkerPool {
@@ -116,7 +104,9 @@ export class ProfileWorkerPool {
     const memories: WebAssembly.Memory[] = []
     try {
       for (let index = 0; index < n; index++) {
-        const w = startWorker({ module: module!, control, index, faults: opts.faults })
+        const w = startWorker(import.meta.url, 'profile-worker', {
+          workerData: { module: module!, control, index, faults: opts.faults } satisfies WorkerInit,
+        })
         workers.push(w)
         // The first message (the worker's memory) comes once its module graph has loaded and
         // it listens: blocking waits before that could outlast the module loading.

@@ -47,6 +47,9 @@ export interface PreviewFeedOptions {
 /** Called at the preview rate with the newest frame (only when a new one arrived). */
 export type PreviewListener = (frame: PreviewFrame, results: PreviewResult[]) => void
 
+/** How long a `latest()` call keeps frames wanted (a polling page asks every 200 ms or so). */
+const ASKED_MS = 10_000
+
 /** Default preview rate in frames per second. */
 export const DEFAULT_PREVIEW_RATE_HZ = 5
 
@@ -78,6 +81,8 @@ export class PreviewFeed implements FrameObserver {
   #timer: ReturnType<typeof setTimeout> | undefined
   #lastPublished = 0
   #published = 0
+  /** When `latest()` was last asked for (a page polling GET /preview/frame). */
+  #askedAt = -Infinity
 
   constructor(options: PreviewFeedOptions = {}) {
     const rate = options.rateHz ?? DEFAULT_PREVIEW_RATE_HZ
@@ -133,8 +138,17 @@ export class PreviewFeed implements FrameObserver {
     return this.#listeners.size
   }
 
+  /**
+   * Whether frames are wanted: someone is subscribed, or asked for the newest frame within the
+   * last ASKED_MS. When the frames run in another thread, they are copied over only then.
+   */
+  wantsFrames(): boolean {
+    return this.#listeners.size > 0 || performance.now() - this.#askedAt < ASKED_MS
+  }
+
   /** The newest frame, or undefined before the first offer. */
   latest(): PreviewFrame | undefined {
+    this.#askedAt = performance.now()
     if (this.#data === undefined || this.#channel === undefined) return undefined
     return {
       pulseId: this.#pulseId,

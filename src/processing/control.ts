@@ -33,8 +33,8 @@ export interface ServiceControl {
   getRoi(kind: RoiKind): Roi
   /** Validates (RoiError), applies from the next frame, persists, then resolves. */
   setRoi(kind: RoiKind, value: unknown, who?: Requester): Promise<Roi>
-  /** `{}` before the first start. */
-  statistics(): Record<string, unknown>
+  /** `{}` before the first start (a promise when the frames run in another thread). */
+  statistics(): Record<string, unknown> | Promise<Record<string, unknown>>
   lastError(): { message: string; time: string; cause: string } | null
   getParameters(): Record<string, unknown>
   /** Partial update; throws ControlError with a readable message on invalid input. */
@@ -45,5 +45,5 @@ export interface ServiceControl {
   /** Ready = processing and input seen recently. */
   ready(): { ready: boolean; reason: string }
   /** Fields GET /status adds to the envelope (the input's silence, the output consumers). */
-  statusDetails?(): Record<string, unknown>
+  statusDetails?(): Record<string, unknown> | Promise<Record<string, unknown>>
 }

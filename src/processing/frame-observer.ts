@@ -14,4 +14,9 @@ export interface FrameObserver {
   offerResult(pulseId: bigint, edgePosition: number, amplitude: number): void
   /** Processing stopped: forget the newest frame, so that no one shows it as if it were live. */
   clear(): void
+  /**
+   * Whether images are wanted now (default: always). When the frames run in another thread,
+   * images are copied over only while this says yes.
+   */
+  wantsFrames?(): boolean
 }

@@ -21,6 +21,7 @@ interface Change<P extends object> {
 export class SettingsKeeper<P extends object> {
   #snapshot: Snapshot<P>
   #mutations: Promise<unknown> = Promise.resolve()
+  #onChange: ((next: Snapshot<P>) => void | Promise<void>) | undefined
 
   constructor(
     private readonly model: ParameterModel<P>,
@@ -114,6 +115,14 @@ export class SettingsKeeper<P extends object> {
     }).then(() => this.getParameters())
   }
 
+  /**
+   * Called with every new snapshot once it is saved; the change is acknowledged when what it
+   * returns resolves (the frame engine has the new settings then).
+   */
+  onChange(listener: (next: Snapshot<P>) => void | Promise<void>): void {
+    this.#onChange = listener
+  }
+
   /** Resolves when every change asked for so far is applied (or failed). */
   async settled(): Promise<void> {
     await this.#mutations.catch(() => undefined)
@@ -141,6 +150,7 @@ export class SettingsKeeper<P extends object> {
       }
       this.#snapshot = next
       this.#roiMetrics(next)
+      await this.#onChange?.(next)
       this.log.info({ change: who.endpoint, client: who.client, old, new: now },
         'settings changed')
     }

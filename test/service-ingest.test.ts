@@ -1,0 +1,159 @@
+// The ingest worker thread (src/processing/ingest-client.ts + ingest-worker.ts) on real sockets:
+// frames go in and out through the worker, and the main thread sees what the HTTP API needs:
+// the state (last error, last frame), statistics and the frame-path metrics read from the
+// worker, the edge results, and images only while the observer wants them.
+import { suite } from 'uvu'
+import * as assert from 'uvu/assert'
+import { BsreadEncoder } from '../src/bsread/encoder.js'
+import { BsreadSender } from '../src/bsread/sender.js'
+import type { ChannelInfo, Timestamp } from '../src/bsread/types.js'
+import { DEFAULTS } from '../src/cli/args.js'
+import type { ServiceConfig } from '../src/config.js'
+import { silentLogger } from '../src/log.js'
+import { Metrics } from '../src/metrics.js'
+import type { FrameObserver } from '../src/processing/frame-observer.js'
+import { IngestWorker } from '../src/processing/ingest-client.js'
+import { parameterModel, type ProcessingParameters } from '../src/processing/parameters.js'
+import { makeSnapshot } from '../src/processing/settings.js'
+import { freePorts } from './helpers/ports.js'
+import { StreamReader, waitFor } from './helpers/service.js'
+
+const test = suite('service-ingest')
+
+class Recorder implements FrameObserver {
+  want = false
+  images: Array<{ pulseId: bigint; data: Uint8Array }> = []
+  results: bigint[] = []
+  offer(pulseId: bigint, _ts: Timestamp, _channel: ChannelInfo, data: Uint8Array): void {
+    this.images.push({ pulseId, data })
+  }
+
+  offerResult(pulseId: bigint): void {
+    this.results.push(pulseId)
+  }
+
+  wantsFrames(): boolean {
+    return this.want
+  }
+
+  clear(): void {
+    this.images = []
+  }
+}
+
+test('frames run in the worker; state, statistics, metrics and images reach this thread', async () => {
+  const sender = await BsreadSender.bind({ address: 'tcp://127.0.0.1:*', sendTimeoutMs: 5000 })
+  const [dataPort, imagePort] = (await freePorts(2)) as [number, number]
+  const config: ServiceConfig = {
+    ...DEFAULTS,
+    inputStream: sender.endpoint,
+    prefix: 'INGEST',
+    dataPort,
+    imagePort,
+    restPort: 0,
+    streamInterface: '127.0.0.1',
+    stateFile: undefined,
+    apiToken: undefined,
+    previewRate: 50,
+    logLevel: 'CRITICAL',
+    autoStart: false,
+  }
+  const metrics = new Metrics({ defaultMetrics: false })
+  const observer = new Recorder()
+  const engine = await IngestWorker.start<ProcessingParameters>({
+    config,
+    log: silentLogger(),
+    metrics,
+    observer,
+    prettyLogs: false,
+  })
+  const data = new StreamReader(`tcp://127.0.0.1:${dataPort}`)
+  const image = new StreamReader(`tcp://127.0.0.1:${imagePort}`)
+  const enc = new BsreadEncoder()
+  const img: ChannelInfo = {
+    name: 'INGEST:FPICTURE',
+    type: 'uint8',
+    shape: [4, 2],
+    encoding: 'little',
+    compression: 'none',
+  }
+  let pid = 0n
+  const send = async (n: number, withImage = true): Promise<void> => {
+    for (let i = 0; i < n; i++) {
+      pid++
+      const channels = withImage
+        ? [{ info: img, value: new Uint8Array(8).fill(Number(pid % 200n)) }]
+        : [{ info: { ...img, name: 'OTHER' }, value: new Uint8Array(8) }]
+      assert.ok(
+        await sender.send(
+          enc.encode({
+            pulseId: pid,
+            globalTimestamp: { sec: 1, ns: 0 },
+            channels,
+          }),
+        ),
+      )
+    }
+  }
+  try {
+    const snap = makeSnapshot(parameterModel, 1, [0, 4, 0, 2], [], parameterModel.defaults())
+    await engine.start(snap)
+    assert.is(engine.lastReceivedAt(), 0)
+    await send(10)
+    const got = await data.take(10)
+    assert.equal(
+      got.map((m) => m.pulseId),
+      Array.from({ length: 10 }, (_, i) => BigInt(i + 1)),
+    )
+    assert.is((await image.take(10)).length, 10, 'images forwarded by the worker')
+    await waitFor('the state tick', () => engine.lastReceivedAt() > 0)
+    await waitFor('the edge results', () => observer.results.length === 10)
+    assert.is(observer.images.length, 0, 'no image copied while none is wanted')
+
+    const s = await engine.statistics()
+    assert.is(s.n_processed_images, 10)
+    assert.is(s.last_received_pulse_id, 10n)
+    const text = await metrics.registry.metrics()
+    assert.match(text, /psen_frames_processed_total 10\b/, "the worker's frame metrics")
+
+    // A new snapshot applies to the frames after it; the observer starts wanting images.
+    await engine.setSnapshot(
+      makeSnapshot(parameterModel, 2, [0, 4, 0, 1], [], parameterModel.defaults()),
+    )
+    observer.want = true
+    await send(5)
+    const after = await data.take(5)
+    const params = after.map((m) =>
+      JSON.parse(Buffer.from(m.value('INGEST:FPICTURE.processing_parameters')!.bytes).toString()),
+    )
+    assert.equal(
+      params.map((p) => p.roi_signal),
+      Array(5).fill([0, 4, 0, 1]),
+    )
+    // The worker hears of the wish with the next state tick; images follow from then on.
+    await waitFor('an image for the observer', async () => {
+      await send(1)
+      await data.take(1)
+      return observer.images.length > 0
+    })
+    const last = observer.images.at(-1)!
+    assert.is(last.data.length, 8)
+    assert.is(last.data[0], Number(last.pulseId % 200n), 'the image bytes as received')
+
+    // A frame error reaches lastError() through the state tick.
+    await send(1, false)
+    await waitFor(
+      'the missing image as last error',
+      () => engine.lastError()?.cause === 'missing_image',
+    )
+    assert.is(await engine.stop(), Number(pid))
+    assert.is(observer.images.length, 0, 'the observer forgot its image at the stop')
+  } finally {
+    await data.close()
+    await image.close()
+    await engine.close()
+    sender.close()
+  }
+})
+
+test.run()
