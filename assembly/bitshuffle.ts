@@ -725,8 +725,8 @@ export function bitshuffle_block(inp: usize, out: usize, n: i32, elemSize: i32, 
   return n
 }
 
-// Validates the header; returns the total byte count or a negative status. Block bytes at
-// HEADER_OUT (u32) on success.
+// Validates the header; returns the total byte count or a negative status. On success the
+// block size in elements is left in hdrBlockElems.
 // Its TypeScript twin is src/kernel/bitshuffle-header.ts (bsread's decoder, Codec, BlockWalker
 // and the parallel profiler read the header before any kernel call): both exist because the
 // wasm cannot call into TS per frame, so a change to the format changes both.

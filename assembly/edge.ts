@@ -294,6 +294,15 @@ export function edge_find(
     pp += 8
     pc += 8
   }
+  writePeakMetrics(c, count, best, peak, out)
+  return count
+}
+
+/**
+ * Writes f64[5] to out for the correlation c[0 .. count) whose first maximum `peak` is at
+ * `best`: argmax, peak, FWHM, highest secondary peak, parabolic offset (see edge_find).
+ */
+export function writePeakMetrics(c: usize, count: i32, best: i32, peak: f64, out: usize): void {
   // Half-maximum region: walk out from the peak to the first samples below peak / 2.
   const hm = peak * 0.5
   let left = best
@@ -330,5 +339,4 @@ export function edge_find(
   store<f64>(out, fwhm, 16)
   store<f64>(out, next, 24)
   store<f64>(out, offset, 32)
-  return count
 }

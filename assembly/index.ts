@@ -10,6 +10,7 @@ export {
   profile_to_f64, profiles_mean, profile_ema, profile_normalise, profile_subtract,
   profile_smooth, profile_refine, edge_find,
 } from './edge'
+export { filter_correlate, filter_find, filter_noise, mean_square } from './edge-filter'
 export { lz4_decompress, lz4_compress_bound, lz4_compress } from './lz4'
 export {
   bslz4_decompress, bslz4_decompress_range, bslz4_decompress_from, bslz4_compress_bound,

@@ -66,9 +66,12 @@ test('a byte budget of 8 MiB holds 8 messages of 1 MiB, not the 40 of a count bo
     assert.equal(queued, { messages: 8, bytes: 8 * MiB })
     // The sender's queue and the TCP buffers hold the same few messages in both runs; libzmq's
     // queue in front of the receiver's holds 2 with a byte bound, 40 without.
+    // The kernel's TCP buffers autotune per connection, so the slack of the two runs differs by
+    // several messages on a loaded machine (24 taken with a slack of 8 seen once): compare the
+    // runs by the 30 messages the byte bound keeps out, with room for that difference.
     const slack = unbounded - 40
     assert.ok(unbounded >= 40, `count bound: ${unbounded}`)
-    assert.ok(bounded <= 8 + 2 + slack + 4, `byte bound: ${bounded} (slack ${slack})`)
+    assert.ok(unbounded - bounded >= 20, `byte bound: ${bounded}, count bound: ${unbounded}`)
     console.log(`  1 MiB messages taken in by a stalled receiver: ${unbounded} with a queue of ` +
       `40 messages, ${bounded} with 8 MiB (sender queue + TCP: ${slack})`)
   })

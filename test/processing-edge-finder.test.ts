@@ -8,7 +8,8 @@ import {
 import { EdgeFinder, type EdgeInput, type EdgeResult } from '../src/processing/edge-finder.js'
 import { EdgeStatistics } from '../src/processing/edge-statistics.js'
 import {
-  EDGE_STATUS, EdgeStatus, defaultParameters, parseParameterUpdate, type ProcessingParameters,
+  EDGE_STATUS, EdgeStatus, defaultParameters, effectiveAveraging, parseParameterUpdate,
+  type ProcessingParameters,
 } from '../src/processing/parameters.js'
 import {
   correlateValid, edgeFindRef, oldFindEdge, refineRef, smoothRef, stepWaveform,
@@ -22,8 +23,12 @@ function gauss(rnd: () => number): () => number {
   return () => Math.sqrt(-2 * Math.log(rnd() + 1e-300)) * Math.cos(2 * Math.PI * rnd())
 }
 
+/** The step method as the contract describes it (the defaults before issue 21). */
+const STEP = { edge_method: 'step', minimum_confidence: null }
+
+/** The step method's parameters with `update` (the tests below check the contract). */
 function params(update: Record<string, unknown> = {}): ProcessingParameters {
-  const r = parseParameterUpdate(defaultParameters(), update)
+  const r = parseParameterUpdate(defaultParameters(), { ...STEP, ...update })
   if (!r.ok) throw new Error(r.errors.join('; '))
   return r.parameters
 }
@@ -91,10 +96,15 @@ class Camera {
   }
 }
 
-test('default parameters reproduce the contract', () => {
-  const p = defaultParameters()
+test('the step method with default parameters reproduces the contract', () => {
+  const p = params()
   assert.equal(p.reference, { mode: 'pulse_modulo', period: 4, phase: 0 })
-  assert.equal(p.averaging, { mode: 'mean', count: 4 })
+  assert.equal(p.averaging, { mode: 'auto' })
+  assert.equal(effectiveAveraging(p), { mode: 'mean', count: 4 })
+  assert.equal(effectiveAveraging({ ...p, edge_method: 'learned', compatibility: true }),
+    { mode: 'mean', count: 4 })
+  assert.equal(effectiveAveraging(defaultParameters()), { mode: 'exponential', alpha: 0.05 })
+  assert.is(defaultParameters().edge_method, 'learned')
   assert.is(p.normalisation, 'subtract')
   assert.is(p.step_length, 50)
   assert.is(p.edge_type, 'falling')
@@ -143,7 +153,7 @@ test('EDGE_STATUS is a consistent code/name/description table', () => {
 
 test('default finder = the contract computed literally (window 4, 50 taps, argmax + 25)', () => {
   const kernel = Kernel.fromModule(module)
-  const finder = new EdgeFinder(kernel)
+  const finder = new EdgeFinder(kernel, params())
   const rnd = rng(21)
   const n = 300
   const refs: number[][] = []
@@ -308,7 +318,7 @@ test('every status on the right shot types: pulse_modulo', () => {
   assert.is(st(finder, { ...cam.shot(8n, ref), background: null }), EdgeStatus.no_background)
   // A 30-pixel ROI is shorter than the 50-sample step.
   const short = new Float64Array(30).fill(1)
-  const f2 = new EdgeFinder(cam.kernel)
+  const f2 = new EdgeFinder(cam.kernel, params())
   f2.process({ pulseId: 1n, signal: short, signalRoi: [0, 30, 0, 1] })
   assert.is(st(f2, { pulseId: 4n, signal: short, signalRoi: [0, 30, 0, 1] }),
     EdgeStatus.profile_too_short)
@@ -365,7 +375,7 @@ test('every status on the right shot types: reference_roi (same frame, no window
 
 test('a kernel trap comes back as status error; the finder starts over on a fresh instance', () => {
   const kernel = Kernel.fromModule(module)
-  const finder = new EdgeFinder(kernel)
+  const finder = new EdgeFinder(kernel, params())
   const n = 100
   const ref = new Float64Array(n).fill(100)
   const xr = Float64Array.from({ length: n }, (_, i) => (i < 70 ? 100 : 50))
@@ -382,7 +392,7 @@ test('a kernel trap comes back as status error; the finder starts over on a fres
 })
 
 test('the reference window resets on ROI and reference-parameter changes, not on others', () => {
-  const finder = new EdgeFinder(Kernel.fromModule(module))
+  const finder = new EdgeFinder(Kernel.fromModule(module), params())
   const n = 200
   const ref = new Float64Array(n).fill(100)
   const xr = Float64Array.from({ length: n }, (_, i) => (i < 80 ? 100 : 50))

@@ -139,7 +139,8 @@ test('uint16 bitshuffle_lz4: profiles, edge channels, image stream as received',
   assert.is(await ctx.client.start(), 'processing')
   const frames: Array<[bigint, Uint8Array, Uint8Array]> = []
   for (let i = 0; i < 12; i++) {
-    const frame = pixels('uint16', i + 1, 120.5)
+    // The edge on X-ray shots only (the reference shots are the spectrum without it).
+    const frame = pixels('uint16', i + 1, ctx.pulse % 4n === 0n ? 120.5 : undefined)
     const pid = await send(ctx, 'uint16', 'bitshuffle_lz4', frame)
     const wire = ctx.codec.compress(frame, 'bitshuffle_lz4', 2)
     frames.push([pid, frame, wire])
@@ -161,6 +162,10 @@ test('uint16 bitshuffle_lz4: profiles, edge channels, image stream as received',
   assert.ok(xray.length >= 2)
   for (const m of xray) {
     assert.is(decodeValue(channel(m, 'edge_status')!), 0, 'edge ok')
+    // 120.5 in the frame = 110.5 in the ROI, + 0.5 for the pixel convention (docs/science.md).
+    const edge = decodeValue(channel(m, 'edge_position')!) as number
+    assert.ok(Math.abs(edge - 111) <= 1, `edge ${edge}`)
+    assert.ok((decodeValue(channel(m, 'edge_confidence')!) as number) > 6, 'confident')
   }
 })
 

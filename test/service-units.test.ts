@@ -85,3 +85,17 @@ test('run statistics: gaps, percentiles, input rate', () => {
 })
 
 test.run()
+
+test('parameterModel.upgradeSaved: parameters saved before edge_method keep the step method', () => {
+  const old = { step_length: 40, reference: { mode: 'pulse_modulo', period: 4, phase: 0 } }
+  const upgraded = parameterModel.merge(parameterModel.defaults(),
+    parameterModel.upgradeSaved(old))
+  assert.is(upgraded.edge_method, 'step')
+  assert.is(upgraded.minimum_confidence, null)
+  assert.is(upgraded.step_length, 40)
+  // New installations (nothing saved) and states saved by this version are left as they are.
+  assert.equal(parameterModel.upgradeSaved({}), {})
+  const current = parameterModel.toJson(parameterModel.defaults())
+  assert.equal(parameterModel.upgradeSaved(current), current)
+  assert.is(parameterModel.defaults().edge_method, 'learned')
+})

@@ -1,6 +1,8 @@
 /**
  * Command line of the service: the Python psen_processing's arguments (same names, same
- * defaults, except the REST port: see psen-api.md) plus what the new service adds.
+ * defaults, except the REST port: 10000, the port of the old service's published API
+ * description, where its code said 11000 and production always passed it) plus what the new
+ * service adds.
  * @module
  */
 import {

@@ -104,6 +104,18 @@ export interface KernelExports {
    * Returns the number of correlation samples (0 when m < taps).
    */
   edge_find(profile: number, m: number, taps: number, rising: number, scratch: number, out: number): number
+
+  // the learned matched filter (edge-filter.ts)
+  /** c[k] = sum_j filter[j] * profile[k + j], k = 0 .. m - taps, into out; returns the count. */
+  filter_correlate(profile: number, m: number, filter: number, taps: number, out: number): number
+  /** filter_correlate into scratch, then edge_find's f64[5] peak metrics to out. */
+  filter_find(
+    profile: number, m: number, filter: number, taps: number, scratch: number, out: number,
+  ): number
+  /** Mean square of the correlation (the filter's noise output on a reference shot). */
+  filter_noise(profile: number, m: number, filter: number, taps: number, scratch: number): number
+  /** Mean of src[i]^2 over n f64 (NaN when n < 1). */
+  mean_square(src: number, n: number): number
 }
 
 /** Names of every export the module must have (checked at load time). */
@@ -116,4 +128,5 @@ export const KERNEL_FUNCTIONS = [
   'x_profile', 'profile_add_i64', 'roi_stats', 'frame_min_max', 'histogram',
   'profile_to_f64', 'profiles_mean', 'profile_ema', 'profile_normalise', 'profile_subtract',
   'profile_smooth', 'profile_refine', 'edge_find',
+  'filter_correlate', 'filter_find', 'filter_noise', 'mean_square',
 ] as const

@@ -65,7 +65,7 @@ export class Region {
   }
 }
 
-/** Checked at instantiation; test/kernel-abi.test.ts checks the whole ABI. */
+/** Checked at instantiation; test/kernel-loader.test.ts checks the whole ABI. */
 const CORE_FUNCTIONS = ['alloc', 'free', 'abort_info'] as const
 
 export class Kernel {

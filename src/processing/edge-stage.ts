@@ -96,5 +96,6 @@ export class FinderStage implements EdgeStage<ProcessingParameters> {
 
 const NAN_RESULT: EdgeOutputs = {
   edge_position: NaN, cross_correlation_amplitude: NaN, edge_position_fs: NaN, edge_fwhm: NaN,
-  next_amplitude: NaN, reference_amplitude: NaN, edge_status: EdgeStatus.error,
+  next_amplitude: NaN, reference_amplitude: NaN, edge_confidence: NaN,
+  edge_status: EdgeStatus.error,
 }

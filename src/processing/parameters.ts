@@ -1,11 +1,12 @@
 /**
- * The processing parameters of the edge finder (issue 6): one zod schema with the contract's
+ * The processing parameters of the edge finder: one zod schema with the contract's
  * defaults, validated partial updates, and the `edge_status` code table.
  *
- * Defaults reproduce the contract: X-ray shot when `pulse_id % 4 == 0`, the other shots'
- * signal profiles averaged over a window of the last 4, subtracted, refined by linear
- * interpolation with step 1, correlated with a 50-sample falling step ('valid' mode), edge =
- * argmax * step + floor(50 / 2), amplitude = the maximum.
+ * With `edge_method: "step"` the defaults reproduce the contract: X-ray shot when
+ * `pulse_id % 4 == 0`, the other shots' signal profiles averaged over a window of the last 4,
+ * subtracted, refined by linear interpolation with step 1, correlated with a 50-sample falling
+ * step ('valid' mode), edge = argmax * step + floor(50 / 2), amplitude = the maximum. The
+ * default method is `learned` (issue 21, docs/science.md).
  * @module
  */
 import { z } from 'zod'
@@ -45,6 +46,8 @@ const referenceRoi = z.object({
 const reference = z.discriminatedUnion('mode', [pulseModulo, eventChannel, referenceRoi])
 
 const averaging = z.discriminatedUnion('mode', [
+  /** exponential (alpha 0.05) for the learned method, mean of 4 for step and compatibility. */
+  z.object({ mode: z.literal('auto') }).strict(),
   z.object({ mode: z.literal('mean'), count: z.int().min(1).max(10_000).default(4) }).strict(),
   z.object({
     mode: z.literal('exponential'),
@@ -56,13 +59,27 @@ const averaging = z.discriminatedUnion('mode', [
 export const parametersSchema = z.object({
   reference: reference.default({ mode: 'pulse_modulo', period: 4, phase: 0 }),
   /** How reference profiles are averaged; the window resets on ROI or reference changes. */
-  averaging: averaging.default({ mode: 'mean', count: 4 }),
+  averaging: averaging.default({ mode: 'auto' }),
   /** subtract: signal - reference (old code); divide: signal / reference - 1 (LCLS). */
   normalisation: z.enum(['subtract', 'divide']).default('subtract'),
   /** Subtract the background ROI's profile (dark) from signal and reference profiles first. */
   dark_subtraction: z.boolean().default(false),
   /** Moving-average window (samples) applied before the edge search; 0 or 1 = off. */
   smoothing: z.int().min(0).max(10_000).default(0),
+  /**
+   * step: correlation with a +1/-1 step of step_length (the old default); learned: a matched
+   * filter learned from the data, with a confidence per shot (docs/science.md).
+   */
+  edge_method: z.enum(['step', 'learned']).default('learned'),
+  /** learned: length of the learned filter in pixels (step: step_length). */
+  filter_length: z.int().min(4).max(10_000).default(100),
+  /** learned: X-ray shots the learned filter averages over (exponentially weighted). */
+  filter_shots: z.int().min(1).max(100_000).default(200),
+  /**
+   * Confidence (correlation peak / its noise sigma) below which a shot gets status
+   * low_confidence (the edge is still reported); null = off.
+   */
+  minimum_confidence: z.number().min(0).max(1_000_000).nullable().default(6),
   /** Length of the step waveform in pixels. */
   step_length: z.int().min(2).max(100_000).default(50),
   edge_type: z.enum(['falling', 'rising']).default('falling'),
@@ -89,10 +106,11 @@ export const parametersSchema = z.object({
       code: 'custom', path: ['reference', 'phase'], message: 'phase must be below period',
     })
   }
-  if (p.refinement_step >= 0.01 && p.step_length / p.refinement_step > 1_000_000) {
+  const longest = Math.max(p.step_length, p.filter_length)
+  if (p.refinement_step >= 0.01 && longest / p.refinement_step > 1_000_000) {
     ctx.addIssue({
       code: 'custom', path: ['refinement_step'],
-      message: 'step_length / refinement_step is too large',
+      message: 'step_length (filter_length) / refinement_step is too large',
     })
   }
 })
@@ -135,6 +153,12 @@ export function parseParameterUpdate(
   for (const [key, value] of Object.entries(body)) {
     const cur = (current as Record<string, unknown>)[key]
     if ((key === 'reference' || key === 'averaging') && isRecord(value) && isRecord(cur)) {
+      if (key === 'averaging' && value.mode === undefined && cur.mode === 'auto') {
+        // From auto, a count means the mean and an alpha the exponential average.
+        const mode = 'alpha' in value ? 'exponential' : 'count' in value ? 'mean' : 'auto'
+        merged[key] = { mode, ...value }
+        continue
+      }
       const sameMode = value.mode === undefined || value.mode === cur.mode
       merged[key] = sameMode ? { ...cur, ...value } : value
     } else {
@@ -166,12 +190,33 @@ export const parameterModel = {
   toJson(p: ProcessingParameters): Record<string, unknown> {
     return { ...p }
   },
+  /**
+   * The learned method is the default for new installations only: parameters saved before
+   * `edge_method` existed were tuned for the step correlation, so they keep it (and no
+   * confidence cut). A state without saved parameters gets today's defaults.
+   */
+  upgradeSaved(saved: unknown): unknown {
+    if (typeof saved !== 'object' || saved === null || Array.isArray(saved)) return saved
+    if (Object.keys(saved).length === 0 || 'edge_method' in saved) return saved
+    return { edge_method: 'step', minimum_confidence: null, ...saved }
+  },
+}
+
+export type Averaging = Exclude<ProcessingParameters['averaging'], { mode: 'auto' }>
+
+/** The averaging a parameter set uses: `auto` resolved by the edge method. */
+export function effectiveAveraging(p: ProcessingParameters): Averaging {
+  if (p.averaging.mode !== 'auto') return p.averaging
+  return p.edge_method === 'learned' && !p.compatibility
+    ? { mode: 'exponential', alpha: 0.05 }
+    : { mode: 'mean', count: 4 }
 }
 
 /** True when a change between two parameter sets invalidates the collected references. */
 export function referenceChanged(a: ProcessingParameters, b: ProcessingParameters): boolean {
-  return JSON.stringify([a.reference, a.averaging, a.dark_subtraction, a.compatibility]) !==
-    JSON.stringify([b.reference, b.averaging, b.dark_subtraction, b.compatibility])
+  const key = (p: ProcessingParameters): string =>
+    JSON.stringify([p.reference, effectiveAveraging(p), p.dark_subtraction, p.compatibility])
+  return key(a) !== key(b)
 }
 
 /** `edge_status` codes of the data stream: code, name and what it means. */
@@ -219,6 +264,10 @@ export const EDGE_STATUS = [
     description: 'dark subtraction on, but no background profile of the signal width',
   },
   { code: 12, name: 'error', description: 'processing error (see /statistics last_error)' },
+  {
+    code: 13, name: 'low_confidence',
+    description: 'edge reported, but its confidence is below minimum_confidence',
+  },
 ] as const
 
 export type EdgeStatusName = (typeof EDGE_STATUS)[number]['name']

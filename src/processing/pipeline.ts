@@ -20,6 +20,7 @@ import type { ChannelNaming } from '../config.js'
 import type { Metrics } from '../metrics.js'
 import type { Roi } from './roi.js'
 import type { EdgeResult } from './edge-finder.js'
+import { EdgeStatus } from './parameters.js'
 import type { Snapshot } from './settings.js'
 import type { FrameErrorCause, RunStatistics } from './statistics.js'
 
@@ -55,7 +56,7 @@ export interface EdgeStage<P extends object> {
 
 export const EDGE_CHANNELS = [
   'edge_position', 'cross_correlation_amplitude', 'edge_position_fs', 'edge_fwhm',
-  'next_amplitude', 'reference_amplitude', 'edge_status',
+  'next_amplitude', 'reference_amplitude', 'edge_confidence', 'edge_status',
 ] as const
 
 /** Output channel name of a quantity, by the naming option. */
@@ -391,5 +392,6 @@ export class FramePipeline<P extends object> {
 
 const NAN_EDGE: EdgeOutputs = Object.freeze({
   edge_position: NaN, cross_correlation_amplitude: NaN, edge_position_fs: NaN, edge_fwhm: NaN,
-  next_amplitude: NaN, reference_amplitude: NaN, edge_status: -1,
+  next_amplitude: NaN, reference_amplitude: NaN, edge_confidence: NaN,
+  edge_status: EdgeStatus.error,
 })

@@ -1,7 +1,7 @@
 /**
  * Regions of interest: `[offset_x, size_x, offset_y, size_y]` or `[]` (off). Validation in the
- * old service's order and with its message prefixes (psen-api.md), stricter where the old code
- * let nonsense through (non-lists that Python found "falsy", fractions, booleans).
+ * old service's order and with its message prefixes (docs/service.md, "ROIs"), stricter where
+ * the old code let nonsense through (non-lists that Python found "falsy", fractions, booleans).
  * @module
  */
 

@@ -48,7 +48,8 @@ export class SettingsKeeper<P extends object> {
     }
     let parameters: P
     try {
-      parameters = model.merge(model.defaults(), saved.parameters ?? {})
+      const stored = model.upgradeSaved ? model.upgradeSaved(saved.parameters) : saved.parameters
+      parameters = model.merge(model.defaults(), stored ?? {})
     } catch (err) {
       log.warn({ saved: saved.parameters },
         `saved parameters are invalid (${(err as Error).message}); using defaults`)

@@ -14,6 +14,8 @@ export interface ParameterModel<P extends object> {
   merge(current: P, partial: unknown): P
   /** Parameters as reported in `processing_parameters` and by GET /parameters. */
   toJson(p: P): Record<string, unknown>
+  /** Saved parameters of an older version, brought up to this one (before `merge`). */
+  upgradeSaved?(saved: unknown): unknown
 }
 
 export interface Snapshot<P extends object> {

@@ -85,6 +85,39 @@ function normalTable(): Float32Array {
   return table
 }
 
+/** The band's relative brightness in row y: flat-topped, fading out over its outer fifth. */
+function bandRow(y: number, y0: number, y1: number): number {
+  if (y < y0 || y >= y1) return 0
+  const t = Math.abs(y - (y0 + y1 - 1) / 2) / Math.max(1, (y1 - y0) / 2)
+  return t < 0.8 ? 1 : Math.max(0, (1 - t) * 5)
+}
+
+function bandRows(opts: FrameOptions): [number, number] {
+  const scale = opts.height / FACILITY_HEIGHT
+  return [
+    Math.max(0, Math.round(opts.bandY0 ?? FACILITY_BAND[0] * scale)),
+    Math.min(opts.height, Math.round(opts.bandY1 ?? FACILITY_BAND[1] * scale)),
+  ]
+}
+
+/**
+ * The noise-free expectation of the x-profile over rows [row0, row1): per column the sum of
+ * dark + signal, minus 0.5 per pixel (noisy pixels are truncated to integers).
+ * The science benchmark's ground truth for the matched-filter limit.
+ */
+export function expectedProfile(opts: FrameOptions, row0: number, row1: number,
+  out: Float64Array): Float64Array {
+  const [y0, y1] = bandRows(opts)
+  const env = columnEnvelope(opts.width, opts.amplitude ?? 3000, opts.edgeX, opts.edgeDepth ?? 0.3,
+    opts.edgeWidth ?? 3)
+  let vert = 0
+  for (let y = row0; y < row1; y++) vert += bandRow(y, y0, y1)
+  const rows = row1 - row0
+  const base = rows * ((opts.dark ?? 100) - 0.5)
+  for (let x = 0; x < opts.width; x++) out[x] = base + vert * env[x]!
+  return out
+}
+
 // Per-row scratch (signal and its noise sigma), reused across frames.
 let rowSignal = new Float32Array(0)
 let rowSigma = new Float32Array(0)
@@ -96,9 +129,7 @@ export function generateFrame(out: Uint16Array, opts: FrameOptions): Uint16Array
     throw new RangeError(`bad frame size ${width}x${height}`)
   }
   if (out.length < width * height) throw new RangeError('output array too small')
-  const scale = height / FACILITY_HEIGHT
-  const y0 = Math.max(0, Math.round(opts.bandY0 ?? FACILITY_BAND[0] * scale))
-  const y1 = Math.min(height, Math.round(opts.bandY1 ?? FACILITY_BAND[1] * scale))
+  const [y0, y1] = bandRows(opts)
   const dark = opts.dark ?? 100
   const noise = opts.noise ?? 15
   const env = columnEnvelope(width, opts.amplitude ?? 3000, opts.edgeX, opts.edgeDepth ?? 0.3,
@@ -110,15 +141,10 @@ export function generateFrame(out: Uint16Array, opts: FrameOptions): Uint16Array
   }
   // xorshift32; each output gives two 16-bit table indices.
   let state = ((opts.seed ?? 1) * 2654435761) >>> 0 || 0x9e3779b9
-  const bandMid = (y0 + y1 - 1) / 2
-  const bandHalf = Math.max(1, (y1 - y0) / 2)
   let rowVert = -1
   for (let y = 0; y < height; y++) {
     const row = y * width
-    const inBand = y >= y0 && y < y1
-    // A flat-topped vertical profile: the band fades out over its outer fifth.
-    const t = Math.abs(y - bandMid) / bandHalf
-    const vert = inBand ? (t < 0.8 ? 1 : Math.max(0, (1 - t) * 5)) : 0
+    const vert = bandRow(y, y0, y1)
     if (vert !== rowVert) {
       for (let x = 0; x < width; x++) {
         const signal = vert * env[x]!

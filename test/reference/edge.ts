@@ -46,7 +46,25 @@ export interface EdgeRef {
 
 /** What edge_find reports, from a literal correlation. */
 export function edgeFindRef(p: ArrayLike<number>, taps: number, rising: boolean): EdgeRef {
-  const c = correlateValid(p, stepWaveform(taps, rising))
+  return peakRef(correlateValid(p, stepWaveform(taps, rising)))
+}
+
+/** What filter_find reports: the peak metrics of the literal correlation with `filter`. */
+export function filterFindRef(p: ArrayLike<number>, filter: ArrayLike<number>): EdgeRef {
+  return peakRef(correlateValid(p, filter))
+}
+
+/** Mean square of the literal correlation (filter_noise); NaN when it is empty. */
+export function filterNoiseRef(p: ArrayLike<number>, filter: ArrayLike<number>): number {
+  const c = correlateValid(p, filter)
+  if (c.length === 0) return NaN
+  let s = 0
+  for (const v of c) s += v * v
+  return s / c.length
+}
+
+/** Peak metrics of a correlation, by the rules edge_find documents. */
+export function peakRef(c: Float64Array): EdgeRef {
   const n = c.length
   if (n === 0) return { argmax: NaN, amplitude: NaN, fwhm: NaN, next: NaN, offset: NaN, count: 0 }
   let best = 0

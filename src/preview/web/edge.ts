@@ -14,6 +14,7 @@ import { EdgeFinder, type EdgeResult as FinderResult } from '../../processing/ed
 import {
   EDGE_STATUS,
   defaultParameters,
+  effectiveAveraging,
   parameterModel,
   type ProcessingParameters,
 } from '../../processing/parameters.js'
@@ -25,6 +26,8 @@ export interface EdgeResult {
   /** Edge in pixels within the signal ROI, or null. */
   position: number | null
   amplitude: number | null
+  /** Correlation peak / its noise sigma (the service's edge_confidence), or null. */
+  confidence: number | null
   /** Signal normalised by the reference mean (ROI-local x), for drawing. */
   normalised: Float64Array | null
   status: string
@@ -88,10 +91,23 @@ export class EdgeView {
       xray: status !== 'no_signal_roi' && status !== 'roi_outside_frame',
       position: finite(r.edge_position),
       amplitude: finite(r.cross_correlation_amplitude),
+      confidence: finite(r.edge_confidence),
       normalised,
       status,
-      source: `browser EdgeFinder, ${this.#finder.referenceCount} reference shot(s)`,
+      source: this.#source(r, status),
     }
+  }
+
+  /** How the browser's finder got this result, with the shot's confidence (shown by the page). */
+  #source(r: FinderResult, status: string): string {
+    const f = this.#finder!
+    const method = this.#params.compatibility ? 'compatibility'
+      : this.#params.edge_method === 'learned'
+        ? `filter learned from ${f.learnedShots} shot(s)` : 'step filter'
+    const conf = Number.isFinite(r.edge_confidence)
+      ? `, confidence ${r.edge_confidence.toFixed(1)}${status === 'low_confidence' ? ' (low)' : ''}`
+      : ''
+    return `browser EdgeFinder, ${method}, ${f.referenceCount} reference(s)${conf}`
   }
 
   /** The curve to draw: signal (minus dark) normalised by the mean of recent references. */
@@ -117,7 +133,8 @@ export class EdgeView {
     }
     if (status === 'reference_shot') {
       this.#ring.push(s)
-      const keep = p.averaging.mode === 'mean' ? p.averaging.count : 4
+      const averaging = effectiveAveraging(p)
+      const keep = averaging.mode === 'mean' ? averaging.count : 4
       while (this.#ring.length > keep) this.#ring.shift()
       return null
     }
