@@ -40,7 +40,8 @@ test('usage errors exit 2 with the reason; an existing FILE is never overwritten
   for (const argv of bad) {
     const c = capture()
     assert.is(await runRecord(argv, c), 2, argv.join(' '))
-    assert.match(c.lines.join('\n'), /^record: /)
+    assert.match(c.lines.join('\n'),
+      /^psen-processing record: .*\nRun 'psen-processing record --help'/)
   }
   const badReplay: string[][] = [[], ['a', 'b'], ['x.rec', '--rate', '0'],
     ['x.rec', '--rate', '5', '--as_recorded'], ['x.rec', '--mode', 'req'],
@@ -48,7 +49,7 @@ test('usage errors exit 2 with the reason; an existing FILE is never overwritten
   for (const argv of badReplay) {
     const c = capture()
     assert.is(await runReplay(argv, c), 2, argv.join(' '))
-    assert.match(c.lines.join('\n'), /^replay: /)
+    assert.match(c.lines.join('\n'), /^psen-processing replay: /)
   }
   const path = join(dir, 'taken.rec')
   writeFileSync(path, 'precious')

@@ -23,8 +23,9 @@ import { RunStatistics } from '../processing/statistics.js'
 import { describeDamage, type RecordingReader } from '../recording/reader.js'
 import { ResultFiles, type PulseResult } from './analyze-output.js'
 import type { ChannelNaming } from '../config.js'
-import { DEFAULTS, UsageError } from './args.js'
-import { lines, onStop, openRecording, parseArgv, parseCommand, type CommandIO } from './command.js'
+import { DEFAULTS } from './args.js'
+import { lines, onStop, openRecording, parseCommand, type CommandIO } from './command.js'
+import { parseStrict, UsageError } from './usage.js'
 
 export const ANALYZE_USAGE = `usage: psen-processing analyze FILE PREFIX --roi_signal JSON \\
          --roi_background JSON [--parameters JSON|@FILE] --output OUT
@@ -68,7 +69,7 @@ function json(name: string, text: string): unknown {
 }
 
 function parse(argv: string[]): Parsed | 'help' {
-  const args = parseArgv(argv, {
+  const args = parseStrict(argv, {
     roi_signal: { type: 'string' },
     roi_background: { type: 'string' },
     parameters: { type: 'string' },
@@ -77,7 +78,7 @@ function parse(argv: string[]): Parsed | 'help' {
     max_frame_bytes: { type: 'string' },
     no_verify: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
-  })
+  }, true)
   const v = args.values
   if (v.help) return 'help'
   const [file, prefix, ...extra] = args.positionals

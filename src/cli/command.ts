@@ -1,14 +1,12 @@
 /**
- * What the record, replay and analyze commands share: where their lines go, the parsing of
- * their command line into a usage error or `--help`, how they are stopped, and the opening of
- * a recording with a readable error.
+ * What the record, replay and analyze commands share: where their lines go, their command
+ * line's usage error or `--help` (in the format of src/cli/usage.ts), how they are stopped,
+ * and the opening of a recording with a readable error.
  * @module
  */
-import { parseArgs, type ParseArgsConfig } from 'node:util'
-
 import { RecordingError } from '../recording/format.js'
 import { RecordingReader, type ReaderOptions } from '../recording/reader.js'
-import { UsageError } from './args.js'
+import { USAGE_EXIT, usageFailure, UsageError } from './usage.js'
 
 export interface CommandIO {
   /** Where result lines go (default: stdout). */
@@ -35,24 +33,6 @@ export function lines(io: CommandIO): Lines {
   }
 }
 
-type Options = NonNullable<ParseArgsConfig['options']>
-interface Config<O extends Options> {
-  args: string[]
-  allowPositionals: true
-  strict: true
-  options: O
-}
-
-/** node:util parseArgs, strict, with its errors as UsageError (without its hints). */
-export function parseArgv<O extends Options>(argv: string[], options: O):
-  ReturnType<typeof parseArgs<Config<O>>> {
-  try {
-    return parseArgs({ args: argv, allowPositionals: true, strict: true, options })
-  } catch (e) {
-    throw new UsageError((e as Error).message.split('. To specify')[0] ?? 'bad command line')
-  }
-}
-
 /**
  * Runs a command's parser: its result, or the exit code after printing the usage (`--help`,
  * 0) or the error (2).
@@ -64,8 +44,8 @@ export function parseCommand<T>(name: string, argv: string[], usage: string, l: 
     parsed = parse(argv)
   } catch (e) {
     if (!(e instanceof UsageError)) throw e
-    l.err(`${name}: ${e.message}\n(see: psen-processing ${name} --help)`)
-    return 2
+    l.err(usageFailure(name, e.message).trimEnd())
+    return USAGE_EXIT
   }
   if (parsed === 'help') {
     l.out(usage)

@@ -8,8 +8,8 @@
 import { BsreadReceiver } from '../bsread/receiver.js'
 import type { RecordingInfo } from '../recording/format.js'
 import { RecordingWriter } from '../recording/writer.js'
-import { UsageError } from './args.js'
-import { lines, onStop, parseArgv, parseCommand, type CommandIO } from './command.js'
+import { lines, onStop, parseCommand, type CommandIO } from './command.js'
+import { parseStrict, UsageError } from './usage.js'
 import { packageVersion } from './version.js'
 
 /**
@@ -52,13 +52,13 @@ function positive(name: string, raw: string | undefined, integer: boolean): numb
 }
 
 function parse(argv: string[]): Parsed | 'help' {
-  const args = parseArgv(argv, {
+  const args = parseStrict(argv, {
     sub: { type: 'boolean', default: false },
     count: { type: 'string', short: 'n' },
     duration: { type: 'string' },
     queue_mb: { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
-  })
+  }, true)
   if (args.values.help) return 'help'
   const [input, file, ...extra] = args.positionals
   if (input === undefined || file === undefined || extra.length > 0) {

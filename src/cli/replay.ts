@@ -12,8 +12,8 @@
  */
 import { BsreadSender } from '../bsread/sender.js'
 import { describeDamage, type RecordingReader } from '../recording/reader.js'
-import { UsageError } from './args.js'
-import { lines, onStop, openRecording, parseArgv, parseCommand, type CommandIO } from './command.js'
+import { lines, onStop, openRecording, parseCommand, type CommandIO } from './command.js'
+import { parseStrict, UsageError } from './usage.js'
 
 const DEFAULT_PORT = 9010
 /** How long the last messages may take to leave after the end of the file (ms). */
@@ -47,7 +47,7 @@ interface Parsed {
 }
 
 function parse(argv: string[]): Parsed | 'help' {
-  const args = parseArgv(argv, {
+  const args = parseStrict(argv, {
     port: { type: 'string' },
     interface: { type: 'string' },
     mode: { type: 'string' },
@@ -55,7 +55,7 @@ function parse(argv: string[]): Parsed | 'help' {
     as_recorded: { type: 'boolean', default: false },
     loop: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
-  })
+  }, true)
   const v = args.values
   if (v.help) return 'help'
   const [file, ...extra] = args.positionals
