@@ -56,27 +56,44 @@ export async function makeRecording(path: string, codec: Codec, frames: number):
   const images: Uint8Array[] = []
   for (let k = 0; k < 8; k++) {
     // Images 0-3 are X-ray shots (edges 1100..1400), 4-7 references.
-    generateFrame(pixels, { width: WIDTH, height: HEIGHT, seed: k + 1,
-      ...(k < 4 ? { edgeX: 1100 + 100 * k + 0.4 } : {}) })
+    generateFrame(pixels, {
+      width: WIDTH,
+      height: HEIGHT,
+      seed: k + 1,
+      ...(k < 4 ? { edgeX: 1100 + 100 * k + 0.4 } : {}),
+    })
     images.push(codec.compress(new Uint8Array(pixels.buffer), 'bitshuffle_lz4', 2).slice())
   }
   const encoder = new BsreadEncoder({ codec })
   const image: EncodeChannel = {
-    info: { name: `${PREFIX}:FPICTURE`, type: 'uint16', shape: [WIDTH, HEIGHT],
-      encoding: 'little', compression: 'bitshuffle_lz4' },
+    info: {
+      name: `${PREFIX}:FPICTURE`,
+      type: 'uint16',
+      shape: [WIDTH, HEIGHT],
+      encoding: 'little',
+      compression: 'bitshuffle_lz4',
+    },
     value: null,
   }
   const writer = await RecordingWriter.create(path, {
-    recorder: 'bench/analyze-case.ts', version: '0', input: 'generated', mode: 'pull',
+    recorder: 'bench/analyze-case.ts',
+    version: '0',
+    input: 'generated',
+    mode: 'pull',
     started: new Date().toISOString(),
   })
   for (let i = 0; i < frames; i++) {
     const pulseId = 10_000n + BigInt(i)
     const xray = pulseId % 4n === 0n
     image.value = preEncoded(images[xray ? (i >> 2) % 4 : 4 + (i % 4)]!)
-    writer.append(encoder.encode({
-      pulseId, globalTimestamp: { sec: 1_800_000_000, ns: i }, channels: [image],
-    }), Date.now())
+    writer.append(
+      encoder.encode({
+        pulseId,
+        globalTimestamp: { sec: 1_800_000_000, ns: i },
+        channels: [image],
+      }),
+      Date.now(),
+    )
     // One message at a time: the writer's queue would drop the rest (it never grows).
     await writer.flush()
   }
@@ -85,24 +102,37 @@ export async function makeRecording(path: string, codec: Codec, frames: number):
 }
 
 /** Runs the three analyze variants; `frames` messages per pass, `runs` passes each. */
-export async function analyzeCase(kernel: Kernel, codec: Codec,
-  opts: { frames?: number; runs?: number } = {}): Promise<AnalyzeCaseResult[]> {
+export async function analyzeCase(
+  kernel: Kernel,
+  codec: Codec,
+  opts: { frames?: number; runs?: number } = {},
+): Promise<AnalyzeCaseResult[]> {
   const frames = opts.frames ?? 100
   const runs = Math.max(3, opts.runs ?? 5)
   const dir = mkdtempSync(join(tmpdir(), 'psen-bench-analyze-'))
   try {
     const path = join(dir, 'bench.rec')
     const bytes = await makeRecording(path, codec, frames)
-    const snapshot = makeSnapshot(parameterModel, 1, [0, WIDTH, 1150, 400],
-      [0, WIDTH, 500, 400], parameterModel.defaults())
+    const snapshot = makeSnapshot(
+      parameterModel,
+      1,
+      [0, WIDTH, 1150, 400],
+      [0, WIDTH, 500, 400],
+      parameterModel.defaults(),
+    )
     const pass = async (verify: boolean, files: boolean): Promise<[number, number]> => {
       const reader = RecordingReader.open(path, { verify, reuseBuffer: true })
       const out = files ? await ResultFiles.create(join(dir, 'out'), {}) : undefined
       const c0 = process.cpuUsage()
       const t0 = performance.now()
       const s = await analyzeRecording({
-        reader, kernel, prefix: PREFIX, naming: 'full', maxFrameBytes: 256 * 1024 * 1024,
-        snapshot, onResult: out ? (r) => out.add(r) : () => undefined,
+        reader,
+        kernel,
+        prefix: PREFIX,
+        naming: 'full',
+        maxFrameBytes: 256 * 1024 * 1024,
+        snapshot,
+        onResult: out ? (r) => out.add(r) : () => undefined,
       })
       out?.close()
       const ms = performance.now() - t0
@@ -135,9 +165,13 @@ export async function analyzeCase(kernel: Kernel, codec: Codec,
     return variants.map(([name, , , note], v) => {
       const ms = median(times[v]!)
       return {
-        name, fps: Math.round(10_000 / ms) / 10, ms_per_frame: Math.round(ms * 1e4) / 1e4,
+        name,
+        fps: Math.round(10_000 / ms) / 10,
+        ms_per_frame: Math.round(ms * 1e4) / 1e4,
         ms_min: Math.round(Math.min(...times[v]!) * 1e4) / 1e4,
-        cpu_ms: Math.round(median(cpu[v]!) * 1e4) / 1e4, frames, runs,
+        cpu_ms: Math.round(median(cpu[v]!) * 1e4) / 1e4,
+        frames,
+        runs,
         recording_mb: Math.round(bytes / 1e5) / 10,
         note: `${note}; ${(bytes / frames / 1e6).toFixed(2)} MB per message`,
       }

@@ -38,8 +38,11 @@ type Exports = KernelExports & {
 const pixels = new Uint16Array(W * H)
 generateFrame(pixels, { width: W, height: H, edgeX: 1200.4, seed: 1 })
 const raw = new Uint8Array(pixels.buffer)
-const wire = new Codec(await Kernel.load(readFileSync(files[0]!))).compress(raw, 'bitshuffle_lz4',
-  2)
+const wire = new Codec(await Kernel.load(readFileSync(files[0]!))).compress(
+  raw,
+  'bitshuffle_lz4',
+  2,
+)
 
 // [offset of the LZ4 data, compressed length] of every block.
 const blocks: Array<[number, number]> = []
@@ -115,11 +118,14 @@ for (let r = 0; r < ROUNDS; r++) {
 }
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1]!
-console.log(`CPU ms per frame, median / min of ${ROUNDS} interleaved rounds` +
-  ` (ratio ${(raw.length / wire.length).toFixed(2)}, ${blocks.length} blocks)`)
+console.log(
+  `CPU ms per frame, median / min of ${ROUNDS} interleaved rounds` +
+    ` (ratio ${(raw.length / wire.length).toFixed(2)}, ${blocks.length} blocks)`,
+)
 console.log('build'.padEnd(28) + STAGES.map((s) => s.padStart(16)).join(''))
 for (const b of builds) {
   const cells = STAGES.map((s) =>
-    `${median(b.times[s]!).toFixed(3)} / ${Math.min(...b.times[s]!).toFixed(3)}`.padStart(16))
+    `${median(b.times[s]!).toFixed(3)} / ${Math.min(...b.times[s]!).toFixed(3)}`.padStart(16),
+  )
   console.log(b.file.slice(-28).padEnd(28) + cells.join(''))
 }

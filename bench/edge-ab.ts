@@ -43,15 +43,23 @@ const builds: Build[] = []
 for (const file of files) {
   const e = (await Kernel.load(readFileSync(file))).exports
   const n = W
-  const { ring: ringPtr, mean: meanPtr, sub: subPtr, refined: refPtr, scratch: scratchPtr,
-    out: outPtr } = edgeBuffers(e.alloc, n)
+  const {
+    ring: ringPtr,
+    mean: meanPtr,
+    sub: subPtr,
+    refined: refPtr,
+    scratch: scratchPtr,
+    out: outPtr,
+  } = edgeBuffers(e.alloc, n)
   new Float64Array(e.memory.buffer, ringPtr, ring.length).set(ring)
   const sigPtr = ringPtr + REFERENCES * n * 8
   let m = n
   const run: Record<Stage, () => void> = {
     mean: () => e.profiles_mean(ringPtr, REFERENCES, n, meanPtr),
     subtract: () => e.profile_subtract(sigPtr, meanPtr, n, subPtr),
-    refine: () => { m = e.profile_refine(subPtr, n, 1, n - 1, refPtr) },
+    refine: () => {
+      m = e.profile_refine(subPtr, n, 1, n - 1, refPtr)
+    },
     find: () => e.edge_find(refPtr, m, TAPS, 0, scratchPtr, outPtr),
     all: () => {
       e.profiles_mean(ringPtr, REFERENCES, n, meanPtr)
@@ -84,12 +92,18 @@ for (let r = 0; r < ROUNDS; r++) {
 }
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1]!
-console.log(`CPU us per call, median / min of ${ROUNDS} interleaved rounds of ${REPS} calls;` +
-  ` edge_find out ${want}`)
+console.log(
+  `CPU us per call, median / min of ${ROUNDS} interleaved rounds of ${REPS} calls;` +
+    ` edge_find out ${want}`,
+)
 console.log('build'.padEnd(24) + STAGES.map((s) => s.padStart(16)).join('') + '     all/s')
 for (const b of builds) {
   const cells = STAGES.map((s) =>
-    `${median(b.times[s]).toFixed(2)} / ${Math.min(...b.times[s]).toFixed(2)}`.padStart(16))
-  console.log(b.file.slice(-24).padEnd(24) + cells.join('') +
-    `${(1e6 / median(b.times.all)).toFixed(0)}`.padStart(10))
+    `${median(b.times[s]).toFixed(2)} / ${Math.min(...b.times[s]).toFixed(2)}`.padStart(16),
+  )
+  console.log(
+    b.file.slice(-24).padEnd(24) +
+      cells.join('') +
+      `${(1e6 / median(b.times.all)).toFixed(0)}`.padStart(10),
+  )
 }

@@ -14,8 +14,13 @@ export const REFERENCES = 4
  * REFERENCES profiles of rows [row0, row0 + rows) of a shot without an edge, then the same rows
  * of `signal` (width x height uint16). Profile k gets + k, so that no two are equal.
  */
-export function edgeRing(signal: Uint16Array, width: number, height: number, row0: number,
-  rows: number): Float64Array {
+export function edgeRing(
+  signal: Uint16Array,
+  width: number,
+  height: number,
+  row0: number,
+  rows: number,
+): Float64Array {
   const reference = new Uint16Array(width * height)
   generateFrame(reference, { width, height, seed: 2 })
   const ring = new Float64Array((REFERENCES + 1) * width)

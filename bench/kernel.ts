@@ -80,8 +80,14 @@ function median(xs: number[]): number {
  * the optimising compiler), then `runs` timed runs of `reps` calls each, where reps makes a run
  * last at least ~5 ms (so microsecond kernels are not timer noise).
  */
-function measure(name: string, fn: () => void, bytesOut: number, runs = RUNS,
-  note?: string, threads = 1): Result {
+function measure(
+  name: string,
+  fn: () => void,
+  bytesOut: number,
+  runs = RUNS,
+  note?: string,
+  threads = 1,
+): Result {
   let t0 = performance.now()
   let warm = 0
   do {
@@ -102,10 +108,15 @@ function measure(name: string, fn: () => void, bytesOut: number, runs = RUNS,
   }
   const ms = median(times)
   return {
-    name, frame: FRAME, ms_per_frame: round(ms, 4), ms_min: round(Math.min(...times), 4),
+    name,
+    frame: FRAME,
+    ms_per_frame: round(ms, 4),
+    ms_min: round(Math.min(...times), 4),
     cpu_ms: round(median(cpu), 4),
     fps: round(1000 / ms, 1),
-    mb_per_s_out: round(bytesOut / 1e6 / (ms / 1000), 1), runs, threads,
+    mb_per_s_out: round(bytesOut / 1e6 / (ms / 1000), 1),
+    runs,
+    threads,
     ...(note ? { note } : {}),
   }
 }
@@ -137,33 +148,79 @@ function profiles(ptr: number): void {
   kernel.check(kernel.exports.x_profile(ptr, WIDTH, HEIGHT, u16, 0, ...BACKGROUND, bg), 'x_profile')
 }
 
-const rows: Array<[number, number]> = [[SIGNAL[2], SIGNAL[2] + SIGNAL[3]],
-  [BACKGROUND[2], BACKGROUND[2] + BACKGROUND[3]]]
+const rows: Array<[number, number]> = [
+  [SIGNAL[2], SIGNAL[2] + SIGNAL[3]],
+  [BACKGROUND[2], BACKGROUND[2] + BACKGROUND[3]],
+]
 const parallel = await ParallelProfiler.create(kernel, codec, { threads: THREADS })
 const shape = { width: WIDTH, height: HEIGHT, dtype: 'uint16' as const, bigEndian: false }
 const outs = [sigOut, bgOut]
 function parallelProfiles(extraRows: Array<[number, number]>): void {
   if (!parallel.profiles(wire, shape, [SIGNAL, BACKGROUND], outs, extraRows)) {
     // One thread (--threads 1): the single-thread path, as the service does.
-    profiles(codec.decompressRowsInto(frame, wire, 2, WIDTH, HEIGHT,
-      extraRows.length > 0 ? extraRows : rows))
+    profiles(
+      codec.decompressRowsInto(
+        frame,
+        wire,
+        2,
+        WIDTH,
+        HEIGHT,
+        extraRows.length > 0 ? extraRows : rows,
+      ),
+    )
   }
 }
 
 const results: Result[] = []
-results.push(measure('decode_bslz4', () => {
-  codec.decompressInto(frame, wire, 'bitshuffle_lz4', 2, raw.length)
-}, raw.length))
-results.push(measure('decode_profiles', () => parallelProfiles([[0, HEIGHT]]), raw.length, RUNS,
-  `${THREADS} threads, each decodes and sums a share of the rows`, THREADS))
-results.push(measure('roi_decode_profiles', () => parallelProfiles([]), raw.length, RUNS,
-  `${THREADS} threads; MB/s counted on the whole frame`, THREADS))
-results.push(measure('decode_profiles_1thread', () => {
-  profiles(codec.decompressInto(frame, wire, 'bitshuffle_lz4', 2, raw.length))
-}, raw.length))
-results.push(measure('roi_decode_profiles_1thread', () => {
-  profiles(codec.decompressRowsInto(frame, wire, 2, WIDTH, HEIGHT, rows))
-}, raw.length, RUNS, 'MB/s counted on the whole frame'))
+results.push(
+  measure(
+    'decode_bslz4',
+    () => {
+      codec.decompressInto(frame, wire, 'bitshuffle_lz4', 2, raw.length)
+    },
+    raw.length,
+  ),
+)
+results.push(
+  measure(
+    'decode_profiles',
+    () => parallelProfiles([[0, HEIGHT]]),
+    raw.length,
+    RUNS,
+    `${THREADS} threads, each decodes and sums a share of the rows`,
+    THREADS,
+  ),
+)
+results.push(
+  measure(
+    'roi_decode_profiles',
+    () => parallelProfiles([]),
+    raw.length,
+    RUNS,
+    `${THREADS} threads; MB/s counted on the whole frame`,
+    THREADS,
+  ),
+)
+results.push(
+  measure(
+    'decode_profiles_1thread',
+    () => {
+      profiles(codec.decompressInto(frame, wire, 'bitshuffle_lz4', 2, raw.length))
+    },
+    raw.length,
+  ),
+)
+results.push(
+  measure(
+    'roi_decode_profiles_1thread',
+    () => {
+      profiles(codec.decompressRowsInto(frame, wire, 2, WIDTH, HEIGHT, rows))
+    },
+    raw.length,
+    RUNS,
+    'MB/s counted on the whole frame',
+  ),
+)
 // The threaded profiles must equal the single-thread ones.
 {
   parallelProfiles([])
@@ -185,60 +242,101 @@ if (!kernel.bytes(check, raw.length).every((v, i) => v === raw[i])) {
 // edge_2560: mean of the reference ring, subtraction, (step-1) refinement, step correlation.
 {
   const n = WIDTH
-  const { ring: ringPtr, mean: meanPtr, sub: subPtr, refined: refPtr, scratch: scratchPtr,
-    out: outPtr } = edgeBuffers((bytes) => kernel.region().ensure(bytes), n)
-  new Float64Array(kernel.exports.memory.buffer, ringPtr, (REFERENCES + 1) * n)
-    .set(edgeRing(pixels, WIDTH, HEIGHT, SIGNAL[2], SIGNAL[3]))
+  const {
+    ring: ringPtr,
+    mean: meanPtr,
+    sub: subPtr,
+    refined: refPtr,
+    scratch: scratchPtr,
+    out: outPtr,
+  } = edgeBuffers((bytes) => kernel.region().ensure(bytes), n)
+  new Float64Array(kernel.exports.memory.buffer, ringPtr, (REFERENCES + 1) * n).set(
+    edgeRing(pixels, WIDTH, HEIGHT, SIGNAL[2], SIGNAL[3]),
+  )
   const sigPtr = ringPtr + REFERENCES * n * 8
   const e = kernel.exports
   let position = 0
-  results.push(measure('edge_2560', () => {
-    e.profiles_mean(ringPtr, REFERENCES, n, meanPtr)
-    e.profile_subtract(sigPtr, meanPtr, n, subPtr)
-    const m = e.profile_refine(subPtr, n, 1, n - 1, refPtr)
-    e.edge_find(refPtr, m, TAPS, 0, scratchPtr, outPtr)
-  }, n * 8, RUNS, 'MB/s of the f64 profile'))
+  results.push(
+    measure(
+      'edge_2560',
+      () => {
+        e.profiles_mean(ringPtr, REFERENCES, n, meanPtr)
+        e.profile_subtract(sigPtr, meanPtr, n, subPtr)
+        const m = e.profile_refine(subPtr, n, 1, n - 1, refPtr)
+        e.edge_find(refPtr, m, TAPS, 0, scratchPtr, outPtr)
+      },
+      n * 8,
+      RUNS,
+      'MB/s of the f64 profile',
+    ),
+  )
   position = new Float64Array(e.memory.buffer, outPtr, 5)[0]! + Math.floor(TAPS / 2)
   if (Math.abs(position - 1200.4) > 5) throw new Error(`edge found at ${position}, expected ~1200`)
 }
 
-results.push(measure('ts_reference_decode_profiles', () => {
-  const decoded = bslz4DecodeRef(wire, 2)
-  xProfileRef(decoded, WIDTH, 'uint16', false, SIGNAL)
-  xProfileRef(decoded, WIDTH, 'uint16', false, BACKGROUND)
-}, raw.length, REF_RUNS, 'plain TS reference (test/reference), for the ratio'))
+results.push(
+  measure(
+    'ts_reference_decode_profiles',
+    () => {
+      const decoded = bslz4DecodeRef(wire, 2)
+      xProfileRef(decoded, WIDTH, 'uint16', false, SIGNAL)
+      xProfileRef(decoded, WIDTH, 'uint16', false, BACKGROUND)
+    },
+    raw.length,
+    REF_RUNS,
+    'plain TS reference (test/reference), for the ratio',
+  ),
+)
 
 const ANALYZE_FRAMES = Math.max(0, Number(args['analyze-frames']))
 if (ANALYZE_FRAMES > 0) {
-  for (const a of await analyzeCase(kernel, codec,
-    { frames: ANALYZE_FRAMES, runs: Number(args['analyze-runs']) })) {
+  for (const a of await analyzeCase(kernel, codec, {
+    frames: ANALYZE_FRAMES,
+    runs: Number(args['analyze-runs']),
+  })) {
     results.push({
-      name: a.name, frame: FRAME, ms_per_frame: a.ms_per_frame, ms_min: a.ms_min,
-      cpu_ms: a.cpu_ms, fps: a.fps,
+      name: a.name,
+      frame: FRAME,
+      ms_per_frame: a.ms_per_frame,
+      ms_min: a.ms_min,
+      cpu_ms: a.cpu_ms,
+      fps: a.fps,
       mb_per_s_out: round(raw.length / 1e6 / (a.ms_per_frame / 1000), 1),
-      runs: a.runs, threads: 1, note: a.note,
+      runs: a.runs,
+      threads: 1,
+      note: a.note,
     })
   }
 }
 
 const summary = {
-  name: 'frame', frame: FRAME, bytes: raw.length, compressed_bytes: wire.length,
-  compression_ratio: round(ratio, 3), encode_ms: round(encodeMs, 1),
+  name: 'frame',
+  frame: FRAME,
+  bytes: raw.length,
+  compressed_bytes: wire.length,
+  compression_ratio: round(ratio, 3),
+  encode_ms: round(encodeMs, 1),
 }
 if (args.json) {
   for (const r of results) console.log(JSON.stringify(r))
   console.log(JSON.stringify(summary))
 } else {
   const mb = (n: number): string => (n / 1e6).toFixed(2)
-  console.log(`frame ${FRAME}: ${mb(raw.length)} MB -> ${mb(wire.length)} MB` +
-    ` (ratio ${ratio.toFixed(2)}), encoded once in ${encodeMs.toFixed(1)} ms`)
-  console.log('name                            ms/frame     ms min     cpu ms        fps     MB/s out' +
-    '  runs')
+  console.log(
+    `frame ${FRAME}: ${mb(raw.length)} MB -> ${mb(wire.length)} MB` +
+      ` (ratio ${ratio.toFixed(2)}), encoded once in ${encodeMs.toFixed(1)} ms`,
+  )
+  console.log(
+    'name                            ms/frame     ms min     cpu ms        fps     MB/s out' +
+      '  runs',
+  )
   for (const r of results) {
-    console.log(`${r.name.padEnd(30)} ${r.ms_per_frame.toFixed(3).padStart(9)}` +
-      ` ${r.ms_min.toFixed(3).padStart(10)} ${r.cpu_ms.toFixed(3).padStart(10)}` +
-      ` ${r.fps.toFixed(1).padStart(10)}` +
-      ` ${r.mb_per_s_out.toFixed(1).padStart(12)} ${String(r.runs).padStart(5)}`)
+    console.log(
+      `${r.name.padEnd(30)} ${r.ms_per_frame.toFixed(3).padStart(9)}` +
+        ` ${r.ms_min.toFixed(3).padStart(10)} ${r.cpu_ms.toFixed(3).padStart(10)}` +
+        ` ${r.fps.toFixed(1).padStart(10)}` +
+        ` ${r.mb_per_s_out.toFixed(1).padStart(12)} ${String(r.runs).padStart(5)}`,
+    )
   }
   const ts = results.find((r) => r.name === 'ts_reference_decode_profiles')
   const wasm = results.find((r) => r.name === 'decode_profiles')

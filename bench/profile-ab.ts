@@ -46,8 +46,11 @@ const CASES: Case[] = [
 const pixels = new Uint16Array(W * H)
 generateFrame(pixels, { width: W, height: H, edgeX: 1200.4, seed: 1 })
 const raw = new Uint8Array(pixels.buffer)
-const wire = new Codec(await Kernel.load(readFileSync(files[0]!))).compress(raw, 'bitshuffle_lz4',
-  2)
+const wire = new Codec(await Kernel.load(readFileSync(files[0]!))).compress(
+  raw,
+  'bitshuffle_lz4',
+  2,
+)
 
 interface Build {
   file: string
@@ -133,13 +136,16 @@ console.log(`CPU ms per x_profile call, median / min of ${ROUNDS} interleaved ro
 console.log('build'.padEnd(24) + CASES.map((c) => c[0].padStart(15)).join(''))
 for (const b of builds) {
   const cells = b.times.map((t) =>
-    `${median(t).toFixed(3)} / ${Math.min(...t).toFixed(3)}`.padStart(15))
+    `${median(t).toFixed(3)} / ${Math.min(...t).toFixed(3)}`.padStart(15),
+  )
   console.log(b.file.slice(-24).padEnd(24) + cells.join(''))
 }
 console.log('\nper frame: decode, decode + both profiles, difference of the medians (CPU ms)')
 builds.forEach((b, j) => {
   const t = frameTimes[j]!
-  console.log(`${b.file.slice(-24).padEnd(24)}${median(t.decode).toFixed(3).padStart(10)}` +
-    `${median(t.both).toFixed(3).padStart(10)}` +
-    `${(median(t.both) - median(t.decode)).toFixed(3).padStart(10)}`)
+  console.log(
+    `${b.file.slice(-24).padEnd(24)}${median(t.decode).toFixed(3).padStart(10)}` +
+      `${median(t.both).toFixed(3).padStart(10)}` +
+      `${(median(t.both) - median(t.decode)).toFixed(3).padStart(10)}`,
+  )
 })

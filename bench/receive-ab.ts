@@ -14,7 +14,8 @@ async function run(queued: boolean, n: number, size: number): Promise<number> {
   const push = new zmq.Push({ sendHighWaterMark: 1000, linger: 0 })
   await push.bind('tcp://127.0.0.1:*')
   const rx = new BsreadReceiver({
-    address: push.lastEndpoint!, receiveHighWaterMark: 100,
+    address: push.lastEndpoint!,
+    receiveHighWaterMark: 100,
     ...(queued ? { queueBytes: 512 * 1024 * 1024 } : {}),
   })
   const msg = [Buffer.alloc(200, 1), Buffer.alloc(size, 2)]
@@ -33,13 +34,19 @@ async function run(queued: boolean, n: number, size: number): Promise<number> {
 
 const median = (x: number[]): number => x.sort((p, q) => p - q)[Math.floor(x.length / 2)]!
 
-for (const [size, n] of [[1000, 20_000], [1 << 20, 2000], [5_500_000, 600]] as const) {
+for (const [size, n] of [
+  [1000, 20_000],
+  [1 << 20, 2000],
+  [5_500_000, 600],
+] as const) {
   const a: number[] = []
   const b: number[] = []
   for (let r = 0; r < 5; r++) {
     a.push(await run(false, n, size))
     b.push(await run(true, n, size))
   }
-  console.log(`${size} B messages: A (libzmq queue) ${median(a).toFixed(0)} msg/s, ` +
-    `B (own queue) ${median(b).toFixed(0)} msg/s`)
+  console.log(
+    `${size} B messages: A (libzmq queue) ${median(a).toFixed(0)} msg/s, ` +
+      `B (own queue) ${median(b).toFixed(0)} msg/s`,
+  )
 }

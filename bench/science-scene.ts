@@ -37,8 +37,14 @@ export interface Shot {
 
 function frameOptions(cell: Cell, edgeX: number | undefined, seed: number): FrameOptions {
   return {
-    width: SCENE.width, height: SCENE.height, bandY0: 0, bandY1: SCENE.height,
-    edgeX, edgeDepth: cell.depth, noise: cell.sigma, seed,
+    width: SCENE.width,
+    height: SCENE.height,
+    bandY0: 0,
+    bandY1: SCENE.height,
+    edgeX,
+    edgeDepth: cell.depth,
+    noise: cell.sigma,
+    seed,
   }
 }
 
@@ -47,8 +53,12 @@ export function* shots(cell: Cell, xrayShots: number, seed: number): Generator<S
   const { width, height, row0, rows, period } = SCENE
   const px = new Uint16Array(width * height)
   const profile = new Float64Array(width)
-  const reference = expectedProfile(frameOptions(cell, undefined, 0), row0, row0 + rows,
-    new Float64Array(width))
+  const reference = expectedProfile(
+    frameOptions(cell, undefined, 0),
+    row0,
+    row0 + rows,
+    new Float64Array(width),
+  )
   const drops = stepDrops(cell)
   let rnd = (seed * 2654435761) >>> 0 || 1
   const uniform = (): number => {
@@ -61,8 +71,10 @@ export function* shots(cell: Cell, xrayShots: number, seed: number): Generator<S
   for (let i = 0; i < total; i++) {
     const pulseId = BigInt(i)
     const xray = i % period === 0
-    const edgeX = xray && cell.depth > 0
-      ? EDGE_RANGE[0] + (EDGE_RANGE[1] - EDGE_RANGE[0]) * uniform() : undefined
+    const edgeX =
+      xray && cell.depth > 0
+        ? EDGE_RANGE[0] + (EDGE_RANGE[1] - EDGE_RANGE[0]) * uniform()
+        : undefined
     const opts = frameOptions(cell, edgeX, seed * 100_003 + i)
     generateFrame(px, opts)
     for (let x = 0; x < width; x++) profile[x] = 0
@@ -78,10 +90,18 @@ export function* shots(cell: Cell, xrayShots: number, seed: number): Generator<S
 /** The full drop of each column at the cell's depth: depth times the signal above dark. */
 function stepDrops(cell: Cell): Float64Array {
   const { width, row0, rows } = SCENE
-  const withBand = expectedProfile(frameOptions(cell, undefined, 0), row0, row0 + rows,
-    new Float64Array(width))
-  const dark = expectedProfile({ ...frameOptions(cell, undefined, 0), amplitude: 0 }, row0,
-    row0 + rows, new Float64Array(width))
+  const withBand = expectedProfile(
+    frameOptions(cell, undefined, 0),
+    row0,
+    row0 + rows,
+    new Float64Array(width),
+  )
+  const dark = expectedProfile(
+    { ...frameOptions(cell, undefined, 0), amplitude: 0 },
+    row0,
+    row0 + rows,
+    new Float64Array(width),
+  )
   for (let x = 0; x < width; x++) withBand[x] = cell.depth * (withBand[x]! - dark[x]!)
   return withBand
 }
@@ -97,8 +117,11 @@ function after(x: number, edge: number): number {
  * Coarse on integers with a hard step (a running tail sum), then 0.01 px steps around the
  * best with the true shape.
  */
-export function matchedFilterLimit(profile: Float64Array, reference: Float64Array,
-  drops: Float64Array): number {
+export function matchedFilterLimit(
+  profile: Float64Array,
+  reference: Float64Array,
+  drops: Float64Array,
+): number {
   const n = profile.length
   let best = 0
   let bestCost = Infinity
@@ -107,7 +130,10 @@ export function matchedFilterLimit(profile: Float64Array, reference: Float64Arra
   for (let e = n - 1; e >= 0; e--) {
     const a = drops[e]!
     tail += 2 * (profile[e]! - reference[e]!) * a + a * a
-    if (tail < bestCost) { bestCost = tail; best = e }
+    if (tail < bestCost) {
+      bestCost = tail
+      best = e
+    }
   }
   let bestE = best
   bestCost = Infinity
@@ -121,7 +147,10 @@ export function matchedFilterLimit(profile: Float64Array, reference: Float64Arra
       const r = profile[i]! - reference[i]! + drops[i]! * after(i, e)
       c += r * r
     }
-    if (c < bestCost) { bestCost = c; bestE = e }
+    if (c < bestCost) {
+      bestCost = c
+      bestE = e
+    }
   }
   return bestE
 }
@@ -137,9 +166,9 @@ export function cramerRao(cell: Cell, edge: number): number {
   let info = 0
   for (let i = 0; i < SCENE.width; i++) {
     const s = after(i, edge)
-    const slope = drops[i]! * s * (1 - s) / 0.75
+    const slope = (drops[i]! * s * (1 - s)) / 0.75
     const variance = (cell.sigma * cell.sigma + 1 / 12) * SCENE.rows + drops[i]! / cell.depth
-    info += slope * slope / variance
+    info += (slope * slope) / variance
   }
   return 1 / Math.sqrt(info)
 }

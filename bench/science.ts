@@ -17,7 +17,10 @@ import os from 'node:os'
 import { Kernel } from '../src/kernel/kernel.js'
 import { EdgeFinder, type EdgeResult } from '../src/processing/edge-finder.js'
 import {
-  EdgeStatus, defaultParameters, parseParameterUpdate, type ProcessingParameters,
+  EdgeStatus,
+  defaultParameters,
+  parseParameterUpdate,
+  type ProcessingParameters,
 } from '../src/processing/parameters.js'
 import { SCENE, cramerRao, shots, type Cell } from './science-scene.js'
 
@@ -105,12 +108,13 @@ async function main(): Promise<void> {
   for (const p of PIPELINES) {
     header.push(`${p.name}: median`, 'p95', '≤5 px %', 'none %')
   }
-  header.push('default: conf median', 'flagged %', '≤5 px % of ok', '≤5 px % of flagged',
-    'ok %')
+  header.push('default: conf median', 'flagged %', '≤5 px % of ok', '≤5 px % of flagged', 'ok %')
   header.push('limit: median', 'p95', '≤5 px %', 'CRB σ')
-  console.log(`# science bench: ${XRAY_SHOTS} X-ray shots per cell, scene ${SCENE.width} x ` +
-    `${SCENE.rows} rows, X-ray shot every ${SCENE.period}th pulse; ${os.cpus()[0]?.model}, ` +
-    `${new Date().toISOString()}`)
+  console.log(
+    `# science bench: ${XRAY_SHOTS} X-ray shots per cell, scene ${SCENE.width} x ` +
+      `${SCENE.rows} rows, X-ray shot every ${SCENE.period}th pulse; ${os.cpus()[0]?.model}, ` +
+      `${new Date().toISOString()}`,
+  )
   console.log(`| ${header.join(' | ')} |`)
   console.log(`|${header.map(() => '---').join('|')}|`)
   const started = performance.now()
@@ -148,24 +152,40 @@ async function main(): Promise<void> {
       for (const t of tallies) {
         const e = [...t.errors].sort((a, b) => a - b)
         const none = e.filter((v) => !Number.isFinite(v)).length / Math.max(1, e.length)
-        row.push(fmt(quantile(e, 0.5)), fmt(quantile(e, 0.95)), pct(share(e, 5)),
-          pct(e.length ? none : NaN))
+        row.push(
+          fmt(quantile(e, 0.5)),
+          fmt(quantile(e, 0.95)),
+          pct(share(e, 5)),
+          pct(e.length ? none : NaN),
+        )
       }
       const d = tallies[tallies.length - 1]!
       const conf = [...d.confidence].sort((a, b) => a - b)
       const flagged = d.flagged.length / Math.max(1, d.errors.length)
-      row.push(fmt(quantile(conf, 0.5), 1), pct(d.errors.length ? flagged : NaN),
-        pct(share(d.confident, 5)), pct(share(d.flagged, 5)), pct(d.ok / xrays))
+      row.push(
+        fmt(quantile(conf, 0.5), 1),
+        pct(d.errors.length ? flagged : NaN),
+        pct(share(d.confident, 5)),
+        pct(share(d.flagged, 5)),
+        pct(d.ok / xrays),
+      )
       const l = limit.sort((a, b) => a - b)
-      row.push(fmt(quantile(l, 0.5)), fmt(quantile(l, 0.95)), pct(share(l, 5)),
-        fmt(l.length ? cramerRao(cell, truthSum / l.length) : NaN))
+      row.push(
+        fmt(quantile(l, 0.5)),
+        fmt(quantile(l, 0.95)),
+        pct(share(l, 5)),
+        fmt(l.length ? cramerRao(cell, truthSum / l.length) : NaN),
+      )
       console.log(`| ${row.join(' | ')} |`)
     }
   }
-  const perShot = PIPELINES.map((p, k) =>
-    `${p.name} ${(micros[k]!.sum / micros[k]!.shots).toFixed(0)} µs`).join(', ')
-  console.log(`\n${((performance.now() - started) / 1000).toFixed(0)} s in all; per X-ray shot ` +
-    `(the finder only, ${SCENE.width} columns): ${perShot}`)
+  const perShot = PIPELINES.map(
+    (p, k) => `${p.name} ${(micros[k]!.sum / micros[k]!.shots).toFixed(0)} µs`,
+  ).join(', ')
+  console.log(
+    `\n${((performance.now() - started) / 1000).toFixed(0)} s in all; per X-ray shot ` +
+      `(the finder only, ${SCENE.width} columns): ${perShot}`,
+  )
 }
 
 await main()

@@ -49,11 +49,28 @@ import { join } from 'node:path'
 
 import { freePorts } from '../test/helpers/ports.js'
 import {
-  ROI_BACKGROUND, ROI_SIGNAL, median, nowMs, parseOptions, quantile, sampleMachine, sampleProc,
-  sampleThreads, sleep, table, type ProcSample, type ThreadSample,
+  ROI_BACKGROUND,
+  ROI_SIGNAL,
+  median,
+  nowMs,
+  parseOptions,
+  quantile,
+  sampleMachine,
+  sampleProc,
+  sampleThreads,
+  sleep,
+  table,
+  type ProcSample,
+  type ThreadSample,
 } from './service/common.js'
 import {
-  ConsumerProc, SenderProc, SERVICE_NODE_FLAGS, ServiceProc, counterDelta, dropCounters, killAll,
+  ConsumerProc,
+  SenderProc,
+  SERVICE_NODE_FLAGS,
+  ServiceProc,
+  counterDelta,
+  dropCounters,
+  killAll,
   runDir,
 } from './service/harness.js'
 import { formatProfile, summariseProfile } from './service/profile-top.js'
@@ -93,12 +110,18 @@ function machine(): Row {
     if (execSync('git status --porcelain -- src bench', { encoding: 'utf8' }).trim()) {
       commit += '+dirty'
     }
-  } catch { /* not a checkout */ }
+  } catch {
+    /* not a checkout */
+  }
   return {
-    kind: 'machine', date: new Date().toISOString(), nproc: cpus().length,
-    cpu: cpus()[0]?.model ?? '?', node: process.version, commit,
+    kind: 'machine',
+    date: new Date().toISOString(),
+    nproc: cpus().length,
+    cpu: cpus()[0]?.model ?? '?',
+    node: process.version,
+    commit,
     // Other work on the machine skews every number: record how busy it was at the start.
-    load1: Math.round(loadavg()[0] as number * 10) / 10,
+    load1: Math.round((loadavg()[0] as number) * 10) / 10,
   }
 }
 
@@ -107,14 +130,18 @@ let nextPulse = 1_000_000
 async function main(): Promise<void> {
   const info = machine()
   emit(info)
-  note(`${info.date}  ${info.nproc} × ${info.cpu}  Node ${info.node}  ${info.commit}  ` +
-    `load ${info.load1}`)
+  note(
+    `${info.date}  ${info.nproc} × ${info.cpu}  Node ${info.node}  ${info.commit}  ` +
+      `load ${info.load1}`,
+  )
   note(`logs in ${runDir}`)
 
   const sender = await SenderProc.start()
   const mb = sender.frameBytes.reduce((a, b) => a + b, 0) / sender.frameBytes.length / 1e6
-  note(`sender: ${sender.frameBytes.length} frames pre-encoded, ${mb.toFixed(2)} MB each ` +
-    `(${(sender.encodeMs / 1000).toFixed(1)} s)`)
+  note(
+    `sender: ${sender.frameBytes.length} frames pre-encoded, ${mb.toFixed(2)} MB each ` +
+      `(${(sender.encodeMs / 1000).toFixed(1)} s)`,
+  )
 
   if (floorHz > 0 && !baseline) await floorStep(sender)
 
@@ -127,14 +154,22 @@ async function main(): Promise<void> {
   } else {
     const [dataPort, imagePort, restPort] = (await freePorts(3)) as [number, number, number]
     service = await ServiceProc.start({
-      inputPort: sender.port, dataPort, imagePort, restPort, extraArgs,
+      inputPort: sender.port,
+      dataPort,
+      imagePort,
+      restPort,
+      extraArgs,
       ...(bin ? { bin } : {}),
       nodeFlags: [
         ...(cpuProf ? ['--cpu-prof', '--cpu-prof-dir', join(runDir, 'prof')] : []),
         ...(opts.get('node-flags')?.split(' ').filter(Boolean) ?? SERVICE_NODE_FLAGS),
       ],
-      env: Object.fromEntries((opts.get('service-env')?.split(' ').filter(Boolean) ?? [])
-        .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)])),
+      env: Object.fromEntries(
+        (opts.get('service-env')?.split(' ').filter(Boolean) ?? []).map((kv) => [
+          kv.slice(0, kv.indexOf('=')),
+          kv.slice(kv.indexOf('=') + 1),
+        ]),
+      ),
     })
     await service.setRois(ROI_SIGNAL, ROI_BACKGROUND)
     data = await ConsumerProc.start(`tcp://127.0.0.1:${dataPort}`, 'data')
@@ -158,7 +193,10 @@ async function main(): Promise<void> {
     const b = service.sample()
     const cpuPct = (100 * (b.cpuMs - a.cpuMs)) / (b.at - a.at)
     emit({
-      kind: 'idle', seconds: idleSeconds, cpu_percent: round(cpuPct, 2), rss_mb: round(b.rssMb, 1),
+      kind: 'idle',
+      seconds: idleSeconds,
+      cpu_percent: round(cpuPct, 2),
+      rss_mb: round(b.rssMb, 1),
     })
     note(`idle: ${cpuPct.toFixed(2)} % CPU over ${idleSeconds} s, RSS ${b.rssMb.toFixed(0)} MB`)
   }
@@ -195,13 +233,14 @@ async function main(): Promise<void> {
   }
 
   // With --repeat a rate counts only when it passed every time.
-  const passed = results.filter((x) => x.pass && results.every((y) => y.hz !== x.hz || y.pass))
+  const passed = results
+    .filter((x) => x.pass && results.every((y) => y.hz !== x.hz || y.pass))
     .map((x) => x.hz)
   const lat = rows.find((r) => r.kind === (repeat > 1 ? 'median' : 'step') && r.rate_hz === 100)
   const floor = rows.find((r) => r.kind === 'floor')
   const summary: Row = {
     kind: 'summary',
-    floor_cpu_ms_frame: floor ? floor.cpu_ms_frame as number : NaN,
+    floor_cpu_ms_frame: floor ? (floor.cpu_ms_frame as number) : NaN,
     max_zero_loss_hz: passed.length > 0 ? Math.max(...passed) : 0,
     step_seconds: seconds,
   }
@@ -236,12 +275,16 @@ async function main(): Promise<void> {
   if (!json) {
     const show = (kind: string) =>
       rows.filter((r) => r.kind === kind).map(({ kind: _k, ...r }) => r)
-    console.log(`\n${info.date}  ${info.nproc} × ${info.cpu}  Node ${info.node}  ` +
-      `commit ${info.commit}  load average ${info.load1} at the start`)
-    console.log(`frame 2560x2160 uint16 bitshuffle_lz4, ${mb.toFixed(2)} MB; ROIs signal ` +
-      `${JSON.stringify(ROI_SIGNAL)}, background ${JSON.stringify(ROI_BACKGROUND)}` +
-      (baseline ? '; BASELINE (no service)' : '') +
-      (extraArgs.length ? `; ${extraArgs.join(' ')}` : ''))
+    console.log(
+      `\n${info.date}  ${info.nproc} × ${info.cpu}  Node ${info.node}  ` +
+        `commit ${info.commit}  load average ${info.load1} at the start`,
+    )
+    console.log(
+      `frame 2560x2160 uint16 bitshuffle_lz4, ${mb.toFixed(2)} MB; ROIs signal ` +
+        `${JSON.stringify(ROI_SIGNAL)}, background ${JSON.stringify(ROI_BACKGROUND)}` +
+        (baseline ? '; BASELINE (no service)' : '') +
+        (extraArgs.length ? `; ${extraArgs.join(' ')}` : ''),
+    )
     console.log(table(show('floor')))
     console.log()
     console.log(table(show('idle')))
@@ -261,12 +304,17 @@ async function main(): Promise<void> {
 function emitMedians(): void {
   for (const hz of rates) {
     const same = rows.filter((r) => r.kind === 'step' && r.rate_hz === hz)
-    const out: Row = { kind: 'median', rate_hz: hz, runs: same.length,
-      passes: same.filter((r) => r.pass === 'yes').length }
+    const out: Row = {
+      kind: 'median',
+      rate_hz: hz,
+      runs: same.length,
+      passes: same.filter((r) => r.pass === 'yes').length,
+    }
     for (const key of Object.keys(same[0] ?? {})) {
       if (key in out || key === 'pass') continue
-      const vals = same.map((r) => r[key]).filter((v): v is number => typeof v === 'number' &&
-        !Number.isNaN(v))
+      const vals = same
+        .map((r) => r[key])
+        .filter((v): v is number => typeof v === 'number' && !Number.isNaN(v))
       out[key] = vals.length > 0 ? median(vals) : NaN
     }
     emit(out)
@@ -292,16 +340,22 @@ async function drain(c: ConsumerProc, first: number, last: number): Promise<void
   }
 }
 
-async function step(hz: number, sender: SenderProc, data: ConsumerProc,
-  image: ConsumerProc | undefined, service: ServiceProc | undefined): Promise<boolean> {
+async function step(
+  hz: number,
+  sender: SenderProc,
+  data: ConsumerProc,
+  image: ConsumerProc | undefined,
+  service: ServiceProc | undefined,
+): Promise<boolean> {
   await sleep(1000)
   const drops0 = service ? dropCounters(await service.statistics()) : new Map<string, number>()
   const gc0 = service ? await service.gcSeconds() : NaN
   const s0: ProcSample | undefined = service?.sample()
   const t0 = service ? sampleThreads(service.pid) : undefined
   const m0 = sampleMachine()
-  const helpers = [sender.child.pid, data.child.pid, image?.child.pid]
-    .filter((p): p is number => p !== undefined)
+  const helpers = [sender.child.pid, data.child.pid, image?.child.pid].filter(
+    (p): p is number => p !== undefined,
+  )
   const h0 = helpers.reduce((a, p) => a + sampleProc(p).cpuMs, 0)
   const polls = service ? pollStatus(service) : undefined
   const done = await sender.run(hz, seconds, nextPulse)
@@ -351,14 +405,15 @@ async function step(hz: number, sender: SenderProc, data: ConsumerProc,
     cpu_ms_frame: s0 && s1 && processed > 0 ? round((s1.cpuMs - s0.cpuMs) / processed, 2) : NaN,
     cpu_pct: s0 && s1 ? round((100 * (s1.cpuMs - s0.cpuMs)) / (s1.at - s0.at), 0) : NaN,
     sys_ms_frame: s0 && s1 && processed > 0 ? round((s1.sysMs - s0.sysMs) / processed, 2) : NaN,
-    faults_frame: s0 && s1 && processed > 0
-      ? Math.round((s1.minorFaults - s0.minorFaults) / processed) : NaN,
+    faults_frame:
+      s0 && s1 && processed > 0 ? Math.round((s1.minorFaults - s0.minorFaults) / processed) : NaN,
     status_p99_ms: statusMs ? round(quantile(statusMs, 0.99), 1) : NaN,
     main_ms_frame: t0 && t1 && processed > 0 ? round((t1.main - t0.main) / processed, 2) : NaN,
-    main_gc_pct: t0 && t1 && t1.main > t0.main
-      ? round((100 * 1000 * (gc1 - gc0)) / (t1.main - t0.main), 1) : NaN,
-    ingest_ms_frame: t0 && t1 && processed > 0
-      ? round(busiestDelta(t0, t1) / processed, 2) : NaN,
+    main_gc_pct:
+      t0 && t1 && t1.main > t0.main
+        ? round((100 * 1000 * (gc1 - gc0)) / (t1.main - t0.main), 1)
+        : NaN,
+    ingest_ms_frame: t0 && t1 && processed > 0 ? round(busiestDelta(t0, t1) / processed, 2) : NaN,
     zmq_ms_frame: t0 && t1 && processed > 0 ? round((t1.zmq - t0.zmq) / processed, 2) : NaN,
     helpers_pct: round((100 * (h1 - h0)) / done.elapsedMs, 0),
     machine_pct: round((100 * (m1.busy - m0.busy)) / (m1.total - m0.total), 0),
@@ -373,9 +428,13 @@ async function step(hz: number, sender: SenderProc, data: ConsumerProc,
     lost > 0 ? `${lost} frames missing on the data stream` : '',
     dropTotal > 0 ? `service counted ${JSON.stringify(drops)}` : '',
     data.bad.length > 0 ? `bad data messages: ${data.bad.slice(0, 3).join('; ')}` : '',
-  ].filter(Boolean).join(', ')
-  note(`${hz} Hz: ${pass ? 'pass' : 'FAIL'}  p50 ${row.p50_ms} ms  p99 ${row.p99_ms} ms  ` +
-    `${row.cpu_ms_frame} ms CPU/frame${why ? `  (${why})` : ''}`)
+  ]
+    .filter(Boolean)
+    .join(', ')
+  note(
+    `${hz} Hz: ${pass ? 'pass' : 'FAIL'}  p50 ${row.p50_ms} ms  p99 ${row.p99_ms} ms  ` +
+      `${row.cpu_ms_frame} ms CPU/frame${why ? `  (${why})` : ''}`,
+  )
   return pass
 }
 
@@ -397,8 +456,11 @@ async function floorStep(sender: SenderProc): Promise<void> {
   const received = rx.countIn(done.firstPulse, done.lastPulse)
   await rx.exit()
   const row: Row = {
-    kind: 'floor', rate_hz: floorHz, achieved_hz: round((done.sent * 1000) / done.elapsedMs, 1),
-    received, cpu_ms_frame: received > 0 ? round((b.cpuMs - a.cpuMs) / received, 2) : NaN,
+    kind: 'floor',
+    rate_hz: floorHz,
+    achieved_hz: round((done.sent * 1000) / done.elapsedMs, 1),
+    received,
+    cpu_ms_frame: received > 0 ? round((b.cpuMs - a.cpuMs) / received, 2) : NaN,
     sys_ms_frame: received > 0 ? round((b.sysMs - a.sysMs) / received, 2) : NaN,
     faults_frame: received > 0 ? Math.round((b.minorFaults - a.minorFaults) / received) : NaN,
   }
@@ -442,7 +504,7 @@ function round(v: number, digits: number): number {
 
 main()
   .catch((err: unknown) => {
-    console.error(err instanceof Error ? err.stack ?? err.message : err)
+    console.error(err instanceof Error ? (err.stack ?? err.message) : err)
     process.exitCode = 1
   })
   .finally(() => killAll())

@@ -71,8 +71,9 @@ const steps = [
     name: 'preview',
     // The bundle takes modules from all of src/ (the parameter schema, the kernel loader).
     inputs: [...filesUnder('src'), 'scripts/build-preview.mjs'],
-    outputs: ['app.js', 'app.js.gz', 'app.css', 'app.css.gz', 'index.html', 'index.html.gz']
-      .map((f) => join('dist', 'preview', 'static', f)),
+    outputs: ['app.js', 'app.js.gz', 'app.css', 'app.css.gz', 'index.html', 'index.html.gz'].map(
+      (f) => join('dist', 'preview', 'static', f),
+    ),
     build: () => run(process.execPath, [join(root, 'scripts', 'build-preview.mjs')]),
   },
 ]
@@ -81,7 +82,10 @@ mkdirSync(stampDir, { recursive: true })
 for (const step of steps) {
   const stamp = join(stampDir, `${step.name}.sha256`)
   const hash = hashOf([...step.inputs, 'package-lock.json'])
-  const fresh = !force && existsSync(stamp) && readFileSync(stamp, 'utf8') === hash &&
+  const fresh =
+    !force &&
+    existsSync(stamp) &&
+    readFileSync(stamp, 'utf8') === hash &&
     step.outputs.every((f) => existsSync(join(root, f)))
   if (fresh) {
     console.log(`build: ${step.name} up to date`)

@@ -19,7 +19,9 @@ import { join } from 'node:path'
 
 const timeoutMs = Number(process.env.TEST_TIMEOUT_MS ?? 40 * 60 * 1000)
 const pattern = new RegExp(process.argv[2] ?? '\\.test\\.ts$')
-const files = readdirSync('test').filter((f) => pattern.test(f)).sort()
+const files = readdirSync('test')
+  .filter((f) => pattern.test(f))
+  .sort()
 const deadline = Date.now() + timeoutMs
 const ABORT_RETRIES = 2
 const stateHome = mkdtempSync(join(tmpdir(), 'psen-test-state-'))
@@ -30,8 +32,14 @@ function escapeRegExp(text) {
 }
 
 function runFile(file) {
-  const args = ['--import', 'tsx', 'node_modules/uvu/bin.js', '--no-color', 'test',
-    `^${escapeRegExp(file)}$`]
+  const args = [
+    '--import',
+    'tsx',
+    'node_modules/uvu/bin.js',
+    '--no-color',
+    'test',
+    `^${escapeRegExp(file)}$`,
+  ]
   return new Promise((resolve) => {
     const child = spawn(process.execPath, args, {
       stdio: ['ignore', 'pipe', 'inherit'],
@@ -47,11 +55,14 @@ function runFile(file) {
     })
 
     let timedOut = false
-    const timer = setTimeout(() => {
-      timedOut = true
-      process.stdout.write(`\nrun-tests: ${file} ran past the time budget; killed\n`)
-      child.kill('SIGKILL')
-    }, Math.max(0, deadline - Date.now()))
+    const timer = setTimeout(
+      () => {
+        timedOut = true
+        process.stdout.write(`\nrun-tests: ${file} ran past the time budget; killed\n`)
+        child.kill('SIGKILL')
+      },
+      Math.max(0, deadline - Date.now()),
+    )
 
     // After uvu's summary the process should exit at once; give it a moment, then it is a hang.
     const hangCheck = setInterval(() => {
@@ -60,8 +71,9 @@ function runFile(file) {
         setTimeout(() => {
           if (child.exitCode === null) {
             timedOut = true
-            process.stdout.write(`\nrun-tests: ${file} did not exit after its summary ` +
-              '(open handle); killed\n')
+            process.stdout.write(
+              `\nrun-tests: ${file} did not exit after its summary ` + '(open handle); killed\n',
+            )
             child.kill('SIGKILL')
           }
         }, 10_000)
@@ -82,10 +94,15 @@ let skipped = 0
 const reruns = [] // one entry per rerun after a libzmq abort, so the summary can say how many
 for (const file of files) {
   let run = await runFile(file)
-  for (let retry = 1; retry <= ABORT_RETRIES && run.signal === 'SIGABRT' && !run.timedOut &&
-    !/Total:/.test(run.out); retry++) {
-    process.stdout.write(`\nrun-tests: ${file}: the test process aborted (SIGABRT, native ` +
-      `assertion) before its summary; running it again (${retry} of ${ABORT_RETRIES})\n\n`)
+  for (
+    let retry = 1;
+    retry <= ABORT_RETRIES && run.signal === 'SIGABRT' && !run.timedOut && !/Total:/.test(run.out);
+    retry++
+  ) {
+    process.stdout.write(
+      `\nrun-tests: ${file}: the test process aborted (SIGABRT, native ` +
+        `assertion) before its summary; running it again (${retry} of ${ABORT_RETRIES})\n\n`,
+    )
     reruns.push(file)
     run = await runFile(file)
   }
@@ -102,7 +119,10 @@ for (const file of files) {
 if (files.length === 0) failed = 1
 const tail = skipped > 0 ? `, ${skipped} skipped` : ''
 const rerunFiles = [...new Set(reruns)].join(', ')
-process.stdout.write(`\nreruns after libzmq abort: ${reruns.length}` +
-  (reruns.length > 0 ? ` (${rerunFiles})` : '') + '\n')
+process.stdout.write(
+  `\nreruns after libzmq abort: ${reruns.length}` +
+    (reruns.length > 0 ? ` (${rerunFiles})` : '') +
+    '\n',
+)
 process.stdout.write(`${passed} passed, ${failed} failed${tail}\n`)
 process.exit(failed > 0 ? 1 : 0)

@@ -18,10 +18,22 @@
  */
 import { freePorts } from '../test/helpers/ports.js'
 import {
-  ROI_BACKGROUND, ROI_SIGNAL, nowMs, parseOptions, quantile, sleep, table,
+  ROI_BACKGROUND,
+  ROI_SIGNAL,
+  nowMs,
+  parseOptions,
+  quantile,
+  sleep,
+  table,
 } from '../bench/service/common.js'
 import {
-  ConsumerProc, SenderProc, ServiceProc, counterDelta, dropCounters, killAll, runDir,
+  ConsumerProc,
+  SenderProc,
+  ServiceProc,
+  counterDelta,
+  dropCounters,
+  killAll,
+  runDir,
   type SenderDone,
 } from '../bench/service/harness.js'
 
@@ -32,10 +44,15 @@ const period = Number(opts.get('period') ?? 60) * 1000
 const json = opts.has('json')
 const extraArgs = opts.has('threads') ? ['--threads', opts.get('threads') as string] : []
 
-const ROIS_B: [number[], number[]] = [[200, 2000, 1100, 500], [100, 2300, 400, 300]]
+const ROIS_B: [number[], number[]] = [
+  [200, 2000, 1100, 500],
+  [100, 2300, 400, 300],
+]
 
 type Row = Record<string, string | number>
-const log = (msg: string) => { if (!json) console.error(msg) }
+const log = (msg: string) => {
+  if (!json) console.error(msg)
+}
 
 async function main(): Promise<void> {
   log(`soak: ${minutes} min at ${hz} Hz, faults every ${period / 1000} s; logs in ${runDir}`)
@@ -46,7 +63,12 @@ async function main(): Promise<void> {
   const inputPort = sender.port
   const [dataPort, imagePort, restPort] = (await freePorts(3)) as [number, number, number]
   const service = await ServiceProc.start({
-    inputPort, dataPort, imagePort, restPort, extraArgs, logLevel: 'WARNING',
+    inputPort,
+    dataPort,
+    imagePort,
+    restPort,
+    extraArgs,
+    logLevel: 'WARNING',
   })
   await service.setRois(ROI_SIGNAL, ROI_BACKGROUND)
   const dataEp = `tcp://127.0.0.1:${dataPort}`
@@ -101,8 +123,11 @@ async function main(): Promise<void> {
         got++
         lat.push(r - s)
         // Latency away from the consumer and camera restarts (their recovery has its own cost).
-        if (!away.some(([a, b, lag]) => s >= a - lag - 1000 && s <= b + 3000) &&
-          !kills.some(([k]) => s >= k - 1000 && s <= k + 10_000)) steady.push(r - s)
+        if (
+          !away.some(([a, b, lag]) => s >= a - lag - 1000 && s <= b + 3000) &&
+          !kills.some(([k]) => s >= k - 1000 && s <= k + 10_000)
+        )
+          steady.push(r - s)
       } else if (away.some(([a, b, lag]) => s >= a - lag - 1000 && s <= b + 1000)) {
         // A frame in flight when the consumer left, or queued towards it, is lost with it.
         expectedLoss++
@@ -128,18 +153,35 @@ async function main(): Promise<void> {
     expectedTotal += expectedLoss
     killedTotal += killedLoss
     const row: Row = {
-      minute, sent, received: got, lost_unexpected: unexpected, lost_consumer_away: expectedLoss,
+      minute,
+      sent,
+      received: got,
+      lost_unexpected: unexpected,
+      lost_consumer_away: expectedLoss,
       lost_sender_killed: killedLoss,
-      image_rx: img, p50_ms: r2(quantile(lat, 0.5)), p99_ms: r2(quantile(lat, 0.99)),
-      max_ms: r2(quantile(lat, 1)), steady_p99_ms: r2(quantile(steady, 0.99)),
-      cpu_pct: Math.round(cpuPct), rss_mb: Math.round(smp.rssMb),
+      image_rx: img,
+      p50_ms: r2(quantile(lat, 0.5)),
+      p99_ms: r2(quantile(lat, 0.99)),
+      max_ms: r2(quantile(lat, 1)),
+      steady_p99_ms: r2(quantile(steady, 0.99)),
+      cpu_pct: Math.round(cpuPct),
+      rss_mb: Math.round(smp.rssMb),
       // Top-level counters only (the per-reason breakdown is in the summary).
-      svc_counted: Object.entries(delta).filter(([k]) => !k.includes('.'))
-        .map(([k, v]) => `${k.replace(/^n_/, '')}+${v}`).join(' ') || '-',
+      svc_counted:
+        Object.entries(delta)
+          .filter(([k]) => !k.includes('.'))
+          .map(([k, v]) => `${k.replace(/^n_/, '')}+${v}`)
+          .join(' ') || '-',
     }
     minuteRows.push(row)
     if (json) console.log(JSON.stringify({ kind: 'minute', ...row }))
-    else log(table([row]).split('\n').slice(minute === 1 ? 0 : 2).join('\n'))
+    else
+      log(
+        table([row])
+          .split('\n')
+          .slice(minute === 1 ? 0 : 2)
+          .join('\n'),
+      )
   }
 
   // Each fault fires once per period at its offset (given for a 60 s period, scaled to the
@@ -207,8 +249,10 @@ async function main(): Promise<void> {
       resumeMs.push(resumed() ? nowMs() - b : NaN)
       senderRestarts++
       const down = ((b - a) / 1000).toFixed(1)
-      faultLog.push(`${s(a - t0)} sender killed and restarted (down ${down} s, ` +
-        `service resumed ${r2(resumeMs.at(-1) ?? NaN)} ms after the new sender was up)`)
+      faultLog.push(
+        `${s(a - t0)} sender killed and restarted (down ${down} s, ` +
+          `service resumed ${r2(resumeMs.at(-1) ?? NaN)} ms after the new sender was up)`,
+      )
     }
     // Minute reports cover pulses sent up to 2 s before the boundary (they had time to arrive).
     const boundary = lastReportEdge + 60_000
@@ -232,16 +276,25 @@ async function main(): Promise<void> {
   allLat.sort((a, b) => a - b)
   allSteady.sort((a, b) => a - b)
   const summary: Row = {
-    minutes, hz, sent: sentTotal, lost_unexpected: unexpectedTotal,
-    lost_consumer_away: expectedTotal, lost_sender_killed: killedTotal,
-    latency_p50_ms: r2(quantile(allLat, 0.5)), latency_p99_ms: r2(quantile(allLat, 0.99)),
+    minutes,
+    hz,
+    sent: sentTotal,
+    lost_unexpected: unexpectedTotal,
+    lost_consumer_away: expectedTotal,
+    lost_sender_killed: killedTotal,
+    latency_p50_ms: r2(quantile(allLat, 0.5)),
+    latency_p99_ms: r2(quantile(allLat, 0.99)),
     latency_max_ms: r2(quantile(allLat, 1)),
     steady_latency_p50_ms: r2(quantile(allSteady, 0.5)),
     steady_latency_p99_ms: r2(quantile(allSteady, 0.99)),
-    rss_start_mb: Math.round(rssFirst), rss_first_min_mb: rss[0] ?? NaN,
-    rss_last_min_mb: rss.at(-1) ?? NaN, rss_max_mb: Math.max(...rss),
+    rss_start_mb: Math.round(rssFirst),
+    rss_first_min_mb: rss[0] ?? NaN,
+    rss_last_min_mb: rss.at(-1) ?? NaN,
+    rss_max_mb: Math.max(...rss),
     rss_slope_mb_per_min: r2(slope(rss)),
-    malformed_injected: injected, roi_changes: roiChanges, consumer_restarts: consumerRestarts,
+    malformed_injected: injected,
+    roi_changes: roiChanges,
+    consumer_restarts: consumerRestarts,
     sender_restarts: senderRestarts,
     resume_ms_max: resumeMs.length ? r2(Math.max(...resumeMs)) : NaN,
     bad_data_messages: bad.length + data.bad.length,
@@ -252,21 +305,36 @@ async function main(): Promise<void> {
   await sender.exit()
   const code = await service.stop()
   if (json) {
-    console.log(JSON.stringify({ kind: 'summary', ...summary, service_counted: totalDrops,
-      service_exit: code, faults: faultLog, bad: bad.slice(0, 10) }))
+    console.log(
+      JSON.stringify({
+        kind: 'summary',
+        ...summary,
+        service_counted: totalDrops,
+        service_exit: code,
+        faults: faultLog,
+        bad: bad.slice(0, 10),
+      }),
+    )
   } else {
     console.log(`\nfaults:\n  ${faultLog.join('\n  ')}`)
     console.log(`\nper minute:\n${table(minuteRows)}`)
     console.log(`\nservice counted over the run: ${JSON.stringify(totalDrops)}`)
     if (bad.length) console.log(`bad data messages: ${bad.slice(0, 10).join('; ')}`)
     console.log(`service exit code after SIGTERM: ${code}`)
-    console.log(`\nsummary:\n${Object.entries(summary).map(([k, v]) => `  ${k}: ${v}`).join('\n')}`)
+    console.log(
+      `\nsummary:\n${Object.entries(summary)
+        .map(([k, v]) => `  ${k}: ${v}`)
+        .join('\n')}`,
+    )
   }
 }
 
 /** The largest latency among the last `n` pulses received. */
-function recentLatency(sentAt: Map<number, number>, recvAt: Map<number, number>, n: number):
-  number {
+function recentLatency(
+  sentAt: Map<number, number>,
+  recvAt: Map<number, number>,
+  n: number,
+): number {
   let max = 0
   let k = 0
   const keys = [...recvAt.keys()]
@@ -303,7 +371,7 @@ function slope(ys: number[]): number {
 
 main()
   .catch((err: unknown) => {
-    console.error(err instanceof Error ? err.stack ?? err.message : err)
+    console.error(err instanceof Error ? (err.stack ?? err.message) : err)
     process.exitCode = 1
   })
   .finally(() => killAll())

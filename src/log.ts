@@ -34,8 +34,10 @@ export async function createLogger(opts: LoggerOptions = {}): Promise<Logger> {
     const pretty = await loadPretty(opts.prettyModule ?? 'pino-pretty')
     // In-process and synchronous: no worker thread, nothing lost on exit.
     if (pretty) {
-      return pino(base,
-        pretty({ sync: true, translateTime: 'SYS:standard', ignore: 'pid,hostname' }))
+      return pino(
+        base,
+        pretty({ sync: true, translateTime: 'SYS:standard', ignore: 'pid,hostname' }),
+      )
     }
   }
   return pino(base, pino.destination({ sync: true }))
@@ -91,7 +93,10 @@ export class RateLimitedLog {
   }
 
   #emit(
-    level: 'warn' | 'error', key: string, fields: Record<string, unknown>, message: string,
+    level: 'warn' | 'error',
+    key: string,
+    fields: Record<string, unknown>,
+    message: string,
   ): void {
     const now = Date.now()
     const entry = this.#last.get(key)
@@ -101,10 +106,13 @@ export class RateLimitedLog {
       entry.fields = fields
       entry.message = message
       // One timer per key and interval, not per occurrence.
-      entry.timer ??= setTimeout(() => {
-        entry.timer = undefined
-        this.#summary(key, entry)
-      }, entry.at + this.intervalMs - now).unref()
+      entry.timer ??= setTimeout(
+        () => {
+          entry.timer = undefined
+          this.#summary(key, entry)
+        },
+        entry.at + this.intervalMs - now,
+      ).unref()
       return
     }
     const suppressed = entry?.suppressed ?? 0
@@ -119,8 +127,10 @@ export class RateLimitedLog {
     const n = entry.suppressed
     entry.suppressed = 0
     entry.at = Date.now()
-    this.log[entry.level]({ ...entry.fields, suppressed: n, key },
-      `${entry.message} (and ${n} more like it suppressed)`)
+    this.log[entry.level](
+      { ...entry.fields, suppressed: n, key },
+      `${entry.message} (and ${n} more like it suppressed)`,
+    )
   }
 }
 

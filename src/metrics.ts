@@ -4,9 +4,7 @@
  * holds the per-run view.
  * @module
  */
-import {
-  Counter, Gauge, Histogram, Registry, collectDefaultMetrics,
-} from 'prom-client'
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 
 /**
  * Pipeline stages timed per frame. receive: bsread header parsing and size checks of the
@@ -22,11 +20,20 @@ export type Stage = 'receive' | 'forward' | 'decode' | 'profile' | 'edge' | 'sen
  * (`setFrameSource`); everything else (HTTP, settings, the process) is counted here.
  */
 export const FRAME_METRICS: ReadonlySet<string> = new Set([
-  'psen_frames_received_total', 'psen_frames_processed_total', 'psen_frames_dropped_total',
-  'psen_frame_errors_total', 'psen_input_pulse_id_gaps_total', 'psen_loop_restarts_total',
-  'psen_input_disconnects_total', 'psen_stage_seconds', 'psen_last_pulse_id',
-  'psen_input_lag_seconds', 'psen_input_malformed_total', 'psen_wasm_memory_bytes',
-  'psen_decode_threads', 'psen_frames_decoded_total',
+  'psen_frames_received_total',
+  'psen_frames_processed_total',
+  'psen_frames_dropped_total',
+  'psen_frame_errors_total',
+  'psen_input_pulse_id_gaps_total',
+  'psen_loop_restarts_total',
+  'psen_input_disconnects_total',
+  'psen_stage_seconds',
+  'psen_last_pulse_id',
+  'psen_input_lag_seconds',
+  'psen_input_malformed_total',
+  'psen_wasm_memory_bytes',
+  'psen_decode_threads',
+  'psen_frames_decoded_total',
 ])
 
 /** A registry whose frame-path metrics may come from another thread. */
@@ -37,17 +44,21 @@ class FrameMergingRegistry extends Registry {
   override async metrics(): Promise<string> {
     const remote = await this.frameSource?.().catch(() => undefined)
     if (remote === undefined) return super.metrics()
-    const own = await Promise.all(this.getMetricsAsArray()
-      .filter((m) => !FRAME_METRICS.has(m.name))
-      .map((m) => this.getSingleMetricAsString(m.name)))
+    const own = await Promise.all(
+      this.getMetricsAsArray()
+        .filter((m) => !FRAME_METRICS.has(m.name))
+        .map((m) => this.getSingleMetricAsString(m.name)),
+    )
     return `${[...own, remote].join('\n\n')}\n`
   }
 
   /** This registry's frame-path metrics as exposition text (no trailing newline). */
   async frameText(): Promise<string> {
-    const blocks = await Promise.all(this.getMetricsAsArray()
-      .filter((m) => FRAME_METRICS.has(m.name))
-      .map((m) => this.getSingleMetricAsString(m.name)))
+    const blocks = await Promise.all(
+      this.getMetricsAsArray()
+        .filter((m) => FRAME_METRICS.has(m.name))
+        .map((m) => this.getSingleMetricAsString(m.name)),
+    )
     return blocks.join('\n\n')
   }
 }
@@ -59,7 +70,11 @@ export interface MetricsSources {
   wasmMemoryBytes?: () => number
   /** Frames whose decode + profiles were split across threads / run on the main thread alone. */
   decodeThreads?: () => {
-    threads: number, split: number, single: number, late: number, broken: boolean
+    threads: number
+    split: number
+    single: number
+    late: number
+    broken: boolean
   }
 }
 
@@ -95,30 +110,39 @@ export class Metrics {
       collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 1000 })
     }
     this.framesReceived = new Counter({
-      name: 'psen_frames_received_total', help: 'Input messages received (valid bsread)', registers,
+      name: 'psen_frames_received_total',
+      help: 'Input messages received (valid bsread)',
+      registers,
     })
     this.framesProcessed = new Counter({
-      name: 'psen_frames_processed_total', help: 'Frames processed into a data message', registers,
+      name: 'psen_frames_processed_total',
+      help: 'Frames processed into a data message',
+      registers,
     })
     this.framesDropped = new Counter({
       name: 'psen_frames_dropped_total',
-      help: 'Frames lost, by reason: data_queue / image_queue (queue full), malformed (input ' +
+      help:
+        'Frames lost, by reason: data_queue / image_queue (queue full), malformed (input ' +
         'not decodable, details in psen_input_malformed_total), roi_outside_frame (signal ROI ' +
         'outside the frame: no profile, no edge)',
-      labelNames: ['reason'], registers,
+      labelNames: ['reason'],
+      registers,
     })
     this.frameErrors = new Counter({
       name: 'psen_frame_errors_total',
       help: 'Frames not (fully) processed, by cause (missing image, ROI outside frame, ...)',
-      labelNames: ['cause'], registers,
+      labelNames: ['cause'],
+      registers,
     })
     this.pulseIdGaps = new Counter({
       name: 'psen_input_pulse_id_gaps_total',
-      help: 'Input frames whose pulse id did not follow the previous one', registers,
+      help: 'Input frames whose pulse id did not follow the previous one',
+      registers,
     })
     this.loopRestarts = new Counter({
       name: 'psen_loop_restarts_total',
-      help: 'Restarts of the processing loop after an unexpected failure', registers,
+      help: 'Restarts of the processing loop after an unexpected failure',
+      registers,
     })
     this.inputDisconnects = new Counter({
       name: 'psen_input_disconnects_total',
@@ -126,31 +150,43 @@ export class Metrics {
       registers,
     })
     this.stageSeconds = new Histogram({
-      name: 'psen_stage_seconds', help: 'Time per frame and pipeline stage',
-      labelNames: ['stage'], registers,
+      name: 'psen_stage_seconds',
+      help: 'Time per frame and pipeline stage',
+      labelNames: ['stage'],
+      registers,
       buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25],
     })
     const stageNames: Stage[] = ['receive', 'forward', 'decode', 'profile', 'edge', 'send', 'total']
-    this.stage = Object.fromEntries(stageNames.map((s) => [s, this.stageSeconds.labels(s)])) as
-      unknown as Record<Stage, { observe(seconds: number): void }>
+    this.stage = Object.fromEntries(
+      stageNames.map((s) => [s, this.stageSeconds.labels(s)]),
+    ) as unknown as Record<Stage, { observe(seconds: number): void }>
     this.lastPulseId = new Gauge({
-      name: 'psen_last_pulse_id', help: 'Pulse id of the last received frame', registers,
+      name: 'psen_last_pulse_id',
+      help: 'Pulse id of the last received frame',
+      registers,
     })
     this.inputLagSeconds = new Gauge({
       name: 'psen_input_lag_seconds',
-      help: 'Wall clock minus the global timestamp of the last received frame', registers,
+      help: 'Wall clock minus the global timestamp of the last received frame',
+      registers,
     })
     this.roiSize = new Gauge({
-      name: 'psen_roi_size_pixels', help: 'Current ROI sizes (0: ROI off)',
-      labelNames: ['roi', 'dim'], registers,
+      name: 'psen_roi_size_pixels',
+      help: 'Current ROI sizes (0: ROI off)',
+      labelNames: ['roi', 'dim'],
+      registers,
     })
     this.processing = new Gauge({
-      name: 'psen_processing', help: '1 while processing, 0 when stopped', registers,
+      name: 'psen_processing',
+      help: '1 while processing, 0 when stopped',
+      registers,
     })
     const sources = (): MetricsSources => this.#sources
     new Counter({
-      name: 'psen_input_malformed_total', help: 'Malformed input messages, by reason',
-      labelNames: ['reason'], registers,
+      name: 'psen_input_malformed_total',
+      help: 'Malformed input messages, by reason',
+      labelNames: ['reason'],
+      registers,
       collect() {
         const counts = sources().malformed?.()
         if (!counts) return
@@ -159,7 +195,9 @@ export class Metrics {
       },
     })
     new Gauge({
-      name: 'psen_wasm_memory_bytes', help: 'WebAssembly memory of the kernel module', registers,
+      name: 'psen_wasm_memory_bytes',
+      help: 'WebAssembly memory of the kernel module',
+      registers,
       collect() {
         const bytes = sources().wasmMemoryBytes?.()
         if (bytes !== undefined) this.set(bytes)
@@ -176,9 +214,11 @@ export class Metrics {
     })
     new Counter({
       name: 'psen_frames_decoded_total',
-      help: 'Frames decoded, by path: split across threads, on the main thread alone, or ' +
+      help:
+        'Frames decoded, by path: split across threads, on the main thread alone, or ' +
         'on the main thread after a worker was late (> 50 ms)',
-      labelNames: ['path'], registers,
+      labelNames: ['path'],
+      registers,
       collect() {
         const t = sources().decodeThreads?.()
         if (!t) return
@@ -190,18 +230,25 @@ export class Metrics {
       },
     })
     this.#httpRequests = new Counter({
-      name: 'psen_http_requests_total', help: 'HTTP requests',
-      labelNames: ['method', 'route', 'code'], registers,
+      name: 'psen_http_requests_total',
+      help: 'HTTP requests',
+      labelNames: ['method', 'route', 'code'],
+      registers,
     })
     this.#httpSeconds = new Histogram({
-      name: 'psen_http_request_seconds', help: 'HTTP request duration',
-      labelNames: ['route'], registers, buckets: [0.001, 0.005, 0.025, 0.1, 0.5, 2],
+      name: 'psen_http_request_seconds',
+      help: 'HTTP request duration',
+      labelNames: ['route'],
+      registers,
+      buckets: [0.001, 0.005, 0.025, 0.1, 0.5, 2],
     })
     this.#httpRefused = new Counter({
       name: 'psen_http_refused_total',
-      help: 'Mutating HTTP requests and WebSocket upgrades refused, by reason: origin (a page ' +
+      help:
+        'Mutating HTTP requests and WebSocket upgrades refused, by reason: origin (a page ' +
         'of another web origin, CSRF), token (missing or wrong API token)',
-      labelNames: ['reason', 'route'], registers,
+      labelNames: ['reason', 'route'],
+      registers,
     })
   }
 

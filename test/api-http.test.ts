@@ -4,7 +4,9 @@ import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { api, startCli, type CliProcess } from './helpers/service.js'
 
-interface Ctx { cli: CliProcess }
+interface Ctx {
+  cli: CliProcess
+}
 const test = suite<Ctx>('api-http')
 
 const JSON_HEADERS = { 'Content-Type': 'application/json' }
@@ -108,8 +110,13 @@ test('non-JSON bodies are errors and leave the ROI unchanged', async ({ cli }) =
 })
 
 test('start and stop are idempotent', async ({ cli }) => {
-  const steps = [['/start', 'processing'], ['/start', 'processing'], ['/stop', 'stopped'],
-    ['/stop', 'stopped'], ['/start', 'processing']] as const
+  const steps = [
+    ['/start', 'processing'],
+    ['/start', 'processing'],
+    ['/stop', 'stopped'],
+    ['/stop', 'stopped'],
+    ['/start', 'processing'],
+  ] as const
   for (const [path, want] of steps) {
     const r = await api(cli.base, 'POST', path)
     assert.equal(r.body, { state: 'ok', status: want }, path)
@@ -117,8 +124,12 @@ test('start and stop are idempotent', async ({ cli }) => {
   }
   const st = await api(cli.base, 'GET', '/statistics')
   const s = st.body.statistics as Record<string, unknown>
-  const old = ['processing_start_time', 'last_sent_pulse_id', 'last_sent_time',
-    'n_processed_images']
+  const old = [
+    'processing_start_time',
+    'last_sent_pulse_id',
+    'last_sent_time',
+    'n_processed_images',
+  ]
   for (const f of old) {
     assert.ok(f in s, f)
   }
@@ -132,8 +143,11 @@ test('CORS pre-flight is answered; unknown paths and methods keep the envelope',
   const { cli } = ctx
   const r = await fetch(`${cli.base}/roi_signal`, {
     method: 'OPTIONS',
-    headers: { Origin: 'http://elsewhere.example', 'Access-Control-Request-Method': 'POST',
-      'Access-Control-Request-Headers': 'Content-Type' },
+    headers: {
+      Origin: 'http://elsewhere.example',
+      'Access-Control-Request-Method': 'POST',
+      'Access-Control-Request-Headers': 'Content-Type',
+    },
   })
   assert.ok(r.status === 204 || r.status === 200, String(r.status))
   assert.is(r.headers.get('access-control-allow-origin'), '*')
@@ -155,8 +169,10 @@ test('parameters: defaults, partial updates, errors in the envelope', async ({ c
   assert.is(p.step_length, 50)
   assert.is(p.refinement_step, 1)
   assert.ok(Array.isArray(g.body.edge_status), 'edge_status table')
-  const u = await api(cli.base, 'POST', '/parameters',
-    { headers: JSON_HEADERS, body: '{"step_length": 40}' })
+  const u = await api(cli.base, 'POST', '/parameters', {
+    headers: JSON_HEADERS,
+    body: '{"step_length": 40}',
+  })
   assert.is(u.body.state, 'ok')
   assert.is((u.body.parameters as Record<string, unknown>).step_length, 40)
   assert.is((u.body.parameters as Record<string, unknown>).edge_type, 'falling')
@@ -184,15 +200,22 @@ test('history, health, ready and metrics', async ({ cli }) => {
   assert.is(m.status, 200)
   assert.match(m.headers.get('content-type') ?? '', 'text/plain')
   const text = await m.text()
-  for (const name of ['psen_frames_received_total', 'psen_frames_dropped_total',
+  for (const name of [
+    'psen_frames_received_total',
+    'psen_frames_dropped_total',
     'psen_stage_seconds',
-    'psen_roi_size_pixels', 'process_resident_memory_bytes']) {
+    'psen_roi_size_pixels',
+    'process_resident_memory_bytes',
+  ]) {
     assert.match(text, name)
   }
 })
 
 test('error answers never carry stack traces or paths', async ({ cli }) => {
-  const bad = [['POST', '/roi_signal', '{'], ['POST', '/parameters', '{"a":']] as const
+  const bad = [
+    ['POST', '/roi_signal', '{'],
+    ['POST', '/parameters', '{"a":'],
+  ] as const
   for (const [method, path, body] of bad) {
     const r = await fetch(cli.base + path, { method, headers: JSON_HEADERS, body })
     const text = await r.text()
@@ -214,23 +237,30 @@ auth.after(async (ctx) => {
 })
 
 auth('POST needs the bearer token; GET and OPTIONS stay open', async ({ cli }) => {
-  const variants: Array<Record<string, string>> =
-    [{}, { Authorization: 'Bearer wrong' }, { Authorization: 's3cret' }]
+  const variants: Array<Record<string, string>> = [
+    {},
+    { Authorization: 'Bearer wrong' },
+    { Authorization: 's3cret' },
+  ]
   for (const headers of variants) {
-    const r = await api(cli.base, 'POST', '/roi_signal',
-      { headers: { ...JSON_HEADERS, ...headers }, body: '[0,1,0,1]' })
+    const r = await api(cli.base, 'POST', '/roi_signal', {
+      headers: { ...JSON_HEADERS, ...headers },
+      body: '[0,1,0,1]',
+    })
     assert.is(r.status, 401)
     assert.is(r.body.state, 'error')
     assert.match(String(r.body.status), 'Unauthorized')
   }
   assert.equal((await api(cli.base, 'GET', '/roi_signal')).body.roi_signal, [])
   const ok = await api(cli.base, 'POST', '/roi_signal', {
-    headers: { ...JSON_HEADERS, Authorization: 'Bearer s3cret' }, body: '[0,1,0,1]',
+    headers: { ...JSON_HEADERS, Authorization: 'Bearer s3cret' },
+    body: '[0,1,0,1]',
   })
   assert.equal(ok.body.roi_signal, [0, 1, 0, 1])
   assert.is((await api(cli.base, 'POST', '/start')).status, 401)
   const pre = await fetch(`${cli.base}/start`, {
-    method: 'OPTIONS', headers: { Origin: 'http://x', 'Access-Control-Request-Method': 'POST' },
+    method: 'OPTIONS',
+    headers: { Origin: 'http://x', 'Access-Control-Request-Method': 'POST' },
   })
   assert.ok(pre.status < 300)
   assert.is((await api(cli.base, 'GET', '/status')).body.status, 'stopped')

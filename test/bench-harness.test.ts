@@ -6,7 +6,13 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 
 import {
-  nowMs, parseOptions, quantile, sampleMachine, sampleProc, sampleThreads, table,
+  nowMs,
+  parseOptions,
+  quantile,
+  sampleMachine,
+  sampleProc,
+  sampleThreads,
+  table,
 } from '../bench/service/common.js'
 import { summariseProfile } from '../bench/service/profile-top.js'
 import { sleep } from './helpers/wait.js'
@@ -65,7 +71,10 @@ test('parseOptions: --k v, --k=v, flags', () => {
 })
 
 test('table aligns columns and shows NaN as -', () => {
-  const out = table([{ a: 1, b: 'x' }, { a: 22.5, b: Number.NaN }]).split('\n')
+  const out = table([
+    { a: 1, b: 'x' },
+    { a: 22.5, b: Number.NaN },
+  ]).split('\n')
   assert.is(out.length, 4)
   assert.is(out[0], '   a  b')
   assert.is(out[2], '   1  x')
@@ -75,20 +84,27 @@ test('table aligns columns and shows NaN as -', () => {
 test('summariseProfile: self time per function, idle/GC/WASM totals', () => {
   const dir = mkdtempSync(join(tmpdir(), 'prof-'))
   const file = join(dir, 'x.cpuprofile')
-  const node = (id: number, functionName: string, url = '', children: number[] = []) =>
-    ({ id, callFrame: { functionName, url, lineNumber: 9, columnNumber: 0 }, children })
-  writeFileSync(file, JSON.stringify({
-    nodes: [
-      node(1, '(root)', '', [2, 3, 4, 5]),
-      node(2, '(idle)'),
-      node(3, '(garbage collector)'),
-      node(4, 'decode', 'file:///x/codec.js'),
-      node(5, 'wasm-function[7]', 'wasm://wasm/abc'),
-    ],
-    samples: [2, 2, 4, 4, 4, 5, 3, 2],
-    timeDeltas: [1000, 1000, 1000, 1000, 1000, 2000, 1000, 1000],
-    startTime: 0, endTime: 9000,
-  }))
+  const node = (id: number, functionName: string, url = '', children: number[] = []) => ({
+    id,
+    callFrame: { functionName, url, lineNumber: 9, columnNumber: 0 },
+    children,
+  })
+  writeFileSync(
+    file,
+    JSON.stringify({
+      nodes: [
+        node(1, '(root)', '', [2, 3, 4, 5]),
+        node(2, '(idle)'),
+        node(3, '(garbage collector)'),
+        node(4, 'decode', 'file:///x/codec.js'),
+        node(5, 'wasm-function[7]', 'wasm://wasm/abc'),
+      ],
+      samples: [2, 2, 4, 4, 4, 5, 3, 2],
+      timeDeltas: [1000, 1000, 1000, 1000, 1000, 2000, 1000, 1000],
+      startTime: 0,
+      endTime: 9000,
+    }),
+  )
   const s = summariseProfile(file, 10)
   assert.is(s.totalMs, 9)
   assert.is(s.idleMs, 3)

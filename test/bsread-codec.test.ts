@@ -13,8 +13,11 @@ const vectors = loadAllVectors()
 function checkMessage(m: BsreadMessage, exp: Vector['messages'][number]['expected']): string[] {
   const errs: string[] = []
   if (m.pulseId.toString() !== exp.pulse_id) errs.push(`pulse id ${m.pulseId}`)
-  if (m.globalTimestamp.sec !== exp.global_timestamp.sec ||
-    m.globalTimestamp.ns !== exp.global_timestamp.ns) errs.push('global timestamp')
+  if (
+    m.globalTimestamp.sec !== exp.global_timestamp.sec ||
+    m.globalTimestamp.ns !== exp.global_timestamp.ns
+  )
+    errs.push('global timestamp')
   const names = Object.keys(exp.channels)
   if (m.channels.map((c) => c.name).join() !== names.join()) errs.push('channel names')
   for (const name of names) {
@@ -60,10 +63,14 @@ for (const v of vectors) {
         // Compressed bytes (and so the hash) depend on the compressor; the JSON must not.
         const noHash = (b: Buffer | undefined) => b?.toString().replace(/"hash": "\w+"/, '')
         assert.is(noHash(parts[0]), noHash(msg.parts[0]), `message ${i} main header`)
-        const size = (b: Buffer) => dhc === 'lz4' ? b.readUInt32LE(0) : Number(b.readBigUInt64BE(0))
+        const size = (b: Buffer) =>
+          dhc === 'lz4' ? b.readUInt32LE(0) : Number(b.readBigUInt64BE(0))
         const text = (b: Buffer) => Buffer.from(codec.decompress(b, dhc, 1, size(b))).toString()
-        assert.is(text(parts[1] as Buffer), text(msg.parts[1] as Buffer),
-          `message ${i} data header`)
+        assert.is(
+          text(parts[1] as Buffer),
+          text(msg.parts[1] as Buffer),
+          `message ${i} data header`,
+        )
       }
       // Uncompressed values and all timestamps are deterministic: byte-equal to the reference.
       for (let p = 2; p < parts.length; p++) {
@@ -101,25 +108,43 @@ golden('pre-encoded values pass through unchanged', () => {
   assert.ok(raw)
   const enc = new BsreadEncoder()
   const parts = enc.encode({
-    pulseId: m.pulseId, globalTimestamp: m.globalTimestamp,
+    pulseId: m.pulseId,
+    globalTimestamp: m.globalTimestamp,
     channels: [{ info: raw.info, value: preEncoded(raw.bytes) }],
   })
   assert.ok(parts[2] === raw.bytes || parts[2]?.equals(raw.bytes))
-  assert.equal(parts.map((p) => p.toString('base64')), msg.parts.map((p) => p.toString('base64')))
+  assert.equal(
+    parts.map((p) => p.toString('base64')),
+    msg.parts.map((p) => p.toString('base64')),
+  )
 })
 
 golden('encoder caches the data header while channels repeat', () => {
   const enc = new BsreadEncoder()
-  const info = { name: 'X', type: 'float64', shape: [1], encoding: 'little',
-    compression: 'none' } as const
-  const a = enc.encode({ pulseId: 1n, globalTimestamp: { sec: 1, ns: 2 },
-    channels: [{ info: { ...info, shape: [1] }, value: 1.5 }] })
-  const b = enc.encode({ pulseId: 2n, globalTimestamp: { sec: 1, ns: 3 },
-    channels: [{ info: { ...info, shape: [1] }, value: 2.5 }] })
+  const info = {
+    name: 'X',
+    type: 'float64',
+    shape: [1],
+    encoding: 'little',
+    compression: 'none',
+  } as const
+  const a = enc.encode({
+    pulseId: 1n,
+    globalTimestamp: { sec: 1, ns: 2 },
+    channels: [{ info: { ...info, shape: [1] }, value: 1.5 }],
+  })
+  const b = enc.encode({
+    pulseId: 2n,
+    globalTimestamp: { sec: 1, ns: 3 },
+    channels: [{ info: { ...info, shape: [1] }, value: 2.5 }],
+  })
   assert.is(enc.headerBuilds, 1)
   assert.ok(a[1] === b[1])
-  enc.encode({ pulseId: 3n, globalTimestamp: { sec: 1, ns: 3 },
-    channels: [{ info: { ...info, shape: [1], type: 'float32' }, value: 2.5 }] })
+  enc.encode({
+    pulseId: 3n,
+    globalTimestamp: { sec: 1, ns: 3 },
+    channels: [{ info: { ...info, shape: [1], type: 'float32' }, value: 2.5 }],
+  })
   assert.is(enc.headerBuilds, 2)
 })
 

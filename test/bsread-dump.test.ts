@@ -19,21 +19,49 @@ dump('prints pulse ids, channels and values of a live stream, stops after -n', a
   const sender = await BsreadSender.bind({ address: 'tcp://127.0.0.1:*', sendTimeoutMs: 10 })
   const lines: string[] = []
   const errs: string[] = []
-  const img: ChannelInfo = { name: 'CAM:FPICTURE', type: 'uint16', shape: [8, 4],
-    encoding: 'little', compression: 'bitshuffle_lz4' }
-  const gain: ChannelInfo = { name: 'CAM:GAIN', type: 'float64', shape: [1], encoding: 'little',
-    compression: 'none' }
+  const img: ChannelInfo = {
+    name: 'CAM:FPICTURE',
+    type: 'uint16',
+    shape: [8, 4],
+    encoding: 'little',
+    compression: 'bitshuffle_lz4',
+  }
+  const gain: ChannelInfo = {
+    name: 'CAM:GAIN',
+    type: 'float64',
+    shape: [1],
+    encoding: 'little',
+    compression: 'none',
+  }
   const enc = new BsreadEncoder({ codec })
-  const done = runDump([sender.endpoint, '-n', '3', '--values'],
-    { out: (l) => lines.push(l), err: (l) => errs.push(l), codec })
+  const done = runDump([sender.endpoint, '-n', '3', '--values'], {
+    out: (l) => lines.push(l),
+    err: (l) => errs.push(l),
+    codec,
+  })
   let finished = false
-  void done.then(() => { finished = true })
+  void done.then(() => {
+    finished = true
+  })
   let pulse = 1000n
-  await waitFor('dump to print 3 messages and stop', async () => {
-    await sender.send(enc.encode({ pulseId: ++pulse, globalTimestamp: { sec: 1700000000, ns: 5 },
-      channels: [{ info: img, value: new Uint16Array(32).fill(7) }, { info: gain, value: 2.5 }] }))
-    return finished
-  }, 10_000, 5)
+  await waitFor(
+    'dump to print 3 messages and stop',
+    async () => {
+      await sender.send(
+        enc.encode({
+          pulseId: ++pulse,
+          globalTimestamp: { sec: 1700000000, ns: 5 },
+          channels: [
+            { info: img, value: new Uint16Array(32).fill(7) },
+            { info: gain, value: 2.5 },
+          ],
+        }),
+      )
+      return finished
+    },
+    10_000,
+    5,
+  )
   assert.is(await done, 0)
   sender.close()
   const text = lines.join('\n')
@@ -62,8 +90,11 @@ dump('--help and bad arguments', async () => {
   // The service's error format, with the nearest option and the port range named.
   err.length = 0
   assert.is(await runDump(['tcp://127.0.0.1:1', '--sbu'], io), 2)
-  assert.is(err.join('\n'), "psen-processing dump: unknown option '--sbu': did you mean --sub?\n" +
-    "Run 'psen-processing dump --help' for usage.")
+  assert.is(
+    err.join('\n'),
+    "psen-processing dump: unknown option '--sbu': did you mean --sub?\n" +
+      "Run 'psen-processing dump --help' for usage.",
+  )
   err.length = 0
   assert.is(await runDump(['tcp://127.0.0.1:99999'], io), 2)
   assert.match(err.join(), /^psen-processing dump: .*port 99999 is out of range \[1, 65535\]/)
@@ -75,8 +106,12 @@ dump('stops on abort while idle, in SUB mode', async () => {
   const port = await freePort()
   const ac = new AbortController()
   const out: string[] = []
-  const done = runDump([`tcp://127.0.0.1:${port}`, '--sub'],
-    { out: (l) => out.push(l), err: () => {}, signal: ac.signal, codec })
+  const done = runDump([`tcp://127.0.0.1:${port}`, '--sub'], {
+    out: (l) => out.push(l),
+    err: () => {},
+    signal: ac.signal,
+    codec,
+  })
   await sleep(30) // idle for a moment first: no event says "dump is waiting"
   ac.abort()
   assert.is(await done, 0)

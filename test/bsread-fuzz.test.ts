@@ -17,40 +17,41 @@ const camera = all.find((v) => v.name === 'camera_1024x1024_bitshuffle_lz4')?.me
 
 function replaceJson(part: Buffer, r: () => number, which: 'main' | 'data'): Buffer {
   let text = part.toString()
-  const lies = which === 'main'
-    ? [
-        [/"pulse_id": \d+/, '"pulse_id": 18446744073709551616'],
-        [/"pulse_id": \d+/, '"pulse_id": -1.5'],
-        [/"pulse_id": \d+/, '"pulse_id": "7"'],
-        [/"pulse_id": \d+/, '"pulse_id": 1e400'],
-        [/"hash": "\w+"/, '"hash": "0"'],
-        [/"hash": "\w+"/, '"hash": 5'],
-        [/"htype": "[^"]*"/, '"htype": "bsr_x"'],
-        [/"sec": \d+/, '"sec": "now"'],
-        [/"global_timestamp": \{[^}]*\}/, '"global_timestamp": null'],
-        [/\}$/, ', "dh_compression": "zstd"}'],
-        [/\}$/, ', "dh_compression": "lz4"}'],
-      ] as const
-    : [
-        [/"shape": \[[^\]]*\]/, '"shape": [100000, 100000]'],
-        [/"shape": \[[^\]]*\]/, '"shape": [4294967295, 4294967295, 4294967295]'],
-        [/"shape": \[[^\]]*\]/, '"shape": [-1]'],
-        [/"shape": \[[^\]]*\]/, '"shape": [1.5]'],
-        [/"shape": \[[^\]]*\]/, '"shape": "big"'],
-        [/"shape": \[[^\]]*\]/, '"shape": []'],
-        [/"type": "\w+"/, '"type": "complex128"'],
-        [/"type": "\w+"/, '"type": "string"'],
-        [/"type": "\w+"/, '"type": "uint64"'],
-        [/"type": "\w+"/, '"type": "bool"'],
-        [/"encoding": "\w+"/, '"encoding": "middle"'],
-        [/"encoding": "\w+"/, '"encoding": "big"'],
-        [/"compression": "\w+"/, '"compression": "lz4"'],
-        [/"compression": "\w+"/, '"compression": "none"'],
-        [/"compression": "\w+"/, '"compression": "bitshuffle_lz4"'],
-        [/"encoding": "little"/, '"encoding": "little", "compression": "bitshuffle_lz4"'],
-        [/"channels": \[/, '"channels": [{"name": 1}, '],
-        [/"channels": \[/, '"channels": {"a": ['],
-      ] as const
+  const lies =
+    which === 'main'
+      ? ([
+          [/"pulse_id": \d+/, '"pulse_id": 18446744073709551616'],
+          [/"pulse_id": \d+/, '"pulse_id": -1.5'],
+          [/"pulse_id": \d+/, '"pulse_id": "7"'],
+          [/"pulse_id": \d+/, '"pulse_id": 1e400'],
+          [/"hash": "\w+"/, '"hash": "0"'],
+          [/"hash": "\w+"/, '"hash": 5'],
+          [/"htype": "[^"]*"/, '"htype": "bsr_x"'],
+          [/"sec": \d+/, '"sec": "now"'],
+          [/"global_timestamp": \{[^}]*\}/, '"global_timestamp": null'],
+          [/\}$/, ', "dh_compression": "zstd"}'],
+          [/\}$/, ', "dh_compression": "lz4"}'],
+        ] as const)
+      : ([
+          [/"shape": \[[^\]]*\]/, '"shape": [100000, 100000]'],
+          [/"shape": \[[^\]]*\]/, '"shape": [4294967295, 4294967295, 4294967295]'],
+          [/"shape": \[[^\]]*\]/, '"shape": [-1]'],
+          [/"shape": \[[^\]]*\]/, '"shape": [1.5]'],
+          [/"shape": \[[^\]]*\]/, '"shape": "big"'],
+          [/"shape": \[[^\]]*\]/, '"shape": []'],
+          [/"type": "\w+"/, '"type": "complex128"'],
+          [/"type": "\w+"/, '"type": "string"'],
+          [/"type": "\w+"/, '"type": "uint64"'],
+          [/"type": "\w+"/, '"type": "bool"'],
+          [/"encoding": "\w+"/, '"encoding": "middle"'],
+          [/"encoding": "\w+"/, '"encoding": "big"'],
+          [/"compression": "\w+"/, '"compression": "lz4"'],
+          [/"compression": "\w+"/, '"compression": "none"'],
+          [/"compression": "\w+"/, '"compression": "bitshuffle_lz4"'],
+          [/"encoding": "little"/, '"encoding": "little", "compression": "bitshuffle_lz4"'],
+          [/"channels": \[/, '"channels": [{"name": 1}, '],
+          [/"channels": \[/, '"channels": {"a": ['],
+        ] as const)
   const [re, by] = lies[Math.floor(r() * lies.length)] as readonly [RegExp, string]
   text = text.replace(re, by)
   return Buffer.from(text)
@@ -66,7 +67,8 @@ function mutate(src: readonly Buffer[], r: () => number): Buffer[] {
     case 0: // truncate a part
       parts[i] = p.subarray(0, Math.floor(r() * p.length))
       break
-    case 1: { // flip bits
+    case 1: {
+      // flip bits
       const q = Buffer.from(p)
       const flips = 1 + Math.floor(r() * 8)
       for (let k = 0; k < flips && q.length > 0; k++) {
@@ -76,14 +78,18 @@ function mutate(src: readonly Buffer[], r: () => number): Buffer[] {
       parts[i] = q
       break
     }
-    case 2: { // splice bytes from another message
+    case 2: {
+      // splice bytes from another message
       const other = samples[Math.floor(r() * samples.length)]!.parts
       const o = other[Math.floor(r() * other.length)] as Buffer
       const at = Math.floor(r() * (p.length + 1))
       const from = Math.floor(r() * (o.length + 1))
       const len = Math.floor(r() * (o.length - from + 1))
-      parts[i] = Buffer.concat([p.subarray(0, at), o.subarray(from, from + len),
-        p.subarray(at + Math.floor(r() * (p.length - at + 1)))])
+      parts[i] = Buffer.concat([
+        p.subarray(0, at),
+        o.subarray(from, from + len),
+        p.subarray(at + Math.floor(r() * (p.length - at + 1))),
+      ])
       break
     }
     case 3: // drop a part
@@ -95,7 +101,8 @@ function mutate(src: readonly Buffer[], r: () => number): Buffer[] {
     case 5: // lie in the main header
       parts[0] = replaceJson(parts[0] as Buffer, r, 'main')
       break
-    case 6: { // lie in the (uncompressed) data header, with its hash recomputed or not
+    case 6: {
+      // lie in the (uncompressed) data header, with its hash recomputed or not
       const mh = (parts[0] as Buffer).toString()
       if (mh.includes('dh_compression')) {
         parts[1] = Buffer.from(r() < 0.5 ? '{"htype": "bsr_d-1.1", "channels": []}' : 'zz')
@@ -105,7 +112,8 @@ function mutate(src: readonly Buffer[], r: () => number): Buffer[] {
       parts[0] = Buffer.from(mh.replace(/"hash": "\w+"/, `"hash": "fuzz${Math.floor(r() * 1e9)}"`))
       break
     }
-    case 7: { // huge declared sizes in compressed values
+    case 7: {
+      // huge declared sizes in compressed values
       if (parts.length < 3) break
       const j = 2 + 2 * Math.floor(r() * ((parts.length - 2) / 2))
       const q = Buffer.from(parts[j] as Buffer)
@@ -121,7 +129,8 @@ function mutate(src: readonly Buffer[], r: () => number): Buffer[] {
     case 8: // garbage instead of a part
       parts[i] = Buffer.from(Array.from({ length: Math.floor(r() * 64) }, () => r() * 256))
       break
-    case 9: { // swap two parts
+    case 9: {
+      // swap two parts
       const j = pick()
       parts[i] = parts[j] as Buffer
       parts[j] = p
@@ -194,9 +203,16 @@ fuzz('10,000+ mutations of the golden vectors: only BsreadError, memory bounded'
 
 fuzz('decoding valid vectors is unaffected by a decoder that saw garbage', () => {
   const decoder = new BsreadDecoder({ codec })
-  for (const bad of [[], [Buffer.alloc(0)], [Buffer.from('{}'), Buffer.from('{}')],
-    [Buffer.from('[1]'), Buffer.alloc(3)]]) {
-    assert.throws(() => decoder.decode(bad), (e: unknown) => e instanceof BsreadError)
+  for (const bad of [
+    [],
+    [Buffer.alloc(0)],
+    [Buffer.from('{}'), Buffer.from('{}')],
+    [Buffer.from('[1]'), Buffer.alloc(3)],
+  ]) {
+    assert.throws(
+      () => decoder.decode(bad),
+      (e: unknown) => e instanceof BsreadError,
+    )
   }
   for (const m of samples) decoder.decode(m.parts)
 })
@@ -256,8 +272,10 @@ fuzz('a message of 10,000 parts is malformed before anything is parsed', () => {
   const decoder = new BsreadDecoder({ codec })
   const src = samples[0]!.parts
   const parts = [...src, ...Array.from({ length: 10_000 - src.length }, () => Buffer.alloc(1))]
-  assert.throws(() => decoder.decode(parts),
-    (e: unknown) => e instanceof BsreadError && e.reason === 'part_count')
+  assert.throws(
+    () => decoder.decode(parts),
+    (e: unknown) => e instanceof BsreadError && e.reason === 'part_count',
+  )
   assert.is(decoder.headerParses, 0)
 })
 
@@ -266,8 +284,19 @@ fuzz('brief: bounded text for any value', () => {
   const deepObject = JSON.parse(nestedJson(200_000, true)) as unknown
   const wide: Record<string, number> = {}
   for (let i = 0; i < 100_000; i++) wide[`k${i}`] = i
-  const cases: unknown[] = [deep, deepObject, wide, 'x'.repeat(1e6), ['y'.repeat(1e5)],
-    new Array(1e6).fill(0), 12n ** 40n, undefined, null, 1.5, { a: [1, { b: 'c' }] }]
+  const cases: unknown[] = [
+    deep,
+    deepObject,
+    wide,
+    'x'.repeat(1e6),
+    ['y'.repeat(1e5)],
+    new Array(1e6).fill(0),
+    12n ** 40n,
+    undefined,
+    null,
+    1.5,
+    { a: [1, { b: 'c' }] },
+  ]
   for (const v of cases) {
     const text = brief(v)
     assert.ok(text.length <= 81, `${text.length} characters`)

@@ -42,12 +42,15 @@ async function accepted(receiver: BsreadReceiver, push: zmq.Push): Promise<numbe
   }
 }
 
-async function measure(opts: { hwm: number; queueBytes?: number }):
-  Promise<[number, { messages: number; bytes: number }]> {
+async function measure(opts: {
+  hwm: number
+  queueBytes?: number
+}): Promise<[number, { messages: number; bytes: number }]> {
   const push = new zmq.Push({ sendHighWaterMark: 1, sendTimeout: 0, linger: 0 })
   await push.bind('tcp://127.0.0.1:*')
   const receiver = new BsreadReceiver({
-    address: push.lastEndpoint!, receiveHighWaterMark: opts.hwm,
+    address: push.lastEndpoint!,
+    receiveHighWaterMark: opts.hwm,
     ...(opts.queueBytes !== undefined ? { queueBytes: opts.queueBytes } : {}),
   })
   try {
@@ -58,23 +61,24 @@ async function measure(opts: { hwm: number; queueBytes?: number }):
   }
 }
 
-test('a byte budget of 8 MiB holds 8 messages of 1 MiB, not the 40 of a count bound',
-  async () => {
-    const [unbounded] = await measure({ hwm: 40 })
-    const [bounded, queued] = await measure({ hwm: 40, queueBytes: 8 * MiB })
-    // Its own queue stops taking messages once it holds 8 MiB: 8 messages of 1 MiB.
-    assert.equal(queued, { messages: 8, bytes: 8 * MiB })
-    // The sender's queue and the TCP buffers hold the same few messages in both runs; libzmq's
-    // queue in front of the receiver's holds 2 with a byte bound, 40 without.
-    // The kernel's TCP buffers autotune per connection, so the slack of the two runs differs by
-    // several messages on a loaded machine (24 taken with a slack of 8 seen once): compare the
-    // runs by the 30 messages the byte bound keeps out, with room for that difference.
-    const slack = unbounded - 40
-    assert.ok(unbounded >= 40, `count bound: ${unbounded}`)
-    assert.ok(unbounded - bounded >= 20, `byte bound: ${bounded}, count bound: ${unbounded}`)
-    console.log(`  1 MiB messages taken in by a stalled receiver: ${unbounded} with a queue of ` +
-      `40 messages, ${bounded} with 8 MiB (sender queue + TCP: ${slack})`)
-  })
+test('a byte budget of 8 MiB holds 8 messages of 1 MiB, not the 40 of a count bound', async () => {
+  const [unbounded] = await measure({ hwm: 40 })
+  const [bounded, queued] = await measure({ hwm: 40, queueBytes: 8 * MiB })
+  // Its own queue stops taking messages once it holds 8 MiB: 8 messages of 1 MiB.
+  assert.equal(queued, { messages: 8, bytes: 8 * MiB })
+  // The sender's queue and the TCP buffers hold the same few messages in both runs; libzmq's
+  // queue in front of the receiver's holds 2 with a byte bound, 40 without.
+  // The kernel's TCP buffers autotune per connection, so the slack of the two runs differs by
+  // several messages on a loaded machine (24 taken with a slack of 8 seen once): compare the
+  // runs by the 30 messages the byte bound keeps out, with room for that difference.
+  const slack = unbounded - 40
+  assert.ok(unbounded >= 40, `count bound: ${unbounded}`)
+  assert.ok(unbounded - bounded >= 20, `byte bound: ${bounded}, count bound: ${unbounded}`)
+  console.log(
+    `  1 MiB messages taken in by a stalled receiver: ${unbounded} with a queue of ` +
+      `40 messages, ${bounded} with 8 MiB (sender queue + TCP: ${slack})`,
+  )
+})
 
 test('ReceiveQueue: room by messages and bytes; one message may cross the byte bound', () => {
   const q = new ReceiveQueue(3, 2 * MiB)

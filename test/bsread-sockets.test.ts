@@ -7,7 +7,11 @@ import { BsreadEncoder, type EncodeChannel } from '../src/bsread/encoder.js'
 import { BsreadReceiver } from '../src/bsread/receiver.js'
 import { BsreadSender } from '../src/bsread/sender.js'
 import {
-  CHANNEL_TYPES, type BsreadCodec, type ChannelInfo, type ChannelType, type Compression,
+  CHANNEL_TYPES,
+  type BsreadCodec,
+  type ChannelInfo,
+  type ChannelType,
+  type Compression,
 } from '../src/bsread/types.js'
 import { loadCodec } from './helpers/bsread.js'
 import { freePort } from './helpers/ports.js'
@@ -19,15 +23,24 @@ const compressions: Compression[] = ['none', 'lz4', 'bitshuffle_lz4']
 
 /** Sends until the receiver yields one message (PUSH drops while no peer is connected). */
 async function sendUntilReceived(
-  sender: BsreadSender, it: AsyncIterator<BsreadMessage>, parts: () => Buffer[],
+  sender: BsreadSender,
+  it: AsyncIterator<BsreadMessage>,
+  parts: () => Buffer[],
 ): Promise<BsreadMessage> {
   const next = it.next()
   let got: IteratorResult<BsreadMessage> | undefined
-  void next.then((r) => { got = r })
-  await waitFor('a message through', async () => {
-    await sender.send(parts())
-    return got !== undefined
-  }, 10_000, 5)
+  void next.then((r) => {
+    got = r
+  })
+  await waitFor(
+    'a message through',
+    async () => {
+      await sender.send(parts())
+      return got !== undefined
+    },
+    10_000,
+    5,
+  )
   const r = await next
   if (r.done) throw new Error('receiver ended')
   return r.value
@@ -39,7 +52,7 @@ function sampleValue(type: ChannelType, n: number, seed: number): EncodeChannel[
     return n === 1 ? seed % 2 === 0 : Array.from({ length: n }, (_, i) => i % 3 === 0)
   }
   const bias = type[0] === 'u' ? 0 : 60
-  const vals = Array.from({ length: n }, (_, i) => (i * 37 + seed) % 120 - bias)
+  const vals = Array.from({ length: n }, (_, i) => ((i * 37 + seed) % 120) - bias)
   if (type === 'int64' || type === 'uint64') {
     const big = vals.map((v) => BigInt(v) + (type === 'uint64' ? 2n ** 63n : -(2n ** 62n)))
     return n === 1 ? big[0] : big
@@ -67,7 +80,10 @@ sockets('round trip over PUSH/PULL for every type, compression and byte order', 
           for (const shape of type === 'string' ? [[1]] : [[1], [37], [16, 9]]) {
             const info: ChannelInfo = {
               name: `T:${type}:${compression}:${encoding}:${shape.join('x')}`,
-              type, shape, encoding, compression,
+              type,
+              shape,
+              encoding,
+              compression,
             }
             const n = shape.reduce((a, b) => a * b, 1)
             channels.push({ info, value: sampleValue(type, n, channels.length) })
@@ -75,12 +91,18 @@ sockets('round trip over PUSH/PULL for every type, compression and byte order', 
         }
       }
     }
-    channels.push({ info: { name: 'EMPTY', type: 'float64', shape: [1], encoding: 'little',
-      compression: 'none' }, value: null })
+    channels.push({
+      info: { name: 'EMPTY', type: 'float64', shape: [1], encoding: 'little', compression: 'none' },
+      value: null,
+    })
     const enc = new BsreadEncoder({ codec })
-    const m = await sendUntilReceived(sender, it, () => enc.encode({
-      pulseId: 2n ** 60n + 7n, globalTimestamp: { sec: 1700000001, ns: 42 }, channels,
-    }))
+    const m = await sendUntilReceived(sender, it, () =>
+      enc.encode({
+        pulseId: 2n ** 60n + 7n,
+        globalTimestamp: { sec: 1700000001, ns: 42 },
+        channels,
+      }),
+    )
     assert.is(m.pulseId, 2n ** 60n + 7n)
     assert.equal(m.globalTimestamp, { sec: 1700000001, ns: 42 })
     assert.is(m.channels.length, channels.length)
@@ -112,13 +134,22 @@ sockets('SUB receiver gets a PUB stream', async () => {
   const receiver = new BsreadReceiver({ address: sender.endpoint, mode: 'sub' })
   const it = receiver.messages()
   const enc = new BsreadEncoder()
-  const info: ChannelInfo = { name: 'X', type: 'int32', shape: [3], encoding: 'little',
-    compression: 'none' }
+  const info: ChannelInfo = {
+    name: 'X',
+    type: 'int32',
+    shape: [3],
+    encoding: 'little',
+    compression: 'none',
+  }
   let pulse = 0n
   try {
-    const m = await sendUntilReceived(sender, it, () => enc.encode({
-      pulseId: ++pulse, globalTimestamp: { sec: 5, ns: 6 }, channels: [{ info, value: [1, -2, 3] }],
-    }))
+    const m = await sendUntilReceived(sender, it, () =>
+      enc.encode({
+        pulseId: ++pulse,
+        globalTimestamp: { sec: 5, ns: 6 },
+        channels: [{ info, value: [1, -2, 3] }],
+      }),
+    )
     assert.ok(m.pulseId >= 1n)
     assert.equal(Array.from(decodeValue(m.value('X')!) as Int32Array), [1, -2, 3])
   } finally {
@@ -131,11 +162,20 @@ sockets('receiver reconnects when the sender is closed and re-bound on the same 
   const port = await freePort()
   const address = `tcp://127.0.0.1:${port}`
   const enc = new BsreadEncoder()
-  const info: ChannelInfo = { name: 'N', type: 'uint64', shape: [1], encoding: 'little',
-    compression: 'none' }
+  const info: ChannelInfo = {
+    name: 'N',
+    type: 'uint64',
+    shape: [1],
+    encoding: 'little',
+    compression: 'none',
+  }
   let pulse = 100n
-  const make = () => enc.encode({ pulseId: ++pulse, globalTimestamp: { sec: 1, ns: 1 },
-    channels: [{ info, value: pulse }] })
+  const make = () =>
+    enc.encode({
+      pulseId: ++pulse,
+      globalTimestamp: { sec: 1, ns: 1 },
+      channels: [{ info, value: pulse }],
+    })
   const receiver = new BsreadReceiver({ address, reconnectIntervalMs: 20 })
   const it = receiver.messages()
   try {
@@ -143,8 +183,12 @@ sockets('receiver reconnects when the sender is closed and re-bound on the same 
     const first = await sendUntilReceived(sender, it, make)
     sender.close()
     // zeromq frees the port in its I/O thread, shortly after close.
-    sender = await waitFor('the port to be free again',
-      () => BsreadSender.bind({ address, sendTimeoutMs: 20 }), 2000, 20)
+    sender = await waitFor(
+      'the port to be free again',
+      () => BsreadSender.bind({ address, sendTimeoutMs: 20 }),
+      2000,
+      20,
+    )
     const second = await sendUntilReceived(sender, it, make)
     assert.ok(second.pulseId > first.pulseId)
     assert.is(decodeValue(second.value('N')!), second.pulseId)
@@ -158,11 +202,16 @@ sockets('malformed messages are counted and reported; the stream goes on', async
   const push = new zmq.Push({ linger: 0 })
   await push.bind('tcp://127.0.0.1:*')
   const errors: string[] = []
-  const receiver = new BsreadReceiver({ address: push.lastEndpoint!,
-    onError: (e) => errors.push(e.reason) })
+  const receiver = new BsreadReceiver({
+    address: push.lastEndpoint!,
+    onError: (e) => errors.push(e.reason),
+  })
   const it = receiver.messages()
-  const good = new BsreadEncoder().encode({ pulseId: 9n, globalTimestamp: { sec: 1, ns: 2 },
-    channels: [] })
+  const good = new BsreadEncoder().encode({
+    pulseId: 9n,
+    globalTimestamp: { sec: 1, ns: 2 },
+    channels: [],
+  })
   try {
     await push.send([Buffer.from('garbage')])
     await push.send([Buffer.from('{"htype": "bsr_m-1.1"'), Buffer.from('{}')])
@@ -191,11 +240,17 @@ sockets('close() ends a waiting iteration', async () => {
 })
 
 sockets('sender drops and counts with no peer (bounded wait and non-blocking)', async () => {
-  const parts = new BsreadEncoder().encode({ pulseId: 1n, globalTimestamp: { sec: 1, ns: 1 },
-    channels: [] })
+  const parts = new BsreadEncoder().encode({
+    pulseId: 1n,
+    globalTimestamp: { sec: 1, ns: 1 },
+    channels: [],
+  })
   for (const nonBlocking of [false, true]) {
-    const sender = await BsreadSender.bind({ address: 'tcp://127.0.0.1:*', nonBlocking,
-      sendTimeoutMs: 2 })
+    const sender = await BsreadSender.bind({
+      address: 'tcp://127.0.0.1:*',
+      nonBlocking,
+      sendTimeoutMs: 2,
+    })
     try {
       const results = await Promise.all(Array.from({ length: 10 }, () => sender.send(parts)))
       assert.equal(results, new Array(10).fill(false))
@@ -209,21 +264,38 @@ sockets('sender drops and counts with no peer (bounded wait and non-blocking)', 
 
 sockets('sender drops and counts when the peer does not read', async () => {
   const big = Buffer.alloc(64 * 1024, 7)
-  const info: ChannelInfo = { name: 'B', type: 'uint8', shape: [big.length], encoding: 'little',
-    compression: 'none' }
-  const parts = new BsreadEncoder().encode({ pulseId: 1n, globalTimestamp: { sec: 1, ns: 1 },
-    channels: [{ info, value: big }] })
+  const info: ChannelInfo = {
+    name: 'B',
+    type: 'uint8',
+    shape: [big.length],
+    encoding: 'little',
+    compression: 'none',
+  }
+  const parts = new BsreadEncoder().encode({
+    pulseId: 1n,
+    globalTimestamp: { sec: 1, ns: 1 },
+    channels: [{ info, value: big }],
+  })
   for (const nonBlocking of [true, false]) {
-    const sender = await BsreadSender.bind({ address: 'tcp://127.0.0.1:*', nonBlocking,
-      sendHighWaterMark: 2, sendTimeoutMs: 1 })
+    const sender = await BsreadSender.bind({
+      address: 'tcp://127.0.0.1:*',
+      nonBlocking,
+      sendHighWaterMark: 2,
+      sendTimeoutMs: 1,
+    })
     const peer = new zmq.Pull({ receiveHighWaterMark: 2, linger: 0 })
     peer.connect(sender.endpoint)
     try {
       // Wait for the connection: the first message must get through.
-      await waitFor('the first message through', async () => {
-        await sender.send(parts)
-        return sender.sent > 0
-      }, 5000, 2)
+      await waitFor(
+        'the first message through',
+        async () => {
+          await sender.send(parts)
+          return sender.sent > 0
+        },
+        5000,
+        2,
+      )
       const before = sender.sent + sender.dropped
       const total = 1000
       // Concurrent sends too: they must be serialised or dropped, never EBUSY.
@@ -240,21 +312,39 @@ sockets('sender drops and counts when the peer does not read', async () => {
 
 sockets('PUB with pubNoDrop counts drops for a subscriber that does not read', async () => {
   const big = Buffer.alloc(64 * 1024, 3)
-  const info: ChannelInfo = { name: 'B', type: 'uint8', shape: [big.length], encoding: 'little',
-    compression: 'none' }
-  const parts = new BsreadEncoder().encode({ pulseId: 1n, globalTimestamp: { sec: 1, ns: 1 },
-    channels: [{ info, value: big }] })
-  const sender = await BsreadSender.bind({ address: 'tcp://127.0.0.1:*', mode: 'pub',
-    pubNoDrop: true, nonBlocking: true, sendHighWaterMark: 2 })
+  const info: ChannelInfo = {
+    name: 'B',
+    type: 'uint8',
+    shape: [big.length],
+    encoding: 'little',
+    compression: 'none',
+  }
+  const parts = new BsreadEncoder().encode({
+    pulseId: 1n,
+    globalTimestamp: { sec: 1, ns: 1 },
+    channels: [{ info, value: big }],
+  })
+  const sender = await BsreadSender.bind({
+    address: 'tcp://127.0.0.1:*',
+    mode: 'pub',
+    pubNoDrop: true,
+    nonBlocking: true,
+    sendHighWaterMark: 2,
+  })
   const peer = new zmq.Subscriber({ receiveHighWaterMark: 2, linger: 0 })
   peer.subscribe()
   peer.connect(sender.endpoint)
   try {
     // Send in bursts of 10 until the queue is full and a message is dropped.
-    await waitFor('the first drop', async () => {
-      for (let i = 0; i < 10; i++) await sender.send(parts)
-      return sender.dropped > 0
-    }, 10_000, 1)
+    await waitFor(
+      'the first drop',
+      async () => {
+        for (let i = 0; i < 10; i++) await sender.send(parts)
+        return sender.dropped > 0
+      },
+      10_000,
+      1,
+    )
     assert.ok(sender.sent > 0)
     assert.ok(sender.dropped > 0)
   } finally {

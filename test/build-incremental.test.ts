@@ -12,8 +12,13 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { BIN, ROOT } from './helpers/service.js'
 
-const OUTPUTS = ['build/kernel.wasm', 'build/kernel.shared.wasm', 'dist/cli/main.js',
-  'dist/index.js', 'dist/preview/static/app.js']
+const OUTPUTS = [
+  'build/kernel.wasm',
+  'build/kernel.shared.wasm',
+  'dist/cli/main.js',
+  'dist/index.js',
+  'dist/preview/static/app.js',
+]
 
 function mtimes(): number[] {
   return OUTPUTS.map((f) => statSync(join(ROOT, f)).mtimeMs)
@@ -25,8 +30,11 @@ test('a second build of unchanged sources skips every step and rewrites nothing'
   const before = mtimes()
   const again = spawnSync(process.execPath, ['scripts/build.mjs'], { cwd: ROOT, encoding: 'utf8' })
   assert.is(again.status, 0, again.stderr)
-  assert.equal(again.stdout.trim().split('\n'),
-    ['build: kernel up to date', 'build: tsc up to date', 'build: preview up to date'])
+  assert.equal(again.stdout.trim().split('\n'), [
+    'build: kernel up to date',
+    'build: tsc up to date',
+    'build: preview up to date',
+  ])
   assert.equal(mtimes(), before)
 })
 

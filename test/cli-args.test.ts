@@ -33,28 +33,70 @@ test('the contract defaults', () => {
   assert.equal([c.imageQueueMb, c.inputQueueMb], [512, 512])
   assert.is(c.previewRate, DEFAULTS.previewRate)
   // State survives by default (issue 17): one file per prefix and REST port.
-  assert.match(c.stateFile ?? '',
-    /\/\.local\/state\/psen-processing\/SARES11-SPEC125-M2-10000\.json$/)
+  assert.match(
+    c.stateFile ?? '',
+    /\/\.local\/state\/psen-processing\/SARES11-SPEC125-M2-10000\.json$/,
+  )
   assert.is(c.apiToken, undefined)
 })
 
 test('the production unit line, both syntaxes and short options', () => {
-  const c = service(['tcp://cam-host:9010', 'SARES11-SPEC125-M2',
-    '--data_output_stream_port', '8895', '--image_output_stream_port', '8896',
-    '--rest_api_port', '11002', '--log_level=INFO', '--auto_start'])
-  assert.equal([c.dataPort, c.imagePort, c.restPort, c.logLevel, c.autoStart],
-    [8895, 8896, 11002, 'INFO', true])
-  const s = service(['tcp://h:1', 'P', '-o', '1', '-i', '2', '-r', '3',
-    '--rest_api_interface=127.0.0.1', '--input_mode', 'sub', '--channel_naming=short',
-    '--data_send_timeout_ms', '2.5', '--data_queue=7', '--image_queue', '8', '--input_queue', '9',
-    '--max_frame_bytes', '4096', '--state_file', '/tmp/s.json',
-    '--api_token', 'tok', '--preview_rate', '0', '--log_level', 'debug'])
+  const c = service([
+    'tcp://cam-host:9010',
+    'SARES11-SPEC125-M2',
+    '--data_output_stream_port',
+    '8895',
+    '--image_output_stream_port',
+    '8896',
+    '--rest_api_port',
+    '11002',
+    '--log_level=INFO',
+    '--auto_start',
+  ])
+  assert.equal(
+    [c.dataPort, c.imagePort, c.restPort, c.logLevel, c.autoStart],
+    [8895, 8896, 11002, 'INFO', true],
+  )
+  const s = service([
+    'tcp://h:1',
+    'P',
+    '-o',
+    '1',
+    '-i',
+    '2',
+    '-r',
+    '3',
+    '--rest_api_interface=127.0.0.1',
+    '--input_mode',
+    'sub',
+    '--channel_naming=short',
+    '--data_send_timeout_ms',
+    '2.5',
+    '--data_queue=7',
+    '--image_queue',
+    '8',
+    '--input_queue',
+    '9',
+    '--max_frame_bytes',
+    '4096',
+    '--state_file',
+    '/tmp/s.json',
+    '--api_token',
+    'tok',
+    '--preview_rate',
+    '0',
+    '--log_level',
+    'debug',
+  ])
   assert.equal([s.dataPort, s.imagePort, s.restPort, s.restInterface], [1, 2, 3, '127.0.0.1'])
   assert.equal(
     [s.inputMode, s.channelNaming, s.dataSendTimeoutMs, s.dataQueue, s.imageQueue, s.inputQueue],
-    ['sub', 'short', 2.5, 7, 8, 9])
-  assert.equal([s.maxFrameBytes, s.stateFile, s.apiToken, s.previewRate, s.logLevel],
-    [4096, '/tmp/s.json', 'tok', 0, 'DEBUG'])
+    ['sub', 'short', 2.5, 7, 8, 9],
+  )
+  assert.equal(
+    [s.maxFrameBytes, s.stateFile, s.apiToken, s.previewRate, s.logLevel],
+    [4096, '/tmp/s.json', 'tok', 0, 'DEBUG'],
+  )
   const mb = service(['tcp://h:1', 'P', '--image_queue_mb', '64', '--input_queue_mb=128'])
   assert.equal([mb.imageQueueMb, mb.inputQueueMb], [64, 128])
   assert.throws(() => service(['tcp://h:1', 'P', '--input_queue_mb', '0']), /input_queue_mb/)
@@ -106,49 +148,80 @@ test('unknown options and commands name the nearest known one; ports out of rang
     assert.unreachable(argv.join(' '))
     return ''
   }
-  assert.is(said(['tcp://h:1', 'P', '--rest_api_prot', '5']),
-    "unknown option '--rest_api_prot': did you mean --rest_api_port?")
-  assert.is(said(['tcp://h:1', 'P', '--rest_api_prot=5']),
-    "unknown option '--rest_api_prot': did you mean --rest_api_port?")
-  assert.is(said(['tcp://h:1', 'P', '--auto-start']),
-    "unknown option '--auto-start': did you mean --auto_start?")
-  assert.is(said(['tcp://h:1', 'P', '--output_mdoe', 'pub']),
-    "unknown option '--output_mdoe': did you mean --output_mode?")
+  assert.is(
+    said(['tcp://h:1', 'P', '--rest_api_prot', '5']),
+    "unknown option '--rest_api_prot': did you mean --rest_api_port?",
+  )
+  assert.is(
+    said(['tcp://h:1', 'P', '--rest_api_prot=5']),
+    "unknown option '--rest_api_prot': did you mean --rest_api_port?",
+  )
+  assert.is(
+    said(['tcp://h:1', 'P', '--auto-start']),
+    "unknown option '--auto-start': did you mean --auto_start?",
+  )
+  assert.is(
+    said(['tcp://h:1', 'P', '--output_mdoe', 'pub']),
+    "unknown option '--output_mdoe': did you mean --output_mode?",
+  )
   // Nothing near: no guess; a one-letter option gets none (every letter is near every other).
-  assert.is(said(['tcp://h:1', 'P', '--completely_unrelated']),
-    "unknown option '--completely_unrelated'")
+  assert.is(
+    said(['tcp://h:1', 'P', '--completely_unrelated']),
+    "unknown option '--completely_unrelated'",
+  )
   assert.is(said(['tcp://h:1', 'P', '-x']), "unknown option '-x'")
   assert.is(said(['dunp']), "unknown command 'dunp': did you mean dump?")
   assert.is(said(['dunp', 'tcp://h:1', '-n', '3']), "unknown command 'dunp': did you mean dump?")
   assert.is(said(['simulat', '--port', '1']), "unknown command 'simulat': did you mean simulate?")
   assert.match(said(['hello']), /'hello' is neither a command \(dump, simulate\) nor INPUT_STREAM/)
-  assert.is(said(['tcp://h:99999', 'P']),
-    'INPUT_STREAM tcp://h:99999: port 99999 is out of range [1, 65535]')
+  assert.is(
+    said(['tcp://h:99999', 'P']),
+    'INPUT_STREAM tcp://h:99999: port 99999 is out of range [1, 65535]',
+  )
   assert.is(said(['tcp://h:0', 'P']), 'INPUT_STREAM tcp://h:0: port 0 is out of range [1, 65535]')
-  assert.is(said(['tcp://h:1', 'P', '-o', '99999']),
-    '--data_output_stream_port: 99999 is out of range [1, 65535]')
+  assert.is(
+    said(['tcp://h:1', 'P', '-o', '99999']),
+    '--data_output_stream_port: 99999 is out of range [1, 65535]',
+  )
 })
 
 test('--output_mode push|pub (default push, as the old service)', () => {
   assert.is(service(['tcp://h:1', 'P']).outputMode, 'push')
   assert.is(service(['tcp://h:1', 'P', '--output_mode', 'pub']).outputMode, 'pub')
   assert.is(service(['tcp://h:1', 'P', '--output_mode=PUSH']).outputMode, 'push')
-  assert.throws(() => service(['tcp://h:1', 'P', '--output_mode', 'req']),
-    /--output_mode: 'req' is not one of push, pub/)
+  assert.throws(
+    () => service(['tcp://h:1', 'P', '--output_mode', 'req']),
+    /--output_mode: 'req' is not one of push, pub/,
+  )
 })
 
 test('the command: --help exits 0, usage errors exit 2, a taken port exits 1', async () => {
   const help = runCli(['--help'])
   assert.is(await help.exited, 0)
-  for (const opt of ['--data_output_stream_port', '--image_output_stream_port', '--rest_api_port',
-    '--rest_api_interface', '--log_level', '--auto_start', '--input_mode', '--channel_naming',
-    '--data_send_timeout_ms', '--state_file', '--api_token', '--preview_rate', '--output_mode']) {
+  for (const opt of [
+    '--data_output_stream_port',
+    '--image_output_stream_port',
+    '--rest_api_port',
+    '--rest_api_interface',
+    '--log_level',
+    '--auto_start',
+    '--input_mode',
+    '--channel_naming',
+    '--data_send_timeout_ms',
+    '--state_file',
+    '--api_token',
+    '--preview_rate',
+    '--output_mode',
+  ]) {
     assert.match(help.output(), opt)
   }
   const unknown = runCli(['tcp://127.0.0.1:9', 'P', '--rest_api_prot', '1'])
   assert.is(await unknown.exited, 2)
-  assert.is(unknown.output(), "psen-processing: unknown option '--rest_api_prot': did you mean " +
-    "--rest_api_port?\nRun 'psen-processing --help' for usage.\n")
+  assert.is(
+    unknown.output(),
+    "psen-processing: unknown option '--rest_api_prot': did you mean " +
+      "--rest_api_port?\nRun 'psen-processing --help' for usage.\n",
+  )
   const typo = runCli(['dunp', 'tcp://127.0.0.1:9'])
   assert.is(await typo.exited, 2)
   assert.match(typo.output(), /^psen-processing: unknown command 'dunp': did you mean dump\?/)
@@ -160,9 +233,18 @@ test('the command: --help exits 0, usage errors exit 2, a taken port exits 1', a
   const blocker = createServer()
   await new Promise<void>((resolve) => blocker.listen(rest, '127.0.0.1', resolve))
   try {
-    const taken = runCli(['tcp://127.0.0.1:9', 'P',
-      '-r', String(rest), '-o', String(data), '-i', String(image),
-      '--rest_api_interface', '127.0.0.1'])
+    const taken = runCli([
+      'tcp://127.0.0.1:9',
+      'P',
+      '-r',
+      String(rest),
+      '-o',
+      String(data),
+      '-i',
+      String(image),
+      '--rest_api_interface',
+      '127.0.0.1',
+    ])
     assert.is(await taken.exited, 1)
     assert.match(taken.output(), /cannot serve HTTP/)
   } finally {

@@ -7,7 +7,10 @@ import { PsenClientError, PsenProcessingClient } from '../src/index.js'
 import { freePort } from './helpers/ports.js'
 import { startCli, type CliProcess } from './helpers/service.js'
 
-interface Ctx { cli: CliProcess; client: PsenProcessingClient }
+interface Ctx {
+  cli: CliProcess
+  client: PsenProcessingClient
+}
 const test = suite<Ctx>('client')
 
 test.before(async (ctx) => {
@@ -88,7 +91,7 @@ test('camelCase aliases, parameters and history', async ({ client }) => {
   } catch (err) {
     assert.match((err as Error).message, /^Invalid parameters: edge_type/)
   }
-  const h = await client.getHistory() as Array<{ endpoint: string }>
+  const h = (await client.getHistory()) as Array<{ endpoint: string }>
   assert.is(h[0]!.endpoint, 'POST /parameters')
   assert.is(typeof (await client.getStatistics()), 'object')
 })

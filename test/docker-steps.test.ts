@@ -14,7 +14,12 @@ import { promisify } from 'node:util'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import {
-  dockerignore, execForm, parseDockerfile, parseEnv, splitFlags, substitute,
+  dockerignore,
+  execForm,
+  parseDockerfile,
+  parseEnv,
+  splitFlags,
+  substitute,
   type Stage,
 } from './helpers/dockerfile.js'
 import { freePorts } from './helpers/ports.js'
@@ -28,13 +33,19 @@ const test = suite('docker steps')
 test('the healthcheck finds the HTTP port on the command line', () => {
   const u = (s: string) => healthUrl(s === '' ? [] : s.split(' '))
   assert.is(u(''), 'http://127.0.0.1:10000/health')
-  assert.is(u('tcp://cam:9010 CAM -o 8895 -i 8896 -r 11002 --auto_start'),
-    'http://127.0.0.1:11002/health')
+  assert.is(
+    u('tcp://cam:9010 CAM -o 8895 -i 8896 -r 11002 --auto_start'),
+    'http://127.0.0.1:11002/health',
+  )
   assert.is(u('tcp://cam:9010 CAM --rest_api_port=11002'), 'http://127.0.0.1:11002/health')
-  assert.is(u('tcp://cam:9010 CAM --rest_api_port 11003 --rest_api_interface 0.0.0.0'),
-    'http://127.0.0.1:11003/health')
-  assert.is(u('tcp://cam:9010 CAM -r=11004 --rest_api_interface=10.0.0.5'),
-    'http://10.0.0.5:11004/health')
+  assert.is(
+    u('tcp://cam:9010 CAM --rest_api_port 11003 --rest_api_interface 0.0.0.0'),
+    'http://127.0.0.1:11003/health',
+  )
+  assert.is(
+    u('tcp://cam:9010 CAM -r=11004 --rest_api_interface=10.0.0.5'),
+    'http://10.0.0.5:11004/health',
+  )
   assert.is(u('tcp://cam:9010 CAM -r11005 --rest_api_interface ::1'), 'http://[::1]:11005/health')
   assert.is(u('psen_processing tcp://cam:9010 CAM -r 11006'), 'http://127.0.0.1:11006/health')
   assert.is(u('simulate --rate 10'), undefined)
@@ -73,8 +84,14 @@ async function replayStage(ctx: Ctx, stage: Stage, args: Record<string, string>,
   await mkdir(root, { recursive: true })
   let workdir = '/'
   const env: Record<string, string> = {}
-  const info = { workdir, env, entrypoint: undefined as string[] | undefined,
-    healthcheck: undefined as string[] | undefined, user: 'root', volumes: [] as string[] }
+  const info = {
+    workdir,
+    env,
+    entrypoint: undefined as string[] | undefined,
+    healthcheck: undefined as string[] | undefined,
+    user: 'root',
+    volumes: [] as string[],
+  }
   for (const ins of stage.instructions) {
     const text = substitute(ins.args, { ...args, ...env })
     switch (ins.op) {
@@ -117,7 +134,7 @@ async function replayStage(ctx: Ctx, stage: Stage, args: Record<string, string>,
         }
         const started = Date.now()
         try {
-          const r = await run(cmd ? cmd[0] as string : 'sh', cmd ? cmd.slice(1) : ['-c', text], {
+          const r = await run(cmd ? (cmd[0] as string) : 'sh', cmd ? cmd.slice(1) : ['-c', text], {
             cwd: join(root, workdir),
             // The local npm cache stands in for the registry where it can.
             env: { ...process.env, ...env, npm_config_prefer_offline: 'true', NODE_ENV: '' },
@@ -125,9 +142,11 @@ async function replayStage(ctx: Ctx, stage: Stage, args: Record<string, string>,
           })
           ctx.logs.push(`RUN ${text} (${Date.now() - started} ms)\n${r.stdout}${r.stderr}`)
         } catch (err) {
-          const e = err as { stdout?: string, stderr?: string, message: string }
-          assert.unreachable(`Dockerfile line ${ins.line}: RUN ${text} failed: ${e.message}\n` +
-            `${e.stdout ?? ''}${e.stderr ?? ''}`)
+          const e = err as { stdout?: string; stderr?: string; message: string }
+          assert.unreachable(
+            `Dockerfile line ${ins.line}: RUN ${text} failed: ${e.message}\n` +
+              `${e.stdout ?? ''}${e.stderr ?? ''}`,
+          )
         }
         break
       }
@@ -163,11 +182,16 @@ async function replayStage(ctx: Ctx, stage: Stage, args: Record<string, string>,
 }
 
 async function waitForHealth(url: string, child: ChildProcess, output: () => string) {
-  const state = await waitFor('the service to become healthy', async () => {
-    if (child.exitCode !== null) return 'exited'
-    const r = await fetch(url, { signal: AbortSignal.timeout(2000) })
-    return r.ok && 'healthy'
-  }, 60_000, 100).catch(() => 'not healthy in time')
+  const state = await waitFor(
+    'the service to become healthy',
+    async () => {
+      if (child.exitCode !== null) return 'exited'
+      const r = await fetch(url, { signal: AbortSignal.timeout(2000) })
+      return r.ok && 'healthy'
+    },
+    60_000,
+    100,
+  ).catch(() => 'not healthy in time')
   assert.is(state, 'healthy', `service did not become healthy at ${url}\n${output()}`)
 }
 
@@ -178,9 +202,10 @@ test('the Dockerfile builds in a clean copy and its runtime tree runs', async ()
   try {
     // 1. The build context: tracked files (a clean clone), minus .dockerignore.
     const ignore = dockerignore(await readFile(join(repo, '.dockerignore'), 'utf8'))
-    const lsArgs = process.env.PSEN_DOCKER_CONTEXT === 'worktree'
-      ? ['ls-files', '-z', '--cached', '--others', '--exclude-standard']
-      : ['ls-files', '-z']
+    const lsArgs =
+      process.env.PSEN_DOCKER_CONTEXT === 'worktree'
+        ? ['ls-files', '-z', '--cached', '--others', '--exclude-standard']
+        : ['ls-files', '-z']
     const { stdout } = await run('git', lsArgs, { cwd: repo, maxBuffer: 16 << 20 })
     const files = stdout.split('\0').filter((f) => f !== '' && !ignore(f))
     assert.ok(files.includes('package-lock.json'))
@@ -201,21 +226,39 @@ test('the Dockerfile builds in a clean copy and its runtime tree runs', async ()
     assert.is(substitute(buildStage.from, df.globalArgs), 'node:22-bookworm-slim')
     assert.is(runtimeStage.from, buildStage.from, 'both stages on the same base')
     const runs = buildStage.instructions.filter((i) => i.op === 'RUN').map((i) => i.args)
-    assert.ok(runs.some((r) => /^npm ci\b/.test(r)), 'npm ci')
-    assert.ok(runs.some((r) => /npm run build/.test(r)), 'npm run build')
-    assert.ok(runs.some((r) => /npm prune --omit=dev/.test(r)), 'dev dependencies pruned')
+    assert.ok(
+      runs.some((r) => /^npm ci\b/.test(r)),
+      'npm ci',
+    )
+    assert.ok(
+      runs.some((r) => /npm run build/.test(r)),
+      'npm run build',
+    )
+    assert.ok(
+      runs.some((r) => /npm prune --omit=dev/.test(r)),
+      'dev dependencies pruned',
+    )
     await replayStage(ctx, buildStage, { ...df.globalArgs }, true)
     const rt = await replayStage(ctx, runtimeStage, { ...df.globalArgs }, false)
 
     // 3. What the runtime image holds.
     const app = join(rt.root, rt.workdir)
-    for (const f of ['package.json', 'bin/psen-processing.js', 'dist/cli/main.js',
-      'build/kernel.wasm', 'build/kernel.shared.wasm', 'node_modules/zeromq/package.json',
-      'node_modules/hono/package.json']) {
+    for (const f of [
+      'package.json',
+      'bin/psen-processing.js',
+      'dist/cli/main.js',
+      'build/kernel.wasm',
+      'build/kernel.shared.wasm',
+      'node_modules/zeromq/package.json',
+      'node_modules/hono/package.json',
+    ]) {
       await stat(join(app, f)).catch(() => assert.unreachable(`runtime image lacks ${f}`))
     }
     for (const dev of ['typescript', 'assemblyscript', 'uvu', 'tsx', 'pino-pretty']) {
-      const there = await stat(join(app, 'node_modules', dev)).then(() => true, () => false)
+      const there = await stat(join(app, 'node_modules', dev)).then(
+        () => true,
+        () => false,
+      )
       assert.not.ok(there, `dev dependency ${dev} pruned`)
     }
     assert.is(rt.user, 'node', 'runs as the non-root user of the official image')
@@ -230,12 +273,17 @@ test('the Dockerfile builds in a clean copy and its runtime tree runs', async ()
     const mapped = (args: string[]) =>
       args.map((a) => (isAbsolute(a) && a.startsWith('/app/') ? join(rt.root, a) : a))
 
-    const nodeEnv: NodeJS.ProcessEnv =
-      { ...process.env, ...rt.env, XDG_STATE_HOME: join(tmp, 'data') }
+    const nodeEnv: NodeJS.ProcessEnv = {
+      ...process.env,
+      ...rt.env,
+      XDG_STATE_HOME: join(tmp, 'data'),
+    }
     delete nodeEnv.PSEN_STATE_FILE
     delete nodeEnv.NODE_OPTIONS
-    const help = await run(process.execPath, mapped(entry).slice(1).concat('--help'),
-      { cwd: app, env: nodeEnv })
+    const help = await run(process.execPath, mapped(entry).slice(1).concat('--help'), {
+      cwd: app,
+      env: nodeEnv,
+    })
     assert.match(help.stdout, /rest_api_port/)
 
     // 4. `docker run IMAGE INPUT PREFIX -o … -i … -r …` from the runtime tree; the check
@@ -243,15 +291,33 @@ test('the Dockerfile builds in a clean copy and its runtime tree runs', async ()
     // services, a container only its own).
     await mkdir(join(tmp, 'data'), { recursive: true })
     const [input, o, i, r] = await freePorts(4)
-    const args = [`tcp://127.0.0.1:${input}`, 'DOCKER-TEST', '-o', String(o), '-i', String(i),
-      '-r', String(r), '--rest_api_interface', '127.0.0.1', '--auto_start']
+    const args = [
+      `tcp://127.0.0.1:${input}`,
+      'DOCKER-TEST',
+      '-o',
+      String(o),
+      '-i',
+      String(i),
+      '-r',
+      String(r),
+      '--rest_api_interface',
+      '127.0.0.1',
+      '--auto_start',
+    ]
     const base = `http://127.0.0.1:${r}`
     let out = ''
     const start = async (extra: string[] = []): Promise<ChildProcess> => {
-      const child = spawn(process.execPath, mapped(entry).slice(1).concat(args, extra),
-        { cwd: app, env: nodeEnv, stdio: ['ignore', 'pipe', 'pipe'] })
-      child.stdout?.on('data', (d: Buffer) => { out += d.toString() })
-      child.stderr?.on('data', (d: Buffer) => { out += d.toString() })
+      const child = spawn(process.execPath, mapped(entry).slice(1).concat(args, extra), {
+        cwd: app,
+        env: nodeEnv,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      })
+      child.stdout?.on('data', (d: Buffer) => {
+        out += d.toString()
+      })
+      child.stderr?.on('data', (d: Buffer) => {
+        out += d.toString()
+      })
       await waitForHealth(`${base}/health`, child, () => out)
       return child
     }
@@ -262,18 +328,24 @@ test('the Dockerfile builds in a clean copy and its runtime tree runs', async ()
     }
     service = await start()
     const hc = await run(process.execPath, mapped(health).slice(1), {
-      cwd: app, env: { ...nodeEnv, PSEN_HEALTH_PID: String(service.pid) },
-    }).then(() => 0, (e: { code?: number }) => e.code ?? 1)
+      cwd: app,
+      env: { ...nodeEnv, PSEN_HEALTH_PID: String(service.pid) },
+    }).then(
+      () => 0,
+      (e: { code?: number }) => e.code ?? 1,
+    )
     assert.is(hc, 0, 'HEALTHCHECK passes against the running service')
 
     // A ROI set through the API lands in the state file (the volume) and survives a restart.
     const roi = [0, 16, 2, 8]
-    const set = await fetch(`${base}/roi_signal`, { method: 'POST', body: JSON.stringify(roi),
-      headers: { 'content-type': 'application/json' } })
+    const set = await fetch(`${base}/roi_signal`, {
+      method: 'POST',
+      body: JSON.stringify(roi),
+      headers: { 'content-type': 'application/json' },
+    })
     assert.is(((await set.json()) as { state: string }).state, 'ok')
     const stateFile = join(tmp, 'data', 'psen-processing', `DOCKER-TEST-${r}.json`)
-    const saved = JSON.parse(await readFile(stateFile, 'utf8')) as
-      { roi_signal: number[] }
+    const saved = JSON.parse(await readFile(stateFile, 'utf8')) as { roi_signal: number[] }
     assert.equal(saved.roi_signal, roi)
     await stop(service)
     // Restarted with a decode worker: the image holds the worker and its kernel build.
@@ -285,8 +357,12 @@ test('the Dockerfile builds in a clean copy and its runtime tree runs', async ()
 
     // Once stopped, the healthcheck reports unhealthy.
     const down = await run(process.execPath, mapped(health).slice(1), {
-      cwd: app, env: { ...nodeEnv, PSEN_HEALTH_URL: `${base}/health` },
-    }).then(() => 0, (e: { code?: number }) => e.code ?? 1)
+      cwd: app,
+      env: { ...nodeEnv, PSEN_HEALTH_URL: `${base}/health` },
+    }).then(
+      () => 0,
+      (e: { code?: number }) => e.code ?? 1,
+    )
     assert.is(down, 1)
   } finally {
     service?.kill('SIGKILL')

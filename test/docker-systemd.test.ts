@@ -89,11 +89,19 @@ function bytes(size: string): number {
  * at 100 Hz: 1 GiB of queued frames by default), and the API token from an EnvironmentFile by
  * name only, never on a command line.
  */
-function hardened(file: string, unit: Unit, opts: string[], env: Record<string, string>,
-  args: string[]): void {
+function hardened(
+  file: string,
+  unit: Unit,
+  opts: string[],
+  env: Record<string, string>,
+  args: string[],
+): void {
   const image = env.IMAGE as string
-  assert.match(image, /:(\d+\.\d+\.\d+[\w.-]*|[\w.-]*@sha256:[0-9a-f]{64})$/,
-    `${file}: pinned image, not ${image}`)
+  assert.match(
+    image,
+    /:(\d+\.\d+\.\d+[\w.-]*|[\w.-]*@sha256:[0-9a-f]{64})$/,
+    `${file}: pinned image, not ${image}`,
+  )
   assert.ok(opts.includes('--read-only'), `${file}: --read-only`)
   assert.is(opt(opts, '-v').length + opt(opts, '--volume').length, 1, `${file}: one volume`)
   assert.match(opt(opts, '-v')[0] ?? '', /:\/data$/)
@@ -115,7 +123,10 @@ function hardened(file: string, unit: Unit, opts: string[], env: Record<string, 
   assert.match(envFiles[0] as string, /^-\/etc\/psen-processing\/.+\.env$/)
   assert.ok(opt(opts, '-e').includes('PSEN_API_TOKEN'), `${file}: -e PSEN_API_TOKEN`)
   assert.not.ok(opt(opts, '-e').some((e) => e.startsWith('PSEN_API_TOKEN=')))
-  assert.not.ok(args.some((a) => a.startsWith('--api_token')), `${file}: no token in argv`)
+  assert.not.ok(
+    args.some((a) => a.startsWith('--api_token')),
+    `${file}: no token in argv`,
+  )
   assert.not.ok('PSEN_API_TOKEN' in env, `${file}: no token in the unit`)
 }
 
@@ -154,8 +165,19 @@ test('two camera units, each like the old ones and matching the CLI', async () =
     while ((words[i] as string).startsWith('-')) {
       const w = words[i++] as string
       dockerOpts.push(w)
-      const takesValue = ['--name', '-v', '--volume', '-e', '--env', '--tmpfs', '--memory',
-        '--memory-swap', '--security-opt', '--cap-drop', '--pids-limit'].includes(w)
+      const takesValue = [
+        '--name',
+        '-v',
+        '--volume',
+        '-e',
+        '--env',
+        '--tmpfs',
+        '--memory',
+        '--memory-swap',
+        '--security-opt',
+        '--cap-drop',
+        '--pids-limit',
+      ].includes(w)
       if (takesValue) dockerOpts.push(words[i++] as string)
     }
     const image = words[i++] as string
@@ -172,8 +194,10 @@ test('two camera units, each like the old ones and matching the CLI', async () =
     hardened(file, unit, dockerOpts, env, args)
 
     // Stop, kill, rm and pull address the same container and image.
-    assert.equal(execWords(values(unit, 'Service', 'ExecStop')[0] as string, env).slice(0, 2),
-      ['/usr/bin/docker', 'stop'])
+    assert.equal(execWords(values(unit, 'Service', 'ExecStop')[0] as string, env).slice(0, 2), [
+      '/usr/bin/docker',
+      'stop',
+    ])
     assert.ok(execWords(values(unit, 'Service', 'ExecStop')[0] as string, env).includes(name))
     const pre = values(unit, 'Service', 'ExecStartPre').map((l) => execWords(l, env))
     assert.ok(pre.some((w) => w[1] === 'rm' && w[2] === name))
@@ -207,14 +231,21 @@ test('two camera units, each like the old ones and matching the CLI', async () =
 })
 
 test('systemd-analyze accepts the units (where systemd is installed)', async () => {
-  const has = await run('systemd-analyze', ['--version']).then(() => true, () => false)
+  const has = await run('systemd-analyze', ['--version']).then(
+    () => true,
+    () => false,
+  )
   if (!has) return
   const files = (await readdir(dir)).filter((f) => f.endsWith('.service')).map((f) => join(dir, f))
   // Missing /usr/bin/docker on a build machine is reported but is not a syntax error.
   const r = await run('systemd-analyze', ['verify', ...files]).catch(
-    (e: { stdout?: string, stderr?: string }) =>
-      ({ stdout: e.stdout ?? '', stderr: e.stderr ?? '' }))
-  const problems = (r.stdout + r.stderr).split('\n')
+    (e: { stdout?: string; stderr?: string }) => ({
+      stdout: e.stdout ?? '',
+      stderr: e.stderr ?? '',
+    }),
+  )
+  const problems = (r.stdout + r.stderr)
+    .split('\n')
     .filter((l) => l.trim() !== '' && !/docker|Command .* is not executable|not found/i.test(l))
   assert.equal(problems, [])
 })

@@ -33,8 +33,10 @@ async function setup(): Promise<Run> {
 async function stream(r: Run): Promise<Record<string, unknown>> {
   await r.client.start()
   // The camera drops while nobody is connected; count from the first frame received on.
-  await waitFor('the first frames', async () =>
-    ((await r.client.get_statistics()).n_received_images as number) > 0)
+  await waitFor(
+    'the first frames',
+    async () => ((await r.client.get_statistics()).n_received_images as number) > 0,
+  )
   const s0 = await r.client.get_statistics()
   const sent0 = r.sim.stats.sent
   const dropped0 = r.sim.stats.dropped
@@ -72,9 +74,11 @@ test('no data consumer and no image consumer: processing at full rate, drops cou
       metricValue(m, 'psen_frames_dropped_total', { reason })
     assert.is(dropped('data_queue'), processed - 100)
     assert.is(dropped('image_queue'), processed - 100)
-    console.log(`  faults-consumers (none): camera ${s.camera_sent} frames, processed ` +
-      `${processed}, input ${s.input_rate_hz} Hz, dropped data ${after.n_dropped_data} / ` +
-      `images ${after.n_dropped_images}`)
+    console.log(
+      `  faults-consumers (none): camera ${s.camera_sent} frames, processed ` +
+        `${processed}, input ${s.input_rate_hz} Hz, dropped data ${after.n_dropped_data} / ` +
+        `images ${after.n_dropped_images}`,
+    )
   } finally {
     await teardown(r)
   }
@@ -108,10 +112,12 @@ test('a slow data consumer (10 messages/s): full rate, the rest dropped', async 
     assert.ok(taken > 0 && taken < processed / 4, `the slow consumer took ${taken}`)
     assert.is(s.n_dropped_images, 0, 'the image consumer kept up and lost nothing')
     await waitFor('every image', () => image.messages.length >= processed)
-    console.log(`  faults-consumers (slow data): camera ${s.camera_sent}, processed ` +
-      `${processed}, ` +
-      `slow consumer took ${taken}, dropped data ${s.n_dropped_data}, images delivered ` +
-      `${image.messages.length}`)
+    console.log(
+      `  faults-consumers (slow data): camera ${s.camera_sent}, processed ` +
+        `${processed}, ` +
+        `slow consumer took ${taken}, dropped data ${s.n_dropped_data}, images delivered ` +
+        `${image.messages.length}`,
+    )
   } finally {
     reading = false
     slow.close()
@@ -133,8 +139,10 @@ test('no image consumer, a data consumer: every data message, image drops counte
     assert.is(after.n_dropped_images, processed - 100)
     const ids = data.messages.map((m) => m.pulseId)
     for (let i = 1; i < ids.length; i++) assert.ok(ids[i]! > ids[i - 1]!, 'in order, no duplicates')
-    console.log(`  faults-consumers (no image): camera ${s.camera_sent}, processed ${processed}, ` +
-      `data delivered ${data.messages.length}, images dropped ${after.n_dropped_images}`)
+    console.log(
+      `  faults-consumers (no image): camera ${s.camera_sent}, processed ${processed}, ` +
+        `data delivered ${data.messages.length}, images dropped ${after.n_dropped_images}`,
+    )
   } finally {
     await data.close()
     await teardown(r)

@@ -8,7 +8,12 @@ import { BsreadSender } from '../src/bsread/sender.js'
 import { PsenProcessingClient } from '../src/client/client.js'
 import { loadCodec } from './helpers/bsread.js'
 import {
-  BAD_KINDS, FaultFactory, peakRss, rssBytes, type BadKind, type Roi4,
+  BAD_KINDS,
+  FaultFactory,
+  peakRss,
+  rssBytes,
+  type BadKind,
+  type Roi4,
 } from './helpers/faults.js'
 import { metricValue, parseMetrics, scrape } from './helpers/metrics.js'
 import { StreamReader, sleep, startCli, waitFor } from './helpers/service.js'
@@ -34,7 +39,9 @@ interface Poller {
 function pollHttp(base: string): Poller {
   let running = true
   const p: Poller = {
-    ok: 0, failures: [], slowestMs: 0,
+    ok: 0,
+    failures: [],
+    slowestMs: 0,
     stop: async () => {
       running = false
       await loop
@@ -45,7 +52,7 @@ function pollHttp(base: string): Poller {
       const t0 = performance.now()
       try {
         const r = await fetch(`${base}/status`, { signal: AbortSignal.timeout(10_000) })
-        const body = await r.json() as { state?: string }
+        const body = (await r.json()) as { state?: string }
         if (r.status === 200 && body.state === 'ok') p.ok++
         else p.failures.push(`${r.status} ${JSON.stringify(body)}`)
       } catch (err) {
@@ -62,12 +69,21 @@ test('malformed input among valid frames: all valid processed, all bad counted',
   const codec = await loadCodec()
   const f = new FaultFactory(codec, PREFIX, 256, 128)
   const sender = await BsreadSender.bind({
-    address: 'tcp://127.0.0.1:*', sendTimeoutMs: 60_000, sendHighWaterMark: 100,
+    address: 'tcp://127.0.0.1:*',
+    sendTimeoutMs: 60_000,
+    sendHighWaterMark: 100,
   })
   // A data queue big enough and a long send timeout: this test is about input faults, so no
   // valid frame may be lost to output back-pressure.
-  const cli = await startCli(sender.endpoint, PREFIX, ['--auto_start', '--data_send_timeout_ms',
-    '60000', '--data_queue', '5000', '--max_frame_bytes', String(16 * MiB)])
+  const cli = await startCli(sender.endpoint, PREFIX, [
+    '--auto_start',
+    '--data_send_timeout_ms',
+    '60000',
+    '--data_queue',
+    '5000',
+    '--max_frame_bytes',
+    String(16 * MiB),
+  ])
   const data = new StreamReader(`tcp://127.0.0.1:${cli.dataPort}`)
   const poller = pollHttp(cli.base)
   const pid = cli.child.pid!
@@ -113,12 +129,18 @@ test('malformed input among valid frames: all valid processed, all bad counted',
         }
       }
       const outputs = [...expected.values()].length
-      await waitFor(`round ${round}: ${outputs} data messages (have ${data.messages.length})`,
-        () => data.messages.length >= outputs, 60_000)
+      await waitFor(
+        `round ${round}: ${outputs} data messages (have ${data.messages.length})`,
+        () => data.messages.length >= outputs,
+        60_000,
+      )
       // Sample memory once the service has also counted every malformed message of the round.
       const malformedSoFar = Object.values(malformed).reduce((a, b) => a + b, 0)
-      await waitFor(`round ${round}: ${malformedSoFar} malformed messages counted`, async () =>
-        (await client.get_statistics()).n_malformed === malformedSoFar, 60_000)
+      await waitFor(
+        `round ${round}: ${malformedSoFar} malformed messages counted`,
+        async () => (await client.get_statistics()).n_malformed === malformedSoFar,
+        60_000,
+      )
       rss.push(await rssBytes(pid))
       wasm.push(metricValue(await scrape(cli.base), 'psen_wasm_memory_bytes'))
     }
@@ -136,8 +158,9 @@ test('malformed input among valid frames: all valid processed, all bad counted',
     for (const [id, e] of expected) {
       const m = byPulse.get(id)
       assert.ok(m, `data message for pulse ${id}`)
-      const params = JSON.parse(decodeValue(m!.value(name('processing_parameters'))!) as string) as
-        { roi_signal: number[] }
+      const params = JSON.parse(
+        decodeValue(m!.value(name('processing_parameters'))!) as string,
+      ) as { roi_signal: number[] }
       assert.equal(params.roi_signal, SIGNAL)
       const sig = m!.value(name('roi_signal_x_profile'))
       if (e.valid) {
@@ -161,29 +184,39 @@ test('malformed input among valid frames: all valid processed, all bad counted',
       assert.is(metricValue(metrics, 'psen_input_malformed_total', { reason }), n, reason)
     }
     assert.is(metricValue(metrics, 'psen_frames_processed_total'), expected.size)
-    assert.is(metricValue(metrics, 'psen_frame_errors_total', { cause: 'decode_error' }),
-      frameErrors.decode_error)
+    assert.is(
+      metricValue(metrics, 'psen_frame_errors_total', { cause: 'decode_error' }),
+      frameErrors.decode_error,
+    )
 
     // Memory: the later rounds (same load) must not grow on the first one's level. RSS moves by
     // up to one or two of the 100 MB parts depending on when V8 collects the last round's
     // external buffers, so the margin is two such parts (each round sends ~660 MiB).
     const [base, first, ...later] = rss as [number, number, ...number[]]
     const growth = Math.max(...later) - first
-    assert.ok(growth < 256 * MiB, `RSS grew by ${(growth / MiB).toFixed(0)} MiB after round 1 ` +
-      `(${rss.map((r) => (r / MiB).toFixed(0)).join(', ')} MiB)`)
+    assert.ok(
+      growth < 256 * MiB,
+      `RSS grew by ${(growth / MiB).toFixed(0)} MiB after round 1 ` +
+        `(${rss.map((r) => (r / MiB).toFixed(0)).join(', ')} MiB)`,
+    )
     assert.ok(Math.max(...later) < base + 512 * MiB, 'RSS stays within 512 MiB of idle')
     // The kernels' memory is sized by the first round and never grows again (no bomb expanded).
-    assert.ok(wasm.every((w) => w === wasm[0]), `WebAssembly memory ${wasm.join(', ')}`)
+    assert.ok(
+      wasm.every((w) => w === wasm[0]),
+      `WebAssembly memory ${wasm.join(', ')}`,
+    )
 
     await poller.stop()
     assert.equal(poller.failures, [], 'HTTP answered every request')
     assert.ok(poller.ok > 0)
-    console.log(`  faults-input: ${nValid} valid + ${nBad} bad messages ` +
-      `(${(sentBytes / MiB).toFixed(0)}` +
-      ` MiB) in ${seconds.toFixed(1)} s = ${((nValid + nBad) / seconds).toFixed(0)} msg/s; ` +
-      `RSS ${rss.map((r) => (r / MiB).toFixed(0)).join(' → ')} MiB, WebAssembly ` +
-      `${(wasm[0]! / MiB).toFixed(0)} MiB; ${poller.ok} HTTP polls, ` +
-      `slowest ${poller.slowestMs.toFixed(0)} ms`)
+    console.log(
+      `  faults-input: ${nValid} valid + ${nBad} bad messages ` +
+        `(${(sentBytes / MiB).toFixed(0)}` +
+        ` MiB) in ${seconds.toFixed(1)} s = ${((nValid + nBad) / seconds).toFixed(0)} msg/s; ` +
+        `RSS ${rss.map((r) => (r / MiB).toFixed(0)).join(' → ')} MiB, WebAssembly ` +
+        `${(wasm[0]! / MiB).toFixed(0)} MiB; ${poller.ok} HTTP polls, ` +
+        `slowest ${poller.slowestMs.toFixed(0)} ms`,
+    )
   } finally {
     await poller.stop()
     await data.close()
@@ -197,8 +230,11 @@ test('a part above the input limit is never read into memory; the input reconnec
   const f = new FaultFactory(codec, PREFIX, 256, 128, 2, { bombBytes: 1024 * 1024 })
   const sender = await BsreadSender.bind({ address: 'tcp://127.0.0.1:*', sendTimeoutMs: 10_000 })
   // 16 MiB frames: the part limit is its floor, 256 MiB.
-  const cli = await startCli(sender.endpoint, PREFIX, ['--auto_start', '--max_frame_bytes',
-    String(16 * MiB)])
+  const cli = await startCli(sender.endpoint, PREFIX, [
+    '--auto_start',
+    '--max_frame_bytes',
+    String(16 * MiB),
+  ])
   const data = new StreamReader(`tcp://127.0.0.1:${cli.dataPort}`)
   const pid = cli.child.pid!
   try {
@@ -209,15 +245,25 @@ test('a part above the input limit is never read into memory; the input reconnec
     const peak0 = await peakRss(pid)
     const giant = Buffer.alloc(300 * MiB, 1)
     const t0 = performance.now()
-    assert.ok(await sender.send([...f.valid(2n, SIGNAL, BACKGROUND).parts.slice(0, 2), giant,
-      Buffer.alloc(16)]))
+    assert.ok(
+      await sender.send([
+        ...f.valid(2n, SIGNAL, BACKGROUND).parts.slice(0, 2),
+        giant,
+        Buffer.alloc(16),
+      ]),
+    )
     // Frames sent right after it may sit in the dropped connection; keep sending until the
     // reconnected input delivers.
     let pulse = 100n
-    await waitFor('frames after the reconnect', async () => {
-      assert.ok(await sender.send(f.valid(pulse++, SIGNAL, BACKGROUND).parts))
-      return data.messages.some((m) => m.pulseId >= 100n)
-    }, 20_000, 50)
+    await waitFor(
+      'frames after the reconnect',
+      async () => {
+        assert.ok(await sender.send(f.valid(pulse++, SIGNAL, BACKGROUND).parts))
+        return data.messages.some((m) => m.pulseId >= 100n)
+      },
+      20_000,
+      50,
+    )
     const ms = performance.now() - t0
     const peak = await peakRss(pid)
     assert.ok(peak - peak0 < 128 * MiB, `peak RSS grew by ${((peak - peak0) / MiB).toFixed(0)} MiB`)
@@ -225,8 +271,10 @@ test('a part above the input limit is never read into memory; the input reconnec
     assert.ok(metricValue(m, 'psen_input_disconnects_total') >= 1, 'the lost connection counted')
     assert.is(await client.get_status(), 'processing')
     assert.match(cli.output(), /input connection lost/)
-    console.log(`  faults-input: a 300 MB part -> disconnected unread, processing again after ` +
-      `${ms.toFixed(0)} ms; peak RSS grew ${((peak - peak0) / MiB).toFixed(0)} MiB`)
+    console.log(
+      `  faults-input: a 300 MB part -> disconnected unread, processing again after ` +
+        `${ms.toFixed(0)} ms; peak RSS grew ${((peak - peak0) / MiB).toFixed(0)} MiB`,
+    )
   } finally {
     await data.close()
     assert.is(await cli.stop(), 0)

@@ -29,19 +29,33 @@ function hostile(f: FaultFactory, i: number, pulse: bigint): { parts: Buffer[]; 
     Buffer.from(JSON.stringify({ ...o, [field]: '@@' }).replace('"@@"', nested))
   switch (i % 4) {
     case 0:
-      return { parts: [withField(main, 'pulse_id', arrays), ...valid.slice(1)],
-        reason: 'bad_pulse_id' }
+      return {
+        parts: [withField(main, 'pulse_id', arrays), ...valid.slice(1)],
+        reason: 'bad_pulse_id',
+      }
     case 1:
       return { parts: [withField(main, 'htype', arrays), ...valid.slice(1)], reason: 'bad_htype' }
     case 2:
-      return { parts: [withField(main, 'global_timestamp', objects), ...valid.slice(1)],
-        reason: 'bad_timestamp' }
+      return {
+        parts: [withField(main, 'global_timestamp', objects), ...valid.slice(1)],
+        reason: 'bad_timestamp',
+      }
     default: {
       const dh = JSON.parse(valid[1]!.toString()) as { channels: object[] }
-      const header = Buffer.from(JSON.stringify({ ...dh, channels: [{ ...dh.channels[0],
-        shape: '@@' }] }).replace('"@@"', arrays))
-      return { parts: [Buffer.from(JSON.stringify({ ...main, hash: md5hex(header) })), header,
-        ...valid.slice(2)], reason: 'bad_shape' }
+      const header = Buffer.from(
+        JSON.stringify({ ...dh, channels: [{ ...dh.channels[0], shape: '@@' }] }).replace(
+          '"@@"',
+          arrays,
+        ),
+      )
+      return {
+        parts: [
+          Buffer.from(JSON.stringify({ ...main, hash: md5hex(header) })),
+          header,
+          ...valid.slice(2),
+        ],
+        reason: 'bad_shape',
+      }
     }
   }
 }
@@ -50,10 +64,17 @@ test('nested headers between valid frames: no frame lost, no loop restart', asyn
   const codec = await loadCodec()
   const f = new FaultFactory(codec, PREFIX, 256, 64, 4)
   const sender = await BsreadSender.bind({
-    address: 'tcp://127.0.0.1:*', sendTimeoutMs: 60_000, sendHighWaterMark: 1000,
+    address: 'tcp://127.0.0.1:*',
+    sendTimeoutMs: 60_000,
+    sendHighWaterMark: 1000,
   })
-  const cli = await startCli(sender.endpoint, PREFIX, ['--auto_start', '--data_queue', '1000',
-    '--data_send_timeout_ms', '60000'])
+  const cli = await startCli(sender.endpoint, PREFIX, [
+    '--auto_start',
+    '--data_queue',
+    '1000',
+    '--data_send_timeout_ms',
+    '60000',
+  ])
   const data = new StreamReader(`tcp://127.0.0.1:${cli.dataPort}`)
   try {
     const client = new PsenProcessingClient(cli.base)
@@ -66,10 +87,17 @@ test('nested headers between valid frames: no frame lost, no loop restart', asyn
       assert.ok(await sender.send(b.parts))
       malformed[b.reason] = (malformed[b.reason] ?? 0) + 1
     }
-    await waitFor(`${VALID} data messages (have ${data.messages.length})`,
-      () => data.messages.length >= VALID, 30_000)
+    await waitFor(
+      `${VALID} data messages (have ${data.messages.length})`,
+      () => data.messages.length >= VALID,
+      30_000,
+    )
     const ids = data.messages.map((m) => Number(m.pulseId))
-    assert.equal(ids, Array.from({ length: VALID }, (_, i) => 1000 + i), 'every valid frame')
+    assert.equal(
+      ids,
+      Array.from({ length: VALID }, (_, i) => 1000 + i),
+      'every valid frame',
+    )
     const s = await waitFor('all hostile messages counted', async () => {
       const st = await client.get_statistics()
       return st.n_malformed === VALID ? st : undefined

@@ -31,7 +31,9 @@ function canonical(v: unknown): string {
 
 const post = (base: string, path: string, body: unknown): Promise<Response> =>
   fetch(base + path, {
-    method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body),
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify(body),
   })
 
 test('1,000 concurrent ROI and parameter updates while streaming: one set per frame', async () => {
@@ -55,7 +57,8 @@ test('1,000 concurrent ROI and parameter updates while streaming: one set per fr
     // Frames still in flight from before the two ROIs would be in no state below: wait for the
     // first frame computed with both (frames come in order), then drop everything before.
     await waitFor('frames with the start settings', () =>
-      data.messages.some((m) => paramsOf(m) === canonical(start)))
+      data.messages.some((m) => paramsOf(m) === canonical(start)),
+    )
     data.messages.splice(0)
     images.messages.splice(0)
 
@@ -68,9 +71,12 @@ test('1,000 concurrent ROI and parameter updates while streaming: one set per fr
       } else if (i % 10 === 6) {
         jobs.push(post(cli.base, '/roi_background', [0, 256, j % 50, 1 + (j % 20)]))
       } else {
-        jobs.push(post(cli.base, '/parameters', {
-          step_length: 2 + (i % 40), edge_type: i % 20 < 10 ? 'falling' : 'rising',
-        }))
+        jobs.push(
+          post(cli.base, '/parameters', {
+            step_length: 2 + (i % 40),
+            edge_type: i % 20 < 10 ? 'falling' : 'rising',
+          }),
+        )
       }
     }
     const answers = await Promise.all(jobs)
@@ -82,8 +88,9 @@ test('1,000 concurrent ROI and parameter updates while streaming: one set per fr
     await waitFor('frames after the burst', () => data.messages.length > n + 20)
 
     // Every state the service went through, in the order it applied the changes.
-    const history = (await client.get_history() as Array<{ endpoint: string; new: unknown }>)
-      .slice(0, 1000).reverse()
+    const history = ((await client.get_history()) as Array<{ endpoint: string; new: unknown }>)
+      .slice(0, 1000)
+      .reverse()
     assert.is(history.length, 1000, 'every change recorded')
     const states: string[] = [canonical(start)]
     let cur: Json = { ...start }
@@ -94,10 +101,15 @@ test('1,000 concurrent ROI and parameter updates while streaming: one set per fr
       else assert.unreachable(`unexpected change ${h.endpoint}`)
       states.push(canonical(cur))
     }
-    assert.is(canonical({
-      roi_signal: await client.get_roi_signal(), roi_background: await client.get_roi_background(),
-      ...(await client.get_parameters()),
-    }), states[states.length - 1], 'the last change applied is the one in force')
+    assert.is(
+      canonical({
+        roi_signal: await client.get_roi_signal(),
+        roi_background: await client.get_roi_background(),
+        ...(await client.get_parameters()),
+      }),
+      states[states.length - 1],
+      'the last change applied is the one in force',
+    )
 
     // Each frame: parameters equal to one of those states, never older than its predecessor's,
     // and profiles computed with exactly those ROIs (checked against the forwarded image).
@@ -117,8 +129,10 @@ test('1,000 concurrent ROI and parameter updates while streaming: one set per fr
       const c = canonical(p)
       let k = at
       while (k < states.length && states[k] !== c) k++
-      assert.ok(k < states.length, `pulse ${m.pulseId}: parameters ${text} were never in force ` +
-        '(or went back in time)')
+      assert.ok(
+        k < states.length,
+        `pulse ${m.pulseId}: parameters ${text} were never in force ` + '(or went back in time)',
+      )
       at = k
       if (c !== last) distinct++
       last = c
@@ -133,13 +147,18 @@ test('1,000 concurrent ROI and parameter updates while streaming: one set per fr
         // A one-column profile decodes as a scalar (shape [1]).
         const got = decodeValue(m.value(N(`${which}_x_profile`))!) as bigint | BigUint64Array
         const want = xProfileRef(bytes, 256, 'uint16', false, roi) as BigUint64Array
-        assert.equal(typeof got === 'bigint' ? [got] : [...got], [...want],
-          `${which} of ${m.pulseId}`)
+        assert.equal(
+          typeof got === 'bigint' ? [got] : [...got],
+          [...want],
+          `${which} of ${m.pulseId}`,
+        )
       }
     }
     assert.ok(checked > data.messages.length / 2, `${checked} frames checked bit-exact`)
-    console.log(`  faults-settings: 1000 concurrent updates; ${data.messages.length} frames saw ` +
-      `${distinct} distinct settings, all consistent and in order (${checked} bit-exact)`)
+    console.log(
+      `  faults-settings: 1000 concurrent updates; ${data.messages.length} frames saw ` +
+        `${distinct} distinct settings, all consistent and in order (${checked} bit-exact)`,
+    )
   } finally {
     await data.close()
     await images.close()
@@ -159,11 +178,16 @@ test('SIGKILL during update bursts: the state file holds the last acknowledged s
   let flightRoi: unknown
   let flightStep: unknown
   const check = (where: string, roi: unknown, step: unknown): void => {
-    assert.ok(canonical(roi) === canonical(ackRoi) || canonical(roi) === canonical(flightRoi),
+    assert.ok(
+      canonical(roi) === canonical(ackRoi) || canonical(roi) === canonical(flightRoi),
       `${where}: roi ${JSON.stringify(roi)}; acknowledged ${JSON.stringify(ackRoi)}, in flight ` +
-      JSON.stringify(flightRoi))
-    assert.ok(step === ackStep || step === flightStep, `${where}: step_length ${String(step)}; ` +
-      `acknowledged ${String(ackStep)}, in flight ${String(flightStep)}`)
+        JSON.stringify(flightRoi),
+    )
+    assert.ok(
+      step === ackStep || step === flightStep,
+      `${where}: step_length ${String(step)}; ` +
+        `acknowledged ${String(ackStep)}, in flight ${String(flightStep)}`,
+    )
   }
   const current = async (base: string): Promise<[unknown, unknown]> => [
     (await api(base, 'GET', '/roi_signal')).body.roi_signal,
@@ -219,15 +243,24 @@ test('SIGKILL during update bursts: the state file holds the last acknowledged s
       await Promise.all([roiWriter, stepWriter])
       // The file itself is whole, valid JSON with one of the allowed states.
       const saved = JSON.parse(await readFile(file, 'utf8')) as Json
-      check(`state file after kill ${round}`, saved.roi_signal,
-        (saved.parameters as Json).step_length)
+      check(
+        `state file after kill ${round}`,
+        saved.roi_signal,
+        (saved.parameters as Json).step_length,
+      )
     }
     cli = await startCli(sim.address, sim.prefix, ['--state_file', file])
     const [roi, step] = await current(cli.base)
     check('after the last restart', roi, step)
-    assert.equal((await readdir(dir)).filter((f) => f.includes('tmp')), [], 'no temp files left')
-    console.log(`  faults-settings: 4 SIGKILLs during ${acked} acknowledged updates; ` +
-      'every restart came back with the last acknowledged (or in-flight) state')
+    assert.equal(
+      (await readdir(dir)).filter((f) => f.includes('tmp')),
+      [],
+      'no temp files left',
+    )
+    console.log(
+      `  faults-settings: 4 SIGKILLs during ${acked} acknowledged updates; ` +
+        'every restart came back with the last acknowledged (or in-flight) state',
+    )
   } finally {
     if (cli) await cli.stop()
     await sim.close()

@@ -23,8 +23,13 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     const dir = await mkdtemp(join(tmpdir(), 'psen-signal-'))
     const file = join(dir, 'state.json')
     const sim = await startSimulator({ rate: 300, width: 512, height: 256 })
-    const cli = await startCli(sim.address, sim.prefix, ['--auto_start', '--state_file', file,
-      '--data_send_timeout_ms', '100'])
+    const cli = await startCli(sim.address, sim.prefix, [
+      '--auto_start',
+      '--state_file',
+      file,
+      '--data_send_timeout_ms',
+      '100',
+    ])
     // A data consumer that never reads (its queue fills) and no image consumer at all.
     const stuck = new zmq.Pull({ linger: 0, receiveHighWaterMark: 1 })
     stuck.connect(`tcp://127.0.0.1:${cli.dataPort}`)
@@ -57,8 +62,9 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
       assert.ok(ms < LIMIT_MS, `${signal}: the process took ${ms.toFixed(0)} ms to exit`)
       const saved = JSON.parse(await readFile(file, 'utf8')) as { roi_signal: number[] }
       assert.equal(saved.roi_signal, [0, 512, 0, 256])
-      console.log(`  faults-signals: ${signal} mid-stream -> exit ${code} after ` +
-        `${ms.toFixed(0)} ms`)
+      console.log(
+        `  faults-signals: ${signal} mid-stream -> exit ${code} after ` + `${ms.toFixed(0)} ms`,
+      )
     } finally {
       stuck.close()
       agent.destroy()

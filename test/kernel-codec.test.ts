@@ -28,8 +28,7 @@ function data(bytes: number, pattern: Pattern, seed: number): Uint8Array {
     if (pattern === 'random') out[i] = (r() * 256) | 0
     else if (pattern === 'smooth') {
       out[i] = i % 2 === 0 ? (100 + ((r() * 6) | 0)) & 255 : (i >> 11) & 3
-    }
-    else out[i] = 0
+    } else out[i] = 0
   }
   return out
 }
@@ -59,8 +58,11 @@ test('bit transpose equals the reference for every element size and count', () =
       const shuffled = kernel.bytes(out, x.length).slice()
       equalBytes(shuffled, shuffleRef(x, s), `shuffle s=${s} n=${n}`)
       assert.is(k.bitshuffle_block(out, inp, n, s, 0), n)
-      equalBytes(kernel.bytes(inp, x.length).slice(), unshuffleRef(shuffled, s),
-        `unshuffle s=${s} n=${n}`)
+      equalBytes(
+        kernel.bytes(inp, x.length).slice(),
+        unshuffleRef(shuffled, s),
+        `unshuffle s=${s} n=${n}`,
+      )
       kernel.exports.free(inp)
       kernel.exports.free(out)
     }
@@ -122,12 +124,18 @@ test('bitshuffle_lz4: kernel == reference, round trips, every size and count', (
         assert.is(Number(dv.getBigUint64(0)), n * s)
         assert.is(dv.getUint32(8), Math.max(128, Math.floor(8192 / s) & ~7) * s)
         equalBytes(bslz4DecodeRef(wire, s), x, `ref decodes kernel s=${s} n=${n} ${pattern}`)
-        equalBytes(codec.decompress(wire, 'bitshuffle_lz4', s, n * s), x,
-          `round trip s=${s} n=${n}`)
+        equalBytes(
+          codec.decompress(wire, 'bitshuffle_lz4', s, n * s),
+          x,
+          `round trip s=${s} n=${n}`,
+        )
         if (n <= 5000) {
           const ref = bslz4EncodeRef(x, s)
-          equalBytes(codec.decompress(ref, 'bitshuffle_lz4', s, n * s), x,
-            `kernel decodes ref s=${s} n=${n}`)
+          equalBytes(
+            codec.decompress(ref, 'bitshuffle_lz4', s, n * s),
+            x,
+            `kernel decodes ref s=${s} n=${n}`,
+          )
         }
       }
     }
@@ -144,8 +152,10 @@ test('bitshuffle_lz4: other block sizes, incl. one bigger than the default', () 
       equalBytes(codec.decompress(wire, 'bitshuffle_lz4', s, x.length), x, `kernel s=${s}`)
     }
   }
-  assert.throws(() => codec.compress(new Uint8Array(64), 'bitshuffle_lz4', 2, 20),
-    (e: unknown) => e instanceof KernelError && e.code === 'BAD_ARGUMENT')
+  assert.throws(
+    () => codec.compress(new Uint8Array(64), 'bitshuffle_lz4', 2, 20),
+    (e: unknown) => e instanceof KernelError && e.code === 'BAD_ARGUMENT',
+  )
 })
 
 // The C bitshuffle library (Debian package `bitshuffle`, Python bindings) as the outside
@@ -211,11 +221,26 @@ test('the C bitshuffle library decodes what the encoder writes (when installed)'
 })
 
 const ELEM_SIZE: Record<string, number> = {
-  int8: 1, uint8: 1, bool: 1, string: 1, int16: 2, uint16: 2, int32: 4, uint32: 4, float32: 4,
-  int64: 8, uint64: 8, float64: 8,
+  int8: 1,
+  uint8: 1,
+  bool: 1,
+  string: 1,
+  int16: 2,
+  uint16: 2,
+  int32: 4,
+  uint32: 4,
+  float32: 4,
+  int64: 8,
+  uint64: 8,
+  float64: 8,
 }
 
-interface Channel { name: string; type?: string; encoding?: string; compression?: string }
+interface Channel {
+  name: string
+  type?: string
+  encoding?: string
+  compression?: string
+}
 
 function decodeHeader(part: Buffer, compression: string | undefined): Channel[] {
   let bytes: Uint8Array = part
@@ -242,8 +267,10 @@ test('every golden vector decodes to its sha256_le', () => {
         const s = ELEM_SIZE[ch.type ?? 'float64']!
         const bytes = e.n_elements * s
         const compression = ch.compression ?? 'none'
-        let value = compression === 'none' ? new Uint8Array(part)
-          : codec.decompress(part, compression as Compression, s, bytes)
+        let value =
+          compression === 'none'
+            ? new Uint8Array(part)
+            : codec.decompress(part, compression as Compression, s, bytes)
         if (ch.encoding === 'big') value = Codec.byteswap(value.slice(), s)
         const sha = createHash('sha256').update(value).digest('hex')
         assert.is(sha, e.sha256_le, `${vector.name} ${ch.name}`)
@@ -265,8 +292,22 @@ test('ROI-aware decode gives the same ROI rows as a full decode', () => {
   equalBytes(full, bytes, 'full')
   const region = kernel.region()
   const cases: Array<Array<[number, number]>> = [
-    [[0, 1]], [[206, 207]], [[100, 101]], [[10, 60], [150, 190]], [[0, 207]], [[50, 70], [60, 80]],
-    [[-5, 3], [200, 300]],
+    [[0, 1]],
+    [[206, 207]],
+    [[100, 101]],
+    [
+      [10, 60],
+      [150, 190],
+    ],
+    [[0, 207]],
+    [
+      [50, 70],
+      [60, 80],
+    ],
+    [
+      [-5, 3],
+      [200, 300],
+    ],
   ]
   for (const ranges of cases) {
     // Poison the region so rows that were not decoded cannot pass by accident.
@@ -284,8 +325,11 @@ test('ROI-aware decode gives the same ROI rows as a full decode', () => {
   const otherWire = codec.compress(new Uint8Array(other.buffer), 'bitshuffle_lz4', 2)
   codec.decompressInto(region, otherWire, 'bitshuffle_lz4', 2, bytes.length)
   const roi = codec.decompressRowsInto(region, wire, 2, width, height, [[120, 140]])
-  equalBytes(kernel.bytes(roi, bytes.length).slice(120 * width * 2, 140 * width * 2),
-    bytes.slice(120 * width * 2, 140 * width * 2), 'after another frame')
+  equalBytes(
+    kernel.bytes(roi, bytes.length).slice(120 * width * 2, 140 * width * 2),
+    bytes.slice(120 * width * 2, 140 * width * 2),
+    'after another frame',
+  )
   // lz4 and raw values fall back to a full decode.
   const lz = codec.compress(bytes, 'lz4', 2)
   const ptr = codec.decompressRowsInto(region, lz, 2, width, height, [[3, 4]], 'lz4')
@@ -325,9 +369,11 @@ function rawStatus(kind: 'lz4' | 'bslz4', src: Uint8Array, dstCap: number, s = 2
   kernel.bytes(inPtr, src.length + 2 * guard).fill(0x11)
   kernel.bytes(inPtr + guard, src.length).set(src)
   kernel.bytes(outPtr, dstCap + 2 * guard).fill(0x77)
-  const status = kernel.run((k) => kind === 'lz4'
-    ? k.lz4_decompress(inPtr + guard, src.length, outPtr + guard, dstCap)
-    : k.bslz4_decompress(inPtr + guard, src.length, outPtr + guard, dstCap, s))
+  const status = kernel.run((k) =>
+    kind === 'lz4'
+      ? k.lz4_decompress(inPtr + guard, src.length, outPtr + guard, dstCap)
+      : k.bslz4_decompress(inPtr + guard, src.length, outPtr + guard, dstCap, s),
+  )
   const before = kernel.bytes(outPtr, guard)
   const after = kernel.bytes(outPtr + guard + dstCap, guard)
   assert.ok(before.every((v) => v === 0x77) && after.every((v) => v === 0x77), 'wrote outside dst')
@@ -353,8 +399,10 @@ test('corrupt lz4: every truncation and flipped bytes give a status, never a tra
     rawStatus('lz4', bad, (r() * 700) | 0)
   }
   assert.is(rawStatus('lz4', block, x.length - 1), -3)
-  assert.throws(() => codec.decompress(codec.compress(x, 'lz4', 1), 'lz4', 1, x.length + 8),
-    (e: unknown) => e instanceof KernelError)
+  assert.throws(
+    () => codec.decompress(codec.compress(x, 'lz4', 1), 'lz4', 1, x.length + 8),
+    (e: unknown) => e instanceof KernelError,
+  )
 })
 
 test('corrupt bitshuffle_lz4: truncations, flips and lying sizes give errors, never a trap', () => {
@@ -363,8 +411,11 @@ test('corrupt bitshuffle_lz4: truncations, flips and lying sizes give errors, ne
   assert.is(rawStatus('bslz4', wire, x.length), x.length)
   for (let cut = 0; cut < wire.length; cut++) {
     assert.ok(rawStatus('bslz4', wire.subarray(0, cut), x.length) < 0, `cut ${cut}`)
-    assert.throws(() => codec.decompress(wire.subarray(0, cut), 'bitshuffle_lz4', 2, x.length),
-      (e: unknown) => e instanceof KernelError && e.code !== 'TRAP', `codec cut ${cut}`)
+    assert.throws(
+      () => codec.decompress(wire.subarray(0, cut), 'bitshuffle_lz4', 2, x.length),
+      (e: unknown) => e instanceof KernelError && e.code !== 'TRAP',
+      `codec cut ${cut}`,
+    )
   }
   const r = rng(78)
   for (let trial = 0; trial < 600; trial++) {
@@ -399,8 +450,11 @@ test('corrupt bitshuffle_lz4: truncations, flips and lying sizes give errors, ne
     const status = rawStatus('bslz4', bad, x.length)
     if (what === 'total smaller') continue // a shorter valid-looking prefix may still fail later
     assert.ok(status < 0, `${what}: ${status}`)
-    assert.throws(() => codec.decompress(bad, 'bitshuffle_lz4', 2, x.length),
-      (e: unknown) => e instanceof KernelError && e.code !== 'TRAP', what)
+    assert.throws(
+      () => codec.decompress(bad, 'bitshuffle_lz4', 2, x.length),
+      (e: unknown) => e instanceof KernelError && e.code !== 'TRAP',
+      what,
+    )
   }
   assert.is(kernel.resets, 0, 'no trap re-instantiated the kernel')
 })
@@ -408,12 +462,18 @@ test('corrupt bitshuffle_lz4: truncations, flips and lying sizes give errors, ne
 test('sizes are guarded in TypeScript before anything is allocated', () => {
   const small = new Codec(kernel, { maxBytes: 1000 })
   const wire = codec.compress(data(4000, 'smooth', 1), 'bitshuffle_lz4', 2)
-  assert.throws(() => small.decompress(wire, 'bitshuffle_lz4', 2, 4000),
-    (e: unknown) => e instanceof KernelError && e.code === 'OUTPUT_OVERFLOW')
-  assert.throws(() => codec.decompress(wire, 'bitshuffle_lz4', 3, 4000),
-    (e: unknown) => e instanceof KernelError && e.code === 'BAD_ARGUMENT')
-  assert.throws(() => codec.decompress(new Uint8Array(3), 'lz4', 1, 10),
-    (e: unknown) => e instanceof KernelError && e.code === 'TRUNCATED')
+  assert.throws(
+    () => small.decompress(wire, 'bitshuffle_lz4', 2, 4000),
+    (e: unknown) => e instanceof KernelError && e.code === 'OUTPUT_OVERFLOW',
+  )
+  assert.throws(
+    () => codec.decompress(wire, 'bitshuffle_lz4', 3, 4000),
+    (e: unknown) => e instanceof KernelError && e.code === 'BAD_ARGUMENT',
+  )
+  assert.throws(
+    () => codec.decompress(new Uint8Array(3), 'lz4', 1, 10),
+    (e: unknown) => e instanceof KernelError && e.code === 'TRUNCATED',
+  )
   // A lying lz4 size prefix is ignored: the shape decides.
   const lz = codec.compress(data(500, 'smooth', 2), 'lz4', 1)
   new DataView(lz.buffer).setUint32(0, 0xffffffff, true)

@@ -19,16 +19,22 @@ function readF64(k: Kernel, ptr: number, n: number): number[] {
 
 /** A profile with a smooth falling edge, a weaker second edge and noise. */
 function scene(m: number, rnd: () => number): number[] {
-  return Array.from({ length: m }, (_, i) =>
-    100 / (1 + Math.exp((i - m * 0.4) / 3)) + 30 / (1 + Math.exp((i - m * 0.8) / 5)) +
-    (rnd() - 0.5) * 10)
+  return Array.from(
+    { length: m },
+    (_, i) =>
+      100 / (1 + Math.exp((i - m * 0.4) / 3)) +
+      30 / (1 + Math.exp((i - m * 0.8) / 5)) +
+      (rnd() - 0.5) * 10,
+  )
 }
 
 /** A tapered, mean-free step like the learned filter, or random taps. */
 function filter(taps: number, rnd: () => number, random: boolean): number[] {
-  return Array.from({ length: taps }, (_, j) => random
-    ? rnd() - 0.5
-    : (j < taps / 2 ? 1 : -1) * (1 - Math.abs(j + 0.5 - taps / 2) / (taps / 2)))
+  return Array.from({ length: taps }, (_, j) =>
+    random
+      ? rnd() - 0.5
+      : (j < taps / 2 ? 1 : -1) * (1 - Math.abs(j + 0.5 - taps / 2) / (taps / 2)),
+  )
 }
 
 test('filter_correlate equals the literal correlation bit for bit', () => {
@@ -76,8 +82,10 @@ test('filter_find and filter_noise equal the plain TS reference on generated sce
         }
         const noise = k.exports.filter_noise(pp, m, fp, taps, scratch)
         const wantNoise = filterNoiseRef(p, f)
-        assert.ok(Number.isNaN(wantNoise) ? Number.isNaN(noise) : noise === wantNoise,
-          `${tag}: noise ${noise} vs ${wantNoise}`)
+        assert.ok(
+          Number.isNaN(wantNoise) ? Number.isNaN(noise) : noise === wantNoise,
+          `${tag}: noise ${noise} vs ${wantNoise}`,
+        )
         let sq = 0
         for (const v of p) sq += v * v
         assert.is(k.exports.mean_square(pp, m), sq / m, `${tag}: mean_square`)
@@ -93,7 +101,10 @@ test('the tapered step filter finds a pixel-aligned edge at argmax + taps/2', ()
   const taps = 100
   const p = Array.from({ length: m }, (_, i) => (i < 600 ? 1000 : 10))
   const pp = putF64(k, p)
-  const fp = putF64(k, filter(taps, () => 0, false))
+  const fp = putF64(
+    k,
+    filter(taps, () => 0, false),
+  )
   const scratch = k.exports.alloc(m * 8)
   const out = k.exports.alloc(40)
   k.exports.filter_find(pp, m, fp, taps, scratch, out)

@@ -47,8 +47,10 @@ test('mean, ema, normalise, subtract and smooth equal plain loops', async () => 
     const ringPtr = putF64(k, ring)
     const out = k.exports.alloc(n * 8)
     k.exports.profiles_mean(ringPtr, 3, n, out)
-    const mean = Array.from({ length: n },
-      (_, i) => (ring[i]! + ring[n + i]! + ring[2 * n + i]!) / 3)
+    const mean = Array.from(
+      { length: n },
+      (_, i) => (ring[i]! + ring[n + i]! + ring[2 * n + i]!) / 3,
+    )
     readF64(k, out, n).forEach((v, i) => {
       assert.ok(close(v, mean[i]!, 1e-15))
     })
@@ -57,14 +59,26 @@ test('mean, ema, normalise, subtract and smooth equal plain loops', async () => 
     const sp = putF64(k, sig)
     const rp = putF64(k, ref)
     k.exports.profile_normalise(sp, rp, n, 0, out)
-    assert.equal(readF64(k, out, n), sig.map((s, i) => s - ref[i]!))
+    assert.equal(
+      readF64(k, out, n),
+      sig.map((s, i) => s - ref[i]!),
+    )
     k.exports.profile_normalise(sp, rp, n, 1, out)
-    assert.equal(readF64(k, out, n), sig.map((s, i) => (ref[i] === 0 ? 0 : s / ref[i]! - 1)))
+    assert.equal(
+      readF64(k, out, n),
+      sig.map((s, i) => (ref[i] === 0 ? 0 : s / ref[i]! - 1)),
+    )
     k.exports.profile_subtract(sp, rp, n, out)
-    assert.equal(readF64(k, out, n), sig.map((s, i) => s - ref[i]!))
+    assert.equal(
+      readF64(k, out, n),
+      sig.map((s, i) => s - ref[i]!),
+    )
     const ema = putF64(k, ref)
     k.exports.profile_ema(ema, sp, n, 0.25)
-    assert.equal(readF64(k, ema, n), sig.map((s, i) => 0.25 * s + 0.75 * ref[i]!))
+    assert.equal(
+      readF64(k, ema, n),
+      sig.map((s, i) => 0.25 * s + 0.75 * ref[i]!),
+    )
     for (const w of [0, 1, 2, 3, 4, 9, 2 * n + 3]) {
       k.exports.profile_smooth(sp, n, w, out)
       const want = smoothRef(sig, w)
@@ -112,8 +126,11 @@ test('edge_find equals a literal step correlation', async () => {
         // A smooth edge plus noise and a second, weaker edge: realistic peaks and side lobes.
         const e1 = m * 0.3
         const e2 = m * 0.7
-        const p = Array.from({ length: m }, (_, i) =>
-          100 / (1 + Math.exp((i - e1) / 3)) + 40 / (1 + Math.exp((i - e2) / 5)) + rnd() * 5)
+        const p = Array.from(
+          { length: m },
+          (_, i) =>
+            100 / (1 + Math.exp((i - e1) / 3)) + 40 / (1 + Math.exp((i - e2) / 5)) + rnd() * 5,
+        )
         if (rising) p.reverse()
         const pp = putF64(k, p)
         const scratch = k.exports.alloc((m + 1) * 8)

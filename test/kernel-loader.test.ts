@@ -4,7 +4,10 @@ import * as assert from 'uvu/assert'
 import { KERNEL_FUNCTIONS } from '../src/kernel/abi.js'
 import { Kernel } from '../src/kernel/kernel.js'
 import {
-  DEBUG_KERNEL_URL, DEFAULT_KERNEL_URL, SHARED_KERNEL_URL, compileKernel,
+  DEBUG_KERNEL_URL,
+  DEFAULT_KERNEL_URL,
+  SHARED_KERNEL_URL,
+  compileKernel,
 } from '../src/kernel/loader.js'
 
 test('release, shared and debug modules import nothing and export the whole ABI', async () => {
@@ -12,7 +15,8 @@ test('release, shared and debug modules import nothing and export the whole ABI'
     const module = await compileKernel(url)
     assert.equal(WebAssembly.Module.imports(module), [], `${url} imports`)
     const names = WebAssembly.Module.exports(module).map((e) => e.name)
-    for (const fn of KERNEL_FUNCTIONS) assert.ok(names.includes(fn), `${url.pathname} exports ${fn}`)
+    for (const fn of KERNEL_FUNCTIONS)
+      assert.ok(names.includes(fn), `${url.pathname} exports ${fn}`)
     assert.ok(names.includes('memory'))
   }
 })

@@ -34,8 +34,10 @@ function randomBlock(r: () => number, target: number): Uint8Array {
   let produced = 0
   while (produced < target) {
     // The first match needs at least one byte of history.
-    const lit = Math.max(produced === 0 ? 1 : 0,
-      r() < 0.1 ? 100 + ((r() * 700) | 0) : (r() * 20) | 0)
+    const lit = Math.max(
+      produced === 0 ? 1 : 0,
+      r() < 0.1 ? 100 + ((r() * 700) | 0) : (r() * 20) | 0,
+    )
     const longTail = produced > target * 0.7 && r() < 0.3
     let offset = r() < 0.6 ? 1 + ((r() * 70) | 0) : 1 + ((r() * 5000) | 0)
     const len = longTail || r() < 0.08 ? 16 + ((r() * 900) | 0) : 4 + ((r() * 37) | 0)
@@ -60,7 +62,10 @@ function randomBlock(r: () => number, target: number): Uint8Array {
   return Uint8Array.from(out)
 }
 
-interface Decoded { status: number; out: Uint8Array }
+interface Decoded {
+  status: number
+  out: Uint8Array
+}
 
 // Decodes src into dstCap bytes between guard bytes; checks that nothing outside was written.
 function decode(kernel: Kernel, src: Uint8Array, dstCap: number, what: string): Decoded {
@@ -70,12 +75,15 @@ function decode(kernel: Kernel, src: Uint8Array, dstCap: number, what: string): 
   kernel.bytes(inPtr, src.length + 2 * GUARD).fill(0x11)
   kernel.bytes(inPtr + GUARD, src.length).set(src)
   kernel.bytes(outPtr, dstCap + 2 * GUARD).fill(0x77)
-  const status = kernel.run((e) => e.lz4_decompress(inPtr + GUARD, src.length, outPtr + GUARD,
-    dstCap))
+  const status = kernel.run((e) =>
+    e.lz4_decompress(inPtr + GUARD, src.length, outPtr + GUARD, dstCap),
+  )
   const before = kernel.bytes(outPtr, GUARD)
   const after = kernel.bytes(outPtr + GUARD + dstCap, GUARD)
-  assert.ok(before.every((v) => v === 0x77) && after.every((v) => v === 0x77),
-    `${what}: wrote outside dst`)
+  assert.ok(
+    before.every((v) => v === 0x77) && after.every((v) => v === 0x77),
+    `${what}: wrote outside dst`,
+  )
   const out = kernel.bytes(outPtr + GUARD, Math.max(status, 0)).slice()
   k.free(inPtr)
   k.free(outPtr)

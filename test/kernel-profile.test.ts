@@ -5,7 +5,10 @@ import { KernelError } from '../src/kernel/errors.js'
 import { Kernel } from '../src/kernel/kernel.js'
 import { DEBUG_KERNEL_URL, DEFAULT_KERNEL_URL, compileKernel } from '../src/kernel/loader.js'
 import {
-  ProfileKernels, histogramPercentiles, type FrameRef, type RoiTuple,
+  ProfileKernels,
+  histogramPercentiles,
+  type FrameRef,
+  type RoiTuple,
 } from '../src/kernel/profiles.js'
 import { BsreadDecoder } from '../src/bsread/decoder.js'
 import { Codec } from '../src/kernel/codec.js'
@@ -50,15 +53,22 @@ test('x_profile = reference: every type, both byte orders, odd sizes, edge ROIs'
   const rnd = rng(7)
   for (const dtype of TYPES) {
     for (const bigEndian of [false, true]) {
-      for (const [width, height] of [[37, 29], [67, 5], [19, 3]] as const) {
+      for (const [width, height] of [
+        [37, 29],
+        [67, 5],
+        [19, 3],
+      ] as const) {
         const bytes = randomFrame(dtype, width * height, bigEndian, rnd)
         const frame: FrameRef = { ptr: put(k, bytes), width, height, dtype, bigEndian }
         for (const roi of rois(width, height)) {
           const got = pk.xProfile(frame, roi, out)
           const want = xProfileRef(bytes, width, dtype, bigEndian, roi)
           assert.is(got.constructor, want.constructor, `${dtype} kind`)
-          assert.equal(list(got), list(want),
-            `${dtype} be=${bigEndian} ${width}x${height} roi=${roi.join(',')}`)
+          assert.equal(
+            list(got),
+            list(want),
+            `${dtype} be=${bigEndian} ${width}x${height} roi=${roi.join(',')}`,
+          )
         }
         k.exports.free(frame.ptr)
       }
@@ -71,7 +81,12 @@ test('x_profile flushes its 32-bit lanes: 70,000 rows of 65535 and -32768 stay e
   const pk = new ProfileKernels(k)
   const width = 9
   const height = 70_000
-  const extremes = [['uint16', 65535], ['int16', -32768], ['uint8', 255], ['int8', -128]] as const
+  const extremes = [
+    ['uint16', 65535],
+    ['int16', -32768],
+    ['uint8', 255],
+    ['int8', -128],
+  ] as const
   for (const [dtype, value] of extremes) {
     const bytes = new Uint8Array(width * height * DTYPE_SIZE[dtype])
     const dv = new DataView(bytes.buffer)
@@ -86,54 +101,71 @@ test('x_profile flushes its 32-bit lanes: 70,000 rows of 65535 and -32768 stay e
   }
 })
 
-test('x_profile SIMD paths flush exactly: 8/16-bit extremes over >= 16 columns, > 256 rows',
-  async () => {
-    const k = await debugKernel()
-    const pk = new ProfileKernels(k)
-    // 40 columns: two 16-column vectors and a scalar tail; 601 rows: 8-bit lanes flush every
-    // 256 rows, 8-row blocks leave a remainder.
-    const width = 40
-    const height = 601
-    const extremes = [['uint16', 65535], ['int16', -32768], ['int16', 32767], ['uint8', 255],
-      ['int8', -128], ['int8', 127]] as const
-    for (const [dtype, value] of extremes) {
-      for (const bigEndian of [false, true]) {
-        const bytes = new Uint8Array(width * height * DTYPE_SIZE[dtype])
-        const dv = new DataView(bytes.buffer)
-        for (let i = 0; i < width * height; i++) {
-          if (DTYPE_SIZE[dtype] === 2) dv.setInt16(i * 2, value, !bigEndian)
-          else dv.setInt8(i, value)
-        }
-        const frame: FrameRef = { ptr: put(k, bytes), width, height, dtype, bigEndian }
-        for (const roi of [[0, width, 0, height], [3, 33, 5, 590]] as RoiTuple[]) {
-          const got = pk.xProfile(frame, roi, k.region())
-          for (const v of got) assert.is(v, BigInt(value) * BigInt(roi[3]), `${dtype} ${value}`)
-        }
-        k.exports.free(frame.ptr)
+test('x_profile SIMD paths flush exactly: 8/16-bit extremes over >= 16 columns, > 256 rows', async () => {
+  const k = await debugKernel()
+  const pk = new ProfileKernels(k)
+  // 40 columns: two 16-column vectors and a scalar tail; 601 rows: 8-bit lanes flush every
+  // 256 rows, 8-row blocks leave a remainder.
+  const width = 40
+  const height = 601
+  const extremes = [
+    ['uint16', 65535],
+    ['int16', -32768],
+    ['int16', 32767],
+    ['uint8', 255],
+    ['int8', -128],
+    ['int8', 127],
+  ] as const
+  for (const [dtype, value] of extremes) {
+    for (const bigEndian of [false, true]) {
+      const bytes = new Uint8Array(width * height * DTYPE_SIZE[dtype])
+      const dv = new DataView(bytes.buffer)
+      for (let i = 0; i < width * height; i++) {
+        if (DTYPE_SIZE[dtype] === 2) dv.setInt16(i * 2, value, !bigEndian)
+        else dv.setInt8(i, value)
       }
+      const frame: FrameRef = { ptr: put(k, bytes), width, height, dtype, bigEndian }
+      for (const roi of [
+        [0, width, 0, height],
+        [3, 33, 5, 590],
+      ] as RoiTuple[]) {
+        const got = pk.xProfile(frame, roi, k.region())
+        for (const v of got) assert.is(v, BigInt(value) * BigInt(roi[3]), `${dtype} ${value}`)
+      }
+      k.exports.free(frame.ptr)
     }
-  })
+  }
+})
 
-test('x_profile wider than one accumulator pass: 8-bit 8300, 16-bit 4200 columns, random',
-  async () => {
-    const k = await debugKernel()
-    const pk = new ProfileKernels(k)
-    const rnd = rng(12)
-    for (const [dtype, width] of [['uint8', 8300], ['int8', 8300], ['uint16', 4200],
-      ['int16', 4200]] as const) {
-      for (const bigEndian of [false, true]) {
-        const height = 300
-        const bytes = randomFrame(dtype, width * height, bigEndian, rnd)
-        const frame: FrameRef = { ptr: put(k, bytes), width, height, dtype, bigEndian }
-        for (const roi of [[0, width, 0, height], [7, width - 9, 13, 270]] as RoiTuple[]) {
-          const got = pk.xProfile(frame, roi, k.region()) as ArrayLike<unknown>
-          assert.equal(list(got), list(xProfileRef(bytes, width, dtype, bigEndian, roi)),
-            `${dtype} be=${bigEndian} roi ${roi.join(',')}`)
-        }
-        k.exports.free(frame.ptr)
+test('x_profile wider than one accumulator pass: 8-bit 8300, 16-bit 4200 columns, random', async () => {
+  const k = await debugKernel()
+  const pk = new ProfileKernels(k)
+  const rnd = rng(12)
+  for (const [dtype, width] of [
+    ['uint8', 8300],
+    ['int8', 8300],
+    ['uint16', 4200],
+    ['int16', 4200],
+  ] as const) {
+    for (const bigEndian of [false, true]) {
+      const height = 300
+      const bytes = randomFrame(dtype, width * height, bigEndian, rnd)
+      const frame: FrameRef = { ptr: put(k, bytes), width, height, dtype, bigEndian }
+      for (const roi of [
+        [0, width, 0, height],
+        [7, width - 9, 13, 270],
+      ] as RoiTuple[]) {
+        const got = pk.xProfile(frame, roi, k.region()) as ArrayLike<unknown>
+        assert.equal(
+          list(got),
+          list(xProfileRef(bytes, width, dtype, bigEndian, roi)),
+          `${dtype} be=${bigEndian} roi ${roi.join(',')}`,
+        )
       }
+      k.exports.free(frame.ptr)
     }
-  })
+  }
+})
 
 test('x_profile over more columns than one accumulator pass (5000 wide)', async () => {
   const k = await debugKernel()
@@ -153,7 +185,14 @@ test('bad ROIs and types return ERR_BAD_ARGUMENT; the wrapper throws a KernelErr
   const pk = new ProfileKernels(k)
   const ptr = k.exports.alloc(64)
   const out = k.exports.alloc(64)
-  const bad = [[0, 9, 0, 1], [8, 1, 0, 1], [0, 1, 8, 1], [-1, 2, 0, 1], [0, 0, 0, 1], [0, 1, 0, 0]]
+  const bad = [
+    [0, 9, 0, 1],
+    [8, 1, 0, 1],
+    [0, 1, 8, 1],
+    [-1, 2, 0, 1],
+    [0, 0, 0, 1],
+    [0, 1, 0, 0],
+  ]
   for (const [ox, sx, oy, sy] of bad) {
     const status = k.exports.x_profile(ptr, 8, 8, DType.uint8, 0, ox!, sx!, oy!, sy!, out)
     assert.is(status, -5, `roi ${[ox, sx, oy, sy]}`)
@@ -162,8 +201,10 @@ test('bad ROIs and types return ERR_BAD_ARGUMENT; the wrapper throws a KernelErr
   assert.is(k.exports.x_profile(ptr, 8, 8, 10, 0, 0, 1, 0, 1, out), -5)
   assert.is(k.exports.x_profile(ptr, 2147483647, 8, 0, 0, 2147483647, 2, 0, 1, out), -5)
   const frame: FrameRef = { ptr, width: 8, height: 8, dtype: 'uint8', bigEndian: false }
-  assert.throws(() => pk.xProfile(frame, [4, 5, 0, 1], k.region()),
-    (e: unknown) => e instanceof KernelError && e.code === 'BAD_ARGUMENT')
+  assert.throws(
+    () => pk.xProfile(frame, [4, 5, 0, 1], k.region()),
+    (e: unknown) => e instanceof KernelError && e.code === 'BAD_ARGUMENT',
+  )
 })
 
 test('roi_stats, frame_min_max and histogram equal the references', async () => {
@@ -195,7 +236,10 @@ test('roi_stats, frame_min_max and histogram equal the references', async () => 
           const h = Array.from(new Uint32Array(k.exports.memory.buffer, out, bins))
           const want = histogramRef(bytes, n, dtype, bigEndian, stride, mm[0]!, mm[1]!, bins)
           assert.equal(h, Array.from(want))
-          assert.is(h.reduce((a, b) => a + b, 0), Math.ceil(n / stride))
+          assert.is(
+            h.reduce((a, b) => a + b, 0),
+            Math.ceil(n / stride),
+          )
         }
       }
       k.exports.free(ptr)
@@ -227,9 +271,13 @@ test('release build gives the same profile as the debug build (optimiser check)'
   const rnd = rng(99)
   for (const dtype of ['uint16', 'int8', 'float32', 'int64'] as DTypeName[]) {
     const bytes = randomFrame(dtype, 101 * 13, true, rnd)
-    const profiles = [rel, dbg].map((k) => new ProfileKernels(k).xProfile(
-      { ptr: put(k, bytes), width: 101, height: 13, dtype, bigEndian: true }, [3, 97, 1, 12],
-      k.region()))
+    const profiles = [rel, dbg].map((k) =>
+      new ProfileKernels(k).xProfile(
+        { ptr: put(k, bytes), width: 101, height: 13, dtype, bigEndian: true },
+        [3, 97, 1, 12],
+        k.region(),
+      ),
+    )
     assert.equal(list(profiles[0]!), list(profiles[1]!))
   }
 })
@@ -239,7 +287,11 @@ test('profiles of equal frames do not grow kernel memory', async () => {
   const pk = new ProfileKernels(k)
   const bytes = randomFrame('uint16', 256 * 64, false, rng(5))
   const frame: FrameRef = {
-    ptr: put(k, bytes), width: 256, height: 64, dtype: 'uint16', bigEndian: false,
+    ptr: put(k, bytes),
+    width: 256,
+    height: 64,
+    dtype: 'uint16',
+    bigEndian: false,
   }
   const out = k.region()
   pk.xProfile(frame, [0, 256, 0, 64], out)
@@ -255,7 +307,12 @@ test('profiles of equal frames do not grow kernel memory', async () => {
 })
 
 /** Every image of the golden vectors that carries a roi_x_profile, decoded into kernel memory. */
-interface Golden { tag: string; frame: FrameRef; roi: RoiTuple; want: string[] }
+interface Golden {
+  tag: string
+  frame: FrameRef
+  roi: RoiTuple
+  want: string[]
+}
 
 function goldenFrames(k: Kernel): Golden[] {
   const codec = new Codec(k)
@@ -321,8 +378,10 @@ test('golden camera frame: the step edge at x = 600 is found from its x-profile'
   // step correlation runs on the profile itself.
   const sums = pk.copyOut(profile) as BigUint64Array
   const mean = sums.reduce((a, b) => a + b, 0n) / BigInt(sums.length)
-  const finder = new EdgeFinder(k,
-    { ...defaultParameters(), reference: { mode: 'reference_roi', roi: [...roi] } })
+  const finder = new EdgeFinder(k, {
+    ...defaultParameters(),
+    reference: { mode: 'reference_roi', roi: [...roi] },
+  })
   const r = finder.process({
     pulseId: 0n,
     signal: profile,

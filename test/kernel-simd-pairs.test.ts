@@ -26,13 +26,23 @@ interface Hook {
 }
 const FORWARD = 1
 const GENERIC = 2
-const PATHS = [['fast', 0], ['generic', GENERIC]] as const
+const PATHS = [
+  ['fast', 0],
+  ['generic', GENERIC],
+] as const
 
-const BUILDS = [['debug', DEBUG_KERNEL_URL], ['release', DEFAULT_KERNEL_URL]] as const
+const BUILDS = [
+  ['debug', DEBUG_KERNEL_URL],
+  ['release', DEFAULT_KERNEL_URL],
+] as const
 
 /** A real array of the golden vectors, decoded by the reference (not by the kernel). */
 interface RealArray {
-  tag: string; dtype: DTypeName; bigEndian: boolean; shape: number[]; bytes: Uint8Array
+  tag: string
+  dtype: DTypeName
+  bigEndian: boolean
+  shape: number[]
+  bytes: Uint8Array
 }
 
 async function realArrays(): Promise<RealArray[]> {
@@ -55,8 +65,11 @@ async function realArrays(): Promise<RealArray[]> {
         if (bytes.length < 8 * s) continue
         const shape = raw.info.shape ?? [bytes.length / s]
         found.push({
-          tag: `${name}#${i} ${ch}`, dtype: raw.info.type, bigEndian: raw.info.encoding === 'big',
-          shape, bytes,
+          tag: `${name}#${i} ${ch}`,
+          dtype: raw.info.type,
+          bigEndian: raw.info.encoding === 'big',
+          shape,
+          bytes,
         })
       }
     })
@@ -93,11 +106,21 @@ for (const [build, url] of BUILDS) {
   const checkBitshuffle = (x: Uint8Array, s: number, tag: string): void => {
     const shuffled = shuffleRef(x, s)
     for (const [path, mode] of PATHS) {
-      assert.is(firstDifference(run(x, s, FORWARD | mode), shuffled), -1,
-        `${build} ${path} shuffle ${tag}`)
-      assert.is(firstDifference(run(shuffled, s, mode), unshuffleRef(shuffled, s)), -1,
-        `${build} ${path} unshuffle ${tag}`)
-      assert.is(firstDifference(run(shuffled, s, mode), x), -1, `${build} ${path} round trip ${tag}`)
+      assert.is(
+        firstDifference(run(x, s, FORWARD | mode), shuffled),
+        -1,
+        `${build} ${path} shuffle ${tag}`,
+      )
+      assert.is(
+        firstDifference(run(shuffled, s, mode), unshuffleRef(shuffled, s)),
+        -1,
+        `${build} ${path} unshuffle ${tag}`,
+      )
+      assert.is(
+        firstDifference(run(shuffled, s, mode), x),
+        -1,
+        `${build} ${path} round trip ${tag}`,
+      )
     }
   }
 
@@ -113,7 +136,8 @@ for (const [build, url] of BUILDS) {
     }
   })
 
-  bitshuffle('uint16 chunks that are dark (high planes zero), bright, or dark but one pixel',
+  bitshuffle(
+    'uint16 chunks that are dark (high planes zero), bright, or dark but one pixel',
     () => {
       const rnd = mulberry32(9)
       for (const n of [128, 1024, 1032]) {
@@ -124,7 +148,8 @@ for (const [build, url] of BUILDS) {
           checkBitshuffle(new Uint8Array(px.buffer), 2, `${kind} n=${n}`)
         }
       }
-    })
+    },
+  )
 
   bitshuffle('real arrays of the golden vectors, block by block', () => {
     let blocks = 0
@@ -151,8 +176,13 @@ for (const [build, url] of BUILDS) {
 
   /** x_profile of ROI on frame bytes against the reference. */
   const checkProfile = (
-    bytes: Uint8Array, width: number, height: number, dtype: DTypeName, bigEndian: boolean,
-    roi: RoiTuple, tag: string,
+    bytes: Uint8Array,
+    width: number,
+    height: number,
+    dtype: DTypeName,
+    bigEndian: boolean,
+    roi: RoiTuple,
+    tag: string,
   ): void => {
     const ptr = kernel.exports.alloc(bytes.length)
     try {
@@ -160,8 +190,11 @@ for (const [build, url] of BUILDS) {
       const frame: FrameRef = { ptr, width, height, dtype, bigEndian }
       const got = pk.xProfile(frame, roi, scratch)
       const want = xProfileRef(bytes, width, dtype, bigEndian, roi)
-      assert.equal(Array.from(got as ArrayLike<unknown>), Array.from(want as ArrayLike<unknown>),
-        `${build} ${tag} roi ${roi.join(',')}`)
+      assert.equal(
+        Array.from(got as ArrayLike<unknown>),
+        Array.from(want as ArrayLike<unknown>),
+        `${build} ${tag} roi ${roi.join(',')}`,
+      )
     } finally {
       kernel.exports.free(ptr)
     }

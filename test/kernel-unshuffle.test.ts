@@ -39,24 +39,23 @@ for (const [name, kernel] of kernels) {
     bitshuffle_block(i: number, o: number, n: number, s: number, f: number): number
   }
 
-  test(`${name}: uint16 unshuffle of dark, bright and nearly dark chunks equals the reference`,
-    () => {
-      for (const n of [128, 256, 1024, 1032, 4096, 4104, 8192]) {
-        for (let seed = 1; seed <= 6; seed++) {
-          const x = mixed(n, n * 7 + seed)
-          const shuffled = shuffleRef(x, 2)
-          const inp = kernel.exports.alloc(x.length)
-          const out = kernel.exports.alloc(x.length)
-          kernel.bytes(inp, x.length).set(shuffled)
-          assert.is(k.bitshuffle_block(inp, out, n, 2, 0), n)
-          const got = kernel.bytes(out, x.length).slice()
-          assert.is(firstDifference(got, unshuffleRef(shuffled, 2)), -1, `n=${n} seed=${seed}`)
-          assert.is(firstDifference(got, x), -1, `n=${n} seed=${seed} round trip`)
-          kernel.exports.free(inp)
-          kernel.exports.free(out)
-        }
+  test(`${name}: uint16 unshuffle of dark, bright and nearly dark chunks equals the reference`, () => {
+    for (const n of [128, 256, 1024, 1032, 4096, 4104, 8192]) {
+      for (let seed = 1; seed <= 6; seed++) {
+        const x = mixed(n, n * 7 + seed)
+        const shuffled = shuffleRef(x, 2)
+        const inp = kernel.exports.alloc(x.length)
+        const out = kernel.exports.alloc(x.length)
+        kernel.bytes(inp, x.length).set(shuffled)
+        assert.is(k.bitshuffle_block(inp, out, n, 2, 0), n)
+        const got = kernel.bytes(out, x.length).slice()
+        assert.is(firstDifference(got, unshuffleRef(shuffled, 2)), -1, `n=${n} seed=${seed}`)
+        assert.is(firstDifference(got, x), -1, `n=${n} seed=${seed} round trip`)
+        kernel.exports.free(inp)
+        kernel.exports.free(out)
       }
-    })
+    }
+  })
 
   test(`${name}: a simulated camera frame (dark rows, bright band) survives bitshuffle_lz4`, () => {
     const codec = new Codec(kernel)

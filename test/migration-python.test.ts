@@ -22,23 +22,38 @@ function example(): string {
   return block
 }
 
-test('the migration guide\'s Python example steers the demo', async () => {
+test("the migration guide's Python example steers the demo", async () => {
   const code = example()
   assert.match(code, 'http://localhost:10000/')
   const [rest, data, image] = (await freePorts(3)) as [number, number, number]
-  const demo = runCli(['-r', String(rest), '-o', String(data), '-i', String(image),
-    '--rest_api_interface', '127.0.0.1'])
+  const demo = runCli([
+    '-r',
+    String(rest),
+    '-o',
+    String(data),
+    '-i',
+    String(image),
+    '--rest_api_interface',
+    '127.0.0.1',
+  ])
   const base = `http://127.0.0.1:${rest}`
   try {
-    await waitFor('the demo processing', async () =>
-      (await api(base, 'GET', '/status')).body.status === 'processing', 30_000)
+    await waitFor(
+      'the demo processing',
+      async () => (await api(base, 'GET', '/status')).body.status === 'processing',
+      30_000,
+    )
     const real = spawnSync(PYTHON, ['-c', 'import psen_processing'], { encoding: 'utf8' })
     const env = {
-      ...process.env, PYTHONDONTWRITEBYTECODE: '1',
+      ...process.env,
+      PYTHONDONTWRITEBYTECODE: '1',
       ...(real.status === 0 ? {} : { PYTHONPATH: join(ROOT, 'test', 'fixtures', 'python') }),
     }
-    const run = spawnSync(PYTHON, ['-c', code.replace('http://localhost:10000/', `${base}/`)],
-      { encoding: 'utf8', env, timeout: 60_000 })
+    const run = spawnSync(PYTHON, ['-c', code.replace('http://localhost:10000/', `${base}/`)], {
+      encoding: 'utf8',
+      env,
+      timeout: 60_000,
+    })
     assert.is(run.status, 0, `${run.stderr}\n${run.stdout}`)
     const lines = run.stdout.trim().split('\n')
     assert.is(lines[0], 'processing')

@@ -14,7 +14,11 @@ import { StreamReader, api, startCli, waitFor } from './helpers/service.js'
 const test = suite('observability-metrics')
 
 const image = (w: number, h: number): ChannelInfo => ({
-  name: 'OBS:FPICTURE', type: 'uint16', shape: [w, h], encoding: 'little', compression: 'none',
+  name: 'OBS:FPICTURE',
+  type: 'uint16',
+  shape: [w, h],
+  encoding: 'little',
+  compression: 'none',
 })
 
 test('GET /metrics: counters, drops by cause, stage histograms, gaps, lag, ROI sizes', async () => {
@@ -28,10 +32,14 @@ test('GET /metrics: counters, drops by cause, stage histograms, gaps, lag, ROI s
     await client.set_roi_background([0, 64, 30, 2])
     // Frames stamped 3 s in the past: the input lag must show it.
     const lagged = { sec: Math.floor(Date.now() / 1000) - 3, ns: 0 }
-    const put = (pulseId: bigint, w = 64, h = 32): Promise<boolean> => sender.send(enc.encode({
-      pulseId, globalTimestamp: lagged,
-      channels: [{ info: image(w, h), value: new Uint16Array(w * h).fill(Number(pulseId)) }],
-    }))
+    const put = (pulseId: bigint, w = 64, h = 32): Promise<boolean> =>
+      sender.send(
+        enc.encode({
+          pulseId,
+          globalTimestamp: lagged,
+          channels: [{ info: image(w, h), value: new Uint16Array(w * h).fill(Number(pulseId)) }],
+        }),
+      )
     for (let p = 1n; p <= 10n; p++) assert.ok(await put(p))
     for (let p = 20n; p <= 29n; p++) assert.ok(await put(p)) // one gap (10 -> 20)
     assert.ok(await put(30n, 16, 8)) // both ROIs outside this small frame
@@ -113,10 +121,14 @@ test('/health, /ready (processing, input in the last N s), last error with its t
     assert.is((await api(cli.base, 'GET', '/status')).body.last_error, null)
 
     // Input flows (a frame without the image channel: an error to report, input all the same).
-    const put = (pulseId: bigint): Promise<boolean> => sender.send(enc.encode({
-      pulseId, globalTimestamp: { sec: 1, ns: 0 },
-      channels: [{ info: { ...image(1, 1), name: 'OTHER:X', type: 'float64' }, value: 1.5 }],
-    }))
+    const put = (pulseId: bigint): Promise<boolean> =>
+      sender.send(
+        enc.encode({
+          pulseId,
+          globalTimestamp: { sec: 1, ns: 0 },
+          channels: [{ info: { ...image(1, 1), name: 'OTHER:X', type: 'float64' }, value: 1.5 }],
+        }),
+      )
     const before = new Date()
     assert.ok(await put(1n))
     ready = await waitFor('ready', async () => {
@@ -131,8 +143,10 @@ test('/health, /ready (processing, input in the last N s), last error with its t
     assert.match(le.message, /no channel OBS:FPICTURE/)
     // Local time, written like the old service's timestamps, at or after the frame was sent.
     const t = new Date(le.time.replace(' ', 'T'))
-    assert.ok(t.getTime() >= before.getTime() - 1000 && t.getTime() <= Date.now() + 1000,
-      `last error time ${le.time}`)
+    assert.ok(
+      t.getTime() >= before.getTime() - 1000 && t.getTime() <= Date.now() + 1000,
+      `last error time ${le.time}`,
+    )
     const stats = await client.get_statistics()
     assert.equal(stats.last_error, le)
 

@@ -23,7 +23,9 @@ function switches(pid: number): number {
     try {
       const s = readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8')
       n += Number(/\nvoluntary_ctxt_switches:\s+(\d+)/.exec(s)?.[1] ?? 0)
-    } catch { /* the thread ended */ }
+    } catch {
+      /* the thread ended */
+    }
   }
   return n
 }
@@ -35,17 +37,38 @@ test('an idle service (input connected, no frames) wakes up < 10 times a second'
   const [data, image, rest] = (await freePorts(3)) as [number, number, number]
   let child: ChildProcess | undefined
   try {
-    child = spawn(process.execPath, [
-      'bin/psen-processing.js', push.lastEndpoint as string, 'IDLE-CAM',
-      '-o', String(data), '-i', String(image), '-r', String(rest),
-      '--rest_api_interface', '127.0.0.1', '--stream_interface', '127.0.0.1',
-      '--log_level', 'ERROR', '--auto_start',
-    ], { cwd: ROOT, stdio: 'ignore' })
+    child = spawn(
+      process.execPath,
+      [
+        'bin/psen-processing.js',
+        push.lastEndpoint as string,
+        'IDLE-CAM',
+        '-o',
+        String(data),
+        '-i',
+        String(image),
+        '-r',
+        String(rest),
+        '--rest_api_interface',
+        '127.0.0.1',
+        '--stream_interface',
+        '127.0.0.1',
+        '--log_level',
+        'ERROR',
+        '--auto_start',
+      ],
+      { cwd: ROOT, stdio: 'ignore' },
+    )
     const pid = child.pid as number
-    await waitFor('the service to come up and process', async () => {
-      const res = await fetch(`http://127.0.0.1:${rest}/status`)
-      return ((await res.json()) as { status?: string }).status === 'processing'
-    }, 10_000, 100)
+    await waitFor(
+      'the service to come up and process',
+      async () => {
+        const res = await fetch(`http://127.0.0.1:${rest}/status`)
+        return ((await res.json()) as { status?: string }).status === 'processing'
+      },
+      10_000,
+      100,
+    )
     await inputConnected
     // Let start-up work (module loading, first GC) settle, then count: no event marks its end.
     await sleep(2000)

@@ -184,8 +184,14 @@ test('the page loads from the service and shows frames without console errors', 
   assert.equal(ctx.consoleErrors, [], 'no console errors')
   // Nothing from anywhere else (no CDN): every request went to the service itself.
   const origin = new URL(ctx.url).host
-  assert.equal(ctx.requests.filter((u) => !u.startsWith('data:') && new URL(u).host !== origin), [])
-  assert.ok(ctx.requests.some((u) => u.endsWith('/kernel.wasm')), 'kernel from the service')
+  assert.equal(
+    ctx.requests.filter((u) => !u.startsWith('data:') && new URL(u).host !== origin),
+    [],
+  )
+  assert.ok(
+    ctx.requests.some((u) => u.endsWith('/kernel.wasm')),
+    'kernel from the service',
+  )
 })
 
 test('the canvas shows the frame (not blank): the spectrum band is brighter than the rest', async ({
@@ -255,14 +261,21 @@ test('a ROI typed into its field is saved; an invalid one is refused, unchanged'
   const input = page.locator('#roi-background-text')
   await input.fill('500, 1300, 150, 250')
   await input.press('Enter')
-  await until('the typed background ROI on the service', async () => {
-    const r = (await api(ctx, '/roi_background')).roi_background as number[]
-    return r.join() === '500,1300,150,250' || undefined
-  }, 20_000)
+  await until(
+    'the typed background ROI on the service',
+    async () => {
+      const r = (await api(ctx, '/roi_background')).roi_background as number[]
+      return r.join() === '500,1300,150,250' || undefined
+    },
+    20_000,
+  )
   await input.fill('500, 1300, -1, 250')
   await input.press('Enter')
-  await until('the service error shown', async () =>
-    /ROI offsets/.test((await page.locator('#message').textContent()) ?? '') || undefined)
+  await until(
+    'the service error shown',
+    async () =>
+      /ROI offsets/.test((await page.locator('#message').textContent()) ?? '') || undefined,
+  )
   const r = (await api(ctx, '/roi_background')).roi_background as number[]
   assert.equal(r, [500, 1300, 150, 250])
 })
@@ -365,10 +378,14 @@ test('with nobody reading the data stream, the page says so plainly', async (ctx
   // The test's own reader is the data stream's consumer so far: no notice.
   assert.ok(await notice.isHidden(), 'no notice while a consumer reads the data stream')
   ctx.data.close()
-  await ctx.page.waitForFunction(() => {
-    const n = document.getElementById('svc-notice')
-    return n !== null && !n.hidden && /no consumer on the data port/.test(n.textContent ?? '')
-  }, null, { timeout: 30_000 })
+  await ctx.page.waitForFunction(
+    () => {
+      const n = document.getElementById('svc-notice')
+      return n !== null && !n.hidden && /no consumer on the data port/.test(n.textContent ?? '')
+    },
+    null,
+    { timeout: 30_000 },
+  )
   // biome-ignore lint/performance/useDomNodeTextContent: a Playwright locator, not a DOM node
   assert.match(await notice.innerText(), /data messages are dropped until one connects/)
 })

@@ -3,16 +3,28 @@ import * as assert from 'uvu/assert'
 import { Kernel } from '../src/kernel/kernel.js'
 import { DEFAULT_KERNEL_URL, compileKernel } from '../src/kernel/loader.js'
 import {
-  ProfileKernels, type FrameRef, type ProfileInKernel, type RoiTuple,
+  ProfileKernels,
+  type FrameRef,
+  type ProfileInKernel,
+  type RoiTuple,
 } from '../src/kernel/profiles.js'
 import { EdgeFinder, type EdgeInput, type EdgeResult } from '../src/processing/edge-finder.js'
 import { EdgeStatistics } from '../src/processing/edge-statistics.js'
 import {
-  EDGE_STATUS, EdgeStatus, defaultParameters, effectiveAveraging, parseParameterUpdate,
+  EDGE_STATUS,
+  EdgeStatus,
+  defaultParameters,
+  effectiveAveraging,
+  parseParameterUpdate,
   type ProcessingParameters,
 } from '../src/processing/parameters.js'
 import {
-  correlateValid, edgeFindRef, oldFindEdge, refineRef, smoothRef, stepWaveform,
+  correlateValid,
+  edgeFindRef,
+  oldFindEdge,
+  refineRef,
+  smoothRef,
+  stepWaveform,
 } from './reference/edge.js'
 import { xorshift32 as rng } from './helpers/random.js'
 
@@ -40,7 +52,11 @@ function params(update: Record<string, unknown> = {}): ProcessingParameters {
  * `edge` (pixel x covers [x, x + 1), so the drop is fractional in the pixel containing it).
  */
 function cameraFrame(
-  width: number, edge: number | null, depth: number, noise: number, rnd: () => number,
+  width: number,
+  edge: number | null,
+  depth: number,
+  noise: number,
+  rnd: () => number,
 ): Uint16Array {
   const height = 160
   const g = gauss(rnd)
@@ -80,7 +96,8 @@ class Camera {
   /** Writes a frame into kernel memory and returns the finder input with both profiles. */
   shot(pulseId: bigint, px: Uint16Array, extra: Partial<EdgeInput> = {}): EdgeInput {
     const ptr = this.frame.ensure(px.byteLength)
-    this.kernel.bytes(ptr, px.byteLength)
+    this.kernel
+      .bytes(ptr, px.byteLength)
       .set(new Uint8Array(px.buffer, px.byteOffset, px.byteLength))
     const height = px.length / this.width
     const frame: FrameRef = { ptr, width: this.width, height, dtype: 'uint16', bigEndian: false }
@@ -101,8 +118,10 @@ test('the step method with default parameters reproduces the contract', () => {
   assert.equal(p.reference, { mode: 'pulse_modulo', period: 4, phase: 0 })
   assert.equal(p.averaging, { mode: 'auto' })
   assert.equal(effectiveAveraging(p), { mode: 'mean', count: 4 })
-  assert.equal(effectiveAveraging({ ...p, edge_method: 'learned', compatibility: true }),
-    { mode: 'mean', count: 4 })
+  assert.equal(effectiveAveraging({ ...p, edge_method: 'learned', compatibility: true }), {
+    mode: 'mean',
+    count: 4,
+  })
   assert.equal(effectiveAveraging(defaultParameters()), { mode: 'exponential', alpha: 0.05 })
   assert.is(defaultParameters().edge_method, 'learned')
   assert.is(p.normalisation, 'subtract')
@@ -129,11 +148,16 @@ test('partial updates merge, switch modes with defaults, and report readable err
   assert.ok(b.ok && b.parameters.averaging.mode === 'exponential')
   if (b.ok) assert.equal(b.parameters.averaging, { mode: 'exponential', alpha: 0.25 })
   const c = parseParameterUpdate(d, {
-    reference: { mode: 'event_channel' }, edge_type: 'up', stepp: 1,
+    reference: { mode: 'event_channel' },
+    edge_type: 'up',
+    stepp: 1,
   })
   assert.not.ok(c.ok)
   if (!c.ok) {
-    assert.ok(c.errors.some((e) => e.startsWith('reference.channel:')), c.errors.join('|'))
+    assert.ok(
+      c.errors.some((e) => e.startsWith('reference.channel:')),
+      c.errors.join('|'),
+    )
     assert.ok(c.errors.some((e) => e.startsWith('edge_type:')))
     assert.ok(c.errors.some((e) => e.includes('stepp')))
   }
@@ -146,7 +170,10 @@ test('partial updates merge, switch modes with defaults, and report readable err
 
 test('EDGE_STATUS is a consistent code/name/description table', () => {
   const codes = EDGE_STATUS.map((s) => s.code)
-  assert.equal(codes, codes.map((_, i) => i))
+  assert.equal(
+    codes,
+    codes.map((_, i) => i),
+  )
   assert.is(EdgeStatus.ok, 0)
   for (const s of EDGE_STATUS) assert.ok(s.description.length > 5)
 })
@@ -161,8 +188,10 @@ test('default finder = the contract computed literally (window 4, 50 taps, argma
   for (let pid = 0n; pid < 40n; pid++) {
     const xray = pid % 4n === 0n
     const e = 100 + Number(pid)
-    const p = Float64Array.from({ length: n },
-      (_, i) => 1000 + rnd() * 50 - (xray && i >= e ? 300 : 0))
+    const p = Float64Array.from(
+      { length: n },
+      (_, i) => 1000 + rnd() * 50 - (xray && i >= e ? 300 : 0),
+    )
     const r = finder.process({ pulseId: pid, signal: p, signalRoi: [0, n, 0, 1] })
     results.push(r)
     if (!xray) {
@@ -177,8 +206,10 @@ test('default finder = the contract computed literally (window 4, 50 taps, argma
       continue
     }
     const window = refs.slice(-4)
-    const mean = Array.from({ length: n },
-      (_, i) => window.reduce((s, w) => s + w[i]!, 0) / window.length)
+    const mean = Array.from(
+      { length: n },
+      (_, i) => window.reduce((s, w) => s + w[i]!, 0) / window.length,
+    )
     const diff = Array.from(p, (v, i) => v - mean[i]!)
     const c = correlateValid(refineRef(diff, 1, n - 1), stepWaveform(50, false))
     let best = 0
@@ -205,7 +236,10 @@ test('finder with options equals the plain TS reference', () => {
     { edge_type: 'rising', parabola_refinement: true },
     { parabola_refinement: true, calibration: [10, -2, 0.01] },
     {
-      normalisation: 'divide', smoothing: 4, refinement_step: 0.5, step_length: 30,
+      normalisation: 'divide',
+      smoothing: 4,
+      refinement_step: 0.5,
+      step_length: 30,
       parabola_refinement: true,
     },
   ]
@@ -219,8 +253,9 @@ test('finder with options equals the plain TS reference', () => {
     const cover = (i: number): number => Math.min(1, Math.max(0, rising ? e - i : i + 1 - e))
     const sig = Float64Array.from(ref, (v, i) => v * (1 - 0.4 * cover(i)) + rnd() * 5)
     const r = finder.process({ pulseId: 4n, signal: sig, signalRoi: [0, n, 0, 1] })
-    const norm = Array.from(sig,
-      (s, i) => (p.normalisation === 'subtract' ? s - ref[i]! : s / ref[i]! - 1))
+    const norm = Array.from(sig, (s, i) =>
+      p.normalisation === 'subtract' ? s - ref[i]! : s / ref[i]! - 1,
+    )
     const smooth = p.smoothing > 1 ? Array.from(smoothRef(norm, p.smoothing)) : norm
     const step = p.refinement_step
     const taps = Math.round(p.step_length / step)
@@ -320,8 +355,10 @@ test('every status on the right shot types: pulse_modulo', () => {
   const short = new Float64Array(30).fill(1)
   const f2 = new EdgeFinder(cam.kernel, params())
   f2.process({ pulseId: 1n, signal: short, signalRoi: [0, 30, 0, 1] })
-  assert.is(st(f2, { pulseId: 4n, signal: short, signalRoi: [0, 30, 0, 1] }),
-    EdgeStatus.profile_too_short)
+  assert.is(
+    st(f2, { pulseId: 4n, signal: short, signalRoi: [0, 30, 0, 1] }),
+    EdgeStatus.profile_too_short,
+  )
 })
 
 test('every status on the right shot types: event_channel (numbers, booleans, bigints)', () => {
@@ -330,11 +367,17 @@ test('every status on the right shot types: event_channel (numbers, booleans, bi
   const rnd = rng(10)
   const ref = cameraFrame(width, null, 0.3, 0, rnd)
   const xr = cameraFrame(width, 150, 0.3, 0, rnd)
-  const finder = new EdgeFinder(cam.kernel, params({
-    reference: {
-      mode: 'event_channel', channel: 'EVR:CODE', xray_values: [1], reference_values: [0],
-    },
-  }))
+  const finder = new EdgeFinder(
+    cam.kernel,
+    params({
+      reference: {
+        mode: 'event_channel',
+        channel: 'EVR:CODE',
+        xray_values: [1],
+        reference_values: [0],
+      },
+    }),
+  )
   // The pulse id no longer matters: pulse 4 is a reference shot by its event value.
   assert.is(st(finder, cam.shot(4n, xr, { eventValue: null })), EdgeStatus.no_event_value)
   assert.is(finder.process(cam.shot(4n, xr)).edge_status, EdgeStatus.no_event_value)
@@ -346,9 +389,11 @@ test('every status on the right shot types: event_channel (numbers, booleans, bi
   assert.is(r.edge_status, EdgeStatus.ok)
   assert.is(r.edge_position, 150)
   // Empty reference_values: everything that is not an X-ray value is a reference shot.
-  finder.setParameters(params({
-    reference: { mode: 'event_channel', channel: 'EVR:CODE', xray_values: [13] },
-  }))
+  finder.setParameters(
+    params({
+      reference: { mode: 'event_channel', channel: 'EVR:CODE', xray_values: [13] },
+    }),
+  )
   assert.is(st(finder, cam.shot(1n, ref, { eventValue: 42 })), EdgeStatus.reference_shot)
   assert.is(finder.process(cam.shot(2n, xr, { eventValue: 13 })).edge_position, 150)
 })
@@ -359,15 +404,19 @@ test('every status on the right shot types: reference_roi (same frame, no window
   const rnd = rng(11)
   const xr = cameraFrame(width, 99, 0.3, 0, rnd)
   const refPx = cameraFrame(width, null, 0.3, 0, rnd)
-  const finder = new EdgeFinder(cam.kernel,
-    params({ reference: { mode: 'reference_roi', roi: [0, width, 100, 40] } }))
+  const finder = new EdgeFinder(
+    cam.kernel,
+    params({ reference: { mode: 'reference_roi', roi: [0, width, 100, 40] } }),
+  )
   // The reference ROI's profile: the band of a frame without edge (copied-out u64 sums).
   const refCam = new Camera(width)
   const refInput = refCam.shot(0n, refPx)
   const refSums = refCam.pk.copyOut(refInput.signal as ProfileInKernel)
   assert.is(finder.process(cam.shot(1n, xr)).edge_status, EdgeStatus.no_reference_roi)
-  assert.is(st(finder, cam.shot(1n, xr, { reference: refSums.slice(1) })),
-    EdgeStatus.reference_size_mismatch)
+  assert.is(
+    st(finder, cam.shot(1n, xr, { reference: refSums.slice(1) })),
+    EdgeStatus.reference_size_mismatch,
+  )
   const r = finder.process(cam.shot(2n, xr, { reference: refSums }))
   assert.is(r.edge_status, EdgeStatus.ok)
   assert.is(r.edge_position, 99)
@@ -408,16 +457,20 @@ test('the reference window resets on ROI and reference-parameter changes, not on
   assert.is(finder.referenceCount, 0)
   // A different profile length (ROI width) also starts over.
   finder.process({ pulseId: 9n, signal: ref, signalRoi: [0, n, 1, 10] })
-  assert.is(st(finder, { pulseId: 12n, signal: xr.slice(0, 150), signalRoi: [0, n, 1, 10] }),
-    EdgeStatus.no_reference_yet)
+  assert.is(
+    st(finder, { pulseId: 12n, signal: xr.slice(0, 150), signalRoi: [0, n, 1, 10] }),
+    EdgeStatus.no_reference_yet,
+  )
 })
 
 test('averaging: mean of the last N and the exponential average', () => {
   const n = 120
   const shots = [10, 20, 30, 40, 50, 60].map((v) => new Float64Array(n).fill(v))
   const mean = new EdgeFinder(Kernel.fromModule(module), params({ averaging: { count: 3 } }))
-  const ema = new EdgeFinder(Kernel.fromModule(module),
-    params({ averaging: { mode: 'exponential', alpha: 0.5 } }))
+  const ema = new EdgeFinder(
+    Kernel.fromModule(module),
+    params({ averaging: { mode: 'exponential', alpha: 0.5 } }),
+  )
   for (const [i, s] of shots.entries()) {
     mean.process({ pulseId: BigInt(i * 4 + 1), signal: s, signalRoi: [0, n, 0, 1] })
     ema.process({ pulseId: BigInt(i * 4 + 1), signal: s, signalRoi: [0, n, 0, 1] })
@@ -432,12 +485,18 @@ test('averaging: mean of the last N and the exponential average', () => {
 test('compatibility mode equals a literal port of the old find_edge (49 taps, last pixel)', () => {
   const rnd = rng(31)
   const cases = [
-    [50, 1, 'falling'], [50, 0.1, 'falling'], [51, 0.5, 'rising'], [50, 0.3, 'rising'],
+    [50, 1, 'falling'],
+    [50, 0.1, 'falling'],
+    [51, 0.5, 'rising'],
+    [50, 0.3, 'rising'],
     [7, 1, 'falling'],
   ] as const
   for (const [L, step, edgeType] of cases) {
     const p = params({
-      compatibility: true, step_length: L, refinement_step: step, edge_type: edgeType,
+      compatibility: true,
+      step_length: L,
+      refinement_step: step,
+      edge_type: edgeType,
     })
     const finder = new EdgeFinder(Kernel.fromModule(module), p)
     const n = 240
@@ -447,12 +506,21 @@ test('compatibility mode equals a literal port of the old find_edge (49 taps, la
     })
     const e = 97.6
     const sign = edgeType === 'falling' ? 1 : -1
-    const sig = Float64Array.from({ length: n },
-      (_, i) => 800 + rnd() * 40 - sign * 200 * Math.min(1, Math.max(0, i + 1 - e)))
+    const sig = Float64Array.from(
+      { length: n },
+      (_, i) => 800 + rnd() * 40 - sign * 200 * Math.min(1, Math.max(0, i + 1 - e)),
+    )
     const r = finder.process({ pulseId: 4n, signal: sig, signalRoi: [0, n, 0, 1] })
-    const mean = Array.from({ length: n },
-      (_, i) => (refs[0]![i]! + refs[1]![i]! + refs[2]![i]!) / 3)
-    const old = oldFindEdge(sig.map((v, i) => v - mean[i]!), L, edgeType === 'rising', step)
+    const mean = Array.from(
+      { length: n },
+      (_, i) => (refs[0]![i]! + refs[1]![i]! + refs[2]![i]!) / 3,
+    )
+    const old = oldFindEdge(
+      sig.map((v, i) => v - mean[i]!),
+      L,
+      edgeType === 'rising',
+      step,
+    )
     const tag = `L=${L} step=${step} ${edgeType}`
     assert.is(r.edge_status, EdgeStatus.ok, tag)
     const pos = r.edge_position
@@ -473,8 +541,10 @@ test('the literal port matches numbers computed by numpy for the old code', () =
 
 test('kernel memory does not grow over 1000 shots', () => {
   const cam = new Camera(512)
-  const finder = new EdgeFinder(cam.kernel,
-    params({ refinement_step: 0.1, dark_subtraction: true, smoothing: 3 }))
+  const finder = new EdgeFinder(
+    cam.kernel,
+    params({ refinement_step: 0.1, dark_subtraction: true, smoothing: 3 }),
+  )
   const rnd = rng(2)
   const ref = cameraFrame(512, null, 0.3, 10, rnd)
   const xr = cameraFrame(512, 200, 0.3, 10, rnd)

@@ -5,7 +5,10 @@ import { DEFAULT_KERNEL_URL, compileKernel } from '../src/kernel/loader.js'
 import { EdgeFinder, type EdgeResult } from '../src/processing/edge-finder.js'
 import { dropCentroid } from '../src/processing/edge-filter.js'
 import {
-  EdgeStatus, defaultParameters, parseParameterUpdate, type ProcessingParameters,
+  EdgeStatus,
+  defaultParameters,
+  parseParameterUpdate,
+  type ProcessingParameters,
 } from '../src/processing/parameters.js'
 import { SCENE, shots, type Cell } from '../bench/science-scene.js'
 
@@ -60,10 +63,14 @@ test('defaults: the learned method with a confidence, exponential reference aver
   assert.equal(p.averaging, { mode: 'auto' })
   // From auto, a count alone means the mean of that many, an alpha the exponential average.
   assert.equal(params({ averaging: { count: 8 } }).averaging, { mode: 'mean', count: 8 })
-  assert.equal(params({ averaging: { alpha: 0.1 } }).averaging,
-    { mode: 'exponential', alpha: 0.1 })
-  for (const bad of [{ filter_length: 3 }, { filter_shots: 0 }, { minimum_confidence: -1 },
-    { edge_method: 'fancy' }, { filter_length: 200_000 }]) {
+  assert.equal(params({ averaging: { alpha: 0.1 } }).averaging, { mode: 'exponential', alpha: 0.1 })
+  for (const bad of [
+    { filter_length: 3 },
+    { filter_shots: 0 },
+    { minimum_confidence: -1 },
+    { edge_method: 'fancy' },
+    { filter_length: 200_000 },
+  ]) {
     assert.not.ok(parseParameterUpdate(p, bad).ok, JSON.stringify(bad))
   }
 })
@@ -126,7 +133,10 @@ test('reference_roi mode: the confidence from the shot itself, the filter learne
     }
     if (!reference) continue
     const r = finder.process({
-      pulseId: shot.pulseId, signal: shot.profile, signalRoi: ROI, reference,
+      pulseId: shot.pulseId,
+      signal: shot.profile,
+      signalRoi: ROI,
+      reference,
     })
     assert.is(r.edge_status, EdgeStatus.ok)
     assert.ok(r.edge_confidence > 6, `confidence ${r.edge_confidence}`)

@@ -23,14 +23,25 @@ async function stage() {
   const ptr = region.ensure(N * 8)
   new BigUint64Array(kernel.exports.memory.buffer, ptr, N).fill(1000n)
   const signal = { ptr, length: N, kind: 'uint64' as const }
-  return (event: { info: ChannelInfo; bytes: Buffer }) => edge.process({
-    pulseId: 1n, snapshot, signal, background: undefined, reference: undefined, event,
-    problem: undefined,
-  }).edge_status
+  return (event: { info: ChannelInfo; bytes: Buffer }) =>
+    edge.process({
+      pulseId: 1n,
+      snapshot,
+      signal,
+      background: undefined,
+      reference: undefined,
+      event,
+      problem: undefined,
+    }).edge_status
 }
 
-const bool = (n: number): ChannelInfo =>
-  ({ name: 'EVT', type: 'bool', shape: [n], encoding: 'little', compression: 'none' })
+const bool = (n: number): ChannelInfo => ({
+  name: 'EVT',
+  type: 'bool',
+  shape: [n],
+  encoding: 'little',
+  compression: 'none',
+})
 
 test('a scalar or small event value decides the shot type', async () => {
   const run = await stage()

@@ -8,7 +8,10 @@ import * as assert from 'uvu/assert'
 import * as zmq from 'zeromq'
 
 import {
-  BsreadDecoder, decodeValue, type BsreadMessage, type DecodedValue,
+  BsreadDecoder,
+  decodeValue,
+  type BsreadMessage,
+  type DecodedValue,
 } from '../src/bsread/decoder.js'
 import { runAnalyze } from '../src/cli/analyze.js'
 import { runRecord } from '../src/cli/record.js'
@@ -27,19 +30,39 @@ const SIGNAL = [0, 256, 68, 24]
 const BACKGROUND = [0, 256, 0, 32]
 // Not the defaults: the parameters must reach the edge finder in both runs.
 const PARAMETERS = {
-  refinement_step: 0.5, smoothing: 3, averaging: { mode: 'exponential', alpha: 0.5 },
+  refinement_step: 0.5,
+  smoothing: 3,
+  averaging: { mode: 'exponential', alpha: 0.5 },
   calibration: [10, 2],
 }
 
 function capture() {
   const lines: string[] = []
-  return { lines, out: (l: string) => { lines.push(l) }, err: (l: string) => { lines.push(l) } }
+  return {
+    lines,
+    out: (l: string) => {
+      lines.push(l)
+    },
+    err: (l: string) => {
+      lines.push(l)
+    },
+  }
 }
 
 function analyzeArgs(file: string, out: string, extra: string[] = []): string[] {
-  return [file, PREFIX, '--roi_signal', JSON.stringify(SIGNAL),
-    '--roi_background', JSON.stringify(BACKGROUND), '--parameters', JSON.stringify(PARAMETERS),
-    '--output', out, ...extra]
+  return [
+    file,
+    PREFIX,
+    '--roi_signal',
+    JSON.stringify(SIGNAL),
+    '--roi_background',
+    JSON.stringify(BACKGROUND),
+    '--parameters',
+    JSON.stringify(PARAMETERS),
+    '--output',
+    out,
+    ...extra,
+  ]
 }
 
 /** A decoded value as analyze's JSONL writes it (JSON.parse of it). */
@@ -52,12 +75,20 @@ function asJson(v: DecodedValue): unknown {
 }
 
 function jsonl(path: string): Array<Record<string, unknown>> {
-  return readFileSync(path, 'utf8').trim().split('\n').map((l) => JSON.parse(l))
+  return readFileSync(path, 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l))
 }
 
 test.before(async () => {
-  const sim = await startSimulator({ width: 256, height: 128, rate: 0, seed: 5,
-    edge: { amplitude: 40, period: 0.2 } })
+  const sim = await startSimulator({
+    width: 256,
+    height: 128,
+    rate: 0,
+    seed: 5,
+    edge: { amplitude: 40, period: 0.2 },
+  })
   try {
     assert.is(await runRecord([sim.address, REC, '--count', String(N)], capture()), 0)
   } finally {
@@ -76,11 +107,18 @@ test('analyze gives what the live service sends for the same recording and setti
   const data = new zmq.Pull({ linger: 0, receiveHighWaterMark: 10_000, receiveTimeout: 60_000 })
   const live: BsreadMessage[] = []
   try {
-    cli = await startCli(await replay.address, PREFIX,
-      ['--data_send_timeout_ms', '10000', '--data_queue', '1000', '--state_file', 'none'])
+    cli = await startCli(await replay.address, PREFIX, [
+      '--data_send_timeout_ms',
+      '10000',
+      '--data_queue',
+      '1000',
+      '--state_file',
+      'none',
+    ])
     const post = async (path: string, body: unknown): Promise<void> => {
       const r = await api(cli!.base, 'POST', path, {
-        body: JSON.stringify(body), headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+        headers: { 'content-type': 'application/json' },
       })
       assert.is(r.body.state, 'ok', `${path}: ${JSON.stringify(r.body)}`)
     }
@@ -100,9 +138,11 @@ test('analyze gives what the live service sends for the same recording and setti
     } catch (err) {
       // Say where it stopped: the replay's lines, the service's statistics and output.
       const stats = await api(cli.base, 'GET', '/statistics').catch(() => undefined)
-      throw new Error(`${live.length} of ${N} data messages (${(err as Error).message}); ` +
-        `replay: ${replay.lines.join(' | ')}; statistics: ${JSON.stringify(stats?.body)}; ` +
-        `service: ${cli.output().slice(-2000)}`)
+      throw new Error(
+        `${live.length} of ${N} data messages (${(err as Error).message}); ` +
+          `replay: ${replay.lines.join(' | ')}; statistics: ${JSON.stringify(stats?.body)}; ` +
+          `service: ${cli.output().slice(-2000)}`,
+      )
     }
     assert.is(await replay.done, 0)
   } finally {
@@ -140,15 +180,21 @@ test('OUT.h5 has one dataset per channel, a row per pulse; OUT.csv the scalars',
   const f = new H5File(`${base}.h5`, 'r')
   try {
     const get = (name: string): Dataset => f.get(name) as Dataset
-    assert.equal(Array.from(get('pulse_id').value as BigUint64Array, Number),
-      rows.map((r) => r.pulse_id))
-    assert.equal(Array.from(get('global_timestamp_ns').value as BigInt64Array, Number),
-      rows.map((r) => (r.global_timestamp as { ns: number }).ns))
+    assert.equal(
+      Array.from(get('pulse_id').value as BigUint64Array, Number),
+      rows.map((r) => r.pulse_id),
+    )
+    assert.equal(
+      Array.from(get('global_timestamp_ns').value as BigInt64Array, Number),
+      rows.map((r) => (r.global_timestamp as { ns: number }).ns),
+    )
     const edge = get(`${PREFIX}:FPICTURE.edge_position`)
     assert.equal(edge.shape, [N])
     const want = rows.map((r) => r[`${PREFIX}:FPICTURE.edge_position`] ?? NaN)
-    assert.equal(Array.from(edge.value as Float64Array, (x) => (Number.isNaN(x) ? NaN : x)),
-      want.map((x) => (x === null ? NaN : x)))
+    assert.equal(
+      Array.from(edge.value as Float64Array, (x) => (Number.isNaN(x) ? NaN : x)),
+      want.map((x) => (x === null ? NaN : x)),
+    )
     const profile = get(`${PREFIX}:FPICTURE.roi_signal_x_profile`)
     assert.equal(profile.shape, [N, SIGNAL[1]])
     assert.is(profile.dtype, '<Q')
@@ -161,20 +207,25 @@ test('OUT.h5 has one dataset per channel, a row per pulse; OUT.csv the scalars',
   const csv = readFileSync(`${base}.csv`, 'utf8').trim().split('\n')
   assert.is(csv.length, N + 1)
   const header = csv[0]?.split(',') ?? []
-  assert.equal(header.slice(0, 3),
-    ['pulse_id', 'global_timestamp', `${PREFIX}:FPICTURE.edge_position`])
+  assert.equal(header.slice(0, 3), [
+    'pulse_id',
+    'global_timestamp',
+    `${PREFIX}:FPICTURE.edge_position`,
+  ])
   assert.ok(!header.some((h) => h.endsWith('_x_profile') || h.endsWith('processing_parameters')))
   const first = csv[1]?.split(',') ?? []
   assert.is(first[0], String(rows[0]?.pulse_id))
 })
 
 test('h5py reads OUT.h5 (when python3 has h5py)', () => {
-  const script = 'import h5py, sys\n' +
+  const script =
+    'import h5py, sys\n' +
     'f = h5py.File(sys.argv[1], "r")\n' +
     `print(f["pulse_id"].shape[0], f["${PREFIX}:FPICTURE.roi_signal_x_profile"].shape[1], ` +
     `int(f["pulse_id"][-1]))`
-  const python = ['python3', '/usr/bin/python3'].find((p) =>
-    spawnSync(p, ['-c', 'import h5py']).status === 0)
+  const python = ['python3', '/usr/bin/python3'].find(
+    (p) => spawnSync(p, ['-c', 'import h5py']).status === 0,
+  )
   if (python === undefined) {
     // Not installed here: the h5wasm read-back above is the check.
     assert.ok(true)
@@ -224,8 +275,7 @@ test('not a recording, bad ROIs, bad parameters: clear errors, nothing written',
     [['--roi_signal', '[0, 256, 68]'], /--roi_signal: ROI must have exactly 4 elements/],
     [['--roi_background', '[0, 0, 1, 1]'], /--roi_background: ROI sizes/],
     [['--roi_signal', 'oops'], /--roi_signal: not JSON/],
-    [['--parameters', '{"step_length": 1}'],
-      /--parameters: Invalid parameters: step_length: /],
+    [['--parameters', '{"step_length": 1}'], /--parameters: Invalid parameters: step_length: /],
     [['--parameters', '@/nonexistent/p.json'], /--parameters: cannot read/],
     [['--channel_naming', 'long'], /--channel_naming/],
   ]
@@ -239,11 +289,14 @@ test('not a recording, bad ROIs, bad parameters: clear errors, nothing written',
   const pfile = join(dir, 'p.json')
   writeFileSync(pfile, JSON.stringify({ ...PARAMETERS, edge_type: 'rising' }))
   const ok = capture()
-  assert.is(await runAnalyze(analyzeArgs(REC, join(dir, 'rising'),
-    ['--parameters', `@${pfile}`]), ok), 0)
+  assert.is(
+    await runAnalyze(analyzeArgs(REC, join(dir, 'rising'), ['--parameters', `@${pfile}`]), ok),
+    0,
+  )
   assert.ok(statSync(join(dir, 'rising.h5')).size > 0)
-  const p = JSON.parse(jsonl(join(dir, 'rising.jsonl'))[0]?.[
-    `${PREFIX}:FPICTURE.processing_parameters`] as string)
+  const p = JSON.parse(
+    jsonl(join(dir, 'rising.jsonl'))[0]?.[`${PREFIX}:FPICTURE.processing_parameters`] as string,
+  )
   assert.is(p.edge_type, 'rising')
 })
 

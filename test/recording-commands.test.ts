@@ -21,7 +21,15 @@ const dir = mkdtempSync(join(tmpdir(), 'psen-record-'))
 
 function capture() {
   const lines: string[] = []
-  return { lines, out: (l: string) => { lines.push(l) }, err: (l: string) => { lines.push(l) } }
+  return {
+    lines,
+    out: (l: string) => {
+      lines.push(l)
+    },
+    err: (l: string) => {
+      lines.push(l)
+    },
+  }
 }
 
 async function withSim<T>(fn: (sim: Simulator) => Promise<T>, rate = 0): Promise<T> {
@@ -34,18 +42,30 @@ async function withSim<T>(fn: (sim: Simulator) => Promise<T>, rate = 0): Promise
 }
 
 test('usage errors exit 2 with the reason; an existing FILE is never overwritten', async () => {
-  const bad: string[][] = [[], ['tcp://127.0.0.1:1'], ['nohost', 'x.rec'],
-    ['tcp://127.0.0.1:1', 'x.rec', '--count', '0'], ['tcp://127.0.0.1:1', 'x.rec', '--bogus'],
-    ['tcp://127.0.0.1:1', 'x.rec', '--duration', 'soon']]
+  const bad: string[][] = [
+    [],
+    ['tcp://127.0.0.1:1'],
+    ['nohost', 'x.rec'],
+    ['tcp://127.0.0.1:1', 'x.rec', '--count', '0'],
+    ['tcp://127.0.0.1:1', 'x.rec', '--bogus'],
+    ['tcp://127.0.0.1:1', 'x.rec', '--duration', 'soon'],
+  ]
   for (const argv of bad) {
     const c = capture()
     assert.is(await runRecord(argv, c), 2, argv.join(' '))
-    assert.match(c.lines.join('\n'),
-      /^psen-processing record: .*\nRun 'psen-processing record --help'/)
+    assert.match(
+      c.lines.join('\n'),
+      /^psen-processing record: .*\nRun 'psen-processing record --help'/,
+    )
   }
-  const badReplay: string[][] = [[], ['a', 'b'], ['x.rec', '--rate', '0'],
-    ['x.rec', '--rate', '5', '--as_recorded'], ['x.rec', '--mode', 'req'],
-    ['x.rec', '--port', '-1']]
+  const badReplay: string[][] = [
+    [],
+    ['a', 'b'],
+    ['x.rec', '--rate', '0'],
+    ['x.rec', '--rate', '5', '--as_recorded'],
+    ['x.rec', '--mode', 'req'],
+    ['x.rec', '--port', '-1'],
+  ]
   for (const argv of badReplay) {
     const c = capture()
     assert.is(await runReplay(argv, c), 2, argv.join(' '))
@@ -134,12 +154,16 @@ test('kill -9 of the recorder leaves every complete message readable', async () 
   const path = join(dir, 'killed.rec')
   await withSim(async (sim) => {
     const child = spawn(process.execPath, [BIN, 'record', sim.address, path], {
-      cwd: ROOT, stdio: 'ignore',
+      cwd: ROOT,
+      stdio: 'ignore',
     })
     const exited = new Promise((resolve) => child.on('exit', resolve))
     // Messages are flowing into the file when it dies.
-    await waitFor('the recording to grow', () => existsSync(path) && statSync(path).size > 2e6,
-      20_000)
+    await waitFor(
+      'the recording to grow',
+      () => existsSync(path) && statSync(path).size > 2e6,
+      20_000,
+    )
     child.kill('SIGKILL')
     await exited
   })

@@ -6,7 +6,10 @@ import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 
 import {
-  FILE_HEADER_BYTES, RECORD_HEADER_BYTES, RecordingError, type RecordingInfo,
+  FILE_HEADER_BYTES,
+  RECORD_HEADER_BYTES,
+  RecordingError,
+  type RecordingInfo,
 } from '../src/recording/format.js'
 import { describeDamage, RecordingReader } from '../src/recording/reader.js'
 import { RecordingWriter } from '../src/recording/writer.js'
@@ -14,7 +17,10 @@ import { RecordingWriter } from '../src/recording/writer.js'
 const test = suite('recording format')
 const dir = mkdtempSync(join(tmpdir(), 'psen-recording-'))
 const INFO: RecordingInfo = {
-  recorder: 'test', version: '0', input: 'tcp://127.0.0.1:1', mode: 'pull',
+  recorder: 'test',
+  version: '0',
+  input: 'tcp://127.0.0.1:1',
+  mode: 'pull',
   started: '2026-12-07T00:00:00.000Z',
 }
 
@@ -123,8 +129,10 @@ test('a damaged byte stops reading at its record: checksum mismatch', async () =
   writeFileSync(path, bytes)
   const { reader: r, got } = readAll(path)
   assert.is(got.length, 3)
-  assert.equal(r.damage,
-    { offset: offsets[3], reason: 'checksum mismatch (the record is damaged)' })
+  assert.equal(r.damage, {
+    offset: offsets[3],
+    reason: 'checksum mismatch (the record is damaged)',
+  })
   // Without the check, the framing still holds and all five come back.
   assert.is(readAll(path, { verify: false }).got.length, 5)
 })
@@ -143,12 +151,17 @@ test('zeros where records should be (a crash after the file grew) are damage', a
 test('files that are not recordings are refused with the reason', () => {
   const cases: Array<[string, Buffer, RegExp]> = [
     ['empty', Buffer.alloc(0), /is not a psen-processing recording \(too short\)/],
-    ['json', Buffer.from('{"pulse_id": 1, "values": [1, 2, 3, 4, 5]}'),
-      /is not a psen-processing recording \(no recording magic at its start\)/],
+    [
+      'json',
+      Buffer.from('{"pulse_id": 1, "values": [1, 2, 3, 4, 5]}'),
+      /is not a psen-processing recording \(no recording magic at its start\)/,
+    ],
     ['random', randomBytes(5000), /no recording magic/],
-    ['version', Buffer.concat([Buffer.from('\x89PSENREC', 'latin1'),
-      Buffer.from([9, 0, 0, 0, 0, 0, 0, 0])]),
-    /format version 9; this psen-processing reads version 1/],
+    [
+      'version',
+      Buffer.concat([Buffer.from('\x89PSENREC', 'latin1'), Buffer.from([9, 0, 0, 0, 0, 0, 0, 0])]),
+      /format version 9; this psen-processing reads version 1/,
+    ],
   ]
   for (const [name, bytes, message] of cases) {
     const path = join(dir, `${name}.bin`)

@@ -16,8 +16,12 @@ const AUTH = { Authorization: `Bearer ${TOKEN}` }
 const JSON_TYPE = { 'Content-Type': 'application/json' }
 
 /** POST of a JSON text (with the token unless other headers are given). */
-const postJson = (base: string, path: string, body: string,
-  headers: Record<string, string> = AUTH): ReturnType<typeof api> =>
+const postJson = (
+  base: string,
+  path: string,
+  body: string,
+  headers: Record<string, string> = AUTH,
+): ReturnType<typeof api> =>
   api(base, 'POST', path, { headers: { ...JSON_TYPE, ...headers }, body })
 
 interface Ctx {
@@ -32,8 +36,12 @@ test.before(async (ctx) => {
   ctx.dir = await mkdtemp(join(tmpdir(), 'psen-security-'))
   ctx.stateFile = join(ctx.dir, 'state.json')
   // Nothing listens on the input: the API is what is under test here.
-  ctx.cli = await startCli('tcp://127.0.0.1:9', 'SEC', ['--api_token', TOKEN, '--state_file',
-    ctx.stateFile])
+  ctx.cli = await startCli('tcp://127.0.0.1:9', 'SEC', [
+    '--api_token',
+    TOKEN,
+    '--state_file',
+    ctx.stateFile,
+  ])
   const set = async (path: string, body: unknown): Promise<void> => {
     const r = await postJson(ctx.cli.base, path, JSON.stringify(body))
     assert.is(r.body.state, 'ok', JSON.stringify(r.body))
@@ -52,12 +60,19 @@ test.after(async (ctx) => {
 async function settings(ctx: Ctx): Promise<string> {
   const b = ctx.cli.base
   const [sig, bg, par, hist] = await Promise.all([
-    api(b, 'GET', '/roi_signal'), api(b, 'GET', '/roi_background'), api(b, 'GET', '/parameters'),
+    api(b, 'GET', '/roi_signal'),
+    api(b, 'GET', '/roi_background'),
+    api(b, 'GET', '/parameters'),
     api(b, 'GET', '/history'),
   ])
   const file = await readFile(ctx.stateFile, 'utf8')
-  return JSON.stringify([sig.body.roi_signal, bg.body.roi_background, par.body.parameters,
-    (hist.body.history as unknown[]).length, JSON.parse(file)])
+  return JSON.stringify([
+    sig.body.roi_signal,
+    bg.body.roi_background,
+    par.body.parameters,
+    (hist.body.history as unknown[]).length,
+    JSON.parse(file),
+  ])
 }
 
 /** An answer that keeps the envelope, reports an error and leaks nothing. */
@@ -69,10 +84,15 @@ function refused(r: { status: number; body: Record<string, unknown> }, what: str
 }
 
 function noLeak(text: string, what: string): void {
-  assert.not.ok(text.includes(ROOT) || /\/(work|home|tmp|usr|app)\//.test(text),
-    `${what}: a path in ${text}`)
-  assert.not.match(text, /node_modules|\.(ts|js|mjs):\d+|\n\s+at |at [\w.<>]+ \(/,
-    `${what}: a stack in ${text}`)
+  assert.not.ok(
+    text.includes(ROOT) || /\/(work|home|tmp|usr|app)\//.test(text),
+    `${what}: a path in ${text}`,
+  )
+  assert.not.match(
+    text,
+    /node_modules|\.(ts|js|mjs):\d+|\n\s+at |at [\w.<>]+ \(/,
+    `${what}: a stack in ${text}`,
+  )
 }
 
 test('oversized bodies refused, with or without Content-Length; nothing changes', async (ctx) => {
@@ -87,14 +107,21 @@ test('oversized bodies refused, with or without Content-Length; nothing changes'
   // Chunked upload (no Content-Length): the limit holds while streaming.
   type Answer = { status: number; body: Record<string, unknown> }
   const chunked = await new Promise<Answer>((resolve, reject) => {
-    const req = request(`${ctx.cli.base}/parameters`,
-      { method: 'POST', headers: { ...JSON_TYPE, ...AUTH } })
+    const req = request(`${ctx.cli.base}/parameters`, {
+      method: 'POST',
+      headers: { ...JSON_TYPE, ...AUTH },
+    })
     req.on('response', (res) => {
       let text = ''
-      res.on('data', (b: Buffer) => { text += b.toString() })
-      res.on('end', () => resolve({
-        status: res.statusCode ?? 0, body: JSON.parse(text) as Record<string, unknown>,
-      }))
+      res.on('data', (b: Buffer) => {
+        text += b.toString()
+      })
+      res.on('end', () =>
+        resolve({
+          status: res.statusCode ?? 0,
+          body: JSON.parse(text) as Record<string, unknown>,
+        }),
+      )
     })
     req.on('error', reject)
     req.write('{"step_length": 40, "pad": "')
@@ -132,8 +159,19 @@ test('only JSON is accepted: other content types and bad syntax change nothing',
 test('schema validation: bad ROIs and parameters are refused and change nothing', async (ctx) => {
   const before = await settings(ctx)
   const rois: unknown[] = [
-    'abc', 5, { a: 1 }, [1, 2, 3], [1, 2, 3, 4, 5], [-1, 2, 3, 4], [1, 0, 3, 4], [1.5, 2, 3, 4],
-    ['1', '2', '3', '4'], [null, 1, 1, 1], [1e300, 1, 1, 1], [[1], 2, 3, 4], [true, 1, 1, 1],
+    'abc',
+    5,
+    { a: 1 },
+    [1, 2, 3],
+    [1, 2, 3, 4, 5],
+    [-1, 2, 3, 4],
+    [1, 0, 3, 4],
+    [1.5, 2, 3, 4],
+    ['1', '2', '3', '4'],
+    [null, 1, 1, 1],
+    [1e300, 1, 1, 1],
+    [[1], 2, 3, 4],
+    [true, 1, 1, 1],
     [1, 2 ** 53 + 2, 3, 4],
   ]
   for (const roi of rois) {
@@ -143,9 +181,17 @@ test('schema validation: bad ROIs and parameters are refused and change nothing'
     }
   }
   const params: unknown[] = [
-    { step_length: 'fifty' }, { step_length: -3 }, { step_length: 1.5 }, { no_such_parameter: 1 },
-    { edge_type: 'sideways' }, [1, 2], 'x', 42, { reference: { mode: 'bogus' } },
-    { averaging: { mode: 'mean', count: 0 } }, { calibration: new Array(100).fill(1) },
+    { step_length: 'fifty' },
+    { step_length: -3 },
+    { step_length: 1.5 },
+    { no_such_parameter: 1 },
+    { edge_type: 'sideways' },
+    [1, 2],
+    'x',
+    42,
+    { reference: { mode: 'bogus' } },
+    { averaging: { mode: 'mean', count: 0 } },
+    { calibration: new Array(100).fill(1) },
     JSON.parse('{"__proto__": {"polluted": true}, "step_length": 3}'),
     { constructor: { prototype: { polluted: true } } },
   ]
@@ -182,23 +228,36 @@ test('--api_token guards changes; reads and pre-flights stay open', async (ctx) 
   }
   assert.is(await settings(ctx), before, 'nothing changed without the token')
   assert.is((await api(b, 'GET', '/status')).body.status, 'stopped', 'never started')
-  for (const path of ['/status', '/statistics', '/roi_signal', '/roi_background', '/parameters',
-    '/history', '/health', '/metrics']) {
+  for (const path of [
+    '/status',
+    '/statistics',
+    '/roi_signal',
+    '/roi_background',
+    '/parameters',
+    '/history',
+    '/health',
+    '/metrics',
+  ]) {
     const r = await fetch(b + path)
     assert.is(r.status, 200, `GET ${path} is open`)
   }
   for (const path of ['/roi_signal', '/start', '/parameters']) {
-    const r = await fetch(b + path, { method: 'OPTIONS', headers: {
-      Origin: 'http://example.org', 'Access-Control-Request-Method': 'POST',
-      'Access-Control-Request-Headers': 'content-type, authorization',
-    } })
+    const r = await fetch(b + path, {
+      method: 'OPTIONS',
+      headers: {
+        Origin: 'http://example.org',
+        'Access-Control-Request-Method': 'POST',
+        'Access-Control-Request-Headers': 'content-type, authorization',
+      },
+    })
     assert.ok(r.status === 204 || r.status === 200, `pre-flight ${path}: ${r.status}`)
     assert.is(r.headers.get('access-control-allow-origin'), '*')
     assert.match(r.headers.get('access-control-allow-headers') ?? '', /authorization/i)
   }
   // With the token (any case of the scheme), changes go through.
   const ok = await api(b, 'POST', '/roi_signal', {
-    headers: { ...JSON_TYPE, Authorization: `bearer ${TOKEN}` }, body: '[1, 2, 3, 4]',
+    headers: { ...JSON_TYPE, Authorization: `bearer ${TOKEN}` },
+    body: '[1, 2, 3, 4]',
   })
   assert.is(ok.body.state, 'ok')
   assert.equal(ok.body.roi_signal, [1, 2, 3, 4])
@@ -212,21 +271,21 @@ test('PSEN_API_TOKEN from the environment; --api_token wins over it', async () =
     const body = '[1, 2, 3, 4]'
     assert.is((await postJson(envOnly.base, '/roi_signal', body, {})).status, 401)
     const r = await api(envOnly.base, 'POST', '/roi_signal', {
-      headers: { ...JSON_TYPE, Authorization: 'Bearer from-env' }, body,
+      headers: { ...JSON_TYPE, Authorization: 'Bearer from-env' },
+      body,
     })
     assert.is(r.body.state, 'ok')
   } finally {
     assert.is(await envOnly.stop(), 0)
   }
-  const both = await startCli('tcp://127.0.0.1:9', 'SEC', ['--api_token', 'from-cli'],
-    { PSEN_API_TOKEN: 'from-env' })
+  const both = await startCli('tcp://127.0.0.1:9', 'SEC', ['--api_token', 'from-cli'], {
+    PSEN_API_TOKEN: 'from-env',
+  })
   try {
     const body = '[1, 2, 3, 4]'
-    const env = await postJson(both.base, '/roi_signal', body,
-      { Authorization: 'Bearer from-env' })
+    const env = await postJson(both.base, '/roi_signal', body, { Authorization: 'Bearer from-env' })
     assert.is(env.status, 401)
-    const cli = await postJson(both.base, '/roi_signal', body,
-      { Authorization: 'Bearer from-cli' })
+    const cli = await postJson(both.base, '/roi_signal', body, { Authorization: 'Bearer from-cli' })
     assert.is(cli.body.state, 'ok')
   } finally {
     assert.is(await both.stop(), 0)
@@ -236,15 +295,38 @@ test('PSEN_API_TOKEN from the environment; --api_token wins over it', async () =
 test('no stack traces or file paths in any answer', async (ctx) => {
   const b = ctx.cli.base
   const probes: Array<[string, string, RequestInit?]> = [
-    ['GET', '/no/such/path'], ['GET', '/../../etc/passwd'], ['GET', '/%2e%2e/%2e%2e/etc/passwd'],
-    ['GET', '/%00'], ['GET', '/roi_signal/extra'], ['DELETE', '/roi_signal'], ['PUT', '/start'],
-    ['PATCH', '/parameters'], ['GET', '/start'], ['POST', '/status', { headers: AUTH }],
+    ['GET', '/no/such/path'],
+    ['GET', '/../../etc/passwd'],
+    ['GET', '/%2e%2e/%2e%2e/etc/passwd'],
+    ['GET', '/%00'],
+    ['GET', '/roi_signal/extra'],
+    ['DELETE', '/roi_signal'],
+    ['PUT', '/start'],
+    ['PATCH', '/parameters'],
+    ['GET', '/start'],
+    ['POST', '/status', { headers: AUTH }],
     ['POST', '/roi_signal', { headers: { ...JSON_TYPE, ...AUTH }, body: '{"x": ' }],
-    ['POST', '/parameters', { headers: { ...JSON_TYPE, ...AUTH },
-      body: '{"reference": {"mode": "reference_roi", "roi": "x"}}' }],
-    ['POST', '/roi_signal', { headers: {
-      'Content-Type': 'application/json; charset=nonsense', ...AUTH }, body: '[1,2,3,4' }],
-    ['GET', '/static/../../../package.json'], ['GET', '/index.html/..%2f..%2fpackage.json'],
+    [
+      'POST',
+      '/parameters',
+      {
+        headers: { ...JSON_TYPE, ...AUTH },
+        body: '{"reference": {"mode": "reference_roi", "roi": "x"}}',
+      },
+    ],
+    [
+      'POST',
+      '/roi_signal',
+      {
+        headers: {
+          'Content-Type': 'application/json; charset=nonsense',
+          ...AUTH,
+        },
+        body: '[1,2,3,4',
+      },
+    ],
+    ['GET', '/static/../../../package.json'],
+    ['GET', '/index.html/..%2f..%2fpackage.json'],
   ]
   for (const [method, path, init] of probes) {
     const r = await fetch(b + path, { method, ...init })
@@ -259,8 +341,10 @@ test('no stack traces or file paths in any answer', async (ctx) => {
   // A file where its directory should be: no directory can be made there (ENOTDIR).
   const blocker = join(ctx.dir, 'not-a-directory')
   await writeFile(blocker, '')
-  const noDir = await startCli('tcp://127.0.0.1:9', 'SEC',
-    ['--state_file', join(blocker, 'state.json')])
+  const noDir = await startCli('tcp://127.0.0.1:9', 'SEC', [
+    '--state_file',
+    join(blocker, 'state.json'),
+  ])
   try {
     const r = await postJson(noDir.base, '/roi_signal', '[1, 2, 3, 4]', {})
     assert.match(refused(r, 'unwritable state'), /could not be saved/)

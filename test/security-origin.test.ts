@@ -23,16 +23,23 @@ interface Answer {
 }
 
 /** One HTTP request with exactly these headers (node:http sends Origin as given). */
-function send(base: string, method: string, path: string, headers: Record<string, string> = {},
-  body?: string): Promise<Answer> {
+function send(
+  base: string,
+  method: string,
+  path: string,
+  headers: Record<string, string> = {},
+  body?: string,
+): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const req = request(`${base}${path}`, { method, headers }, (res) => {
       let text = ''
-      res.on('data', (b: Buffer) => { text += b.toString() })
+      res.on('data', (b: Buffer) => {
+        text += b.toString()
+      })
       res.on('end', () => {
         let parsed: Record<string, unknown> = {}
         try {
-          parsed = text === '' ? {} : JSON.parse(text) as Record<string, unknown>
+          parsed = text === '' ? {} : (JSON.parse(text) as Record<string, unknown>)
         } catch {
           parsed = { raw: text }
         }
@@ -46,13 +53,19 @@ function send(base: string, method: string, path: string, headers: Record<string
 
 const JSON_TYPE = { 'Content-Type': 'application/json' }
 
-interface Ctx { cli: CliProcess; tokenCli: CliProcess }
+interface Ctx {
+  cli: CliProcess
+  tokenCli: CliProcess
+}
 const test = suite<Ctx>('security-origin', {} as Ctx)
 
 test.before(async (ctx) => {
   // Nothing listens on the input: the HTTP side is what is under test.
-  ctx.cli = await startCli('tcp://127.0.0.1:9', 'ORIGIN',
-    ['--auto_start', '--allowed_origins', `${DASHBOARD}, https://other.example/`])
+  ctx.cli = await startCli('tcp://127.0.0.1:9', 'ORIGIN', [
+    '--auto_start',
+    '--allowed_origins',
+    `${DASHBOARD}, https://other.example/`,
+  ])
   ctx.tokenCli = await startCli('tcp://127.0.0.1:9', 'ORIGIN-TOKEN', ['--api_token', TOKEN])
 })
 
@@ -68,8 +81,10 @@ test('a page of another origin cannot change anything: 403, envelope, counted', 
   const set = await send(base, 'POST', '/roi_signal', JSON_TYPE, '[1, 2, 3, 4]')
   assert.is(set.body.state, 'ok', 'no Origin (the old client, curl): works as before')
   const before = await scrape(base)
-  const refusedBefore = metricValue(before, 'psen_http_refused_total',
-    { reason: 'origin', route: '/roi_signal' })
+  const refusedBefore = metricValue(before, 'psen_http_refused_total', {
+    reason: 'origin',
+    route: '/roi_signal',
+  })
   const statusBefore = (await send(base, 'GET', '/status')).body.status
   // What a foreign page can send: a simple no-cors POST (text/plain, form) or a pre-flighted
   // JSON POST, to every mutating endpoint; 'null' is a sandboxed frame or a file: page; the
@@ -80,8 +95,7 @@ test('a page of another origin cannot change anything: 403, envelope, counted', 
     ['/roi_signal', EVIL, JSON_TYPE, '[10, 20, 30, 40]'],
     ['/roi_signal', EVIL, { 'Content-Type': 'application/x-www-form-urlencoded' }, 'a=1'],
     ['/roi_background', 'null', JSON_TYPE, 'null'],
-    ['/parameters', `http://127.0.0.1:${ctx.cli.restPort + 1}`, JSON_TYPE,
-      '{"step_length": 30}'],
+    ['/parameters', `http://127.0.0.1:${ctx.cli.restPort + 1}`, JSON_TYPE, '{"step_length": 30}'],
     ['/roi_signal', `http://127.0.0.1.evil.example:${ctx.cli.restPort}`, JSON_TYPE, 'null'],
   ]
   for (const [path, origin, headers, body] of attempts) {
@@ -96,16 +110,22 @@ test('a page of another origin cannot change anything: 403, envelope, counted', 
   assert.is(put.status, 403)
   assert.equal(await roi(base), [1, 2, 3, 4], 'the ROI is unchanged')
   assert.is((await send(base, 'GET', '/status')).body.status, statusBefore, 'still processing')
-  const params = (await send(base, 'GET', '/parameters')).body.parameters as
-    { step_length: number }
+  const params = (await send(base, 'GET', '/parameters')).body.parameters as { step_length: number }
   assert.is(params.step_length, 50)
   const after = await scrape(base)
-  assert.is(metricValue(after, 'psen_http_refused_total',
-    { reason: 'origin', route: '/roi_signal' }) - refusedBefore, 4)
-  assert.ok(metricValue(after, 'psen_http_refused_total', { reason: 'origin', route: '/stop' })
-    >= 1)
+  assert.is(
+    metricValue(after, 'psen_http_refused_total', { reason: 'origin', route: '/roi_signal' }) -
+      refusedBefore,
+    4,
+  )
+  assert.ok(
+    metricValue(after, 'psen_http_refused_total', { reason: 'origin', route: '/stop' }) >= 1,
+  )
   // Logged once per origin, however often it came.
-  const lines = ctx.cli.output().split('\n').filter((l) => l.includes('another web origin'))
+  const lines = ctx.cli
+    .output()
+    .split('\n')
+    .filter((l) => l.includes('another web origin'))
   const origins = lines.map((l) => (JSON.parse(l) as { origin: string }).origin)
   assert.is(origins.filter((o) => o === EVIL).length, 1, ctx.cli.output())
   assert.ok(origins.includes('null'))
@@ -116,8 +136,10 @@ test('own page, allowed dashboards and no Origin may change; reads stay open', a
   const own = `http://127.0.0.1:${ctx.cli.restPort}`
   const cases: Array<[string, Record<string, string>]> = [
     ['own page', { Origin: own }],
-    ['own page by name', { Origin: `http://localhost:${ctx.cli.restPort}`,
-      Host: `localhost:${ctx.cli.restPort}` }],
+    [
+      'own page by name',
+      { Origin: `http://localhost:${ctx.cli.restPort}`, Host: `localhost:${ctx.cli.restPort}` },
+    ],
     ['dashboard', { Origin: DASHBOARD }],
     ['second dashboard', { Origin: 'https://other.example' }],
     ['no Origin', {}],
@@ -125,8 +147,13 @@ test('own page, allowed dashboards and no Origin may change; reads stay open', a
   let x = 0
   for (const [what, headers] of cases) {
     x++
-    const r = await send(base, 'POST', '/roi_signal', { ...JSON_TYPE, ...headers },
-      JSON.stringify([x, 2, 3, 4]))
+    const r = await send(
+      base,
+      'POST',
+      '/roi_signal',
+      { ...JSON_TYPE, ...headers },
+      JSON.stringify([x, 2, 3, 4]),
+    )
     assert.is(r.status, 200, what)
     assert.is(r.body.state, 'ok', `${what}: ${JSON.stringify(r.body)}`)
     assert.equal(await roi(base), [x, 2, 3, 4], what)
@@ -136,7 +163,8 @@ test('own page, allowed dashboards and no Origin may change; reads stay open', a
   assert.is(read.status, 200)
   assert.is(read.headers['access-control-allow-origin'], '*')
   const pre = await send(base, 'OPTIONS', '/roi_signal', {
-    Origin: EVIL, 'Access-Control-Request-Method': 'POST',
+    Origin: EVIL,
+    'Access-Control-Request-Method': 'POST',
     'Access-Control-Request-Headers': 'content-type',
   })
   assert.is(pre.status, 204)
@@ -146,8 +174,11 @@ test('own page, allowed dashboards and no Origin may change; reads stay open', a
 })
 
 /** Opens a WebSocket; resolves with the protocol when open, or the refusal's HTTP status. */
-function openWs(url: string, protocols: string[], origin?: string):
-  Promise<{ open: true; protocol: string } | { open: false; status: number }> {
+function openWs(
+  url: string,
+  protocols: string[],
+  origin?: string,
+): Promise<{ open: true; protocol: string } | { open: false; status: number }> {
   return new Promise((resolve) => {
     const ws = new WebSocket(url, protocols, origin ? { origin } : {})
     ws.on('open', () => {
@@ -165,8 +196,10 @@ function openWs(url: string, protocols: string[], origin?: string):
 test('the preview WebSocket checks Origin', async (ctx) => {
   const url = `ws://127.0.0.1:${ctx.cli.restPort}/preview/ws`
   assert.equal(await openWs(url, [], EVIL), { open: false, status: 403 })
-  assert.equal(await openWs(url, [], `http://127.0.0.1:${ctx.cli.restPort}`),
-    { open: true, protocol: '' })
+  assert.equal(await openWs(url, [], `http://127.0.0.1:${ctx.cli.restPort}`), {
+    open: true,
+    protocol: '',
+  })
   assert.equal(await openWs(url, [], DASHBOARD), { open: true, protocol: '' })
   assert.equal(await openWs(url, []), { open: true, protocol: '' })
   const m = await scrape(ctx.cli.base)
@@ -179,19 +212,30 @@ test('with --api_token the preview WebSocket needs the token (as a subprotocol)'
   const own = `http://127.0.0.1:${port}`
   const tokenProtocol = (t: string) => TOKEN_PROTOCOL_PREFIX + Buffer.from(t).toString('base64url')
   assert.equal(await openWs(url, [PREVIEW_PROTOCOL], own), { open: false, status: 401 })
-  assert.equal(await openWs(url, [PREVIEW_PROTOCOL, tokenProtocol('wrong')], own),
-    { open: false, status: 401 })
+  assert.equal(await openWs(url, [PREVIEW_PROTOCOL, tokenProtocol('wrong')], own), {
+    open: false,
+    status: 401,
+  })
   // The service selects the preview protocol: the token is never echoed.
-  assert.equal(await openWs(url, [PREVIEW_PROTOCOL, tokenProtocol(TOKEN)], own),
-    { open: true, protocol: PREVIEW_PROTOCOL })
+  assert.equal(await openWs(url, [PREVIEW_PROTOCOL, tokenProtocol(TOKEN)], own), {
+    open: true,
+    protocol: PREVIEW_PROTOCOL,
+  })
   // The right token from a foreign page is still refused (the origin rule comes first).
-  assert.equal(await openWs(url, [PREVIEW_PROTOCOL, tokenProtocol(TOKEN)], EVIL),
-    { open: false, status: 403 })
+  assert.equal(await openWs(url, [PREVIEW_PROTOCOL, tokenProtocol(TOKEN)], EVIL), {
+    open: false,
+    status: 403,
+  })
   const info = await send(ctx.tokenCli.base, 'GET', '/preview/info')
   assert.is((info.body.preview as { token_required: boolean }).token_required, true)
-  await waitFor('the token refusals counted', async () => metricValue(
-    await scrape(ctx.tokenCli.base), 'psen_http_refused_total',
-    { reason: 'token', route: 'other' }) === 2)
+  await waitFor(
+    'the token refusals counted',
+    async () =>
+      metricValue(await scrape(ctx.tokenCli.base), 'psen_http_refused_total', {
+        reason: 'token',
+        route: 'other',
+      }) === 2,
+  )
 })
 
 test.run()

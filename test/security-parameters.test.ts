@@ -5,8 +5,10 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { defaultParameters, parseParameterUpdate } from '../src/processing/parameters.js'
 
-const event = (patch: Record<string, unknown>) => parseParameterUpdate(defaultParameters(),
-  { reference: { mode: 'event_channel', channel: 'SAR:EVT', ...patch } })
+const event = (patch: Record<string, unknown>) =>
+  parseParameterUpdate(defaultParameters(), {
+    reference: { mode: 'event_channel', channel: 'SAR:EVT', ...patch },
+  })
 
 test('event-channel names, values and value lists have upper bounds', () => {
   assert.ok(event({ xray_values: Array.from({ length: 64 }, (_, i) => i) }).ok, '64 values')

@@ -11,13 +11,23 @@ import { api, startCli, type CliProcess } from './helpers/service.js'
 
 const TOKEN = 'page-token-ä/+=' // non-ASCII and base64 specials travel intact
 
-interface Ctx { sim: Simulator; cli: CliProcess; browser: Browser; page: Page }
+interface Ctx {
+  sim: Simulator
+  cli: CliProcess
+  browser: Browser
+  page: Page
+}
 const test = suite<Ctx>('security-preview-token', {} as Ctx)
 
 test.before(async (ctx) => {
   ctx.sim = await startSimulator({ rate: 20, width: 256, height: 128 })
-  ctx.cli = await startCli(ctx.sim.address, ctx.sim.prefix,
-    ['--auto_start', '--api_token', TOKEN, '--preview_rate', '10'])
+  ctx.cli = await startCli(ctx.sim.address, ctx.sim.prefix, [
+    '--auto_start',
+    '--api_token',
+    TOKEN,
+    '--preview_rate',
+    '10',
+  ])
   ctx.browser = await launchChromium()
   ctx.page = await ctx.browser.newPage()
 })
@@ -36,8 +46,9 @@ test('the page asks for the token once, keeps it for the tab, uses it', async (c
     void d.accept(TOKEN)
   })
   await page.goto(`${ctx.cli.base}/`)
-  await page.waitForFunction(() => window.__psenPreview?.framesShown >= 2, null,
-    { timeout: 60_000 })
+  await page.waitForFunction(() => window.__psenPreview?.framesShown >= 2, null, {
+    timeout: 60_000,
+  })
   const d = await page.evaluate(() => window.__psenPreview)
   assert.is(d.transport, 'websocket')
   assert.is(prompts.length, 1, prompts.join(' | '))
@@ -46,10 +57,14 @@ test('the page asks for the token once, keeps it for the tab, uses it', async (c
   assert.not.match(page.url(), /token/)
   // POSTs carry it: Stop works without asking again.
   await page.click('#stop')
-  await page.waitForFunction(async () => {
-    const r = await fetch('/status')
-    return ((await r.json()) as { status: string }).status === 'stopped'
-  }, null, { timeout: 20_000, polling: 200 })
+  await page.waitForFunction(
+    async () => {
+      const r = await fetch('/status')
+      return ((await r.json()) as { status: string }).status === 'stopped'
+    },
+    null,
+    { timeout: 20_000, polling: 200 },
+  )
   assert.is(prompts.length, 1)
   // Without the token nobody else could have: a POST without it is refused.
   assert.is((await api(ctx.cli.base, 'POST', '/start')).status, 401)

@@ -16,7 +16,10 @@ import { api, startCli, waitFor } from './helpers/service.js'
 import { sleep } from './helpers/wait.js'
 
 const channel: PreviewChannel = {
-  name: 'CAM:FPICTURE', type: 'uint16', shape: [2048, 2048], encoding: 'little',
+  name: 'CAM:FPICTURE',
+  type: 'uint16',
+  shape: [2048, 2048],
+  encoding: 'little',
   compression: 'none',
 }
 const FRAME_BYTES = 2048 * 2048 * 2
@@ -28,15 +31,19 @@ interface Served {
   url: string
 }
 
-async function serve(opts: { maxClients?: number; heartbeatMs?: number; rateHz?: number } = {}):
-  Promise<Served> {
+async function serve(
+  opts: { maxClients?: number; heartbeatMs?: number; rateHz?: number } = {},
+): Promise<Served> {
   const feed = new PreviewFeed({ rateHz: opts.rateHz ?? 5 })
   const app = new Hono()
-  app.route('/', previewRoutes({
-    feed,
-    ...(opts.maxClients ? { maxClients: opts.maxClients } : {}),
-    ...(opts.heartbeatMs ? { heartbeatMs: opts.heartbeatMs } : {}),
-  }))
+  app.route(
+    '/',
+    previewRoutes({
+      feed,
+      ...(opts.maxClients ? { maxClients: opts.maxClients } : {}),
+      ...(opts.heartbeatMs ? { heartbeatMs: opts.heartbeatMs } : {}),
+    }),
+  )
   const ws = previewWebSocket()
   const http = await listen(app, { port: 0, host: '127.0.0.1', websocket: ws })
   return { feed, http, ws, url: `ws://127.0.0.1:${http.port}/preview/ws` }
@@ -90,13 +97,17 @@ test('clients beyond the cap are refused with a reason', async () => {
     a.close()
     await closed(a)
     // A place is free again.
-    const d = await waitFor('a free place', async () => {
-      const ws = await open(s.url)
-      await sleep(50) // a quiet period: a refused client is closed right after it opened
-      if (ws.readyState === WebSocket.OPEN) return ws
-      ws.terminate()
-      return false
-    }, 5000)
+    const d = await waitFor(
+      'a free place',
+      async () => {
+        const ws = await open(s.url)
+        await sleep(50) // a quiet period: a refused client is closed right after it opened
+        if (ws.readyState === WebSocket.OPEN) return ws
+        ws.terminate()
+        return false
+      },
+      5000,
+    )
     d.close()
     b.close()
   } finally {
@@ -126,8 +137,14 @@ test('a slow client has at most two frames queued', async () => {
     // Stop reading: the service's writes back up (the kernel buffers fill, then user space).
     ;(slow as unknown as { _socket: { pause(): void } })._socket.pause()
     const data = new Uint8Array(FRAME_BYTES)
-    const message = encodePreviewMessage({ pulseId: 1n, globalTimestamp: { sec: 0, ns: 0 },
-      channel, data, offeredAt: 0, sequence: 1 }).byteLength
+    const message = encodePreviewMessage({
+      pulseId: 1n,
+      globalTimestamp: { sec: 0, ns: 0 },
+      channel,
+      data,
+      offeredAt: 0,
+      sequence: 1,
+    }).byteLength
     let pulse = 0n
     const timer = setInterval(() => s.feed.offer(++pulse, { sec: 0, ns: 0 }, channel, data), 5)
     await waitFor('many publications', () => s.feed.published >= 40, 20_000)
@@ -135,8 +152,10 @@ test('a slow client has at most two frames queued', async () => {
     const [server] = [...s.ws.server.clients]
     assert.ok(server)
     // ws adds a frame header (a few bytes) to each message.
-    assert.ok(server.bufferedAmount <= 2 * (message + 16),
-      `${server.bufferedAmount} bytes queued for one client (2 frames: ${2 * message})`)
+    assert.ok(
+      server.bufferedAmount <= 2 * (message + 16),
+      `${server.bufferedAmount} bytes queued for one client (2 frames: ${2 * message})`,
+    )
     slow.terminate()
   } finally {
     await close(s)
@@ -153,20 +172,24 @@ test('GET /preview/frame answers from the frame itself, no copy per request', as
     // Requests whose answers nobody reads: each one's body stays referenced until written.
     const n = 8
     for (let k = 0; k < n; k++) {
-      responses.push(await new Promise<IncomingMessage>((resolve, reject) => {
-        const req = request({ host: '127.0.0.1', port, path: '/preview/frame' }, (res) => {
-          res.pause()
-          resolve(res)
-        })
-        req.on('error', reject)
-        req.end()
-      }))
+      responses.push(
+        await new Promise<IncomingMessage>((resolve, reject) => {
+          const req = request({ host: '127.0.0.1', port, path: '/preview/frame' }, (res) => {
+            res.pause()
+            resolve(res)
+          })
+          req.on('error', reject)
+          req.end()
+        }),
+      )
     }
     assert.ok(responses.every((r) => r.statusCode === 200))
     const grown = process.memoryUsage().arrayBuffers - before
-    assert.ok(grown < 2 * FRAME_BYTES,
+    assert.ok(
+      grown < 2 * FRAME_BYTES,
       `${(grown / 2 ** 20).toFixed(1)} MiB more array buffers for ${n} answers of ` +
-      `${FRAME_BYTES / 2 ** 20} MiB`)
+        `${FRAME_BYTES / 2 ** 20} MiB`,
+    )
   } finally {
     for (const r of responses) r.destroy()
     await close(s)
@@ -177,21 +200,29 @@ test('after POST /stop the preview has no frame to show', async () => {
   const sim = await startSimulator({ rate: 50, width: 256, height: 128 })
   const cli = await startCli(sim.address, sim.prefix, ['--auto_start', '--preview_rate', '20'])
   try {
-    await waitFor('a preview frame', async () =>
-      (await fetch(`${cli.base}/preview/frame`)).status === 200, 20_000)
+    await waitFor(
+      'a preview frame',
+      async () => (await fetch(`${cli.base}/preview/frame`)).status === 200,
+      20_000,
+    )
     assert.is((await api(cli.base, 'POST', '/stop')).body.state, 'ok')
     const r = await fetch(`${cli.base}/preview/frame`)
     assert.is(r.status, 204, 'no stale frame served as if live')
     // A page opening now gets nothing until processing runs again.
     const ws = await open(`ws://127.0.0.1:${cli.restPort}/preview/ws`)
     let got = 0
-    ws.on('message', () => { got++ })
+    ws.on('message', () => {
+      got++
+    })
     await sleep(300) // a quiet period: nothing may arrive while stopped
     assert.is(got, 0)
     ws.close()
     assert.is((await api(cli.base, 'POST', '/start')).body.state, 'ok')
-    await waitFor('frames again', async () =>
-      (await fetch(`${cli.base}/preview/frame`)).status === 200, 20_000)
+    await waitFor(
+      'frames again',
+      async () => (await fetch(`${cli.base}/preview/frame`)).status === 200,
+      20_000,
+    )
   } finally {
     await cli.stop()
     await sim.close()

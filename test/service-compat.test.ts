@@ -14,37 +14,49 @@ import { StreamReader, startCli, waitFor, type CliProcess } from './helpers/serv
 const PREFIX = 'JUST_TESTING'
 const N_IMAGES = 5
 const IMAGE: ChannelInfo = {
-  name: `${PREFIX}:FPICTURE`, type: 'uint16', shape: [1024, 1024], encoding: 'little',
+  name: `${PREFIX}:FPICTURE`,
+  type: 'uint16',
+  shape: [1024, 1024],
+  encoding: 'little',
   compression: 'none',
 }
 const ONES = new Uint16Array(1024 * 1024).fill(1)
 
-interface Ctx { port: number; cli: CliProcess; client: PsenProcessingClient }
+interface Ctx {
+  port: number
+  cli: CliProcess
+  client: PsenProcessingClient
+}
 const test = suite<Ctx>('service-compat')
 
 /**
  * Like the old test's sender process: binds, sends n frames with pulse ids from 0, closes
  * once the service has received them all (the socket's linger is 0: queued frames would go).
  */
-async function sendImages(
-  port: number, client: PsenProcessingClient, n = N_IMAGES,
-): Promise<void> {
+async function sendImages(port: number, client: PsenProcessingClient, n = N_IMAGES): Promise<void> {
   const received = async (): Promise<number> =>
     ((await client.get_statistics()).n_received_images as number | undefined) ?? 0
   const before = await received()
   const sender = await BsreadSender.bind({
-    address: `tcp://127.0.0.1:${port}`, sendTimeoutMs: 20_000,
+    address: `tcp://127.0.0.1:${port}`,
+    sendTimeoutMs: 20_000,
   })
   const enc = new BsreadEncoder()
   try {
     for (let i = 0; i < n; i++) {
-      const ok = await sender.send(enc.encode({
-        pulseId: BigInt(i), globalTimestamp: { sec: 1_700_000_000, ns: i },
-        channels: [{ info: IMAGE, value: ONES }],
-      }))
+      const ok = await sender.send(
+        enc.encode({
+          pulseId: BigInt(i),
+          globalTimestamp: { sec: 1_700_000_000, ns: i },
+          channels: [{ info: IMAGE, value: ONES }],
+        }),
+      )
       assert.ok(ok, 'frame taken')
     }
-    await waitFor(`the service to receive ${n} frames`, async () => await received() >= before + n)
+    await waitFor(
+      `the service to receive ${n} frames`,
+      async () => (await received()) >= before + n,
+    )
   } finally {
     sender.close()
   }
@@ -78,13 +90,17 @@ test('classic interaction', async ({ cli, client, port }) => {
   const data = new StreamReader(`tcp://localhost:${cli.dataPort}`)
   const got = await data.take(N_IMAGES)
   await data.close()
-  assert.equal(got.map((m) => m.pulseId), [0n, 1n, 2n, 3n, 4n])
+  assert.equal(
+    got.map((m) => m.pulseId),
+    [0n, 1n, 2n, 3n, 4n],
+  )
   const s = await client.get_statistics()
   assert.is(s.n_processed_images, N_IMAGES)
   assert.is(s.last_sent_pulse_id, N_IMAGES - 1)
   assert.ok('last_sent_time' in s)
-  const profile =
-    decodeValue(got[0]!.value(`${PREFIX}:FPICTURE.roi_signal_x_profile`)!) as BigUint64Array
+  const profile = decodeValue(
+    got[0]!.value(`${PREFIX}:FPICTURE.roi_signal_x_profile`)!,
+  ) as BigUint64Array
   assert.is(profile.length, 1024)
   assert.ok(profile.every((v) => v === 1024n))
   assert.is(await client.get_status(), 'processing')
@@ -110,12 +126,14 @@ test('change the ROI while running; the sender restarts on the same port', async
   await data.close()
   await client.stop()
   const params = (m: (typeof first)[number]) =>
-    JSON.parse(decodeValue(m.value(`${PREFIX}:FPICTURE.processing_parameters`)!) as string) as
-      { roi_signal: number[] }
+    JSON.parse(decodeValue(m.value(`${PREFIX}:FPICTURE.processing_parameters`)!) as string) as {
+      roi_signal: number[]
+    }
   assert.equal(params(first[0]!).roi_signal, [0, 1024, 0, 1024])
   assert.equal(params(second[N_IMAGES - 1]!).roi_signal, [100, 200, 100, 200])
-  const p =
-    decodeValue(second[0]!.value(`${PREFIX}:FPICTURE.roi_signal_x_profile`)!) as BigUint64Array
+  const p = decodeValue(
+    second[0]!.value(`${PREFIX}:FPICTURE.roi_signal_x_profile`)!,
+  ) as BigUint64Array
   assert.is(p.length, 200)
   assert.ok(p.every((v) => v === 200n))
 })
@@ -135,8 +153,10 @@ test('no ROI: no profile channels', async ({ cli, client, port }) => {
     assert.is(m.value(`${PREFIX}:FPICTURE.edge_position`), undefined)
     assert.ok(m.value(`${PREFIX}:FPICTURE.processing_parameters`))
   }
-  await waitFor('statistics',
-    async () => (await client.get_statistics()).n_processed_images === N_IMAGES)
+  await waitFor(
+    'statistics',
+    async () => (await client.get_statistics()).n_processed_images === N_IMAGES,
+  )
 })
 
 test.run()

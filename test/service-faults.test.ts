@@ -35,31 +35,59 @@ test('a throwing frame is counted, logged and answered; the loop goes on', async
   const sender = await BsreadSender.bind({ address: 'tcp://127.0.0.1:*', sendTimeoutMs: 5000 })
   const [dataPort, imagePort] = (await freePorts(2)) as [number, number]
   const config: ServiceConfig = {
-    ...DEFAULTS, inputStream: sender.endpoint, prefix: 'FAIL', dataPort, imagePort, restPort: 0,
-    streamInterface: '127.0.0.1', autoStart: false, stateFile: undefined, apiToken: undefined,
+    ...DEFAULTS,
+    inputStream: sender.endpoint,
+    prefix: 'FAIL',
+    dataPort,
+    imagePort,
+    restPort: 0,
+    streamInterface: '127.0.0.1',
+    autoStart: false,
+    stateFile: undefined,
+    apiToken: undefined,
   }
   const kernel = await Kernel.load()
   const metrics = new Metrics({ defaultMetrics: false })
   const codec = new Codec(kernel)
   const service = await PsenService.create({
-    config, log: silentLogger(), metrics, store: await StateStore.open(), kernel, codec,
-    parameters: parameterModel, edge: new FailingStage(kernel, { codec }),
+    config,
+    log: silentLogger(),
+    metrics,
+    store: await StateStore.open(),
+    kernel,
+    codec,
+    parameters: parameterModel,
+    edge: new FailingStage(kernel, { codec }),
   })
   const data = new StreamReader(`tcp://127.0.0.1:${dataPort}`)
   const enc = new BsreadEncoder()
   const img: ChannelInfo = {
-    name: 'FAIL:FPICTURE', type: 'uint8', shape: [4, 2], encoding: 'little', compression: 'none',
+    name: 'FAIL:FPICTURE',
+    type: 'uint8',
+    shape: [4, 2],
+    encoding: 'little',
+    compression: 'none',
   }
   try {
     await service.setRoi('roi_signal', [0, 4, 0, 2])
     await service.start()
     await data.connected
     for (let pid = 1n; pid <= 12n; pid++) {
-      assert.ok(await sender.send(enc.encode({ pulseId: pid, globalTimestamp: { sec: 1, ns: 0 },
-        channels: [{ info: img, value: new Uint8Array(8).fill(1) }] })))
+      assert.ok(
+        await sender.send(
+          enc.encode({
+            pulseId: pid,
+            globalTimestamp: { sec: 1, ns: 0 },
+            channels: [{ info: img, value: new Uint8Array(8).fill(1) }],
+          }),
+        ),
+      )
     }
     const got = await data.take(12)
-    assert.equal(got.map((m) => m.pulseId), Array.from({ length: 12 }, (_, i) => BigInt(i + 1)))
+    assert.equal(
+      got.map((m) => m.pulseId),
+      Array.from({ length: 12 }, (_, i) => BigInt(i + 1)),
+    )
     for (const m of got) {
       assert.ok(m.value('FAIL:FPICTURE.processing_parameters'), `pulse ${m.pulseId} answered`)
       const failed = m.pulseId % 5n === 0n
@@ -75,8 +103,7 @@ test('a throwing frame is counted, logged and answered; the loop goes on', async
     assert.is(service.status(), 'processing')
     assert.match(service.lastError()?.message ?? '', 'injected failure at pulse 10')
     assert.match(await metrics.registry.metrics(), /psen_frame_errors_total\{cause="exception"\} 2/)
-    await waitFor('last sent',
-      async () => (await service.statistics()).last_sent_pulse_id === 12n)
+    await waitFor('last sent', async () => (await service.statistics()).last_sent_pulse_id === 12n)
   } finally {
     await data.close()
     await service.close()

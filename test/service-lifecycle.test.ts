@@ -37,8 +37,10 @@ test('20 start/stop cycles while frames stream in, without leaking descriptors',
     for (let i = 0; i < 20; i++) {
       assert.is(await client.start(), 'processing')
       if (i % 5 === 0) {
-        await waitFor('frames in this run',
-          async () => ((await stats(client)).n_received_images as number) > 0)
+        await waitFor(
+          'frames in this run',
+          async () => ((await stats(client)).n_received_images as number) > 0,
+        )
       }
       assert.is(await client.stop(), 'stopped')
     }
@@ -46,10 +48,15 @@ test('20 start/stop cycles while frames stream in, without leaking descriptors',
     // A few come and go with HTTP keep-alive connections and libzmq's I/O threads, so allow 8;
     // on a loaded machine those transient ones take a moment to close (seen: +12 after 300 ms
     // in a CI run, +2..+8 after 60 cycles otherwise), so the count may settle for up to 3 s.
-    const after = await waitFor('descriptors to settle', () => {
-      const n = openFds(pid)
-      return n <= before + 8 && n
-    }, 3000, 100).catch(() => openFds(pid))
+    const after = await waitFor(
+      'descriptors to settle',
+      () => {
+        const n = openFds(pid)
+        return n <= before + 8 && n
+      },
+      3000,
+      100,
+    ).catch(() => openFds(pid))
     assert.ok(after <= before + 8, `descriptors: ${before} before, ${after} after 20 cycles`)
     assert.is(await client.get_status(), 'stopped')
   } finally {
@@ -64,8 +71,10 @@ test('no consumers: processing goes on, 100 messages wait, the rest are dropped'
   try {
     const client = new PsenProcessingClient(cli.base)
     await client.set_roi_signal([0, 256, 60, 20])
-    await waitFor('frames processed with no consumer', async () =>
-      ((await stats(client)).n_processed_images as number) > 200)
+    await waitFor(
+      'frames processed with no consumer',
+      async () => ((await stats(client)).n_processed_images as number) > 200,
+    )
     assert.is(await client.stop(), 'stopped', 'stop is prompt with nobody reading')
     const s = await stats(client)
     assert.ok((s.n_dropped_data as number) > 0, 'data drops counted')
@@ -79,7 +88,10 @@ test('no consumers: processing goes on, 100 messages wait, the rest are dropped'
     const imgs = await image.take(100)
     for (let i = 1; i < got.length; i++) assert.ok(got[i]!.pulseId > got[i - 1]!.pulseId)
     assert.ok(got[99]!.pulseId <= BigInt(s.last_received_pulse_id as number))
-    assert.equal(imgs.map((m) => m.pulseId), got.map((m) => m.pulseId))
+    assert.equal(
+      imgs.map((m) => m.pulseId),
+      got.map((m) => m.pulseId),
+    )
     const after = await stats(client)
     assert.is(after.last_sent_pulse_id, Number(got[99]!.pulseId))
     await sleep(300) // a quiet period: nothing more may arrive
@@ -97,8 +109,13 @@ test('bad frames are counted per cause and still get processing_parameters', asy
   const cli = await startCli(sender.endpoint, 'FAULT', ['--auto_start'])
   const data = new StreamReader(`tcp://127.0.0.1:${cli.dataPort}`)
   const enc = new BsreadEncoder()
-  const info = (name: string, type: ChannelInfo['type'], shape: number[]): ChannelInfo =>
-    ({ name, type, shape, encoding: 'little', compression: 'none' })
+  const info = (name: string, type: ChannelInfo['type'], shape: number[]): ChannelInfo => ({
+    name,
+    type,
+    shape,
+    encoding: 'little',
+    compression: 'none',
+  })
   try {
     const client = new PsenProcessingClient(cli.base)
     await client.set_roi_signal([0, 8, 0, 4])
@@ -106,8 +123,11 @@ test('bad frames are counted per cause and still get processing_parameters', asy
     await data.connected
     let pid = 1n
     const put = async (channels: Array<{ info: ChannelInfo; value: unknown }>): Promise<void> => {
-      const parts = enc.encode({ pulseId: pid++, globalTimestamp: { sec: 1, ns: 2 },
-        channels: channels.map((c) => ({ info: c.info, value: c.value as never })) })
+      const parts = enc.encode({
+        pulseId: pid++,
+        globalTimestamp: { sec: 1, ns: 2 },
+        channels: channels.map((c) => ({ info: c.info, value: c.value as never })),
+      })
       assert.ok(await sender.send(parts))
     }
     const img = new Uint16Array(16 * 8).fill(3)
@@ -128,10 +148,10 @@ test('bad frames are counted per cause and still get processing_parameters', asy
       assert.equal(JSON.parse(decodeValue(p!) as string).roi_signal, [0, 8, 0, 4])
     }
     const last = got[5]!
-    const lastProfile =
-      decodeValue(last.value('FAULT:FPICTURE.roi_signal_x_profile')!) as BigUint64Array
-    assert.equal([...lastProfile],
-      new Array(8).fill(12n))
+    const lastProfile = decodeValue(
+      last.value('FAULT:FPICTURE.roi_signal_x_profile')!,
+    ) as BigUint64Array
+    assert.equal([...lastProfile], new Array(8).fill(12n))
     const outside = got[3]!
     assert.is(outside.value('FAULT:FPICTURE.roi_signal_x_profile'), undefined)
     const status4 = decodeValue(outside.value('FAULT:FPICTURE.edge_status')!)
@@ -147,8 +167,10 @@ test('bad frames are counted per cause and still get processing_parameters', asy
     assert.is(s.n_processed_images, 6)
     const le = s.last_error as { message: string; time: string; cause: string }
     assert.ok(le?.time && le.cause, 'last error with time and cause')
-    const status = await fetch(`${cli.base}/status`)
-      .then((r) => r.json()) as Record<string, unknown>
+    const status = (await fetch(`${cli.base}/status`).then((r) => r.json())) as Record<
+      string,
+      unknown
+    >
     assert.ok(status.last_error, '/status shows the last error')
     await client.stop()
     const kept = await stats(client)
@@ -168,20 +190,35 @@ test('the upstream restarts on the same port: processing resumes without a REST 
   const data = new StreamReader(`tcp://127.0.0.1:${cli.dataPort}`)
   const enc = new BsreadEncoder()
   const img: ChannelInfo = {
-    name: 'UP:FPICTURE', type: 'uint8', shape: [4, 4], encoding: 'little', compression: 'none',
+    name: 'UP:FPICTURE',
+    type: 'uint8',
+    shape: [4, 4],
+    encoding: 'little',
+    compression: 'none',
   }
   try {
     await data.connected
     const put = async (pulseId: bigint): Promise<void> => {
-      assert.ok(await sender.send(enc.encode({ pulseId, globalTimestamp: { sec: 1, ns: 0 },
-        channels: [{ info: img, value: new Uint8Array(16) }] })))
+      assert.ok(
+        await sender.send(
+          enc.encode({
+            pulseId,
+            globalTimestamp: { sec: 1, ns: 0 },
+            channels: [{ info: img, value: new Uint8Array(16) }],
+          }),
+        ),
+      )
     }
     await put(1n)
     await data.take(1)
     sender.close()
     // zeromq frees the port in its I/O thread, shortly after close.
-    sender = await waitFor('the port to be free again',
-      () => BsreadSender.bind({ address: endpoint, sendTimeoutMs: 5000 }), 5000, 20)
+    sender = await waitFor(
+      'the port to be free again',
+      () => BsreadSender.bind({ address: endpoint, sendTimeoutMs: 5000 }),
+      5000,
+      20,
+    )
     await put(2n)
     const [m] = await data.take(1)
     assert.is(m!.pulseId, 2n)
@@ -210,13 +247,17 @@ test('hundreds of concurrent ROI/parameter updates while streaming: nothing torn
     }
     await Promise.all(jobs)
     // Wait until the settings in force after the last request reach the data stream.
-    const params = (m: BsreadMessage) => JSON.parse(decodeValue(
-      m.value(`${sim.prefix}:FPICTURE.processing_parameters`)!) as string) as
-      { roi_signal: number[]; roi_background: number[]; step_length: number }
+    const params = (m: BsreadMessage) =>
+      JSON.parse(
+        decodeValue(m.value(`${sim.prefix}:FPICTURE.processing_parameters`)!) as string,
+      ) as { roi_signal: number[]; roi_background: number[]; step_length: number }
     const finalRoi = (await client.get_roi_signal()).join()
     const finalStep = (await client.get_parameters()).step_length
-    await waitFor('a frame with the final settings', () => data.messages.some((m) =>
-      params(m).roi_signal.join() === finalRoi && params(m).step_length === finalStep))
+    await waitFor('a frame with the final settings', () =>
+      data.messages.some(
+        (m) => params(m).roi_signal.join() === finalRoi && params(m).step_length === finalStep,
+      ),
+    )
     const frames = data.messages.splice(0)
     assert.ok(frames.length > 0, 'frames arrived during the updates')
     for (const m of frames) {
@@ -224,8 +265,9 @@ test('hundreds of concurrent ROI/parameter updates while streaming: nothing torn
       if (p.roi_signal.length > 0) {
         const [ox, sx, oy, sy] = p.roi_signal as [number, number, number, number]
         // Some request i sent exactly this ROI.
-        const asked = [ox, ox + 100, ox + 200]
-          .some((i) => sx === 1 + (i % 27) && sy === 1 + (i % 60))
+        const asked = [ox, ox + 100, ox + 200].some(
+          (i) => sx === 1 + (i % 27) && sy === 1 + (i % 60),
+        )
         assert.ok(asked && oy === 0, `signal ROI ${p.roi_signal} was never asked for`)
         const prof = m.value(`${sim.prefix}:FPICTURE.roi_signal_x_profile`)
         assert.equal(prof?.info.shape, [sx], 'profile computed with the ROI reported')
@@ -236,12 +278,14 @@ test('hundreds of concurrent ROI/parameter updates while streaming: nothing torn
       assert.ok(step === 50 || (step >= 2 && step <= 41), `step ${step}`)
     }
     // The last change applied (newest in the history) is the one in force.
-    const history = await client.get_history() as Array<{ endpoint: string; new: unknown }>
+    const history = (await client.get_history()) as Array<{ endpoint: string; new: unknown }>
     const lastRoi = history.find((h) => h.endpoint === 'POST /roi_signal')
     const lastParams = history.find((h) => h.endpoint === 'POST /parameters')
     assert.equal(await client.get_roi_signal(), lastRoi?.new)
-    assert.is((await client.get_parameters()).step_length,
-      (lastParams?.new as { step_length: number } | undefined)?.step_length)
+    assert.is(
+      (await client.get_parameters()).step_length,
+      (lastParams?.new as { step_length: number } | undefined)?.step_length,
+    )
   } finally {
     await data.close()
     assert.is(await cli.stop(), 0)

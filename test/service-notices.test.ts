@@ -13,21 +13,23 @@ import * as zmq from 'zeromq'
 import { BsreadDecoder } from '../src/bsread/decoder.js'
 import { startSimulator, type Simulator } from '../src/sim/simulator.js'
 import { freePorts } from './helpers/ports.js'
-import {
-  api, runCli, startCli, StreamReader, waitFor, type CliProcess,
-} from './helpers/service.js'
+import { api, runCli, startCli, StreamReader, waitFor, type CliProcess } from './helpers/service.js'
 
 const test = suite('service-notices')
 
 /** Log lines (pino JSON) of a process whose message matches `pattern`. */
 function logLines(output: string, pattern: RegExp): Array<Record<string, unknown>> {
-  return output.split('\n').filter((l) => l.startsWith('{')).map((l) => {
-    try {
-      return JSON.parse(l) as Record<string, unknown>
-    } catch {
-      return {}
-    }
-  }).filter((r) => typeof r.msg === 'string' && pattern.test(r.msg))
+  return output
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => {
+      try {
+        return JSON.parse(l) as Record<string, unknown>
+      } catch {
+        return {}
+      }
+    })
+    .filter((r) => typeof r.msg === 'string' && pattern.test(r.msg))
 }
 
 async function status(base: string): Promise<Record<string, unknown>> {
@@ -44,19 +46,31 @@ function dataStream(s: Record<string, unknown>): { port: number; mode: string; c
 
 test('the demo: no consumer is said once, then each connect and leave', async () => {
   const [rest, data, image] = (await freePorts(3)) as [number, number, number]
-  const demo = runCli(['-r', String(rest), '-o', String(data), '-i', String(image),
-    '--rest_api_interface', '127.0.0.1'])
+  const demo = runCli([
+    '-r',
+    String(rest),
+    '-o',
+    String(data),
+    '-i',
+    String(image),
+    '--rest_api_interface',
+    '127.0.0.1',
+  ])
   const base = `http://127.0.0.1:${rest}`
   let reader: StreamReader | undefined
   try {
     await waitFor('the demo banner', () => /psen-processing demo/.test(demo.output()), 30_000)
     assert.match(demo.output(), /Nobody reads the streams yet/)
-    const noConsumer = new RegExp(`^no consumer on the data port ${data}; messages are ` +
-      'dropped until one connects')
+    const noConsumer = new RegExp(
+      `^no consumer on the data port ${data}; messages are ` + 'dropped until one connects',
+    )
     // At 100 frames/s the queue (100) is full after 1 s; 600 drops take 6 s more, longer than
     // the 5 s after which a rate-limited warning would repeat.
-    await waitFor('600 dropped data messages',
-      async () => Number((await statistics(base)).n_dropped_data) >= 600, 60_000)
+    await waitFor(
+      '600 dropped data messages',
+      async () => Number((await statistics(base)).n_dropped_data) >= 600,
+      60_000,
+    )
     const out = demo.output()
     assert.is(logLines(out, noConsumer).length, 1, out.slice(-3000))
     assert.equal(logLines(out, noConsumer)[0]!.level, 40)
@@ -67,25 +81,44 @@ test('the demo: no consumer is said once, then each connect and leave', async ()
     assert.is(s.status, 'processing')
 
     reader = new StreamReader(`tcp://127.0.0.1:${data}`)
-    await waitFor('the consumer is seen', async () =>
-      dataStream(await status(base)).consumers === 1)
-    await waitFor('its log line', () =>
-      logLines(demo.output(), new RegExp(`^a consumer connected to the data port ${data}`))
-        .length === 1)
+    await waitFor(
+      'the consumer is seen',
+      async () => dataStream(await status(base)).consumers === 1,
+    )
+    await waitFor(
+      'its log line',
+      () =>
+        logLines(demo.output(), new RegExp(`^a consumer connected to the data port ${data}`))
+          .length === 1,
+    )
     await reader.take(5)
     await reader.close()
     reader = undefined
-    await waitFor('the consumer is gone', async () =>
-      dataStream(await status(base)).consumers === 0)
-    await waitFor('its log line', () =>
-      logLines(demo.output(), new RegExp(`^the last consumer left the data port ${data}; ` +
-        'messages are dropped until one connects')).length === 1)
+    await waitFor(
+      'the consumer is gone',
+      async () => dataStream(await status(base)).consumers === 0,
+    )
+    await waitFor(
+      'its log line',
+      () =>
+        logLines(
+          demo.output(),
+          new RegExp(
+            `^the last consumer left the data port ${data}; ` +
+              'messages are dropped until one connects',
+          ),
+        ).length === 1,
+    )
     assert.is(logLines(demo.output(), noConsumer).length, 1)
 
     // /start resets the edge statistics (right after a restart it once showed 79 edges for
     // 30 frames): every 4th pulse is an X-ray shot, so a run has at most n/4 + 1 edges.
-    await waitFor('edges in the statistics', async () =>
-      Number(((await statistics(base)).edge as Record<string, number>).edge_count) >= 20, 30_000)
+    await waitFor(
+      'edges in the statistics',
+      async () =>
+        Number(((await statistics(base)).edge as Record<string, number>).edge_count) >= 20,
+      30_000,
+    )
     assert.is((await api(base, 'POST', '/stop')).body.state, 'ok')
     assert.is((await api(base, 'POST', '/start')).body.state, 'ok')
     const after = await statistics(base)
@@ -135,8 +168,10 @@ test('--output_mode pub: every consumer gets every message', async () => {
     const s = await status(base)
     assert.is(dataStream(s).mode, 'pub')
     assert.is((s.outputs as Record<string, { mode: string }>).image!.mode, 'pub')
-    readers.push(new PulseSubscriber(`tcp://127.0.0.1:${cli.dataPort}`),
-      new PulseSubscriber(`tcp://127.0.0.1:${cli.dataPort}`))
+    readers.push(
+      new PulseSubscriber(`tcp://127.0.0.1:${cli.dataPort}`),
+      new PulseSubscriber(`tcp://127.0.0.1:${cli.dataPort}`),
+    )
     await waitFor('two subscribers', async () => dataStream(await status(base)).consumers === 2)
     await waitFor('40 messages each', () => readers.every((r) => r.pulses.length >= 40))
     // From the first pulse both have to the last both have, they saw the same messages.
@@ -161,8 +196,11 @@ test('an input where nothing arrives is warned about, by address; /status says s
   try {
     cli = await startCli(address, 'SIMULATED-PSEN', ['--auto_start', '--log_level', 'INFO'])
     const base = cli.base
-    const silent = await waitFor('the silence warning', () => logLines(cli!.output(),
-      new RegExp(`^no message yet from ${address} for 1\\d s`))[0], 30_000)
+    const silent = await waitFor(
+      'the silence warning',
+      () => logLines(cli!.output(), new RegExp(`^no message yet from ${address} for 1\\d s`))[0],
+      30_000,
+    )
     assert.is(silent.level, 40)
     assert.is(silent.input, address)
     const s = await status(base)
@@ -175,8 +213,11 @@ test('an input where nothing arrives is warned about, by address; /status says s
 
     // The camera comes: the service says so, and /status no longer warns.
     sim = await startSimulator({ bind: address, rate: 20, width: 64, height: 32 })
-    await waitFor('the input is back', () =>
-      logLines(cli!.output(), new RegExp(`^input ${address} sends again`)).length === 1, 15_000)
+    await waitFor(
+      'the input is back',
+      () => logLines(cli!.output(), new RegExp(`^input ${address} sends again`)).length === 1,
+      15_000,
+    )
     const back = (await status(base)).input as Record<string, unknown>
     assert.is(back.silent, false)
     assert.is(back.warning, null)

@@ -13,13 +13,22 @@ import { PsenProcessingClient } from '../src/client/client.js'
 import { StreamReader, startCli, waitFor } from './helpers/service.js'
 
 const IMG: ChannelInfo = {
-  name: 'OPT:FPICTURE', type: 'int16', shape: [8, 4], encoding: 'big', compression: 'none',
+  name: 'OPT:FPICTURE',
+  type: 'int16',
+  shape: [8, 4],
+  encoding: 'big',
+  compression: 'none',
 }
 
 test('SUB input, short channel names, big-endian signed pixels', async () => {
   const pub = await BsreadSender.bind({ address: 'tcp://127.0.0.1:*', mode: 'pub' })
-  const cli = await startCli(pub.endpoint, 'OPT',
-    ['--input_mode', 'sub', '--channel_naming', 'short', '--auto_start'])
+  const cli = await startCli(pub.endpoint, 'OPT', [
+    '--input_mode',
+    'sub',
+    '--channel_naming',
+    'short',
+    '--auto_start',
+  ])
   const data = new StreamReader(`tcp://127.0.0.1:${cli.dataPort}`)
   const enc = new BsreadEncoder()
   try {
@@ -28,11 +37,21 @@ test('SUB input, short channel names, big-endian signed pixels', async () => {
     const pixels = Int16Array.from({ length: 32 }, (_, i) => i - 20)
     // PUB drops everything until the subscription has arrived: send until frames come out.
     let pid = 1n
-    await waitFor('frames through SUB', async () => {
-      await pub.send(enc.encode({ pulseId: pid++, globalTimestamp: { sec: 5, ns: 6 },
-        channels: [{ info: IMG, value: pixels }] }))
-      return data.messages.length > 0
-    }, 10_000, 50)
+    await waitFor(
+      'frames through SUB',
+      async () => {
+        await pub.send(
+          enc.encode({
+            pulseId: pid++,
+            globalTimestamp: { sec: 5, ns: 6 },
+            channels: [{ info: IMG, value: pixels }],
+          }),
+        )
+        return data.messages.length > 0
+      },
+      10_000,
+      50,
+    )
     const m = data.messages[0]!
     assert.is(m.value('OPT:FPICTURE.roi_signal_x_profile'), undefined, 'no full names')
     const prof = m.value('OPT.roi_signal_x_profile')
@@ -70,9 +89,11 @@ test('--state_file: ROIs and parameters survive a restart; history is kept', asy
     assert.equal(await client.get_roi_signal(), [1, 2, 3, 4])
     assert.equal(await client.get_roi_background(), [5, 6, 7, 8])
     assert.is((await client.get_parameters()).step_length, 33)
-    const h = await client.get_history() as Array<{ endpoint: string }>
-    assert.equal(h.slice(0, 3).map((e) => e.endpoint),
-      ['POST /parameters', 'POST /roi_background', 'POST /roi_signal'])
+    const h = (await client.get_history()) as Array<{ endpoint: string }>
+    assert.equal(
+      h.slice(0, 3).map((e) => e.endpoint),
+      ['POST /parameters', 'POST /roi_background', 'POST /roi_signal'],
+    )
     assert.is(await cli.stop(), 0)
   } finally {
     rmSync(dir, { recursive: true, force: true })

@@ -12,8 +12,11 @@ const test = suite('service-queue-bytes')
 const MiB = 1024 * 1024
 
 test('OutputQueue: bytes bound what it holds; one message always fits', async () => {
-  const q = await OutputQueue.bind('tcp://127.0.0.1:*', { capacity: 100, maxBytes: 5 * MiB,
-    waitMs: 0 })
+  const q = await OutputQueue.bind('tcp://127.0.0.1:*', {
+    capacity: 100,
+    maxBytes: 5 * MiB,
+    waitMs: 0,
+  })
   const pull = new zmq.Pull({ linger: 0 })
   try {
     let queued = 0
@@ -23,8 +26,11 @@ test('OutputQueue: bytes bound what it holds; one message always fits', async ()
     assert.is(queued, 5)
     assert.is(q.dropped, 15)
     assert.is(q.bytes, 5 * MiB)
-    const big = await OutputQueue.bind('tcp://127.0.0.1:*', { capacity: 10, maxBytes: MiB,
-      waitMs: 0 })
+    const big = await OutputQueue.bind('tcp://127.0.0.1:*', {
+      capacity: 10,
+      maxBytes: MiB,
+      waitMs: 0,
+    })
     assert.is(big.offer([Buffer.alloc(3 * MiB)]), true, 'a message above the budget, alone')
     assert.is(big.offer([Buffer.alloc(1)]), false)
     big.close()
@@ -39,8 +45,11 @@ test('OutputQueue: bytes bound what it holds; one message always fits', async ()
 })
 
 test('OutputQueue with a wait: a big message waits until enough bytes left', async () => {
-  const q = await OutputQueue.bind('tcp://127.0.0.1:*', { capacity: 100, maxBytes: 3 * MiB,
-    waitMs: 10_000 })
+  const q = await OutputQueue.bind('tcp://127.0.0.1:*', {
+    capacity: 100,
+    maxBytes: 3 * MiB,
+    waitMs: 10_000,
+  })
   const pull = new zmq.Pull({ linger: 0, receiveHighWaterMark: 1 })
   try {
     for (let i = 0; i < 3; i++) assert.is(q.offer([Buffer.alloc(MiB, i)]), true)
@@ -62,8 +71,10 @@ test('--image_queue_mb: no image consumer holds at most that many MiB of images'
   const cli = await startCli(sim.address, sim.prefix, ['--auto_start', '--image_queue_mb', '1'])
   try {
     const client = new PsenProcessingClient(cli.base)
-    await waitFor('images dropped for the byte bound', async () =>
-      ((await client.get_statistics()).n_dropped_images as number) > 0)
+    await waitFor(
+      'images dropped for the byte bound',
+      async () => ((await client.get_statistics()).n_dropped_images as number) > 0,
+    )
     await client.stop()
     const image = new StreamReader(`tcp://127.0.0.1:${cli.imagePort}`)
     await waitFor('the queued images', () => image.messages.length > 0)

@@ -9,9 +9,7 @@ import type { ChannelInfo, Compression } from '../src/bsread/types.js'
 import { DTYPE_SIZE, sumKind, type DTypeName } from '../src/kernel/dtype.js'
 import { generateFrame } from '../src/sim/frame.js'
 import { elementBytes } from './helpers/bsread.js'
-import {
-  startStreamHarness, stopStreamHarness, type StreamHarness,
-} from './helpers/service.js'
+import { startStreamHarness, stopStreamHarness, type StreamHarness } from './helpers/service.js'
 import { xProfileRef, type Roi } from './reference/profile.js'
 
 const PREFIX = 'TEST-PSEN'
@@ -29,16 +27,36 @@ function pixels(dtype: DTypeName, seed: number, edgeX?: number): Uint8Array {
   const n = W * H
   let arr: ArrayBufferView & { length: number }
   switch (dtype) {
-    case 'uint16': arr = base; break
-    case 'uint8': arr = Uint8Array.from(base, (v) => v >> 4); break
-    case 'int8': arr = Int8Array.from(base, (v) => (v >> 4) - 128); break
-    case 'int16': arr = Int16Array.from(base, (v) => v - 2000); break
-    case 'uint32': arr = Uint32Array.from(base, (v) => v * 65537); break
-    case 'int32': arr = Int32Array.from(base, (v) => (v - 2000) * 60000); break
-    case 'uint64': arr = BigUint64Array.from(base, (v) => BigInt(v) * 2n ** 40n); break
-    case 'int64': arr = BigInt64Array.from(base, (v) => BigInt(v - 2000) * 2n ** 40n); break
-    case 'float32': arr = Float32Array.from(base, (v) => v * 0.37 + 0.1); break
-    case 'float64': arr = Float64Array.from(base, (v) => v * 1.0e-3 - 0.5); break
+    case 'uint16':
+      arr = base
+      break
+    case 'uint8':
+      arr = Uint8Array.from(base, (v) => v >> 4)
+      break
+    case 'int8':
+      arr = Int8Array.from(base, (v) => (v >> 4) - 128)
+      break
+    case 'int16':
+      arr = Int16Array.from(base, (v) => v - 2000)
+      break
+    case 'uint32':
+      arr = Uint32Array.from(base, (v) => v * 65537)
+      break
+    case 'int32':
+      arr = Int32Array.from(base, (v) => (v - 2000) * 60000)
+      break
+    case 'uint64':
+      arr = BigUint64Array.from(base, (v) => BigInt(v) * 2n ** 40n)
+      break
+    case 'int64':
+      arr = BigInt64Array.from(base, (v) => BigInt(v - 2000) * 2n ** 40n)
+      break
+    case 'float32':
+      arr = Float32Array.from(base, (v) => v * 0.37 + 0.1)
+      break
+    case 'float64':
+      arr = Float64Array.from(base, (v) => v * 1.0e-3 - 0.5)
+      break
   }
   assert.is(arr.length, n)
   return new Uint8Array(arr.buffer, arr.byteOffset, n * DTYPE_SIZE[dtype])
@@ -49,11 +67,18 @@ function imageInfo(dtype: DTypeName, compression: Compression): ChannelInfo {
 }
 
 const EXTRA: ChannelInfo = {
-  name: `${PREFIX}:OTHER`, type: 'float64', shape: [1], encoding: 'little', compression: 'none',
+  name: `${PREFIX}:OTHER`,
+  type: 'float64',
+  shape: [1],
+  encoding: 'little',
+  compression: 'none',
 }
 
 async function send(
-  ctx: Ctx, dtype: DTypeName, compression: Compression, frame: Uint8Array,
+  ctx: Ctx,
+  dtype: DTypeName,
+  compression: Compression,
+  frame: Uint8Array,
 ): Promise<bigint> {
   const pulseId = ctx.pulse++
   const parts = ctx.encoder.encode({
@@ -63,8 +88,11 @@ async function send(
       { info: EXTRA, value: 3.5 },
       {
         info: imageInfo(dtype, compression),
-        value: preEncoded(compression === 'none'
-          ? frame : ctx.codec.compress(frame, compression, DTYPE_SIZE[dtype])),
+        value: preEncoded(
+          compression === 'none'
+            ? frame
+            : ctx.codec.compress(frame, compression, DTYPE_SIZE[dtype]),
+        ),
       },
     ],
   })
@@ -76,8 +104,14 @@ function channel(m: BsreadMessage, q: string) {
   return m.value(`${IMAGE}.${q}`)
 }
 
-function checkData(m: BsreadMessage, pulseId: bigint, dtype: DTypeName, frame: Uint8Array,
-  sig: Roi | [], bg: Roi | []): void {
+function checkData(
+  m: BsreadMessage,
+  pulseId: bigint,
+  dtype: DTypeName,
+  frame: Uint8Array,
+  sig: Roi | [],
+  bg: Roi | [],
+): void {
   assert.is(m.pulseId, pulseId)
   assert.equal(m.globalTimestamp, { sec: 1_700_000_000 + Number(pulseId), ns: 1234 })
   const params = channel(m, 'processing_parameters')
@@ -86,7 +120,10 @@ function checkData(m: BsreadMessage, pulseId: bigint, dtype: DTypeName, frame: U
   assert.equal(p.roi_signal, sig)
   assert.equal(p.roi_background, bg)
   assert.ok('step_length' in p, 'edge parameters reported')
-  for (const [name, roi] of [['roi_signal', sig], ['roi_background', bg]] as const) {
+  for (const [name, roi] of [
+    ['roi_signal', sig],
+    ['roi_background', bg],
+  ] as const) {
     const raw = channel(m, `${name}_x_profile`)
     if (roi.length === 0) {
       assert.is(raw, undefined, `${name} profile absent without a ROI`)
@@ -102,8 +139,11 @@ function checkData(m: BsreadMessage, pulseId: bigint, dtype: DTypeName, frame: U
       got = raw!.info.type === 'uint64' ? BigUint64Array.of(got) : BigInt64Array.of(got)
     }
     if (typeof got === 'number') got = Float64Array.of(got)
-    assert.equal([...elementBytes(got)], [...new Uint8Array(want.buffer)],
-      `${name} profile of ${dtype} bit for bit (pulse ${pulseId})`)
+    assert.equal(
+      [...elementBytes(got)],
+      [...new Uint8Array(want.buffer)],
+      `${name} profile of ${dtype} bit for bit (pulse ${pulseId})`,
+    )
   }
   for (const q of ['edge_position', 'cross_correlation_amplitude', 'edge_fwhm']) {
     const raw = channel(m, q)
@@ -191,9 +231,18 @@ test('every pixel type and compression: exact u64 / i64 / f64 profiles', async (
   const bg: Roi = [200, 56, 80, 16]
   await ctx.client.set_roi_signal([...sig])
   await ctx.client.set_roi_background([...bg])
-  const types: DTypeName[] = ['uint8', 'int8', 'uint16', 'int16', 'uint32', 'int32', 'uint64',
+  const types: DTypeName[] = [
+    'uint8',
+    'int8',
+    'uint16',
+    'int16',
+    'uint32',
+    'int32',
+    'uint64',
     'int64',
-    'float32', 'float64']
+    'float32',
+    'float64',
+  ]
   const comps: Compression[] = ['bitshuffle_lz4', 'lz4', 'none']
   const sent: Array<[bigint, DTypeName, Uint8Array]> = []
   let seed = 100

@@ -9,9 +9,7 @@ import type { ChannelInfo, Compression } from '../src/bsread/types.js'
 import { DTYPE_SIZE, type DTypeName } from '../src/kernel/dtype.js'
 import { generateFrame } from '../src/sim/frame.js'
 import { elementBytes } from './helpers/bsread.js'
-import {
-  startStreamHarness, stopStreamHarness, type StreamHarness,
-} from './helpers/service.js'
+import { startStreamHarness, stopStreamHarness, type StreamHarness } from './helpers/service.js'
 import { xProfileRef, type Roi } from './reference/profile.js'
 
 const PREFIX = 'THREADS-PSEN'
@@ -31,13 +29,23 @@ function pixels(dtype: DTypeName, seed: number): Uint8Array {
   return new Uint8Array(arr.buffer, arr.byteOffset, W * H * DTYPE_SIZE[dtype])
 }
 
-async function send(ctx: Ctx, dtype: DTypeName, compression: Compression, value: Uint8Array):
-  Promise<bigint> {
+async function send(
+  ctx: Ctx,
+  dtype: DTypeName,
+  compression: Compression,
+  value: Uint8Array,
+): Promise<bigint> {
   const pulseId = ctx.pulse++
-  const info: ChannelInfo = { name: IMAGE, type: dtype, shape: [W, H], encoding: 'little',
-    compression }
+  const info: ChannelInfo = {
+    name: IMAGE,
+    type: dtype,
+    shape: [W, H],
+    encoding: 'little',
+    compression,
+  }
   const parts = ctx.encoder.encode({
-    pulseId, globalTimestamp: { sec: 1_700_000_000, ns: Number(pulseId) },
+    pulseId,
+    globalTimestamp: { sec: 1_700_000_000, ns: Number(pulseId) },
     channels: [{ info, value: preEncoded(value) }],
   })
   assert.ok(await ctx.sender.send(parts), 'input frame accepted')
@@ -66,52 +74,68 @@ test.after(async (ctx) => {
   assert.is(code, 0, `clean exit: ${ctx.cli?.output().slice(-2000)}`)
 })
 
-test('split frames: exact profiles; a corrupt frame is counted, the next ones are fine',
-  async (ctx) => {
-    await ctx.client.set_roi_signal([...SIG])
-    await ctx.client.set_roi_background([...BG])
-    assert.is(await ctx.client.start(), 'processing')
-    const sent: Array<{ pid: bigint, dtype: DTypeName, frame: Uint8Array | undefined }> = []
-    let seed = 1
-    for (const [dtype, compression] of [['uint16', 'bitshuffle_lz4'],
-      ['int32', 'bitshuffle_lz4'], ['uint16', 'lz4'], ['uint16', 'bitshuffle_lz4'], ['corrupt', ''],
-      ['uint16', 'bitshuffle_lz4'], ['int32', 'bitshuffle_lz4']] as const) {
-      if (dtype === 'corrupt') {
-        const wire = corruptBlockAt(ctx.codec.compress(pixels('uint16', 99), 'bitshuffle_lz4', 2),
-          0.8)
-        sent.push({ pid: await send(ctx, 'uint16', 'bitshuffle_lz4', wire), dtype: 'uint16',
-          frame: undefined })
+test('split frames: exact profiles; a corrupt frame is counted, the next ones are fine', async (ctx) => {
+  await ctx.client.set_roi_signal([...SIG])
+  await ctx.client.set_roi_background([...BG])
+  assert.is(await ctx.client.start(), 'processing')
+  const sent: Array<{ pid: bigint; dtype: DTypeName; frame: Uint8Array | undefined }> = []
+  let seed = 1
+  for (const [dtype, compression] of [
+    ['uint16', 'bitshuffle_lz4'],
+    ['int32', 'bitshuffle_lz4'],
+    ['uint16', 'lz4'],
+    ['uint16', 'bitshuffle_lz4'],
+    ['corrupt', ''],
+    ['uint16', 'bitshuffle_lz4'],
+    ['int32', 'bitshuffle_lz4'],
+  ] as const) {
+    if (dtype === 'corrupt') {
+      const wire = corruptBlockAt(
+        ctx.codec.compress(pixels('uint16', 99), 'bitshuffle_lz4', 2),
+        0.8,
+      )
+      sent.push({
+        pid: await send(ctx, 'uint16', 'bitshuffle_lz4', wire),
+        dtype: 'uint16',
+        frame: undefined,
+      })
+      continue
+    }
+    const frame = pixels(dtype, seed++)
+    const value = ctx.codec.compress(frame, compression, DTYPE_SIZE[dtype])
+    sent.push({ pid: await send(ctx, dtype, compression, value), dtype, frame })
+  }
+  const data = await ctx.data.take(sent.length)
+  await ctx.image.take(sent.length)
+  for (let i = 0; i < sent.length; i++) {
+    const { pid, dtype, frame } = sent[i]!
+    const m = data[i]!
+    assert.is(m.pulseId, pid, 'pulse-id order kept')
+    for (const [name, roi] of [
+      ['roi_signal', SIG],
+      ['roi_background', BG],
+    ] as const) {
+      const raw = m.value(`${IMAGE}.${name}_x_profile`)
+      if (frame === undefined) {
+        assert.is(raw, undefined, 'no profile for the corrupt frame')
         continue
       }
-      const frame = pixels(dtype, seed++)
-      const value = ctx.codec.compress(frame, compression, DTYPE_SIZE[dtype])
-      sent.push({ pid: await send(ctx, dtype, compression, value), dtype, frame })
+      const want = xProfileRef(frame, W, dtype, false, roi)
+      const got = decodeValue(raw!) as BigUint64Array | BigInt64Array
+      assert.equal(
+        [...elementBytes(got)],
+        [...new Uint8Array(want.buffer)],
+        `${name} of ${dtype} pulse ${pid}`,
+      )
     }
-    const data = await ctx.data.take(sent.length)
-    await ctx.image.take(sent.length)
-    for (let i = 0; i < sent.length; i++) {
-      const { pid, dtype, frame } = sent[i]!
-      const m = data[i]!
-      assert.is(m.pulseId, pid, 'pulse-id order kept')
-      for (const [name, roi] of [['roi_signal', SIG], ['roi_background', BG]] as const) {
-        const raw = m.value(`${IMAGE}.${name}_x_profile`)
-        if (frame === undefined) {
-          assert.is(raw, undefined, 'no profile for the corrupt frame')
-          continue
-        }
-        const want = xProfileRef(frame, W, dtype, false, roi)
-        const got = decodeValue(raw!) as BigUint64Array | BigInt64Array
-        assert.equal([...elementBytes(got)], [...new Uint8Array(want.buffer)],
-          `${name} of ${dtype} pulse ${pid}`)
-      }
-    }
-    const stats = await ctx.client.get_statistics()
-    assert.equal(stats.n_frame_errors, { decode_error: 1 })
-    const metrics = await (await fetch(`${ctx.cli.base}/metrics`)).text()
-    assert.match(metrics, /^psen_decode_threads 2$/m)
-    // 5 good bitshuffle frames + the corrupt one went through the split path; lz4 never reaches it.
-    assert.match(metrics, /^psen_frames_decoded_total\{path="split"\} 5$/m)
-    assert.is(await ctx.client.stop(), 'stopped')
-  })
+  }
+  const stats = await ctx.client.get_statistics()
+  assert.equal(stats.n_frame_errors, { decode_error: 1 })
+  const metrics = await (await fetch(`${ctx.cli.base}/metrics`)).text()
+  assert.match(metrics, /^psen_decode_threads 2$/m)
+  // 5 good bitshuffle frames + the corrupt one went through the split path; lz4 never reaches it.
+  assert.match(metrics, /^psen_frames_decoded_total\{path="split"\} 5$/m)
+  assert.is(await ctx.client.stop(), 'stopped')
+})
 
 test.run()

@@ -21,10 +21,14 @@ test('validateRoi: valid forms, normalisation and the old messages in order', ()
     [[1, 2, 3], 'ROI must have exactly 4 elements, but [1, 2, 3] was given.'],
     // Length is checked before the values, offsets before sizes, as the old service did.
     [[-1, 0, 'a'], 'ROI must have exactly 4 elements'],
-    [[-1, 0, 0, 0], 'ROI offsets (first and third elements) must be positive, ' +
-      'but [-1, 0, 0, 0] was given.'],
-    [[0, 0, 0, 1], 'ROI sizes (second and fourth elements) must be at least 1, ' +
-      'but [0, 0, 0, 1] was given.'],
+    [
+      [-1, 0, 0, 0],
+      'ROI offsets (first and third elements) must be positive, ' + 'but [-1, 0, 0, 0] was given.',
+    ],
+    [
+      [0, 0, 0, 1],
+      'ROI sizes (second and fourth elements) must be at least 1, ' + 'but [0, 0, 0, 1] was given.',
+    ],
     [[0, 1, 0, 0.5], 'ROI values must be integers'],
     [[0, 2 ** 25, 0, 1], 'ROI offset + size must be at most'],
   ]
@@ -51,8 +55,10 @@ test('pythonTimestamp: str(datetime.now()) format, fraction left out when zero',
 
 test('stringifyJson: exact 64-bit integers, NaN as null', () => {
   const big = 2n ** 63n - 1n
-  assert.is(stringifyJson({ a: big, b: [1n, -5n], c: NaN, d: 'x' }),
-    `{"a":${big},"b":[1,-5],"c":null,"d":"x"}`)
+  assert.is(
+    stringifyJson({ a: big, b: [1n, -5n], c: NaN, d: 'x' }),
+    `{"a":${big},"b":[1,-5],"c":null,"d":"x"}`,
+  )
   assert.is(stringifyJson({ plain: 1 }), '{"plain":1}')
 })
 
@@ -88,8 +94,7 @@ test.run()
 
 test('parameterModel.upgradeSaved: parameters saved before edge_method keep the step method', () => {
   const old = { step_length: 40, reference: { mode: 'pulse_modulo', period: 4, phase: 0 } }
-  const upgraded = parameterModel.merge(parameterModel.defaults(),
-    parameterModel.upgradeSaved(old))
+  const upgraded = parameterModel.merge(parameterModel.defaults(), parameterModel.upgradeSaved(old))
   assert.is(upgraded.edge_method, 'step')
   assert.is(upgraded.minimum_confidence, null)
   assert.is(upgraded.step_length, 40)

@@ -26,24 +26,60 @@ test('the service finds the simulated edge where the simulator put it', async ()
   const sockets: Array<{ close(): void }> = []
   let out = ''
   try {
-    sim = await startSimulator({ mode: 'pub', rate: 100, width: 1024, height: 512,
-      edge: { center: 500, amplitude: 60, period: 3 } })
+    sim = await startSimulator({
+      mode: 'pub',
+      rate: 100,
+      width: 1024,
+      height: 512,
+      edge: { center: 500, amplitude: 60, period: 3 },
+    })
     const [o, i, r] = await freePorts(3)
-    svc = spawn(process.execPath, [bin, sim.address, 'SIMULATED-PSEN', '-o', String(o),
-      '-i', String(i), '-r', String(r), '--rest_api_interface', '127.0.0.1', '--auto_start',
-      '--input_mode', 'sub', '--state_file', ''], { stdio: ['ignore', 'pipe', 'pipe'] })
-    svc.stdout?.on('data', (d: Buffer) => { out = (out + d.toString()).slice(-20_000) })
-    svc.stderr?.on('data', (d: Buffer) => { out = (out + d.toString()).slice(-20_000) })
+    svc = spawn(
+      process.execPath,
+      [
+        bin,
+        sim.address,
+        'SIMULATED-PSEN',
+        '-o',
+        String(o),
+        '-i',
+        String(i),
+        '-r',
+        String(r),
+        '--rest_api_interface',
+        '127.0.0.1',
+        '--auto_start',
+        '--input_mode',
+        'sub',
+        '--state_file',
+        '',
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    )
+    svc.stdout?.on('data', (d: Buffer) => {
+      out = (out + d.toString()).slice(-20_000)
+    })
+    svc.stderr?.on('data', (d: Buffer) => {
+      out = (out + d.toString()).slice(-20_000)
+    })
     const base = `http://127.0.0.1:${r}`
     const proc = svc
-    const state = await waitFor('the service to come up', async () => {
-      if (proc.exitCode !== null) return 'exited'
-      return (await fetch(`${base}/health`)).ok && 'up'
-    }, 60_000, 100).catch(() => 'not up in time')
+    const state = await waitFor(
+      'the service to come up',
+      async () => {
+        if (proc.exitCode !== null) return 'exited'
+        return (await fetch(`${base}/health`)).ok && 'up'
+      },
+      60_000,
+      100,
+    ).catch(() => 'not up in time')
     assert.is(state, 'up', `service did not come up\n${out}`)
     const post = async (path: string, body: unknown) => {
-      const res = await fetch(base + path, { method: 'POST', body: JSON.stringify(body),
-        headers: { 'content-type': 'application/json' } })
+      const res = await fetch(base + path, {
+        method: 'POST',
+        body: JSON.stringify(body),
+        headers: { 'content-type': 'application/json' },
+      })
       return (await res.json()) as { state: string }
     }
     // The band is rows 273..367 of 512; the background well away from it.
@@ -88,8 +124,9 @@ test('the service finds the simulated edge where the simulator put it', async ()
     // Refinement step 1: the edge comes out on whole pixels, within about a pixel of the truth.
     for (const d of diffs) assert.ok(Math.abs(d) <= 2, `edge off by ${d.toFixed(2)} px`)
 
-    const stats = (await (await fetch(`${base}/statistics`)).json()) as
-      { statistics: { n_processed_images?: number } }
+    const stats = (await (await fetch(`${base}/statistics`)).json()) as {
+      statistics: { n_processed_images?: number }
+    }
     assert.ok((stats.statistics.n_processed_images ?? 0) > 0)
   } finally {
     for (const s of sockets) s.close()

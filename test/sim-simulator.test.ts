@@ -6,7 +6,11 @@ import type { Compression } from '../src/bsread/types.js'
 import { Codec } from '../src/kernel/codec.js'
 import { Kernel } from '../src/kernel/kernel.js'
 import {
-  SIM_DTYPES, SimulatorConfigError, startSimulator, type Simulator, type SimulatorOptions,
+  SIM_DTYPES,
+  SimulatorConfigError,
+  startSimulator,
+  type Simulator,
+  type SimulatorOptions,
 } from '../src/sim/simulator.js'
 import { sleep } from './helpers/wait.js'
 
@@ -14,7 +18,7 @@ const test = suite('simulator')
 const codec = new Codec(await Kernel.load())
 
 /** Connects a real PULL socket to the simulator and decodes `n` messages. */
-async function receive(sim: Simulator, n: number): Promise<{ msgs: BsreadMessage[], ms: number }> {
+async function receive(sim: Simulator, n: number): Promise<{ msgs: BsreadMessage[]; ms: number }> {
   const pull = new zmq.Pull({ linger: 0, receiveTimeout: 5000 })
   pull.connect(sim.address)
   const decoder = new BsreadDecoder({ codec, verifyHash: true })
@@ -81,8 +85,13 @@ test('the edge is on X-ray shots only, where the simulator says, and it moves', 
   const width = 400
   const height = 216
   // Band rows 1150..1550 of 2160, scaled: 115..155.
-  const opts = { width, height, rate: 400, prefix: 'SIM-T2',
-    edge: { center: 200, amplitude: 60, period: 0.5, positions: 13 } }
+  const opts = {
+    width,
+    height,
+    rate: 400,
+    prefix: 'SIM-T2',
+    edge: { center: 200, amplitude: 60, period: 0.5, positions: 13 },
+  }
   await withSim(opts, async (sim) => {
     const { msgs } = await receive(sim, 160)
     const edges = new Set<number>()
@@ -119,27 +128,42 @@ test('the edge is on X-ray shots only, where the simulator says, and it moves', 
 
 test('every dtype and compression decodes to the declared type and size', async () => {
   const arrays: Record<string, new (n: number) => ArrayLike<number>> = {
-    uint8: Uint8Array, uint16: Uint16Array, int16: Int16Array, uint32: Uint32Array,
-    int32: Int32Array, float32: Float32Array, float64: Float64Array,
+    uint8: Uint8Array,
+    uint16: Uint16Array,
+    int16: Int16Array,
+    uint32: Uint32Array,
+    int32: Int32Array,
+    float32: Float32Array,
+    float64: Float64Array,
   }
   for (const dtype of SIM_DTYPES) {
     for (const compression of ['none', 'lz4', 'bitshuffle_lz4'] as Compression[]) {
-      await withSim({ width: 37, height: 29, dtype, compression, rate: 500, referenceFrames: 2,
-        edge: { positions: 2 } }, async (sim) => {
-        const { msgs } = await receive(sim, 4)
-        for (const m of msgs) {
-          const raw = m.value(sim.channels.image)
-          assert.ok(raw)
-          assert.is(raw.info.type, dtype)
-          assert.is(raw.info.compression, compression)
-          const v = decodeValue(raw, codec) as ArrayLike<number>
-          assert.instance(v, arrays[dtype] as never)
-          assert.is(v.length, 37 * 29)
-          let max = 0
-          for (let i = 0; i < v.length; i++) max = Math.max(max, v[i] as number)
-          assert.ok(max > 50, `${dtype}/${compression}: a real picture (max ${max})`)
-        }
-      })
+      await withSim(
+        {
+          width: 37,
+          height: 29,
+          dtype,
+          compression,
+          rate: 500,
+          referenceFrames: 2,
+          edge: { positions: 2 },
+        },
+        async (sim) => {
+          const { msgs } = await receive(sim, 4)
+          for (const m of msgs) {
+            const raw = m.value(sim.channels.image)
+            assert.ok(raw)
+            assert.is(raw.info.type, dtype)
+            assert.is(raw.info.compression, compression)
+            const v = decodeValue(raw, codec) as ArrayLike<number>
+            assert.instance(v, arrays[dtype] as never)
+            assert.is(v.length, 37 * 29)
+            let max = 0
+            for (let i = 0; i < v.length; i++) max = Math.max(max, v[i] as number)
+            assert.ok(max > 50, `${dtype}/${compression}: a real picture (max ${max})`)
+          }
+        },
+      )
     }
   }
 })
@@ -164,34 +188,35 @@ test('the rate is roughly right and pulse ids follow the clock', async () => {
   })
 })
 
-test('when the process is late, missed ticks are skipped (ids jump), never sent in a burst',
-  async () => {
-    await withSim({ width: 32, height: 16, rate: 100 }, async (sim) => {
-      const pull = new zmq.Pull({ linger: 0, receiveTimeout: 5000 })
-      pull.connect(sim.address)
-      const decoder = new BsreadDecoder({ codec })
-      try {
-        const ids: bigint[] = []
-        for (let i = 0; i < 5; i++) ids.push(decoder.decode(await pull.receive()).pulseId)
-        const before = sim.stats
-        // Block this process (and the simulator's schedule in it) for 30 periods.
-        const until = performance.now() + 300
-        while (performance.now() < until) { /* busy */ }
-        for (let i = 0; i < 10; i++) ids.push(decoder.decode(await pull.receive()).pulseId)
-        const after = sim.stats
-        assert.ok(after.skipped - before.skipped >= 20, `skipped ${after.skipped - before.skipped}`)
-        // A burst would have sent the missed ids; skipping leaves a gap in them instead.
-        let gap = 0n
-        for (let i = 1; i < ids.length; i++) {
-          const d = (ids[i] as bigint) - (ids[i - 1] as bigint)
-          if (d > gap) gap = d
-        }
-        assert.ok(gap >= 20n, `largest pulse-id gap ${gap}`)
-      } finally {
-        pull.close()
+test('when the process is late, missed ticks are skipped (ids jump), never sent in a burst', async () => {
+  await withSim({ width: 32, height: 16, rate: 100 }, async (sim) => {
+    const pull = new zmq.Pull({ linger: 0, receiveTimeout: 5000 })
+    pull.connect(sim.address)
+    const decoder = new BsreadDecoder({ codec })
+    try {
+      const ids: bigint[] = []
+      for (let i = 0; i < 5; i++) ids.push(decoder.decode(await pull.receive()).pulseId)
+      const before = sim.stats
+      // Block this process (and the simulator's schedule in it) for 30 periods.
+      const until = performance.now() + 300
+      while (performance.now() < until) {
+        /* busy */
       }
-    })
+      for (let i = 0; i < 10; i++) ids.push(decoder.decode(await pull.receive()).pulseId)
+      const after = sim.stats
+      assert.ok(after.skipped - before.skipped >= 20, `skipped ${after.skipped - before.skipped}`)
+      // A burst would have sent the missed ids; skipping leaves a gap in them instead.
+      let gap = 0n
+      for (let i = 1; i < ids.length; i++) {
+        const d = (ids[i] as bigint) - (ids[i - 1] as bigint)
+        if (d > gap) gap = d
+      }
+      assert.ok(gap >= 20n, `largest pulse-id gap ${gap}`)
+    } finally {
+      pull.close()
+    }
   })
+})
 
 test('rate 0 sends as fast as the receiver takes them, without losing any', async () => {
   await withSim({ width: 64, height: 48, rate: 0, startPulseId: 1000n }, async (sim) => {
@@ -205,8 +230,13 @@ test('rate 0 sends as fast as the receiver takes them, without losing any', asyn
 })
 
 test('a given start pulse id and a PUB socket work; close is idempotent', async () => {
-  const sim = await startSimulator({ width: 32, height: 16, rate: 200, mode: 'pub',
-    startPulseId: 2n ** 60n })
+  const sim = await startSimulator({
+    width: 32,
+    height: 16,
+    rate: 200,
+    mode: 'pub',
+    startPulseId: 2n ** 60n,
+  })
   const sub = new zmq.Subscriber({ linger: 0, receiveTimeout: 5000 })
   sub.connect(sim.address)
   sub.subscribe()
@@ -225,9 +255,16 @@ test('a given start pulse id and a PUB socket work; close is idempotent', async 
 
 test('bad options are rejected with a typed error', async () => {
   const bad: SimulatorOptions[] = [
-    { width: 0 }, { height: 1.5 }, { dtype: 'int64' as never }, { compression: 'zip' as never },
-    { rate: -1 }, { rate: Number.NaN }, { prefix: 'has space' }, { edge: { center: 1e6 } },
-    { edge: { depth: 0 } }, { edge: { period: 0 } },
+    { width: 0 },
+    { height: 1.5 },
+    { dtype: 'int64' as never },
+    { compression: 'zip' as never },
+    { rate: -1 },
+    { rate: Number.NaN },
+    { prefix: 'has space' },
+    { edge: { center: 1e6 } },
+    { edge: { depth: 0 } },
+    { edge: { period: 0 } },
   ]
   for (const opts of bad) {
     try {

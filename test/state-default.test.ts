@@ -3,9 +3,7 @@
 // kill -9; `--state_file none` keeps memory only; a state file that exists but cannot be read
 // is never overwritten (changes refused, /status and the log say why); temp files are created
 // exclusively, never through a link someone put in their place.
-import {
-  mkdir, mkdtemp, readFile, readlink, rm, stat, symlink, writeFile,
-} from 'node:fs/promises'
+import { mkdir, mkdtemp, readFile, readlink, rm, stat, symlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { suite } from 'uvu'
@@ -28,15 +26,23 @@ test.after(async () => {
 })
 
 test('the default file: per prefix and REST port, XDG_STATE_HOME or ~/.local/state', () => {
-  assert.is(defaultStateFile('SARES11-SPEC125-M2', 11002, { XDG_STATE_HOME: '/var/st' }),
-    '/var/st/psen-processing/SARES11-SPEC125-M2-11002.json')
-  assert.is(defaultStateFile('CAM', 10000, { HOME: '/home/op' }),
-    '/home/op/.local/state/psen-processing/CAM-10000.json')
+  assert.is(
+    defaultStateFile('SARES11-SPEC125-M2', 11002, { XDG_STATE_HOME: '/var/st' }),
+    '/var/st/psen-processing/SARES11-SPEC125-M2-11002.json',
+  )
+  assert.is(
+    defaultStateFile('CAM', 10000, { HOME: '/home/op' }),
+    '/home/op/.local/state/psen-processing/CAM-10000.json',
+  )
   // A relative XDG_STATE_HOME is invalid (the XDG spec): ignored.
-  assert.is(defaultStateFile('CAM', 1, { XDG_STATE_HOME: 'rel', HOME: '/h' }),
-    '/h/.local/state/psen-processing/CAM-1.json')
-  assert.is(defaultStateFile('../A/B:C', 1, { XDG_STATE_HOME: '/s' }),
-    '/s/psen-processing/__A_B_C-1.json')
+  assert.is(
+    defaultStateFile('CAM', 1, { XDG_STATE_HOME: 'rel', HOME: '/h' }),
+    '/h/.local/state/psen-processing/CAM-1.json',
+  )
+  assert.is(
+    defaultStateFile('../A/B:C', 1, { XDG_STATE_HOME: '/s' }),
+    '/s/psen-processing/__A_B_C-1.json',
+  )
   const env = { XDG_STATE_HOME: '/s' }
   const cfg = (argv: string[], e: NodeJS.ProcessEnv = env) => {
     const c = parseServiceArgs(argv, e)
@@ -47,8 +53,10 @@ test('the default file: per prefix and REST port, XDG_STATE_HOME or ~/.local/sta
   assert.is(cfg(['tcp://h:1', 'CAM', '--state_file=']), undefined)
   assert.is(cfg(['tcp://h:1', 'CAM', '--state_file', '/x/s.json']), '/x/s.json')
   assert.is(cfg(['tcp://h:1', 'CAM'], { ...env, PSEN_STATE_FILE: '/y.json' }), '/y.json')
-  assert.is(cfg(['tcp://h:1', 'CAM', '--state_file', 'none'], { ...env, PSEN_STATE_FILE: '/y' }),
-    undefined)
+  assert.is(
+    cfg(['tcp://h:1', 'CAM', '--state_file', 'none'], { ...env, PSEN_STATE_FILE: '/y' }),
+    undefined,
+  )
   // The demo keeps its settings in memory unless given a file.
   assert.is(cfg([]), undefined)
   assert.is(cfg(['--state_file', '/d.json']), '/d.json')
@@ -58,14 +66,35 @@ test('the default file: per prefix and REST port, XDG_STATE_HOME or ~/.local/sta
 async function service(ports: number[], stateHome: string, extra: string[] = []) {
   const [r, o, i] = ports as [number, number, number]
   const env: NodeJS.ProcessEnv = { XDG_STATE_HOME: stateHome, PSEN_STATE_FILE: '' }
-  const p = runCli(['tcp://127.0.0.1:9', 'KILL-9', '-r', String(r), '-o', String(o),
-    '-i', String(i), '--rest_api_interface', '127.0.0.1', '--stream_interface', '127.0.0.1',
-    '--log_level', 'INFO', ...extra], env)
+  const p = runCli(
+    [
+      'tcp://127.0.0.1:9',
+      'KILL-9',
+      '-r',
+      String(r),
+      '-o',
+      String(o),
+      '-i',
+      String(i),
+      '--rest_api_interface',
+      '127.0.0.1',
+      '--stream_interface',
+      '127.0.0.1',
+      '--log_level',
+      'INFO',
+      ...extra,
+    ],
+    env,
+  )
   const base = `http://127.0.0.1:${r}`
-  await waitFor('the service HTTP API', async () => {
-    if (p.child.exitCode !== null) throw new Error(`exited: ${p.output()}`)
-    return (await fetch(`${base}/health`)).ok
-  }, 20_000)
+  await waitFor(
+    'the service HTTP API',
+    async () => {
+      if (p.child.exitCode !== null) throw new Error(`exited: ${p.output()}`)
+      return (await fetch(`${base}/health`)).ok
+    },
+    20_000,
+  )
   return { ...p, base }
 }
 
@@ -77,8 +106,8 @@ test('kill -9 with no state option: the ROIs and parameters are back', async () 
   const file = join(home, 'psen-processing', `KILL-9-${ports[0]}.json`)
   let svc = await service(ports, home)
   assert.match(svc.output(), file, 'the path is logged at start')
-  const post = (path: string, body: unknown) => api(svc.base, 'POST', path,
-    { headers: JSON_TYPE, body: JSON.stringify(body) })
+  const post = (path: string, body: unknown) =>
+    api(svc.base, 'POST', path, { headers: JSON_TYPE, body: JSON.stringify(body) })
   assert.is((await post('/roi_signal', [1, 2, 3, 4])).body.state, 'ok')
   assert.is((await post('/roi_background', [5, 6, 7, 8])).body.state, 'ok')
   assert.is((await post('/parameters', { step_length: 31 })).body.state, 'ok')
@@ -88,10 +117,8 @@ test('kill -9 with no state option: the ROIs and parameters are back', async () 
   svc = await service(ports, home)
   try {
     assert.equal((await api(svc.base, 'GET', '/roi_signal')).body.roi_signal, [1, 2, 3, 4])
-    assert.equal((await api(svc.base, 'GET', '/roi_background')).body.roi_background,
-      [5, 6, 7, 8])
-    const p = (await api(svc.base, 'GET', '/parameters')).body.parameters as
-      { step_length: number }
+    assert.equal((await api(svc.base, 'GET', '/roi_background')).body.roi_background, [5, 6, 7, 8])
+    const p = (await api(svc.base, 'GET', '/parameters')).body.parameters as { step_length: number }
     assert.is(p.step_length, 31)
     const status = await api(svc.base, 'GET', '/status')
     assert.equal(status.body.state_file, { persistent: true, error: null })
@@ -113,9 +140,14 @@ test('--state_file none: memory only, nothing written', async () => {
   svc = await service(ports, home, ['--state_file', 'none'])
   try {
     assert.equal((await api(svc.base, 'GET', '/roi_signal')).body.roi_signal, [])
-    assert.equal((await api(svc.base, 'GET', '/status')).body.state_file,
-      { persistent: false, error: null })
-    const there = await stat(join(home, 'psen-processing')).then(() => true, () => false)
+    assert.equal((await api(svc.base, 'GET', '/status')).body.state_file, {
+      persistent: false,
+      error: null,
+    })
+    const there = await stat(join(home, 'psen-processing')).then(
+      () => true,
+      () => false,
+    )
     assert.not.ok(there)
   } finally {
     svc.child.kill('SIGKILL')
@@ -153,8 +185,10 @@ test('a state file that cannot be read is never overwritten; changes refused', a
     const store = await StateStore.open({ path })
     assert.match(store.problem ?? '', /EACCES/)
     try {
-      await store.update({ roi_signal: [9, 9, 9, 9] }, { endpoint: 't', client: 't', old: 0,
-        new: 1 })
+      await store.update(
+        { roi_signal: [9, 9, 9, 9] },
+        { endpoint: 't', client: 't', old: 0, new: 1 },
+      )
       assert.unreachable('refused')
     } catch (err) {
       assert.match((err as Error).message, /refused/)
@@ -169,8 +203,10 @@ test('temp files are created exclusively: a planted link is never written throug
   await writeFile(target, 'precious')
   // The name the next save would use, planted after the stale-temp sweep of open().
   await symlink(target, `${path}.tmp-${process.pid}-1`)
-  await store.update({ roi_signal: [1, 2, 3, 4] }, { endpoint: 't', client: 't', old: [],
-    new: [1, 2, 3, 4] })
+  await store.update(
+    { roi_signal: [1, 2, 3, 4] },
+    { endpoint: 't', client: 't', old: [], new: [1, 2, 3, 4] },
+  )
   assert.is(await readFile(target, 'utf8'), 'precious')
   const saved = JSON.parse(await readFile(path, 'utf8')) as { roi_signal: number[] }
   assert.equal(saved.roi_signal, [1, 2, 3, 4])

@@ -6,7 +6,10 @@ import { fileURLToPath } from 'node:url'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import {
-  StateStore, StateWriteError, type ServiceState, type StateFile,
+  StateStore,
+  StateWriteError,
+  type ServiceState,
+  type StateFile,
 } from '../src/state/store.js'
 import { stateFor } from './helpers/state-writer.js'
 
@@ -21,8 +24,12 @@ test.after(async () => {
   await rm(dir, { recursive: true, force: true })
 })
 
-const change = (endpoint: string, o: unknown, n: unknown) =>
-  ({ endpoint, client: '127.0.0.1', old: o, new: n })
+const change = (endpoint: string, o: unknown, n: unknown) => ({
+  endpoint,
+  client: '127.0.0.1',
+  old: o,
+  new: n,
+})
 
 test('a missing file is an empty state; saves round-trip through a reopen', async () => {
   const path = join(dir, 'rt', 'state.json')
@@ -80,7 +87,9 @@ test('a corrupt file at start is set aside and reported, never fatal', async () 
   const logged: string[] = []
   const logger = {
     info: () => undefined,
-    warn: (_o: unknown, msg?: string) => { logged.push(String(msg)) },
+    warn: (_o: unknown, msg?: string) => {
+      logged.push(String(msg))
+    },
     error: () => undefined,
   }
   for (const bad of ['{"roi_signal": [1, 2', '{"roi_signal": "abc"}', '[]', '']) {
@@ -105,8 +114,10 @@ test('a corrupt file at start is set aside and reported, never fatal', async () 
 
 test('null ROIs in the file read back as []', async () => {
   const path = join(dir, 'nulls.json')
-  await writeFile(path,
-    JSON.stringify({ version: 1, roi_signal: null, roi_background: [1, 2, 3, 4] }))
+  await writeFile(
+    path,
+    JSON.stringify({ version: 1, roi_signal: null, roi_background: [1, 2, 3, 4] }),
+  )
   const s = await StateStore.open({ path })
   assert.equal(s.warnings, [])
   assert.equal(s.state, { roi_signal: [], roi_background: [1, 2, 3, 4], parameters: {} })
@@ -117,16 +128,21 @@ test('concurrent saves are serialised; the last one called wins on disk', async 
   const s = await StateStore.open({ path })
   const jobs: Promise<unknown>[] = []
   for (let i = 0; i < 30; i++) {
-    jobs.push(i % 2 === 0
-      ? s.update({ roi_signal: [i, 1, 0, 1] }, change('POST /roi_signal', null, i))
-      : s.update({ roi_background: [i, 1, 0, 1] }, change('POST /roi_background', null, i)))
+    jobs.push(
+      i % 2 === 0
+        ? s.update({ roi_signal: [i, 1, 0, 1] }, change('POST /roi_signal', null, i))
+        : s.update({ roi_background: [i, 1, 0, 1] }, change('POST /roi_background', null, i)),
+    )
   }
   await Promise.all(jobs)
   const disk = JSON.parse(await readFile(path, 'utf8')) as StateFile
   // Updates merge into the state of their turn, so neither field undoes the other.
   assert.equal(disk.roi_signal, [28, 1, 0, 1])
   assert.equal(disk.roi_background, [29, 1, 0, 1])
-  assert.equal(s.history(30).map((e) => e.new), [...Array(30).keys()].reverse())
+  assert.equal(
+    s.history(30).map((e) => e.new),
+    [...Array(30).keys()].reverse(),
+  )
 })
 
 test('a failed write rejects with a typed error and keeps the old state', async () => {
@@ -168,33 +184,44 @@ test('history is bounded in memory and on disk (rotated), and survives a reopen'
   }
   const h = s.history(100)
   assert.is(h.length, 5)
-  assert.equal(h.map((e) => e.new), [39, 38, 37, 36, 35].map((i) => ({ i })))
+  assert.equal(
+    h.map((e) => e.new),
+    [39, 38, 37, 36, 35].map((i) => ({ i })),
+  )
   const hist = `${path}.history.jsonl`
   const size = (await stat(hist)).size
   assert.ok(size <= 1024, `history file ${size} bytes`)
   assert.ok((await stat(`${hist}.1`)).size <= 1024)
   const again = await StateStore.open({ path, historyLimit: 5, historyMaxBytes: 1024 })
-  assert.equal(again.history().map((e) => e.new), h.map((e) => e.new))
+  assert.equal(
+    again.history().map((e) => e.new),
+    h.map((e) => e.new),
+  )
 })
 
-test('a partial last history line (kill during append) is skipped, later lines stay readable',
-  async () => {
-    const path = join(dir, 'partial.json')
-    const s = await StateStore.open({ path })
-    await s.update({ parameters: { a: 1 } }, change('X', 0, 1))
-    await writeFile(`${path}.history.jsonl`,
-      (await readFile(`${path}.history.jsonl`, 'utf8')) + '{"time":"2026-', { flag: 'w' })
-    const t = await StateStore.open({ path })
-    assert.is(t.warnings.length, 1)
-    await t.update({ parameters: { a: 2 } }, change('X', 1, 2))
-    const u = await StateStore.open({ path })
-    assert.equal(u.history().map((e) => e.new), [2, 1])
-  })
+test('a partial last history line (kill during append) is skipped, later lines stay readable', async () => {
+  const path = join(dir, 'partial.json')
+  const s = await StateStore.open({ path })
+  await s.update({ parameters: { a: 1 } }, change('X', 0, 1))
+  await writeFile(
+    `${path}.history.jsonl`,
+    (await readFile(`${path}.history.jsonl`, 'utf8')) + '{"time":"2026-',
+    { flag: 'w' },
+  )
+  const t = await StateStore.open({ path })
+  assert.is(t.warnings.length, 1)
+  await t.update({ parameters: { a: 2 } }, change('X', 1, 2))
+  const u = await StateStore.open({ path })
+  assert.equal(
+    u.history().map((e) => e.new),
+    [2, 1],
+  )
+})
 
 const writer = fileURLToPath(new URL('./helpers/state-writer.ts', import.meta.url))
 
 /** Runs the writer until it has acknowledged `acks` saves, kills it with SIGKILL. */
-async function killMidBurst(path: string, acks: number): Promise<{ first: number, last: number }> {
+async function killMidBurst(path: string, acks: number): Promise<{ first: number; last: number }> {
   const child = spawn(process.execPath, ['--import', 'tsx', writer, path, '4'], {
     stdio: ['ignore', 'pipe', 'inherit'],
   })
@@ -222,7 +249,10 @@ async function killMidBurst(path: string, acks: number): Promise<{ first: number
   assert.is(child.signalCode, 'SIGKILL')
   // A kill during a history append may leave a partial line (skipped, reported); the state file
   // itself must never be reported unusable.
-  assert.equal(warnings.filter((w) => !w.includes('history')), [])
+  assert.equal(
+    warnings.filter((w) => !w.includes('history')),
+    [],
+  )
   return { first, last }
 }
 
@@ -246,7 +276,10 @@ test('kill -9 in the middle of a burst of saves leaves the last acknowledged sta
   }
   // No temp file survives the next open.
   const names = await readdir(join(dir, 'kill'))
-  assert.equal(names.filter((n) => n.includes('.tmp-')), [])
+  assert.equal(
+    names.filter((n) => n.includes('.tmp-')),
+    [],
+  )
 })
 
 test.run()

@@ -36,9 +36,15 @@ export type SenderEvent =
   | { type: 'ready'; port: number; frameBytes: number[]; encodeMs: number }
   | { type: 'sent'; pulses: number[]; times: number[]; garbage: number }
   | {
-    type: 'done'; firstPulse: number; lastPulse: number; sent: number; failed: number
-    garbage: number; elapsedMs: number; maxLateMs: number
-  }
+      type: 'done'
+      firstPulse: number
+      lastPulse: number
+      sent: number
+      failed: number
+      garbage: number
+      elapsedMs: number
+      maxLateMs: number
+    }
   | { type: 'error'; message: string }
 
 /** Consumer -> orchestrator (the orchestrator only ever sends `exit`). */
@@ -71,8 +77,11 @@ export function sampleProc(pid: number): ProcSample {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8')
   const rssKb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? NaN)
   return {
-    cpuMs: ((utime + stime) * 1000) / CLK_TCK, sysMs: (stime * 1000) / CLK_TCK,
-    minorFaults: Number(fields[7]), rssMb: rssKb / 1024, at: nowMs(),
+    cpuMs: ((utime + stime) * 1000) / CLK_TCK,
+    sysMs: (stime * 1000) / CLK_TCK,
+    minorFaults: Number(fields[7]),
+    rssMb: rssKb / 1024,
+    at: nowMs(),
   }
 }
 
@@ -143,7 +152,10 @@ export function quantile(sorted: ArrayLike<number>, q: number): number {
 }
 
 export function median(values: number[]): number {
-  return quantile([...values].sort((a, b) => a - b), 0.5)
+  return quantile(
+    [...values].sort((a, b) => a - b),
+    0.5,
+  )
 }
 
 export function sleep(ms: number): Promise<void> {
@@ -156,7 +168,8 @@ export function table(rows: Array<Record<string, string | number>>): string {
   const keys = Object.keys(rows[0] as object)
   const cells = rows.map((r) => keys.map((k) => fmt(r[k])))
   const widths = keys.map((k, i) =>
-    Math.max(k.length, ...cells.map((c) => (c[i] as string).length)))
+    Math.max(k.length, ...cells.map((c) => (c[i] as string).length)),
+  )
   const line = (vals: string[]) => vals.map((v, i) => v.padStart(widths[i] as number)).join('  ')
   return [line(keys), line(widths.map((w) => '-'.repeat(w))), ...cells.map(line)].join('\n')
 }

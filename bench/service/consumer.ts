@@ -72,7 +72,8 @@ let compressedHeader = false
 let channels: Array<{ name: string; compression?: string }> = []
 function checkData(parts: Buffer[]): string | undefined {
   const head = JSON.parse((parts[0] as Buffer).toString()) as {
-    hash?: string; dh_compression?: string
+    hash?: string
+    dh_compression?: string
   }
   if (head.hash !== lastHash) {
     lastHash = head.hash ?? ''

@@ -53,14 +53,21 @@ if (isChild) {
 } else {
   const self = fileURLToPath(import.meta.url)
   for (const mode of ['zmq', 'alloc']) {
-    const r = spawnSync(process.execPath, ['--trace-gc', '--import', 'tsx', self, mode,
-      String(n), String(size)], { encoding: 'utf8' })
+    const r = spawnSync(
+      process.execPath,
+      ['--trace-gc', '--import', 'tsx', self, mode, String(n), String(size)],
+      { encoding: 'utf8' },
+    )
     const out = r.stdout + r.stderr
     const mc = out.match(/Mark-Compact/g)?.length ?? 0
     const sc = out.match(/Scavenge/g)?.length ?? 0
-    const ms = [...out.matchAll(/(?:Mark-Compact|Scavenge)[^,]*, ([\d.]+) \//g)]
-      .reduce((a, m) => a + Number(m[1]), 0)
-    console.log(`${mode.padEnd(5)} ${n} × ${(size / 1e6).toFixed(1)} MB: ${mc} mark-compacts, ` +
-      `${sc} scavenges, ${ms.toFixed(0)} ms in GC pauses`)
+    const ms = [...out.matchAll(/(?:Mark-Compact|Scavenge)[^,]*, ([\d.]+) \//g)].reduce(
+      (a, m) => a + Number(m[1]),
+      0,
+    )
+    console.log(
+      `${mode.padEnd(5)} ${n} × ${(size / 1e6).toFixed(1)} MB: ${mc} mark-compacts, ` +
+        `${sc} scavenges, ${ms.toFixed(0)} ms in GC pauses`,
+    )
   }
 }

@@ -11,8 +11,16 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 import {
-  PREFIX, ROI_BACKGROUND, ROI_SIGNAL, nowMs, sampleProc, sleep,
-  type ConsumerEvent, type ProcSample, type SenderCommand, type SenderEvent,
+  PREFIX,
+  ROI_BACKGROUND,
+  ROI_SIGNAL,
+  nowMs,
+  sampleProc,
+  sleep,
+  type ConsumerEvent,
+  type ProcSample,
+  type SenderCommand,
+  type SenderEvent,
 } from './common.js'
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))
@@ -60,18 +68,24 @@ export const runDir = mkdtempSync(join(tmpdir(), 'psen-bench-'))
 
 function forkHelper(script: string, args: string[], log: string): ChildProcess {
   const out = createWriteStream(join(runDir, log))
-  const child = track(fork(join(HERE, script), args, {
-    execArgv: ['--import', 'tsx'],
-    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-    cwd: ROOT,
-  }))
+  const child = track(
+    fork(join(HERE, script), args, {
+      execArgv: ['--import', 'tsx'],
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+      cwd: ROOT,
+    }),
+  )
   child.stdout?.pipe(out)
   child.stderr?.pipe(out)
   return child
 }
 
-function waitFor<T>(child: ChildProcess, pick: (msg: unknown) => T | undefined, what: string,
-  timeoutMs = 120_000): Promise<T> {
+function waitFor<T>(
+  child: ChildProcess,
+  pick: (msg: unknown) => T | undefined,
+  what: string,
+  timeoutMs = 120_000,
+): Promise<T> {
   return new Promise((resolve, reject) => {
     const timer = Number.isFinite(timeoutMs)
       ? setTimeout(() => done(new Error(`timed out waiting for ${what}`)), timeoutMs)
@@ -103,7 +117,10 @@ export class SenderProc {
   /** Malformed messages this sender actually put on the wire. */
   garbageSent = 0
   errors: string[] = []
-  private constructor(readonly child: ChildProcess, readonly sentAt: Map<number, number>) {
+  private constructor(
+    readonly child: ChildProcess,
+    readonly sentAt: Map<number, number>,
+  ) {
     child.on('message', (msg: SenderEvent) => {
       if (msg.type === 'sent') {
         this.garbageSent += msg.garbage
@@ -117,22 +134,33 @@ export class SenderProc {
   }
 
   /** `sentAt` may be shared with an earlier sender (an upstream restart). */
-  static async start(opts: {
-    port?: number; ring?: number; sendTimeoutMs?: number; hwm?: number
-    sentAt?: Map<number, number>
-  } = {}): Promise<SenderProc> {
+  static async start(
+    opts: {
+      port?: number
+      ring?: number
+      sendTimeoutMs?: number
+      hwm?: number
+      sentAt?: Map<number, number>
+    } = {},
+  ): Promise<SenderProc> {
     const args: string[] = []
     if (opts.port) args.push('--port', String(opts.port))
     if (opts.ring) args.push('--ring', String(opts.ring))
     if (opts.sendTimeoutMs !== undefined) args.push('--send-timeout', String(opts.sendTimeoutMs))
     if (opts.hwm) args.push('--hwm', String(opts.hwm))
-    const s = new SenderProc(forkHelper('sender.ts', args, `sender-${Date.now()}.log`),
-      opts.sentAt ?? new Map())
-    const ready = await waitFor(s.child, (m) => {
-      const ev = m as SenderEvent
-      if (ev.type === 'error') throw new Error(`sender failed: ${ev.message}`)
-      return ev.type === 'ready' ? ev : undefined
-    }, 'the sender to pre-encode its frames')
+    const s = new SenderProc(
+      forkHelper('sender.ts', args, `sender-${Date.now()}.log`),
+      opts.sentAt ?? new Map(),
+    )
+    const ready = await waitFor(
+      s.child,
+      (m) => {
+        const ev = m as SenderEvent
+        if (ev.type === 'error') throw new Error(`sender failed: ${ev.message}`)
+        return ev.type === 'ready' ? ev : undefined
+      },
+      'the sender to pre-encode its frames',
+    )
     s.port = ready.port
     s.frameBytes = ready.frameBytes
     s.encodeMs = ready.encodeMs
@@ -145,11 +173,16 @@ export class SenderProc {
 
   /** Sends at `hz` for `seconds`; resolves with the sender's own account of the step. */
   async run(hz: number, seconds: number, firstPulse: number): Promise<SenderDone> {
-    const done = waitFor(this.child, (m) => {
-      const ev = m as SenderEvent
-      if (ev.type === 'error') throw new Error(`sender failed: ${ev.message}`)
-      return ev.type === 'done' ? ev : undefined
-    }, 'the sender step', seconds * 1000 + 60_000)
+    const done = waitFor(
+      this.child,
+      (m) => {
+        const ev = m as SenderEvent
+        if (ev.type === 'error') throw new Error(`sender failed: ${ev.message}`)
+        return ev.type === 'done' ? ev : undefined
+      },
+      'the sender step',
+      seconds * 1000 + 60_000,
+    )
     this.command({ cmd: 'run', hz, seconds, firstPulse })
     return done
   }
@@ -159,16 +192,25 @@ export class SenderProc {
    * the process ends first (killed on purpose).
    */
   stream(hz: number, firstPulse: number): Promise<SenderDone | undefined> {
-    const done = waitFor(this.child, (m) => {
-      const ev = m as SenderEvent
-      return ev.type === 'done' ? ev : undefined
-    }, 'the sender stream', Infinity).catch(() => undefined)
+    const done = waitFor(
+      this.child,
+      (m) => {
+        const ev = m as SenderEvent
+        return ev.type === 'done' ? ev : undefined
+      },
+      'the sender stream',
+      Infinity,
+    ).catch(() => undefined)
     this.command({ cmd: 'stream', hz, firstPulse })
     return done
   }
 
-  halt(): void { this.command({ cmd: 'halt' }) }
-  garbage(count: number): void { this.command({ cmd: 'garbage', count }) }
+  halt(): void {
+    this.command({ cmd: 'halt' })
+  }
+  garbage(count: number): void {
+    this.command({ cmd: 'garbage', count })
+  }
 
   /** Asks the process to exit and waits for it (SIGKILL after 3 s). */
   async exit(): Promise<void> {
@@ -193,8 +235,11 @@ export class ConsumerProc {
   readonly bad: string[] = []
   /** Messages whose pulse id was already seen (should never happen). */
   duplicates = 0
-  private constructor(readonly child: ChildProcess, readonly kind: 'data' | 'image',
-    readonly recvAt: Map<number, number>) {
+  private constructor(
+    readonly child: ChildProcess,
+    readonly kind: 'data' | 'image',
+    readonly recvAt: Map<number, number>,
+  ) {
     child.on('message', (msg: ConsumerEvent) => {
       if (msg.type !== 'recv') return
       for (let i = 0; i < msg.pulses.length; i++) {
@@ -207,12 +252,19 @@ export class ConsumerProc {
   }
 
   /** `recvAt` may be shared with an earlier consumer of the same stream (a restart). */
-  static async start(endpoint: string, kind: 'data' | 'image', recvAt = new Map<number, number>()):
-    Promise<ConsumerProc> {
+  static async start(
+    endpoint: string,
+    kind: 'data' | 'image',
+    recvAt = new Map<number, number>(),
+  ): Promise<ConsumerProc> {
     const log = `consumer-${kind}-${Date.now()}.log`
     const c = new ConsumerProc(forkHelper('consumer.ts', [endpoint, kind], log), kind, recvAt)
-    await waitFor(c.child, (m) => ((m as ConsumerEvent).type === 'ready' ? true : undefined),
-      `the ${kind} consumer`, 30_000)
+    await waitFor(
+      c.child,
+      (m) => ((m as ConsumerEvent).type === 'ready' ? true : undefined),
+      `the ${kind} consumer`,
+      30_000,
+    )
     return c
   }
 
@@ -255,13 +307,20 @@ type Json = null | boolean | number | string | Json[] | { [k: string]: Json }
 /** The real service CLI as a child process. */
 export class ServiceProc {
   readonly logFile: string
-  private constructor(readonly child: ChildProcess, readonly opts: ServiceOptions,
-    logFile: string) {
+  private constructor(
+    readonly child: ChildProcess,
+    readonly opts: ServiceOptions,
+    logFile: string,
+  ) {
     this.logFile = logFile
   }
 
-  get pid(): number { return this.child.pid as number }
-  get base(): string { return `http://127.0.0.1:${this.opts.restPort}` }
+  get pid(): number {
+    return this.child.pid as number
+  }
+  get base(): string {
+    return `http://127.0.0.1:${this.opts.restPort}`
+  }
 
   static async start(opts: ServiceOptions): Promise<ServiceProc> {
     const logFile = join(runDir, `service-${Date.now()}.log`)
@@ -269,15 +328,30 @@ export class ServiceProc {
     const args = [
       ...(opts.nodeFlags ?? SERVICE_NODE_FLAGS),
       opts.bin ?? join(ROOT, 'bin/psen-processing.js'),
-      `tcp://127.0.0.1:${opts.inputPort}`, PREFIX,
-      '-o', String(opts.dataPort), '-i', String(opts.imagePort), '-r', String(opts.restPort),
-      '--rest_api_interface', '127.0.0.1', '--stream_interface', '127.0.0.1',
-      '--log_level', opts.logLevel ?? 'WARNING',
-      '--auto_start', ...(opts.extraArgs ?? []),
+      `tcp://127.0.0.1:${opts.inputPort}`,
+      PREFIX,
+      '-o',
+      String(opts.dataPort),
+      '-i',
+      String(opts.imagePort),
+      '-r',
+      String(opts.restPort),
+      '--rest_api_interface',
+      '127.0.0.1',
+      '--stream_interface',
+      '127.0.0.1',
+      '--log_level',
+      opts.logLevel ?? 'WARNING',
+      '--auto_start',
+      ...(opts.extraArgs ?? []),
     ]
-    const child = track(spawn(process.execPath, args, {
-      cwd: runDir, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...opts.env },
-    }))
+    const child = track(
+      spawn(process.execPath, args, {
+        cwd: runDir,
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...process.env, ...opts.env },
+      }),
+    )
     child.stdout?.pipe(out)
     child.stderr?.pipe(out)
     const s = new ServiceProc(child, opts, logFile)
@@ -289,7 +363,9 @@ export class ServiceProc {
       try {
         const st = await s.get('/status')
         if (st && typeof st === 'object' && !Array.isArray(st) && st.state === 'ok') break
-      } catch { /* not listening yet */ }
+      } catch {
+        /* not listening yet */
+      }
       if (nowMs() > deadline) throw new Error(`service did not answer /status:\n${s.logTail()}`)
       await sleep(200)
     }
@@ -311,7 +387,9 @@ export class ServiceProc {
 
   async post(path: string, body: Json): Promise<{ [k: string]: Json }> {
     const res = await fetch(this.base + path, {
-      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body),
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
     })
     const out = (await res.json()) as { [k: string]: Json }
     if (out.state !== 'ok') throw new Error(`POST ${path}: ${JSON.stringify(out.status)}`)
@@ -373,8 +451,10 @@ export function dropCounters(stats: { [k: string]: Json }): Map<string, number> 
 }
 
 /** Counters that grew between two dropCounters() snapshots. */
-export function counterDelta(before: Map<string, number>, after: Map<string, number>):
-  Record<string, number> {
+export function counterDelta(
+  before: Map<string, number>,
+  after: Map<string, number>,
+): Record<string, number> {
   const out: Record<string, number> = {}
   for (const [k, v] of after) {
     const d = v - (before.get(k) ?? 0)

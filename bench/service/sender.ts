@@ -23,8 +23,14 @@ import { Codec } from '../../src/kernel/codec.js'
 import { Kernel } from '../../src/kernel/kernel.js'
 import { generateFrame } from '../../src/sim/frame.js'
 import {
-  FRAME_HEIGHT, FRAME_WIDTH, IMAGE_CHANNEL, nowMs, parseOptions, sleep,
-  type SenderCommand, type SenderEvent,
+  FRAME_HEIGHT,
+  FRAME_WIDTH,
+  IMAGE_CHANNEL,
+  nowMs,
+  parseOptions,
+  sleep,
+  type SenderCommand,
+  type SenderEvent,
 } from './common.js'
 
 const opts = parseOptions(process.argv.slice(2))
@@ -43,8 +49,11 @@ context.blocky = false
 const push = new Push({ linger: 0, sendHighWaterMark: hwm, sendTimeout })
 
 const info: ChannelInfo = {
-  name: IMAGE_CHANNEL, type: 'uint16', shape: [FRAME_WIDTH, FRAME_HEIGHT],
-  encoding: 'little', compression: 'bitshuffle_lz4',
+  name: IMAGE_CHANNEL,
+  type: 'uint16',
+  shape: [FRAME_WIDTH, FRAME_HEIGHT],
+  encoding: 'little',
+  compression: 'bitshuffle_lz4',
 }
 let encoder: BsreadEncoder
 let ring: PreEncoded[] = []
@@ -90,14 +99,24 @@ function garbageParts(): Buffer[] {
   const kind = garbageSeq++ % 8
   const pulse = 9e15 + garbageSeq
   const good = frameParts(0)
-  const main = (extra: Record<string, unknown>) => Buffer.from(JSON.stringify({
-    htype: 'bsr_m-1.1', pulse_id: pulse, global_timestamp: { sec: 1, ns: 0 },
-    hash: 'ffffffffffffffffffffffffffffffff', dh_compression: 'none', ...extra,
-  }))
+  const main = (extra: Record<string, unknown>) =>
+    Buffer.from(
+      JSON.stringify({
+        htype: 'bsr_m-1.1',
+        pulse_id: pulse,
+        global_timestamp: { sec: 1, ns: 0 },
+        hash: 'ffffffffffffffffffffffffffffffff',
+        dh_compression: 'none',
+        ...extra,
+      }),
+    )
   switch (kind) {
-    case 0: return [Buffer.from(randomBytes(64 + (garbageSeq % 500)))]
-    case 1: return [main({}), Buffer.from('{"htype": "bsr_d-1.1", "channels": [')]
-    case 2: return [Buffer.from('{"htype": "bsr_m-1.1", "pulse_id": 12'), good[1] as Buffer]
+    case 0:
+      return [Buffer.from(randomBytes(64 + (garbageSeq % 500)))]
+    case 1:
+      return [main({}), Buffer.from('{"htype": "bsr_d-1.1", "channels": [')]
+    case 2:
+      return [Buffer.from('{"htype": "bsr_m-1.1", "pulse_id": 12'), good[1] as Buffer]
     case 3: {
       // Valid headers, the image part cut short: its size lies about the shape.
       const cut = good.slice()
@@ -115,10 +134,12 @@ function garbageParts(): Buffer[] {
       return parts
     }
     case 5: {
-      const dh = Buffer.from(JSON.stringify({
-        htype: 'bsr_d-1.1',
-        channels: [{ name: IMAGE_CHANNEL, type: 'complex128', shape: [4] }],
-      }))
+      const dh = Buffer.from(
+        JSON.stringify({
+          htype: 'bsr_d-1.1',
+          channels: [{ name: IMAGE_CHANNEL, type: 'complex128', shape: [4] }],
+        }),
+      )
       return [main({}), dh, Buffer.alloc(64), Buffer.alloc(16)]
     }
     case 6: {
@@ -127,7 +148,8 @@ function garbageParts(): Buffer[] {
       parts[0] = rewritePulse(good[0] as Buffer, pulse)
       return [...parts, Buffer.alloc(8), Buffer.alloc(8), Buffer.alloc(8)]
     }
-    default: return [Buffer.alloc(0), Buffer.alloc(0)]
+    default:
+      return [Buffer.alloc(0), Buffer.alloc(0)]
   }
 }
 
@@ -169,14 +191,17 @@ async function run(hz: number, seconds: number, firstPulse: number): Promise<voi
   let garbageReported = 0
   let maxLate = 0
   let i = 0
-  for (;; i++) {
+  for (; ; i++) {
     const due = t0 + i * period
     if (due >= end || halted) break
     let now = nowMs()
     if (due > now) {
       await sleep(Math.max(1, Math.floor(due - now)))
       now = nowMs()
-      if (due > now) { i--; continue }
+      if (due > now) {
+        i--
+        continue
+      }
     }
     maxLate = Math.max(maxLate, now - due)
     const pulse = firstPulse + i
@@ -210,15 +235,24 @@ async function run(hz: number, seconds: number, firstPulse: number): Promise<voi
   }
   send({ type: 'sent', pulses, times, garbage: garbage - garbageReported })
   send({
-    type: 'done', firstPulse, lastPulse: firstPulse + i - 1, sent, failed, garbage,
-    elapsedMs: nowMs() - t0, maxLateMs: maxLate,
+    type: 'done',
+    firstPulse,
+    lastPulse: firstPulse + i - 1,
+    sent,
+    failed,
+    garbage,
+    elapsedMs: nowMs() - t0,
+    maxLateMs: maxLate,
   })
   running = false
 }
 
 process.on('message', (msg: SenderCommand) => {
   const fail = (err: unknown) => {
-    send({ type: 'error', message: err instanceof Error ? err.stack ?? err.message : String(err) })
+    send({
+      type: 'error',
+      message: err instanceof Error ? (err.stack ?? err.message) : String(err),
+    })
   }
   switch (msg.cmd) {
     case 'run':
@@ -252,6 +286,9 @@ prepare()
     send({ type: 'ready', port: bound, frameBytes: ring.map((r) => r.bytes.length), encodeMs })
   })
   .catch((err: unknown) => {
-    send({ type: 'error', message: err instanceof Error ? err.stack ?? err.message : String(err) })
+    send({
+      type: 'error',
+      message: err instanceof Error ? (err.stack ?? err.message) : String(err),
+    })
     process.exit(1)
   })

@@ -10,9 +10,7 @@ import { bodyLimit } from 'hono/body-limit'
 import { cors } from 'hono/cors'
 import type { Logger } from '../log.js'
 import type { Metrics } from '../metrics.js'
-import {
-  ControlError, type Requester, type ServiceControl,
-} from '../processing/control.js'
+import { ControlError, type Requester, type ServiceControl } from '../processing/control.js'
 import { RoiError } from '../processing/roi.js'
 import { StateWriteError } from '../state/store.js'
 import { isMutating, originAllowed, RefusedOrigins, tokenMatches } from './guard.js'
@@ -68,7 +66,8 @@ async function readJson(c: Context): Promise<JsonBody> {
   if (!isJsonType(contentType)) {
     return {
       ok: false,
-      message: `Request body must be JSON (Content-Type: application/json), got ` +
+      message:
+        `Request body must be JSON (Content-Type: application/json), got ` +
         `'${contentType || 'no content type'}'; nothing was changed.`,
     }
   }
@@ -105,30 +104,41 @@ export function createApp(deps: AppDeps): Hono {
 
   const route = (c: Context): string => (ROUTES[c.req.path] ? c.req.path : 'other')
 
-  app.use('*', cors({
-    origin: '*',
-    allowMethods: ['GET', 'POST', 'PUT', 'DELETE', 'OPTIONS'],
-    allowHeaders: ['Origin', 'Accept', 'Content-Type', 'X-Requested-With', 'X-CSRF-Token',
-      'Authorization'],
-    maxAge: 600,
-  }))
+  app.use(
+    '*',
+    cors({
+      origin: '*',
+      allowMethods: ['GET', 'POST', 'PUT', 'DELETE', 'OPTIONS'],
+      allowHeaders: [
+        'Origin',
+        'Accept',
+        'Content-Type',
+        'X-Requested-With',
+        'X-CSRF-Token',
+        'Authorization',
+      ],
+      maxAge: 600,
+    }),
+  )
 
   app.use('*', async (c, next) => {
     const started = performance.now()
     await next()
-    metrics?.httpRequest(c.req.method, route(c), c.res.status,
-      (performance.now() - started) / 1000)
+    metrics?.httpRequest(c.req.method, route(c), c.res.status, (performance.now() - started) / 1000)
     log.debug({ method: c.req.method, path: c.req.path, status: c.res.status }, 'http')
   })
 
-  app.use('*', bodyLimit({
-    maxSize: deps.maxBodyBytes ?? 64 * 1024,
-    onError: (c) => {
-      // The rest of the body is never read: the connection cannot be reused after this answer.
-      c.header('Connection', 'close')
-      return fail(c, 'Request body too large; nothing was changed.', 413)
-    },
-  }))
+  app.use(
+    '*',
+    bodyLimit({
+      maxSize: deps.maxBodyBytes ?? 64 * 1024,
+      onError: (c) => {
+        // The rest of the body is never read: the connection cannot be reused after this answer.
+        c.header('Connection', 'close')
+        return fail(c, 'Request body too large; nothing was changed.', 413)
+      },
+    }),
+  )
 
   // Cross-site request forgery: after CORS (pre-flights are answered there, as before), before
   // the body is read. Reads stay open to every origin (the old client and dashboards use them).
@@ -139,9 +149,12 @@ export function createApp(deps: AppDeps): Hono {
     if (!isMutating(c) || originAllowed(origin, c.req.header('host'), allowed)) return next()
     metrics?.httpRefused('origin', route(c))
     refusedOrigins.report(String(origin), `${c.req.method} ${c.req.path}`)
-    return fail(c, `Forbidden: a page from ${String(origin).slice(0, 200)} may not change ` +
-      'this service (start it with --allowed_origins to admit that page); nothing was changed.',
-    403)
+    return fail(
+      c,
+      `Forbidden: a page from ${String(origin).slice(0, 200)} may not change ` +
+        'this service (start it with --allowed_origins to admit that page); nothing was changed.',
+      403,
+    )
   })
 
   if (deps.apiToken !== undefined) {
@@ -165,11 +178,13 @@ export function createApp(deps: AppDeps): Hono {
     await control.stop()
     return ok(c)
   })
-  app.get('/status', async (c) => ok(c, {
-    last_error: control.lastError(),
-    ...(deps.stateFile ? { state_file: deps.stateFile() } : {}),
-    ...await control.statusDetails?.(),
-  }))
+  app.get('/status', async (c) =>
+    ok(c, {
+      last_error: control.lastError(),
+      ...(deps.stateFile ? { state_file: deps.stateFile() } : {}),
+      ...(await control.statusDetails?.()),
+    }),
+  )
   app.get('/statistics', async (c) => ok(c, { statistics: await control.statistics() }))
 
   for (const kind of ['roi_signal', 'roi_background'] as const) {
@@ -182,10 +197,12 @@ export function createApp(deps: AppDeps): Hono {
     })
   }
 
-  app.get('/parameters', (c) => ok(c, {
-    parameters: control.getParameters(),
-    ...control.parameterInfo(),
-  }))
+  app.get('/parameters', (c) =>
+    ok(c, {
+      parameters: control.getParameters(),
+      ...control.parameterInfo(),
+    }),
+  )
   app.post('/parameters', async (c) => {
     const body = await readJson(c)
     if (!body.ok) return fail(c, body.message)
@@ -220,8 +237,11 @@ export function createApp(deps: AppDeps): Hono {
     if (err instanceof StateWriteError) {
       // Its message names the state file: that stays in the log, not in the answer.
       log.error({ err, path: c.req.path }, 'settings change not saved')
-      return fail(c, 'The change could not be saved (state file not writable; details are in ' +
-        'the service log); nothing was changed.')
+      return fail(
+        c,
+        'The change could not be saved (state file not writable; details are in ' +
+          'the service log); nothing was changed.',
+      )
     }
     // Unexpected: logged with its stack, answered without it (no paths or internals leak).
     log.error({ err, path: c.req.path }, 'HTTP handler failed')

@@ -29,7 +29,9 @@ export function isMutating(c: Context): boolean {
  * origin `null` (sandboxed frames, file: pages) is never the service's own.
  */
 export function originAllowed(
-  origin: string | undefined, host: string | undefined, allowed: ReadonlySet<string>,
+  origin: string | undefined,
+  host: string | undefined,
+  allowed: ReadonlySet<string>,
 ): boolean {
   if (origin === undefined) return true
   let url: URL
@@ -85,11 +87,17 @@ export class RefusedOrigins {
     if (this.#seen.has(origin) || this.#seen.size > this.limit) return
     this.#seen.add(origin)
     if (this.#seen.size > this.limit) {
-      this.log({ origins: this.limit }, 'requests from more refused origins than this; ' +
-        'no more are logged (psen_http_refused_total counts them all)')
+      this.log(
+        { origins: this.limit },
+        'requests from more refused origins than this; ' +
+          'no more are logged (psen_http_refused_total counts them all)',
+      )
       return
     }
-    this.log({ origin, request }, 'refused a request from another web origin (CSRF); ' +
-      'admit a dashboard with --allowed_origins')
+    this.log(
+      { origin, request },
+      'refused a request from another web origin (CSRF); ' +
+        'admit a dashboard with --allowed_origins',
+    )
   }
 }

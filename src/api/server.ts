@@ -47,7 +47,9 @@ export function listen(app: Hono, opts: ListenOptions): Promise<HttpServer> {
 }
 
 function closeServer(
-  server: Server, wss: WebSocketServer | undefined, graceMs: number,
+  server: Server,
+  wss: WebSocketServer | undefined,
+  graceMs: number,
 ): Promise<void> {
   return new Promise((resolve) => {
     for (const client of wss?.clients ?? []) client.terminate()

@@ -12,13 +12,23 @@ import { BsreadError, brief } from './errors.js'
 import { parseDataHeaderChannels, parseMainHeader } from './headers.js'
 import type { BsreadCodec, ChannelInfo, Compression, Timestamp } from './types.js'
 import {
-  DEFAULT_MAX_VALUE_BYTES, checkFillable, checkValueSize, declaredSize, decompress,
-  readTimestamp, type RawValue,
+  DEFAULT_MAX_VALUE_BYTES,
+  checkFillable,
+  checkValueSize,
+  declaredSize,
+  decompress,
+  readTimestamp,
+  type RawValue,
 } from './values.js'
 
 export {
-  DEFAULT_MAX_VALUE_BYTES, checkValueSize, decodeValue, decompressValue, readTimestamp,
-  type DecodedValue, type RawValue,
+  DEFAULT_MAX_VALUE_BYTES,
+  checkValueSize,
+  decodeValue,
+  decompressValue,
+  readTimestamp,
+  type DecodedValue,
+  type RawValue,
 } from './values.js'
 
 /** A decoded bsread message; values are decoded lazily (`value()` + `decodeValue`). */
@@ -101,8 +111,11 @@ export class BsreadDecoder {
       return this.#decode(parts)
     } catch (err) {
       if (err instanceof BsreadError) throw err
-      throw new BsreadError('decode_failed',
-        `cannot decode: ${brief(err instanceof Error ? err.message : err, 200)}`, { cause: err })
+      throw new BsreadError(
+        'decode_failed',
+        `cannot decode: ${brief(err instanceof Error ? err.message : err, 200)}`,
+        { cause: err },
+      )
     }
   }
 
@@ -116,8 +129,11 @@ export class BsreadDecoder {
     const main = parseMainHeader(parts[0] as Buffer)
     let header = this.#header
     let changed = false
-    if (header === undefined || header.hash !== main.hash ||
-      header.compression !== main.dhCompression) {
+    if (
+      header === undefined ||
+      header.hash !== main.hash ||
+      header.compression !== main.dhCompression
+    ) {
       header = this.#parseDataHeader(parts[1] as Buffer, main.dhCompression, main.hash)
       this.#header = header
       this.headerParses++
@@ -126,8 +142,10 @@ export class BsreadDecoder {
     const n = header.channels.length
     const want = 2 + 2 * n
     if (parts.length !== want && !(n > 0 && parts.length === want - 1)) {
-      throw new BsreadError('part_count',
-        `data header lists ${n} channels: expected ${want} parts, got ${parts.length}`)
+      throw new BsreadError(
+        'part_count',
+        `data header lists ${n} channels: expected ${want} parts, got ${parts.length}`,
+      )
     }
     for (let i = 0; i < n; i++) {
       const value = parts[2 + 2 * i] as Buffer
@@ -135,13 +153,22 @@ export class BsreadDecoder {
       checkValueSize(header.channels[i] as ChannelInfo, value, this.maxValueBytes)
       const ts = parts[3 + 2 * i]
       if (ts !== undefined && ts.length !== 0 && ts.length !== 16) {
-        throw new BsreadError('bad_timestamp',
+        throw new BsreadError(
+          'bad_timestamp',
           `channel ${brief(header.channels[i]?.name)}: timestamp part has ${ts.length} bytes, ` +
-          'not 16')
+            'not 16',
+        )
       }
     }
-    return new Message(main.pulseId, main.timestamp, main.hash, main.dhCompression,
-      header, changed, parts)
+    return new Message(
+      main.pulseId,
+      main.timestamp,
+      main.hash,
+      main.dhCompression,
+      header,
+      changed,
+      parts,
+    )
   }
 
   #parseDataHeader(part: Buffer, compression: Compression, hash: string): ParsedHeader {
@@ -152,8 +179,10 @@ export class BsreadDecoder {
     if (compression !== 'none') {
       const size = declaredSize(part, compression, 1)
       if (size > this.maxHeaderBytes) {
-        throw new BsreadError('decompressed_too_large',
-          `data header declares ${size} bytes, limit ${this.maxHeaderBytes}`)
+        throw new BsreadError(
+          'decompressed_too_large',
+          `data header declares ${size} bytes, limit ${this.maxHeaderBytes}`,
+        )
       }
       checkFillable(part.length, size, 'data header')
       bytes = decompress(this.codec, part, compression, 1, size, 'data header')
@@ -162,7 +191,9 @@ export class BsreadDecoder {
     }
     const channels = parseDataHeaderChannels(bytes)
     const index = new Map<string, number>()
-    channels.forEach((c, i) => { if (!index.has(c.name)) index.set(c.name, i) })
+    channels.forEach((c, i) => {
+      if (!index.has(c.name)) index.set(c.name, i)
+    })
     return { hash, compression, channels, index }
   }
 }
@@ -196,8 +227,8 @@ class Message implements BsreadMessage {
     const bytes = this.parts[2 + 2 * index]
     if (info === undefined || bytes === undefined || bytes.length === 0) return undefined
     const ts = this.parts[3 + 2 * index]
-    const timestamp = ts !== undefined && ts.length === 16
-      ? readTimestamp(ts, info.encoding) : undefined
+    const timestamp =
+      ts !== undefined && ts.length === 16 ? readTimestamp(ts, info.encoding) : undefined
     return timestamp ? { info, bytes, timestamp } : { info, bytes }
   }
 }

@@ -10,8 +10,12 @@ import { byteswap } from '../kernel/byteswap.js'
 import { BsreadError } from './errors.js'
 import type { DecodedValue } from './values.js'
 import {
-  ELEMENT_SIZE, elementCount,
-  type BsreadCodec, type ChannelInfo, type Compression, type Timestamp,
+  ELEMENT_SIZE,
+  elementCount,
+  type BsreadCodec,
+  type ChannelInfo,
+  type Compression,
+  type Timestamp,
 } from './types.js'
 
 /**
@@ -87,7 +91,8 @@ export class BsreadEncoder {
     if (!this.#valid || !sameChannels(this.#channels, chans)) this.#buildHeader(chans)
     const ts = msg.globalTimestamp
     checkTimestamp(ts)
-    const main = `${this.#mainPrefix}"pulse_id": ${pulseIdText(msg.pulseId)}, ` +
+    const main =
+      `${this.#mainPrefix}"pulse_id": ${pulseIdText(msg.pulseId)}, ` +
       `"global_timestamp": {"sec": ${ts.sec}, "ns": ${ts.ns}}}`
     const parts: Buffer[] = new Array(2 + 2 * chans.length)
     parts[0] = Buffer.from(main, 'utf8')
@@ -110,8 +115,10 @@ export class BsreadEncoder {
     if (dhc !== 'none') bytes = toBuffer(compress(this.codec, bytes, dhc, 1, 'data header'))
     this.#dataHeader = bytes
     this.#hash = createHash('md5').update(bytes).digest('hex')
-    this.#mainPrefix = '{"htype": "bsr_m-1.1", ' +
-      (dhc !== 'none' ? `"dh_compression": "${dhc}", ` : '') + `"hash": "${this.#hash}", `
+    this.#mainPrefix =
+      '{"htype": "bsr_m-1.1", ' +
+      (dhc !== 'none' ? `"dh_compression": "${dhc}", ` : '') +
+      `"hash": "${this.#hash}", `
     this.#valid = true
     this.headerBuilds++
   }
@@ -122,9 +129,16 @@ function sameChannels(a: readonly ChannelInfo[], b: ReadonlyArray<EncodeChannel>
   for (let i = 0; i < a.length; i++) {
     const x = a[i] as ChannelInfo
     const y = (b[i] as EncodeChannel).info
-    if (x.name !== y.name || x.type !== y.type || x.encoding !== y.encoding ||
-      x.compression !== y.compression || x.modulo !== y.modulo || x.offset !== y.offset ||
-      x.shape.length !== y.shape.length) return false
+    if (
+      x.name !== y.name ||
+      x.type !== y.type ||
+      x.encoding !== y.encoding ||
+      x.compression !== y.compression ||
+      x.modulo !== y.modulo ||
+      x.offset !== y.offset ||
+      x.shape.length !== y.shape.length
+    )
+      return false
     for (let d = 0; d < x.shape.length; d++) if (x.shape[d] !== y.shape[d]) return false
   }
   return true
@@ -132,8 +146,10 @@ function sameChannels(a: readonly ChannelInfo[], b: ReadonlyArray<EncodeChannel>
 
 /** A string as Python's `json.dumps` writes it (ASCII only, `\uXXXX` escapes). */
 export function pyJsonString(s: string): string {
-  return JSON.stringify(s).replace(/[\u007f-\uffff]/g,
-    (ch) => '\\u' + ch.charCodeAt(0).toString(16).padStart(4, '0'))
+  return JSON.stringify(s).replace(
+    /[\u007f-\uffff]/g,
+    (ch) => '\\u' + ch.charCodeAt(0).toString(16).padStart(4, '0'),
+  )
 }
 
 function pyNumber(n: number): string {
@@ -142,7 +158,8 @@ function pyNumber(n: number): string {
 }
 
 function channelJson(c: ChannelInfo): string {
-  let s = `{"name": ${pyJsonString(c.name)}, "type": "${c.type}", ` +
+  let s =
+    `{"name": ${pyJsonString(c.name)}, "type": "${c.type}", ` +
     `"shape": [${c.shape.map(pyNumber).join(', ')}], "encoding": "${c.encoding}"`
   if (c.compression !== 'none') s += `, "compression": "${c.compression}"`
   if (c.modulo !== undefined) s += `, "modulo": ${pyNumber(c.modulo)}`
@@ -193,8 +210,11 @@ function toBuffer(u: Uint8Array): Buffer {
 }
 
 function compress(
-  codec: BsreadCodec | undefined, raw: Uint8Array, compression: 'lz4' | 'bitshuffle_lz4',
-  elemSize: number, what: string,
+  codec: BsreadCodec | undefined,
+  raw: Uint8Array,
+  compression: 'lz4' | 'bitshuffle_lz4',
+  elemSize: number,
+  what: string,
 ): Uint8Array {
   if (codec === undefined) {
     throw new BsreadError('bad_value', `${what}: ${compression} needs a codec`)
@@ -206,30 +226,41 @@ function compress(
  * Encodes one channel value into its value part: element bytes in the channel's byte order,
  * compressed as the channel says. `null`/`undefined` give an empty part (no value).
  */
-export function encodeValue(
-  info: ChannelInfo, value: EncodableValue, codec?: BsreadCodec,
-): Buffer {
+export function encodeValue(info: ChannelInfo, value: EncodableValue, codec?: BsreadCodec): Buffer {
   if (value === null || value === undefined) return EMPTY
   if (value instanceof PreEncoded) return toBuffer(value.bytes)
   const raw = rawBytes(info, value)
   if (info.compression === 'none') return raw
-  return toBuffer(compress(codec, raw, info.compression, ELEMENT_SIZE[info.type],
-    `channel ${info.name}`))
+  return toBuffer(
+    compress(codec, raw, info.compression, ELEMENT_SIZE[info.type], `channel ${info.name}`),
+  )
 }
 
 type TypedArrayCtor =
-  | Int8ArrayConstructor | Uint8ArrayConstructor | Int16ArrayConstructor | Uint16ArrayConstructor
-  | Int32ArrayConstructor | Uint32ArrayConstructor | Float32ArrayConstructor
+  | Int8ArrayConstructor
+  | Uint8ArrayConstructor
+  | Int16ArrayConstructor
+  | Uint16ArrayConstructor
+  | Int32ArrayConstructor
+  | Uint32ArrayConstructor
+  | Float32ArrayConstructor
   | Float64ArrayConstructor
 
 const NUMBER_CTORS: Partial<Record<ChannelInfo['type'], TypedArrayCtor>> = {
-  int8: Int8Array, uint8: Uint8Array, int16: Int16Array, uint16: Uint16Array,
-  int32: Int32Array, uint32: Uint32Array, float32: Float32Array, float64: Float64Array,
+  int8: Int8Array,
+  uint8: Uint8Array,
+  int16: Int16Array,
+  uint16: Uint16Array,
+  int32: Int32Array,
+  uint32: Uint32Array,
+  float32: Float32Array,
+  float64: Float64Array,
 }
 
 /** Raw element bytes (a fresh buffer, never the caller's memory) in the channel's order. */
 function rawBytes(
-  info: ChannelInfo, value: Exclude<EncodableValue, null | undefined | PreEncoded>,
+  info: ChannelInfo,
+  value: Exclude<EncodableValue, null | undefined | PreEncoded>,
 ): Buffer {
   const name = info.name
   if (info.type === 'string') {
@@ -246,16 +277,20 @@ function rawBytes(
   let out: Buffer
   if (ArrayBuffer.isView(value) && bytesPerElement(value) === es) {
     if (value.byteLength !== n * es) {
-      throw new BsreadError('bad_value', `channel ${name}: ${value.byteLength} bytes for ` +
-        `${n} elements of ${es} bytes`)
+      throw new BsreadError(
+        'bad_value',
+        `channel ${name}: ${value.byteLength} bytes for ` + `${n} elements of ${es} bytes`,
+      )
     }
     out = Buffer.allocUnsafe(n * es)
     out.set(new Uint8Array(value.buffer, value.byteOffset, value.byteLength))
   } else {
     const list = (typeof value === 'object' ? value : [value]) as ArrayLike<unknown>
     if (list.length !== n) {
-      throw new BsreadError('bad_value', `channel ${name}: ${list.length} values for shape ` +
-        `[${info.shape.join(', ')}]`)
+      throw new BsreadError(
+        'bad_value',
+        `channel ${name}: ${list.length} values for shape ` + `[${info.shape.join(', ')}]`,
+      )
     }
     out = Buffer.allocUnsafe(n * es)
     const ab = out.buffer
@@ -289,15 +324,33 @@ function scalarBytes(info: ChannelInfo, value: number | bigint): Buffer {
   const le = info.encoding === 'little'
   const name = info.name
   switch (info.type) {
-    case 'int8': dv.setInt8(0, toNumber(value, name)); break
-    case 'uint8': dv.setUint8(0, toNumber(value, name)); break
-    case 'bool': dv.setUint8(0, value ? 1 : 0); break
-    case 'int16': dv.setInt16(0, toNumber(value, name), le); break
-    case 'uint16': dv.setUint16(0, toNumber(value, name), le); break
-    case 'int32': dv.setInt32(0, toNumber(value, name), le); break
-    case 'uint32': dv.setUint32(0, toNumber(value, name), le); break
-    case 'float32': dv.setFloat32(0, toNumber(value, name), le); break
-    case 'float64': dv.setFloat64(0, toNumber(value, name), le); break
+    case 'int8':
+      dv.setInt8(0, toNumber(value, name))
+      break
+    case 'uint8':
+      dv.setUint8(0, toNumber(value, name))
+      break
+    case 'bool':
+      dv.setUint8(0, value ? 1 : 0)
+      break
+    case 'int16':
+      dv.setInt16(0, toNumber(value, name), le)
+      break
+    case 'uint16':
+      dv.setUint16(0, toNumber(value, name), le)
+      break
+    case 'int32':
+      dv.setInt32(0, toNumber(value, name), le)
+      break
+    case 'uint32':
+      dv.setUint32(0, toNumber(value, name), le)
+      break
+    case 'float32':
+      dv.setFloat32(0, toNumber(value, name), le)
+      break
+    case 'float64':
+      dv.setFloat64(0, toNumber(value, name), le)
+      break
     case 'int64':
       dv.setBigInt64(0, typeof value === 'bigint' ? value : toBigInt(value, name), le)
       break

@@ -76,8 +76,12 @@ export function brief(value: unknown, max = BRIEF_CHARS): string {
     // for..in stops early; Object.keys would list a million keys first.
     for (const key in v) {
       if (!Object.hasOwn(v, key)) continue
-      if ((!first && !emit(', ')) || !emit(`${JSON.stringify(key.slice(0, max + 1))}: `) ||
-        !write((v as Record<string, unknown>)[key], depth + 1)) return false
+      if (
+        (!first && !emit(', ')) ||
+        !emit(`${JSON.stringify(key.slice(0, max + 1))}: `) ||
+        !write((v as Record<string, unknown>)[key], depth + 1)
+      )
+        return false
       first = false
     }
     return emit('}')

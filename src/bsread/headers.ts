@@ -5,7 +5,11 @@
  */
 import { BsreadError, brief } from './errors.js'
 import {
-  isChannelType, type ChannelInfo, type Compression, type Encoding, type Timestamp,
+  isChannelType,
+  type ChannelInfo,
+  type Compression,
+  type Encoding,
+  type Timestamp,
 } from './types.js'
 
 const MAX_MAIN_HEADER_BYTES = 1024 * 1024
@@ -44,8 +48,10 @@ export function parseMainHeader(part: Buffer): MainHeader {
 /** The channels of a (decompressed) data header; checks its htype and every channel. */
 export function parseDataHeaderChannels(bytes: Uint8Array): ChannelInfo[] {
   const json = parseJson(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), 'data')
-  if (json.htype !== undefined && !(typeof json.htype === 'string' &&
-    json.htype.startsWith('bsr_d-'))) {
+  if (
+    json.htype !== undefined &&
+    !(typeof json.htype === 'string' && json.htype.startsWith('bsr_d-'))
+  ) {
     throw new BsreadError('bad_htype', `data header htype ${brief(json.htype)}`)
   }
   if (!Array.isArray(json.channels)) {
@@ -83,8 +89,12 @@ function parseGlobalTimestamp(v: unknown): Timestamp {
   const o = v as Record<string, unknown>
   const sec = o.sec ?? o.epoch
   const ns = o.ns ?? 0
-  if (typeof sec !== 'number' || !Number.isFinite(sec) || typeof ns !== 'number' ||
-    !Number.isFinite(ns)) {
+  if (
+    typeof sec !== 'number' ||
+    !Number.isFinite(sec) ||
+    typeof ns !== 'number' ||
+    !Number.isFinite(ns)
+  ) {
     throw new BsreadError('bad_timestamp', `global_timestamp ${brief(v)}`)
   }
   return { sec, ns }
@@ -98,8 +108,10 @@ function parseJson(text: string | Buffer, which: 'main' | 'data'): Record<string
     throw new BsreadError('bad_json', `${which} header is not JSON: ${(err as Error).message}`)
   }
   if (typeof v !== 'object' || v === null || Array.isArray(v)) {
-    throw new BsreadError(which === 'main' ? 'bad_main_header' : 'bad_data_header',
-      `${which} header is not a JSON object`)
+    throw new BsreadError(
+      which === 'main' ? 'bad_main_header' : 'bad_data_header',
+      `${which} header is not a JSON object`,
+    )
   }
   return v as Record<string, unknown>
 }

@@ -26,7 +26,10 @@ export class ReceiveQueue {
   #onItem: (() => void) | undefined
 
   /** Holds at most `maxMessages`, and `maxBytes` plus the one message that crossed it. */
-  constructor(readonly maxMessages: number, readonly maxBytes: number) {}
+  constructor(
+    readonly maxMessages: number,
+    readonly maxBytes: number,
+  ) {}
 
   get length(): number {
     return this.#items.length
@@ -62,12 +65,16 @@ export class ReceiveQueue {
 
   /** Resolves when there may be room (or the queue ended). */
   room(): Promise<void> {
-    return new Promise((resolve) => { this.#onRoom = resolve })
+    return new Promise((resolve) => {
+      this.#onRoom = resolve
+    })
   }
 
   /** Resolves when there may be a message (or the queue ended). */
   item(): Promise<void> {
-    return new Promise((resolve) => { this.#onItem = resolve })
+    return new Promise((resolve) => {
+      this.#onItem = resolve
+    })
   }
 
   /** No more messages will come (what is held can still be taken); wakes both sides. */

@@ -77,13 +77,13 @@ export class BsreadReceiver {
     this.decoder = opts.decoder ?? new BsreadDecoder(opts)
     this.#onError = opts.onError
     const hwm = opts.receiveHighWaterMark ?? 100
-    this.#queue = opts.queueBytes === undefined ? undefined
-      : new ReceiveQueue(hwm, opts.queueBytes)
+    this.#queue = opts.queueBytes === undefined ? undefined : new ReceiveQueue(hwm, opts.queueBytes)
     const common = {
       receiveHighWaterMark: this.#queue ? Math.min(hwm, SOCKET_QUEUE) : hwm,
       linger: 0,
       ...(opts.reconnectIntervalMs !== undefined
-        ? { reconnectInterval: opts.reconnectIntervalMs } : {}),
+        ? { reconnectInterval: opts.reconnectIntervalMs }
+        : {}),
       ...(opts.maxPartBytes !== undefined ? { maxMessageSize: opts.maxPartBytes } : {}),
     }
     if (this.mode === 'sub') {
@@ -193,8 +193,13 @@ export class BsreadReceiver {
       return m
     } catch (thrown) {
       // The decoder throws only BsreadError; this holds even if a bug slipped through.
-      const err = thrown instanceof BsreadError ? thrown : new BsreadError('decode_failed',
-        `cannot decode: ${brief(thrown instanceof Error ? thrown.message : thrown, 200)}`)
+      const err =
+        thrown instanceof BsreadError
+          ? thrown
+          : new BsreadError(
+              'decode_failed',
+              `cannot decode: ${brief(thrown instanceof Error ? thrown.message : thrown, 200)}`,
+            )
       this.stats.errors++
       this.stats.byReason[err.reason] = (this.stats.byReason[err.reason] ?? 0) + 1
       this.#onError?.(err, parts)

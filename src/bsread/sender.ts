@@ -57,9 +57,10 @@ export class BsreadSender {
       sendTimeout: this.nonBlocking ? 0 : Math.max(0, opts.sendTimeoutMs ?? 1),
       linger: Math.max(0, opts.lingerMs ?? 0),
     }
-    this.#socket = this.mode === 'pub'
-      ? new zmq.Publisher({ ...common, noDrop: opts.pubNoDrop ?? false })
-      : new zmq.Push(common)
+    this.#socket =
+      this.mode === 'pub'
+        ? new zmq.Publisher({ ...common, noDrop: opts.pubNoDrop ?? false })
+        : new zmq.Push(common)
   }
 
   /** Creates the socket and binds it. */

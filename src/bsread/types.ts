@@ -5,8 +5,18 @@
  */
 
 export type ChannelType =
-  | 'int8' | 'uint8' | 'int16' | 'uint16' | 'int32' | 'uint32' | 'int64' | 'uint64'
-  | 'float32' | 'float64' | 'string' | 'bool'
+  | 'int8'
+  | 'uint8'
+  | 'int16'
+  | 'uint16'
+  | 'int32'
+  | 'uint32'
+  | 'int64'
+  | 'uint64'
+  | 'float32'
+  | 'float64'
+  | 'string'
+  | 'bool'
 
 export type Compression = 'none' | 'lz4' | 'bitshuffle_lz4'
 export type Encoding = 'little' | 'big'
@@ -35,21 +45,44 @@ export interface Timestamp {
 export interface BsreadCodec {
   /** Decompresses a framed value into a fresh array of exactly `expectedBytes` bytes. */
   decompress(
-    src: Uint8Array, compression: 'lz4' | 'bitshuffle_lz4', elemSize: number, expectedBytes: number,
+    src: Uint8Array,
+    compression: 'lz4' | 'bitshuffle_lz4',
+    elemSize: number,
+    expectedBytes: number,
   ): Uint8Array
   /** Compresses raw element bytes into a framed value (lz4: 4-byte LE size + block). */
   compress(src: Uint8Array, compression: 'lz4' | 'bitshuffle_lz4', elemSize: number): Uint8Array
 }
 
 export const CHANNEL_TYPES: readonly ChannelType[] = [
-  'int8', 'uint8', 'int16', 'uint16', 'int32', 'uint32', 'int64', 'uint64',
-  'float32', 'float64', 'string', 'bool',
+  'int8',
+  'uint8',
+  'int16',
+  'uint16',
+  'int32',
+  'uint32',
+  'int64',
+  'uint64',
+  'float32',
+  'float64',
+  'string',
+  'bool',
 ]
 
 /** Bytes per element; strings count UTF-8 bytes, bools one byte each. */
 export const ELEMENT_SIZE: Readonly<Record<ChannelType, number>> = {
-  int8: 1, uint8: 1, int16: 2, uint16: 2, int32: 4, uint32: 4, int64: 8, uint64: 8,
-  float32: 4, float64: 8, string: 1, bool: 1,
+  int8: 1,
+  uint8: 1,
+  int16: 2,
+  uint16: 2,
+  int32: 4,
+  uint32: 4,
+  int64: 8,
+  uint64: 8,
+  float32: 4,
+  float64: 8,
+  string: 1,
+  bool: 1,
 }
 
 export function isChannelType(v: unknown): v is ChannelType {

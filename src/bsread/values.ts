@@ -4,13 +4,20 @@
  * @module
  */
 import {
-  BITSHUFFLE_HEADER_BYTES, bitshuffleBlockBytes, bitshuffleTotalBytes,
+  BITSHUFFLE_HEADER_BYTES,
+  bitshuffleBlockBytes,
+  bitshuffleTotalBytes,
 } from '../kernel/bitshuffle-header.js'
 import { byteswap } from '../kernel/byteswap.js'
 import { maxDecodedBytes } from '../kernel/codec.js'
 import { BsreadError, brief } from './errors.js'
 import {
-  ELEMENT_SIZE, elementCount, type BsreadCodec, type ChannelInfo, type Encoding, type Timestamp,
+  ELEMENT_SIZE,
+  elementCount,
+  type BsreadCodec,
+  type ChannelInfo,
+  type Encoding,
+  type Timestamp,
 } from './types.js'
 
 /** One channel's value part as received, with its description and timestamp. */
@@ -23,9 +30,20 @@ export interface RawValue {
 
 /** Result of `decodeValue`: scalars for one element, typed arrays otherwise. */
 export type DecodedValue =
-  | number | bigint | boolean | string
-  | Int8Array | Uint8Array | Int16Array | Uint16Array | Int32Array | Uint32Array
-  | BigInt64Array | BigUint64Array | Float32Array | Float64Array
+  | number
+  | bigint
+  | boolean
+  | string
+  | Int8Array
+  | Uint8Array
+  | Int16Array
+  | Uint16Array
+  | Int32Array
+  | Uint32Array
+  | BigInt64Array
+  | BigUint64Array
+  | Float32Array
+  | Float64Array
   | boolean[]
 
 export const DEFAULT_MAX_VALUE_BYTES = 256 * 1024 * 1024
@@ -39,7 +57,9 @@ export function readTimestamp(b: Uint8Array, encoding: Encoding): Timestamp {
 
 /** Size in bytes a framed compressed value declares in its own header. */
 export function declaredSize(
-  b: Uint8Array, compression: 'lz4' | 'bitshuffle_lz4', elemSize: number,
+  b: Uint8Array,
+  compression: 'lz4' | 'bitshuffle_lz4',
+  elemSize: number,
 ): number {
   if (compression === 'lz4') {
     if (b.length < 4) throw new BsreadError('value_size', `lz4 value of ${b.length} bytes`)
@@ -68,8 +88,11 @@ export function checkValueSize(info: ChannelInfo, bytes: Uint8Array, maxBytes: n
   const expected = elementCount(info.shape) * es
   if (info.compression === 'none') {
     if (!isString && bytes.length !== expected) {
-      throw new BsreadError('value_size', `channel ${brief(info.name)}: ${bytes.length} bytes ` +
-        `for shape [${info.shape.join(', ')}] × ${es} bytes = ${expected}`)
+      throw new BsreadError(
+        'value_size',
+        `channel ${brief(info.name)}: ${bytes.length} bytes ` +
+          `for shape [${info.shape.join(', ')}] × ${es} bytes = ${expected}`,
+      )
     }
     return bytes.length
   }
@@ -81,14 +104,19 @@ export function checkValueSize(info: ChannelInfo, bytes: Uint8Array, maxBytes: n
     size = isString ? declared : expected
   } else {
     if (!isString && declared !== expected) {
-      throw new BsreadError('value_size', `channel ${brief(info.name)}: bitshuffle_lz4 ` +
-        `declares ${declared} bytes, shape × element size is ${expected}`)
+      throw new BsreadError(
+        'value_size',
+        `channel ${brief(info.name)}: bitshuffle_lz4 ` +
+          `declares ${declared} bytes, shape × element size is ${expected}`,
+      )
     }
     size = declared
   }
   if (size > maxBytes) {
-    throw new BsreadError('decompressed_too_large',
-      `channel ${brief(info.name)}: ${size} bytes decompressed, limit ${maxBytes}`)
+    throw new BsreadError(
+      'decompressed_too_large',
+      `channel ${brief(info.name)}: ${size} bytes decompressed, limit ${maxBytes}`,
+    )
   }
   checkFillable(bytes.length, size, `channel ${brief(info.name)}`)
   return size
@@ -100,15 +128,21 @@ export function checkValueSize(info: ChannelInfo, bytes: Uint8Array, maxBytes: n
  */
 export function checkFillable(compressed: number, size: number, what: string): void {
   if (size > maxDecodedBytes(compressed)) {
-    throw new BsreadError('value_size',
-      `${what}: ${compressed} compressed bytes cannot hold ${size} bytes`)
+    throw new BsreadError(
+      'value_size',
+      `${what}: ${compressed} compressed bytes cannot hold ${size} bytes`,
+    )
   }
 }
 
 /** Decompresses a framed value of `size` bytes; `what` names it in errors. */
 export function decompress(
-  codec: BsreadCodec | undefined, src: Uint8Array, compression: 'lz4' | 'bitshuffle_lz4',
-  elemSize: number, size: number, what: string,
+  codec: BsreadCodec | undefined,
+  src: Uint8Array,
+  compression: 'lz4' | 'bitshuffle_lz4',
+  elemSize: number,
+  size: number,
+  what: string,
 ): Uint8Array {
   if (codec === undefined) {
     throw new BsreadError('decompression_failed', `${what}: ${compression} needs a codec`)
@@ -117,12 +151,17 @@ export function decompress(
   try {
     out = codec.decompress(src, compression, elemSize, size)
   } catch (err) {
-    throw new BsreadError('decompression_failed',
-      `${what}: ${compression}: ${(err as Error)?.message ?? String(err)}`, { cause: err })
+    throw new BsreadError(
+      'decompression_failed',
+      `${what}: ${compression}: ${(err as Error)?.message ?? String(err)}`,
+      { cause: err },
+    )
   }
   if (out.length !== size) {
-    throw new BsreadError('decompression_failed',
-      `${what}: ${compression} gave ${out.length} bytes, expected ${size}`)
+    throw new BsreadError(
+      'decompression_failed',
+      `${what}: ${compression} gave ${out.length} bytes, expected ${size}`,
+    )
   }
   return out
 }
@@ -132,19 +171,29 @@ export function decompress(
  * a view of the received message).
  */
 export function decompressValue(
-  raw: RawValue, codec: BsreadCodec | undefined, maxBytes = DEFAULT_MAX_VALUE_BYTES,
+  raw: RawValue,
+  codec: BsreadCodec | undefined,
+  maxBytes = DEFAULT_MAX_VALUE_BYTES,
 ): Uint8Array {
   const size = checkValueSize(raw.info, raw.bytes, maxBytes)
   if (raw.info.compression === 'none') {
     // checkValueSize leaves raw values to the part size limit; a copy respects maxBytes too.
     if (size > maxBytes) {
-      throw new BsreadError('decompressed_too_large',
-        `channel ${brief(raw.info.name)}: ${size} bytes, limit ${maxBytes}`)
+      throw new BsreadError(
+        'decompressed_too_large',
+        `channel ${brief(raw.info.name)}: ${size} bytes, limit ${maxBytes}`,
+      )
     }
     return Uint8Array.prototype.slice.call(raw.bytes)
   }
-  return decompress(codec, raw.bytes, raw.info.compression, ELEMENT_SIZE[raw.info.type], size,
-    `channel ${brief(raw.info.name)}`)
+  return decompress(
+    codec,
+    raw.bytes,
+    raw.info.compression,
+    ELEMENT_SIZE[raw.info.type],
+    size,
+    `channel ${brief(raw.info.name)}`,
+  )
 }
 
 /**
@@ -152,7 +201,9 @@ export function decompressValue(
  * for 64-bit integers), otherwise a typed array in native (little-endian) order.
  */
 export function decodeValue(
-  raw: RawValue, codec?: BsreadCodec, maxBytes = DEFAULT_MAX_VALUE_BYTES,
+  raw: RawValue,
+  codec?: BsreadCodec,
+  maxBytes = DEFAULT_MAX_VALUE_BYTES,
 ): DecodedValue {
   const info = raw.info
   let bytes = decompressValue(raw, codec, maxBytes)
@@ -169,15 +220,25 @@ export function decodeValue(
 
 function typedView(type: ChannelInfo['type'], buf: ArrayBuffer, off: number, n: number) {
   switch (type) {
-    case 'int8': return new Int8Array(buf, off, n)
-    case 'uint8': return new Uint8Array(buf, off, n)
-    case 'int16': return new Int16Array(buf, off, n)
-    case 'uint16': return new Uint16Array(buf, off, n)
-    case 'int32': return new Int32Array(buf, off, n)
-    case 'uint32': return new Uint32Array(buf, off, n)
-    case 'int64': return new BigInt64Array(buf, off, n)
-    case 'uint64': return new BigUint64Array(buf, off, n)
-    case 'float32': return new Float32Array(buf, off, n)
-    default: return new Float64Array(buf, off, n)
+    case 'int8':
+      return new Int8Array(buf, off, n)
+    case 'uint8':
+      return new Uint8Array(buf, off, n)
+    case 'int16':
+      return new Int16Array(buf, off, n)
+    case 'uint16':
+      return new Uint16Array(buf, off, n)
+    case 'int32':
+      return new Int32Array(buf, off, n)
+    case 'uint32':
+      return new Uint32Array(buf, off, n)
+    case 'int64':
+      return new BigInt64Array(buf, off, n)
+    case 'uint64':
+      return new BigUint64Array(buf, off, n)
+    case 'float32':
+      return new Float32Array(buf, off, n)
+    default:
+      return new Float64Array(buf, off, n)
   }
 }

@@ -14,7 +14,10 @@ import { File as H5File, ready as h5ready, type Dataset } from 'h5wasm/node'
 
 import type { DecodedValue } from '../bsread/decoder.js'
 import {
-  elementCount, type ChannelInfo, type ChannelType, type Timestamp,
+  elementCount,
+  type ChannelInfo,
+  type ChannelType,
+  type Timestamp,
 } from '../bsread/types.js'
 
 /** One pulse's results: the data message's channels, decoded. */
@@ -25,8 +28,16 @@ export interface PulseResult {
 }
 
 type NumericArray =
-  | Int8Array | Uint8Array | Int16Array | Uint16Array | Int32Array | Uint32Array
-  | BigInt64Array | BigUint64Array | Float32Array | Float64Array
+  | Int8Array
+  | Uint8Array
+  | Int16Array
+  | Uint16Array
+  | Int32Array
+  | Uint32Array
+  | BigInt64Array
+  | BigUint64Array
+  | Float32Array
+  | Float64Array
 
 /** Rows kept per dataset before they are written to the HDF5 file. */
 const H5_CHUNK_ROWS = 256
@@ -35,17 +46,29 @@ const TEXT_FLUSH_BYTES = 1 << 20
 
 function arrayFor(type: ChannelType, n: number): NumericArray | undefined {
   switch (type) {
-    case 'int8': return new Int8Array(n)
-    case 'uint8': case 'bool': return new Uint8Array(n)
-    case 'int16': return new Int16Array(n)
-    case 'uint16': return new Uint16Array(n)
-    case 'int32': return new Int32Array(n)
-    case 'uint32': return new Uint32Array(n)
-    case 'int64': return new BigInt64Array(n)
-    case 'uint64': return new BigUint64Array(n)
-    case 'float32': return new Float32Array(n).fill(NaN)
-    case 'float64': return new Float64Array(n).fill(NaN)
-    default: return undefined
+    case 'int8':
+      return new Int8Array(n)
+    case 'uint8':
+    case 'bool':
+      return new Uint8Array(n)
+    case 'int16':
+      return new Int16Array(n)
+    case 'uint16':
+      return new Uint16Array(n)
+    case 'int32':
+      return new Int32Array(n)
+    case 'uint32':
+      return new Uint32Array(n)
+    case 'int64':
+      return new BigInt64Array(n)
+    case 'uint64':
+      return new BigUint64Array(n)
+    case 'float32':
+      return new Float32Array(n).fill(NaN)
+    case 'float64':
+      return new Float64Array(n).fill(NaN)
+    default:
+      return undefined
   }
 }
 
@@ -142,7 +165,9 @@ class H5Output {
   #dataset(name: string, empty: NumericArray, width: number): Dataset {
     const shape = width === 1 ? [0] : [0, width]
     const ds = this.#file.create_dataset({
-      name, data: empty, shape,
+      name,
+      data: empty,
+      shape,
       maxshape: width === 1 ? [null] : [null, width],
       chunks: width === 1 ? [4096] : [Math.max(1, Math.floor((1 << 20) / 8 / width)), width],
     })
@@ -171,7 +196,7 @@ class H5Output {
         if (Array.isArray(value)) {
           for (let i = 0; i < n; i++) (col.rows as Uint8Array)[row * n + i] = value[i] ? 1 : 0
         } else {
-          (col.rows as Float64Array).set(value as Float64Array, row * n)
+          ;(col.rows as Float64Array).set(value as Float64Array, row * n)
         }
       } else {
         const v = typeof value === 'boolean' ? Number(value) : value
@@ -187,8 +212,7 @@ class H5Output {
     const width = elementCount(info.shape)
     const rows = arrayFor(info.type, H5_CHUNK_ROWS * width)
     if (rows === undefined) return undefined
-    const dataset = this.#dataset(info.name.replaceAll('/', '_'),
-      rows.subarray(0, 0), width)
+    const dataset = this.#dataset(info.name.replaceAll('/', '_'), rows.subarray(0, 0), width)
     if (this.#written > 0) {
       dataset.resize(width === 1 ? [this.#written] : [this.#written, width])
       // Integer datasets grow zero-filled; floats must say NaN explicitly.
@@ -210,8 +234,7 @@ class H5Output {
     const end = start + n
     const append = (ds: Dataset, data: NumericArray, width: number): void => {
       ds.resize(width === 1 ? [end] : [end, width])
-      ds.write_slice(width === 1 ? [[start, end]] : [[start, end], []],
-        data.subarray(0, n * width))
+      ds.write_slice(width === 1 ? [[start, end]] : [[start, end], []], data.subarray(0, n * width))
     }
     append(this.#ids, this.#pulseIds, 1)
     append(this.#secs, this.#sec, 1)
@@ -265,7 +288,8 @@ export class ResultFiles {
   }
 
   add(r: PulseResult): void {
-    let line = `{"pulse_id":${r.pulseId},"global_timestamp":` +
+    let line =
+      `{"pulse_id":${r.pulseId},"global_timestamp":` +
       `{"sec":${r.timestamp.sec},"ns":${r.timestamp.ns}}`
     for (const { info, value } of r.channels) {
       line += `,${JSON.stringify(info.name)}:${jsonValue(value)}`
@@ -281,19 +305,25 @@ export class ResultFiles {
       c.info.type !== 'string' && elementCount(c.info.shape) === 1
     if (this.#csvColumns === undefined) {
       this.#csvColumns = r.channels.filter(scalar).map((c) => c.info.name)
-      this.#csv.write(['pulse_id', 'global_timestamp', ...this.#csvColumns]
-        .map(csvField).join(',') + '\n')
+      this.#csv.write(
+        ['pulse_id', 'global_timestamp', ...this.#csvColumns].map(csvField).join(',') + '\n',
+      )
     }
     const cells = new Map<string, string>()
     for (const c of r.channels) {
       if (!scalar(c)) continue
       if (!this.#csvColumns.includes(c.info.name)) this.lateScalars.add(c.info.name)
       const v = c.value as number | bigint | boolean
-      cells.set(c.info.name, typeof v === 'number' && !Number.isFinite(v) ? String(v)
-        : jsonNumber(v))
+      cells.set(
+        c.info.name,
+        typeof v === 'number' && !Number.isFinite(v) ? String(v) : jsonNumber(v),
+      )
     }
-    this.#csv.write(`${r.pulseId},${timestampText(r.timestamp)},` +
-      this.#csvColumns.map((n) => cells.get(n) ?? '').join(',') + '\n')
+    this.#csv.write(
+      `${r.pulseId},${timestampText(r.timestamp)},` +
+        this.#csvColumns.map((n) => cells.get(n) ?? '').join(',') +
+        '\n',
+    )
   }
 
   /** Writes everything held and closes the files (what was added is always kept). */

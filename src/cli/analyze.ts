@@ -69,16 +69,20 @@ function json(name: string, text: string): unknown {
 }
 
 function parse(argv: string[]): Parsed | 'help' {
-  const args = parseStrict(argv, {
-    roi_signal: { type: 'string' },
-    roi_background: { type: 'string' },
-    parameters: { type: 'string' },
-    output: { type: 'string', short: 'o' },
-    channel_naming: { type: 'string' },
-    max_frame_bytes: { type: 'string' },
-    no_verify: { type: 'boolean', default: false },
-    help: { type: 'boolean', short: 'h', default: false },
-  }, true)
+  const args = parseStrict(
+    argv,
+    {
+      roi_signal: { type: 'string' },
+      roi_background: { type: 'string' },
+      parameters: { type: 'string' },
+      output: { type: 'string', short: 'o' },
+      channel_naming: { type: 'string' },
+      max_frame_bytes: { type: 'string' },
+      no_verify: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+    true,
+  )
   const v = args.values
   if (v.help) return 'help'
   const [file, prefix, ...extra] = args.positionals
@@ -118,14 +122,21 @@ function parse(argv: string[]): Parsed | 'help' {
   if (naming !== 'full' && naming !== 'short') {
     throw new UsageError(`--channel_naming: '${naming}' is not one of full, short`)
   }
-  const maxFrameBytes = v.max_frame_bytes === undefined ? DEFAULTS.maxFrameBytes
-    : Number(v.max_frame_bytes)
+  const maxFrameBytes =
+    v.max_frame_bytes === undefined ? DEFAULTS.maxFrameBytes : Number(v.max_frame_bytes)
   if (!Number.isSafeInteger(maxFrameBytes) || maxFrameBytes < 1) {
-    throw new UsageError(`--max_frame_bytes: expected a positive integer, got ` +
-      `'${v.max_frame_bytes}'`)
+    throw new UsageError(
+      `--max_frame_bytes: expected a positive integer, got ` + `'${v.max_frame_bytes}'`,
+    )
   }
   return {
-    file, prefix, output: v.output, naming, maxFrameBytes, parameters, verify: !v.no_verify,
+    file,
+    prefix,
+    output: v.output,
+    naming,
+    maxFrameBytes,
+    parameters,
+    verify: !v.no_verify,
     roiSignal: roi('--roi_signal', v.roi_signal),
     roiBackground: roi('--roi_background', v.roi_background),
   }
@@ -161,7 +172,11 @@ export async function analyzeRecording(opts: {
   // One codec over the kernel's memory for everything, as the service (src/cli/main.ts).
   const codec = new Codec(kernel, { maxBytes: opts.maxFrameBytes })
   const pipeline = new FramePipeline<ProcessingParameters>({
-    kernel, codec, prefix: opts.prefix, naming: opts.naming, maxFrameBytes: opts.maxFrameBytes,
+    kernel,
+    codec,
+    prefix: opts.prefix,
+    naming: opts.naming,
+    maxFrameBytes: opts.maxFrameBytes,
     edge: new FinderStage(kernel, { codec }),
   })
   const input = new BsreadDecoder(inputDecoderOptions(opts.maxFrameBytes, codec))
@@ -192,7 +207,8 @@ export async function analyzeRecording(opts: {
     }
     const data = output.decode(parts)
     opts.onResult({
-      pulseId: data.pulseId, timestamp: data.globalTimestamp,
+      pulseId: data.pulseId,
+      timestamp: data.globalTimestamp,
       channels: data.channels.map((info, i) => {
         const raw = data.valueAt(i)
         return { info, value: raw === undefined ? NaN : decodeValue(raw) }
@@ -213,7 +229,11 @@ export async function analyzeRecording(opts: {
   const frameErrors: Record<string, number> = {}
   for (const [cause, n] of Object.entries(stats.errors)) if (n > 0) frameErrors[cause] = n
   return {
-    messages, pulses, malformed, frameErrors, stopped,
+    messages,
+    pulses,
+    malformed,
+    frameErrors,
+    stopped,
     damage: reader.damage ? describeDamage(reader) : undefined,
   }
 }
@@ -235,7 +255,8 @@ export async function runAnalyze(argv: string[], io: CommandIO = {}): Promise<nu
   let files: ResultFiles
   try {
     files = await ResultFiles.create(p.output, {
-      recording: p.file, processing_parameters: snapshot.json,
+      recording: p.file,
+      processing_parameters: snapshot.json,
       recording_info: JSON.stringify(reader.info ?? {}),
     })
   } catch (e) {
@@ -245,20 +266,28 @@ export async function runAnalyze(argv: string[], io: CommandIO = {}): Promise<nu
   }
   let aborted = false
   // Stops early; what was analysed so far is written.
-  const unwatch = onStop(io, () => { aborted = true })
+  const unwatch = onStop(io, () => {
+    aborted = true
+  })
   const t0 = performance.now()
   let summary: AnalyzeSummary
   try {
     summary = await analyzeRecording({
-      reader, kernel: await Kernel.load(), prefix: p.prefix, naming: p.naming,
-      maxFrameBytes: p.maxFrameBytes, snapshot,
+      reader,
+      kernel: await Kernel.load(),
+      prefix: p.prefix,
+      naming: p.naming,
+      maxFrameBytes: p.maxFrameBytes,
+      snapshot,
       onResult: (r) => files.add(r),
       onProgress: (position) => {
         if (tty) {
           const s = (performance.now() - t0) / 1000
-          process.stderr.write(`\r${bar(position / reader.size)} ` +
-            `${(100 * position / reader.size).toFixed(0)} %  ${files.rows} pulses  ` +
-            `${(files.rows / s).toFixed(0)}/s `)
+          process.stderr.write(
+            `\r${bar(position / reader.size)} ` +
+              `${((100 * position) / reader.size).toFixed(0)} %  ${files.rows} pulses  ` +
+              `${(files.rows / s).toFixed(0)}/s `,
+          )
         }
         return !aborted
       },
@@ -271,12 +300,17 @@ export async function runAnalyze(argv: string[], io: CommandIO = {}): Promise<nu
   }
   const s = (performance.now() - t0) / 1000
   const list = (r: Record<string, number>): string =>
-    Object.entries(r).map(([k, n]) => `${k} ${n}`).join(', ') || 'none'
-  out(`${summary.pulses} pulses from ${summary.messages} messages in ${s.toFixed(1)} s ` +
-    `(${(summary.pulses / s).toFixed(0)}/s) -> ${files.paths.jsonl}, ${files.paths.h5}, ` +
-    files.paths.csv)
-  out(`malformed messages: ${list(summary.malformed)}; frame problems: ` +
-    list(summary.frameErrors))
+    Object.entries(r)
+      .map(([k, n]) => `${k} ${n}`)
+      .join(', ') || 'none'
+  out(
+    `${summary.pulses} pulses from ${summary.messages} messages in ${s.toFixed(1)} s ` +
+      `(${(summary.pulses / s).toFixed(0)}/s) -> ${files.paths.jsonl}, ${files.paths.h5}, ` +
+      files.paths.csv,
+  )
+  out(
+    `malformed messages: ${list(summary.malformed)}; frame problems: ` + list(summary.frameErrors),
+  )
   for (const [name, n] of files.mismatched) {
     err(`analyze: ${name}: ${n} row(s) changed type or length; left at the fill value in HDF5`)
   }

@@ -6,12 +6,22 @@
  * @module
  */
 import {
-  LOG_LEVELS, type ChannelNaming, type InputMode, type LogLevelName, type OutputMode,
+  LOG_LEVELS,
+  type ChannelNaming,
+  type InputMode,
+  type LogLevelName,
+  type OutputMode,
   type ServiceConfig,
 } from '../config.js'
 import { resolveStateFile } from '../state/location.js'
 import {
-  checkStreamAddress, choice, decimal, integer, nearest, parseStrict, UsageError,
+  checkStreamAddress,
+  choice,
+  decimal,
+  integer,
+  nearest,
+  parseStrict,
+  UsageError,
 } from './usage.js'
 
 export { checkStreamAddress, UsageError }
@@ -137,19 +147,29 @@ const OPTIONS = {
 /** `--allowed_origins`: comma-separated http(s) origins, each normalised as browsers send it. */
 function origins(raw: string | undefined): string[] {
   if (raw === undefined) return []
-  return raw.split(',').map((s) => s.trim()).filter((s) => s !== '').map((s) => {
-    let url: URL | undefined
-    try {
-      url = new URL(s)
-    } catch {
-      // reported below
-    }
-    if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:') ||
-      (url.pathname !== '/' && url.pathname !== '') || url.search || url.hash || url.username) {
-      throw new UsageError(`--allowed_origins: '${s}' is not an origin like http://host:port`)
-    }
-    return url.origin
-  })
+  return raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '')
+    .map((s) => {
+      let url: URL | undefined
+      try {
+        url = new URL(s)
+      } catch {
+        // reported below
+      }
+      if (
+        !url ||
+        (url.protocol !== 'http:' && url.protocol !== 'https:') ||
+        (url.pathname !== '/' && url.pathname !== '') ||
+        url.search ||
+        url.hash ||
+        url.username
+      ) {
+        throw new UsageError(`--allowed_origins: '${s}' is not an origin like http://host:port`)
+      }
+      return url.origin
+    })
 }
 
 /**
@@ -157,7 +177,8 @@ function origins(raw: string | undefined): string[] {
  * meant for the user on anything it cannot run.
  */
 export function parseServiceArgs(
-  argv: string[], env: NodeJS.ProcessEnv = process.env,
+  argv: string[],
+  env: NodeJS.ProcessEnv = process.env,
 ): ParsedCommand {
   // A mistyped subcommand ('dunp') would otherwise be taken for INPUT_STREAM.
   const first = argv[0]
@@ -173,8 +194,10 @@ export function parseServiceArgs(
   }
   if (positionals.length === 1) {
     if (!positionals[0]!.includes('://')) {
-      throw new UsageError(`'${positionals[0]}' is neither a command (${SUBCOMMANDS.join(', ')}) ` +
-        'nor INPUT_STREAM PREFIX')
+      throw new UsageError(
+        `'${positionals[0]}' is neither a command (${SUBCOMMANDS.join(', ')}) ` +
+          'nor INPUT_STREAM PREFIX',
+      )
     }
     throw new UsageError('PREFIX is missing (INPUT_STREAM PREFIX expected)')
   }
@@ -184,41 +207,68 @@ export function parseServiceArgs(
 
   const token = v.api_token ?? env.PSEN_API_TOKEN
   const common = {
-    dataPort: integer('data_output_stream_port', v.data_output_stream_port ?? v.output_stream_port,
-      DEFAULTS.dataPort, 1, 65535),
-    imagePort: integer('image_output_stream_port', v.image_output_stream_port, DEFAULTS.imagePort,
-      1, 65535),
+    dataPort: integer(
+      'data_output_stream_port',
+      v.data_output_stream_port ?? v.output_stream_port,
+      DEFAULTS.dataPort,
+      1,
+      65535,
+    ),
+    imagePort: integer(
+      'image_output_stream_port',
+      v.image_output_stream_port,
+      DEFAULTS.imagePort,
+      1,
+      65535,
+    ),
     restPort: integer('rest_api_port', v.rest_api_port, DEFAULTS.restPort, 0, 65535),
     restInterface: v.rest_api_interface ?? DEFAULTS.restInterface,
     streamInterface: v.stream_interface ?? DEFAULTS.streamInterface,
     logLevel: choice('log_level', v.log_level, DEFAULTS.logLevel, LOG_LEVELS),
     autoStart: v.auto_start ?? false,
     inputMode: choice('input_mode', v.input_mode, DEFAULTS.inputMode, ['pull', 'sub'] as const),
-    outputMode: choice('output_mode', v.output_mode, DEFAULTS.outputMode,
-      ['push', 'pub'] as const),
-    channelNaming: choice('channel_naming', v.channel_naming, DEFAULTS.channelNaming,
-      ['full', 'short'] as const),
-    dataSendTimeoutMs: decimal('data_send_timeout_ms', v.data_send_timeout_ms,
-      DEFAULTS.dataSendTimeoutMs, 0, 60_000),
+    outputMode: choice('output_mode', v.output_mode, DEFAULTS.outputMode, ['push', 'pub'] as const),
+    channelNaming: choice('channel_naming', v.channel_naming, DEFAULTS.channelNaming, [
+      'full',
+      'short',
+    ] as const),
+    dataSendTimeoutMs: decimal(
+      'data_send_timeout_ms',
+      v.data_send_timeout_ms,
+      DEFAULTS.dataSendTimeoutMs,
+      0,
+      60_000,
+    ),
     dataQueue: integer('data_queue', v.data_queue, DEFAULTS.dataQueue, 1, 1_000_000),
     imageQueue: integer('image_queue', v.image_queue, DEFAULTS.imageQueue, 1, 1_000_000),
     inputQueue: integer('input_queue', v.input_queue, DEFAULTS.inputQueue, 1, 1_000_000),
     imageQueueMb: integer('image_queue_mb', v.image_queue_mb, DEFAULTS.imageQueueMb, 1, 65_536),
     inputQueueMb: integer('input_queue_mb', v.input_queue_mb, DEFAULTS.inputQueueMb, 1, 65_536),
-    maxFrameBytes: integer('max_frame_bytes', v.max_frame_bytes, DEFAULTS.maxFrameBytes,
-      1024, 2 ** 31),
+    maxFrameBytes: integer(
+      'max_frame_bytes',
+      v.max_frame_bytes,
+      DEFAULTS.maxFrameBytes,
+      1024,
+      2 ** 31,
+    ),
     // Given explicitly (PSEN_STATE_FILE: what older images set); the default needs the prefix.
     stateFile: resolveStateFile(v.state_file ?? (env.PSEN_STATE_FILE || undefined), undefined),
     apiToken: token === undefined || token === '' ? undefined : token,
     allowedOrigins: origins(v.allowed_origins),
     previewRate: decimal('preview_rate', v.preview_rate, DEFAULTS.previewRate, 0, 1000),
-    readyTimeoutS: decimal('ready_timeout_s', v.ready_timeout_s, DEFAULTS.readyTimeoutS, 0.1,
-      86_400),
+    readyTimeoutS: decimal(
+      'ready_timeout_s',
+      v.ready_timeout_s,
+      DEFAULTS.readyTimeoutS,
+      0.1,
+      86_400,
+    ),
     threads: integer('threads', v.threads, DEFAULTS.threads, 1, 64),
   }
   if (common.dataPort === common.imagePort) {
     throw new UsageError(
-      `the data and image streams need different ports (both ${common.dataPort})`)
+      `the data and image streams need different ports (both ${common.dataPort})`,
+    )
   }
   if (positionals.length === 0) return { kind: 'demo', config: common }
 
@@ -227,7 +277,10 @@ export function parseServiceArgs(
   if (prefix.trim() === '' || /\s/.test(prefix)) {
     throw new UsageError(`PREFIX must be a camera name without spaces, got '${prefix}'`)
   }
-  const stateFile = resolveStateFile(v.state_file ?? (env.PSEN_STATE_FILE || undefined),
-    { prefix, restPort: common.restPort }, env)
+  const stateFile = resolveStateFile(
+    v.state_file ?? (env.PSEN_STATE_FILE || undefined),
+    { prefix, restPort: common.restPort },
+    env,
+  )
   return { kind: 'service', config: { ...common, inputStream, prefix, stateFile } }
 }

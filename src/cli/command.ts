@@ -37,8 +37,13 @@ export function lines(io: CommandIO): Lines {
  * Runs a command's parser: its result, or the exit code after printing the usage (`--help`,
  * 0) or the error (2).
  */
-export function parseCommand<T>(name: string, argv: string[], usage: string, l: Lines,
-  parse: (argv: string[]) => T | 'help'): T | number {
+export function parseCommand<T>(
+  name: string,
+  argv: string[],
+  usage: string,
+  l: Lines,
+  parse: (argv: string[]) => T | 'help',
+): T | number {
   let parsed: T | 'help'
   try {
     parsed = parse(argv)
@@ -71,13 +76,20 @@ export function onStop(io: CommandIO, stop: () => void): () => void {
 }
 
 /** Opens a recording, or prints why it cannot be read and returns undefined. */
-export function openRecording(name: string, path: string, opts: ReaderOptions, l: Lines):
-  RecordingReader | undefined {
+export function openRecording(
+  name: string,
+  path: string,
+  opts: ReaderOptions,
+  l: Lines,
+): RecordingReader | undefined {
   try {
     return RecordingReader.open(path, opts)
   } catch (e) {
-    l.err(`${name}: ${e instanceof RecordingError ? e.message
-      : `cannot read ${path}: ${(e as Error).message}`}`)
+    l.err(
+      `${name}: ${
+        e instanceof RecordingError ? e.message : `cannot read ${path}: ${(e as Error).message}`
+      }`,
+    )
     return undefined
   }
 }

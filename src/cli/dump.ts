@@ -45,12 +45,16 @@ export async function runDump(argv: string[], io: DumpIO = {}): Promise<number> 
   let args
   let limit = Infinity
   try {
-    args = parseStrict(argv, {
-      sub: { type: 'boolean', default: false },
-      count: { type: 'string', short: 'n' },
-      values: { type: 'boolean', default: false },
-      help: { type: 'boolean', short: 'h', default: false },
-    }, true)
+    args = parseStrict(
+      argv,
+      {
+        sub: { type: 'boolean', default: false },
+        count: { type: 'string', short: 'n' },
+        values: { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+      true,
+    )
     if (args.values.help) {
       out(USAGE)
       return 0
@@ -73,15 +77,19 @@ export async function runDump(argv: string[], io: DumpIO = {}): Promise<number> 
     return USAGE_EXIT
   }
   const address = args.positionals[0] as string
-  const codec = io.codec ?? await kernelCodec(err)
+  const codec = io.codec ?? (await kernelCodec(err))
   if (!args.values.sub) {
-    err(`dump: connected PULL to ${address}. If it is a PUSH stream that another consumer ` +
-      '(the DAQ) also reads, each message goes to one of you: this dump gets only its share ' +
-      'and takes it away from the other. For a PUB stream (service --output_mode pub, ' +
-      'simulate --mode pub) use --sub, which takes nothing away.')
+    err(
+      `dump: connected PULL to ${address}. If it is a PUSH stream that another consumer ` +
+        '(the DAQ) also reads, each message goes to one of you: this dump gets only its share ' +
+        'and takes it away from the other. For a PUB stream (service --output_mode pub, ' +
+        'simulate --mode pub) use --sub, which takes nothing away.',
+    )
   }
   const receiver = new BsreadReceiver({
-    address, mode: args.values.sub ? 'sub' : 'pull', codec,
+    address,
+    mode: args.values.sub ? 'sub' : 'pull',
+    codec,
     onError: (e) => err(`error: ${e.reason}: ${e.message}`),
   })
   const stop = () => receiver.close()
@@ -99,8 +107,10 @@ export async function runDump(argv: string[], io: DumpIO = {}): Promise<number> 
     const now = performance.now()
     const s = (now - windowStart) / 1000
     const mbps = (windowBytes / s / 1e6).toFixed(2)
-    out(`rate: ${(windowCount / s).toFixed(1)} msg/s, ${mbps} MB/s, ` +
-      `${count} messages, ${receiver.stats.errors} malformed`)
+    out(
+      `rate: ${(windowCount / s).toFixed(1)} msg/s, ${mbps} MB/s, ` +
+        `${count} messages, ${receiver.stats.errors} malformed`,
+    )
     windowCount = 0
     windowBytes = 0
     windowStart = now
@@ -144,11 +154,14 @@ function isoTime(sec: number, ns: number): string {
 
 function describe(m: BsreadMessage, values: boolean, codec: BsreadCodec | undefined): string[] {
   const ts = m.globalTimestamp
-  const lines = [`pulse_id ${m.pulseId}  ${isoTime(ts.sec, ts.ns)}  ${m.channels.length} ` +
-    `channels${m.headerChanged ? `  (new data header ${m.hash})` : ''}`]
+  const lines = [
+    `pulse_id ${m.pulseId}  ${isoTime(ts.sec, ts.ns)}  ${m.channels.length} ` +
+      `channels${m.headerChanged ? `  (new data header ${m.hash})` : ''}`,
+  ]
   m.channels.forEach((c, i) => {
     const raw = m.valueAt(i)
-    let line = `  ${c.name}  ${c.type} [${c.shape.join(', ')}] ${c.encoding} ${c.compression}  ` +
+    let line =
+      `  ${c.name}  ${c.type} [${c.shape.join(', ')}] ${c.encoding} ${c.compression}  ` +
       (raw ? `${raw.bytes.length} B` : 'no value')
     if (values && raw && showable(c)) {
       try {

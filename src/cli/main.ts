@@ -11,9 +11,7 @@ import { Metrics } from '../metrics.js'
 import { PreviewFeed } from '../preview/feed.js'
 import { previewRoutes, previewWebSocket } from '../preview/routes.js'
 import { IngestWorker } from '../processing/ingest-client.js'
-import {
-  EDGE_STATUS, parameterModel, type ProcessingParameters,
-} from '../processing/parameters.js'
+import { EDGE_STATUS, parameterModel, type ProcessingParameters } from '../processing/parameters.js'
 import { PsenService } from '../processing/service.js'
 import type { Roi } from '../processing/roi.js'
 import { startSimulator, type Simulator } from '../sim/simulator.js'
@@ -73,24 +71,34 @@ export interface RunningService {
 
 /** Builds and starts the whole service (kernel, state, streams, HTTP). */
 export async function startService(
-  config: ServiceConfig, opts: { defaultRois?: { signal: Roi; background: Roi } } = {},
+  config: ServiceConfig,
+  opts: { defaultRois?: { signal: Roi; background: Roi } } = {},
 ): Promise<RunningService> {
   const log = await createLogger({ level: config.logLevel })
   const store = await StateStore.open({
-    path: config.stateFile, logger: log.child({ module: 'state' }),
+    path: config.stateFile,
+    logger: log.child({ module: 'state' }),
   })
   const metrics = new Metrics()
   const feed = config.previewRate > 0 ? new PreviewFeed({ rateHz: config.previewRate }) : undefined
   // The frames run in the ingest worker thread: their bytes never reach this thread's heap
   // (docs/performance.md). It binds the output streams now, so a taken port fails the start.
   const engine = await IngestWorker.start<ProcessingParameters>({
-    config, log: log.child({ module: 'ingest' }), metrics, observer: feed,
+    config,
+    log: log.child({ module: 'ingest' }),
+    metrics,
+    observer: feed,
   })
   let service: PsenService<ProcessingParameters>
   try {
     service = await PsenService.create({
-      config, log: log.child({ module: 'service' }), metrics, store, parameters: parameterModel,
-      parameterInfo: { edge_status: EDGE_STATUS }, engine,
+      config,
+      log: log.child({ module: 'service' }),
+      metrics,
+      store,
+      parameters: parameterModel,
+      parameterInfo: { edge_status: EDGE_STATUS },
+      engine,
     })
   } catch (err) {
     await engine.close()
@@ -99,35 +107,51 @@ export async function startService(
   let http: HttpServer
   try {
     const app = createApp({
-      control: service, log: log.child({ module: 'http' }), metrics,
+      control: service,
+      log: log.child({ module: 'http' }),
+      metrics,
       ...(config.apiToken !== undefined ? { apiToken: config.apiToken } : {}),
       allowedOrigins: config.allowedOrigins ?? [],
       stateFile: () => ({ persistent: store.path !== undefined, error: store.problem ?? null }),
     })
     if (feed) app.route('/', previewRoutes({ feed, tokenRequired: config.apiToken !== undefined }))
     http = await listen(app, {
-      port: config.restPort, host: config.restInterface,
+      port: config.restPort,
+      host: config.restInterface,
       ...(feed ? { websocket: previewWebSocket() } : {}),
     })
   } catch (err) {
     await service.close()
-    throw new Error(`cannot serve HTTP on ${config.restInterface}:${config.restPort}: ` +
-      `${(err as Error).message}`)
+    throw new Error(
+      `cannot serve HTTP on ${config.restInterface}:${config.restPort}: ` +
+        `${(err as Error).message}`,
+    )
   }
-  if (opts.defaultRois && service.getRoi('roi_signal').length === 0 &&
-    service.getRoi('roi_background').length === 0) {
+  if (
+    opts.defaultRois &&
+    service.getRoi('roi_signal').length === 0 &&
+    service.getRoi('roi_background').length === 0
+  ) {
     const who = { endpoint: 'demo defaults', client: 'local' }
     await service.setRoi('roi_signal', opts.defaultRois.signal, who)
     await service.setRoi('roi_background', opts.defaultRois.background, who)
   }
-  log.info({
-    input: config.inputStream, prefix: config.prefix, data_port: config.dataPort,
-    image_port: config.imagePort, output_mode: config.outputMode,
-    rest: `http://${config.restInterface}:${http.port}/`,
-    auto_start: config.autoStart, state_file: store.path ?? 'none (settings kept in memory)',
-    allowed_origins: config.allowedOrigins ?? [], api_token: config.apiToken !== undefined,
-    threads: config.threads,
-  }, 'psen-processing is up')
+  log.info(
+    {
+      input: config.inputStream,
+      prefix: config.prefix,
+      data_port: config.dataPort,
+      image_port: config.imagePort,
+      output_mode: config.outputMode,
+      rest: `http://${config.restInterface}:${http.port}/`,
+      auto_start: config.autoStart,
+      state_file: store.path ?? 'none (settings kept in memory)',
+      allowed_origins: config.allowedOrigins ?? [],
+      api_token: config.apiToken !== undefined,
+      threads: config.threads,
+    },
+    'psen-processing is up',
+  )
   if (store.problem) {
     log.error({ state_file: store.path }, `settings changes are refused: ${store.problem}`)
   }
@@ -145,7 +169,7 @@ export async function startService(
       const closed = await Promise.allSettled([http.close(300), service.close()])
       feed?.close()
       // A close that failed is reported (and makes the exit code non-zero), never swallowed.
-      const failed = closed.flatMap((r, i) => r.status === 'rejected' ? [[i, r.reason]] : [])
+      const failed = closed.flatMap((r, i) => (r.status === 'rejected' ? [[i, r.reason]] : []))
       for (const [i, err] of failed) {
         log.error({ err }, `closing the ${i === 0 ? 'HTTP server' : 'service'} failed`)
       }
@@ -159,7 +183,8 @@ export async function startService(
 
 /** Runs until SIGTERM/SIGINT; resolves to the exit code. */
 async function runUntilSignal(
-  running: RunningService, extra?: () => Promise<void>,
+  running: RunningService,
+  extra?: () => Promise<void>,
 ): Promise<number> {
   return new Promise((resolve) => {
     const onSignal = (signal: NodeJS.Signals): void => {
@@ -168,19 +193,24 @@ async function runUntilSignal(
       // Whatever hangs, the process ends in time (systemd and docker wait for it), and says
       // so: an exit that was forced is a failure.
       setTimeout(() => {
-        running.log.error({ limit_ms: SHUTDOWN_LIMIT_MS },
-          'shutdown did not finish in time; exiting anyway')
+        running.log.error(
+          { limit_ms: SHUTDOWN_LIMIT_MS },
+          'shutdown did not finish in time; exiting anyway',
+        )
         // The ingest thread's sockets first: a thread torn down with open zeromq sockets
         // aborts the process (SIGABRT instead of this exit code).
         void running.service.abort().finally(() => process.exit(1))
       }, SHUTDOWN_LIMIT_MS).unref()
-      void running.shutdown(signal).then(() => extra?.()).then(
-        () => resolve(0),
-        (err: unknown) => {
-          running.log.error({ err }, 'shutdown failed')
-          resolve(1)
-        },
-      )
+      void running
+        .shutdown(signal)
+        .then(() => extra?.())
+        .then(
+          () => resolve(0),
+          (err: unknown) => {
+            running.log.error({ err }, 'shutdown failed')
+            resolve(1)
+          },
+        )
     }
     process.on('SIGTERM', onSignal)
     process.on('SIGINT', onSignal)
@@ -205,11 +235,15 @@ async function runDemo(base: Omit<ServiceConfig, 'inputStream' | 'prefix'>): Pro
     sim = await startSimulator({})
   } catch (err) {
     process.stderr.write(
-      `psen-processing: cannot start the simulated camera: ${(err as Error).message}\n`)
+      `psen-processing: cannot start the simulated camera: ${(err as Error).message}\n`,
+    )
     return 1
   }
   const config: ServiceConfig = {
-    ...base, inputStream: sim.address, prefix: sim.prefix, autoStart: true,
+    ...base,
+    inputStream: sim.address,
+    prefix: sim.prefix,
+    autoStart: true,
   }
   // The simulator's spectrum band sits at the facility's rows 1150..1550 scaled to its height.
   const y0 = Math.round((1150 / 2160) * sim.height)
@@ -228,19 +262,21 @@ async function runDemo(base: Omit<ServiceConfig, 'inputStream' | 'prefix'>): Pro
     return 1
   }
   const host = config.restInterface === '0.0.0.0' ? 'localhost' : config.restInterface
-  process.stdout.write([
-    '',
-    'psen-processing demo: a simulated camera streams into the service.',
-    `  preview:      http://${host}:${running.http.port}/`,
-    `  HTTP API:     http://${host}:${running.http.port}/status  (/statistics, /roi_signal, ...)`,
-    `  camera:       ${sim.address} (${sim.width}x${sim.height}, ${sim.prefix}:FPICTURE)`,
-    `  data stream:  tcp://${host}:${config.dataPort} (${config.outputMode.toUpperCase()})`,
-    `  image stream: tcp://${host}:${config.imagePort} (${config.outputMode.toUpperCase()})`,
-    '  Nobody reads the streams yet, so their messages are dropped (the page says so); watch',
-    `  one with: node bin/psen-processing.js dump tcp://${host}:${config.dataPort}` +
-      (config.outputMode === 'pub' ? ' --sub' : ''),
-    '  Ctrl-C stops.',
-    '',
-  ].join('\n') + '\n')
+  process.stdout.write(
+    [
+      '',
+      'psen-processing demo: a simulated camera streams into the service.',
+      `  preview:      http://${host}:${running.http.port}/`,
+      `  HTTP API:     http://${host}:${running.http.port}/status  (/statistics, /roi_signal, ...)`,
+      `  camera:       ${sim.address} (${sim.width}x${sim.height}, ${sim.prefix}:FPICTURE)`,
+      `  data stream:  tcp://${host}:${config.dataPort} (${config.outputMode.toUpperCase()})`,
+      `  image stream: tcp://${host}:${config.imagePort} (${config.outputMode.toUpperCase()})`,
+      '  Nobody reads the streams yet, so their messages are dropped (the page says so); watch',
+      `  one with: node bin/psen-processing.js dump tcp://${host}:${config.dataPort}` +
+        (config.outputMode === 'pub' ? ' --sub' : ''),
+      '  Ctrl-C stops.',
+      '',
+    ].join('\n') + '\n',
+  )
   return runUntilSignal(running, () => sim.close())
 }

@@ -52,13 +52,17 @@ function positive(name: string, raw: string | undefined, integer: boolean): numb
 }
 
 function parse(argv: string[]): Parsed | 'help' {
-  const args = parseStrict(argv, {
-    sub: { type: 'boolean', default: false },
-    count: { type: 'string', short: 'n' },
-    duration: { type: 'string' },
-    queue_mb: { type: 'string' },
-    help: { type: 'boolean', short: 'h', default: false },
-  }, true)
+  const args = parseStrict(
+    argv,
+    {
+      sub: { type: 'boolean', default: false },
+      count: { type: 'string', short: 'n' },
+      duration: { type: 'string' },
+      queue_mb: { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+    true,
+  )
   if (args.values.help) return 'help'
   const [input, file, ...extra] = args.positionals
   if (input === undefined || file === undefined || extra.length > 0) {
@@ -67,10 +71,12 @@ function parse(argv: string[]): Parsed | 'help' {
   if (!/^(tcp|ipc|inproc):\/\/\S+$/.test(input)) {
     throw new UsageError(`INPUT must be an address like tcp://host:port, got '${input}'`)
   }
-  const queueMb = args.values.queue_mb === undefined ? 256
-    : positive('--queue_mb', args.values.queue_mb, false)
+  const queueMb =
+    args.values.queue_mb === undefined ? 256 : positive('--queue_mb', args.values.queue_mb, false)
   return {
-    input, file, sub: args.values.sub,
+    input,
+    file,
+    sub: args.values.sub,
     count: positive('--count', args.values.count, true),
     durationS: positive('--duration', args.values.duration, false),
     queueBytes: Math.round(queueMb * 1024 * 1024),
@@ -88,21 +94,28 @@ export async function runRecord(argv: string[], io: CommandIO = {}): Promise<num
   const p = parseCommand('record', argv, RECORD_USAGE, l, parse)
   if (typeof p === 'number') return p
   const info: RecordingInfo = {
-    recorder: 'psen-processing record', version: packageVersion(), input: p.input,
-    mode: p.sub ? 'sub' : 'pull', started: new Date().toISOString(),
+    recorder: 'psen-processing record',
+    version: packageVersion(),
+    input: p.input,
+    mode: p.sub ? 'sub' : 'pull',
+    started: new Date().toISOString(),
   }
   let writer: RecordingWriter
   try {
     writer = await RecordingWriter.create(p.file, info, { maxQueueBytes: p.queueBytes })
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code
-    err(`record: cannot create ${p.file}: ` +
-      (code === 'EEXIST' ? 'it exists (a recording is never overwritten)' : (e as Error).message))
+    err(
+      `record: cannot create ${p.file}: ` +
+        (code === 'EEXIST' ? 'it exists (a recording is never overwritten)' : (e as Error).message),
+    )
     return 1
   }
   // Every message is kept as received, malformed or not: the decoder is not used here.
   const receiver = new BsreadReceiver({
-    address: p.input, mode: p.sub ? 'sub' : 'pull', maxPartBytes: MAX_PART_BYTES,
+    address: p.input,
+    mode: p.sub ? 'sub' : 'pull',
+    maxPartBytes: MAX_PART_BYTES,
   })
   const stop = (): void => receiver.close()
   const unwatch = onStop(io, stop)
@@ -116,9 +129,11 @@ export async function runRecord(argv: string[], io: CommandIO = {}): Promise<num
     const t = setInterval(() => {
       const now = performance.now()
       const sec = (now - windowStart) / 1000
-      err(`${(windowCount / sec).toFixed(1)} msg/s, ${mb(windowBytes / sec)} MB/s; ` +
-        `${s.written} messages, ${mb(s.bytes)} MB written, ${s.dropped} dropped ` +
-        `(disk too slow), ${mb(writer.queuedBytes)} MB waiting`)
+      err(
+        `${(windowCount / sec).toFixed(1)} msg/s, ${mb(windowBytes / sec)} MB/s; ` +
+          `${s.written} messages, ${mb(s.bytes)} MB written, ${s.dropped} dropped ` +
+          `(disk too slow), ${mb(writer.queuedBytes)} MB waiting`,
+      )
       windowCount = 0
       windowBytes = 0
       windowStart = now
@@ -152,8 +167,10 @@ export async function runRecord(argv: string[], io: CommandIO = {}): Promise<num
   } catch (e) {
     failed ??= e as Error
   }
-  out(`${p.file}: ${s.written} messages, ${mb(s.bytes)} MB; ${s.dropped} dropped ` +
-    `(the disk was too slow)`)
+  out(
+    `${p.file}: ${s.written} messages, ${mb(s.bytes)} MB; ${s.dropped} dropped ` +
+      `(the disk was too slow)`,
+  )
   if (failed) {
     err(`record: ${failed.message}`)
     return 1

@@ -47,22 +47,28 @@ interface Parsed {
 }
 
 function parse(argv: string[]): Parsed | 'help' {
-  const args = parseStrict(argv, {
-    port: { type: 'string' },
-    interface: { type: 'string' },
-    mode: { type: 'string' },
-    rate: { type: 'string' },
-    as_recorded: { type: 'boolean', default: false },
-    loop: { type: 'boolean', default: false },
-    help: { type: 'boolean', short: 'h', default: false },
-  }, true)
+  const args = parseStrict(
+    argv,
+    {
+      port: { type: 'string' },
+      interface: { type: 'string' },
+      mode: { type: 'string' },
+      rate: { type: 'string' },
+      as_recorded: { type: 'boolean', default: false },
+      loop: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+    true,
+  )
   const v = args.values
   if (v.help) return 'help'
   const [file, ...extra] = args.positionals
   if (file === undefined || extra.length > 0) throw new UsageError('expected one FILE')
   const port = v.port === undefined ? DEFAULT_PORT : Number(v.port)
-  if (v.port !== undefined && (v.port.trim() === '' || !Number.isInteger(port) || port < 0 ||
-    port > 65535)) {
+  if (
+    v.port !== undefined &&
+    (v.port.trim() === '' || !Number.isInteger(port) || port < 0 || port > 65535)
+  ) {
     throw new UsageError(`--port: expected an integer in [0, 65535], got '${v.port}'`)
   }
   const iface = v.interface ?? '127.0.0.1'
@@ -111,9 +117,13 @@ export async function runReplay(argv: string[], io: CommandIO = {}): Promise<num
   let sender: BsreadSender
   try {
     sender = await BsreadSender.bind({
-      address: p.bind, mode: p.mode, lingerMs: LINGER_MS,
+      address: p.bind,
+      mode: p.mode,
+      lingerMs: LINGER_MS,
       // Paced like a camera: never wait. Unpaced: wait for the reader, retry, lose nothing.
-      nonBlocking: paced, sendTimeoutMs: 200, pubNoDrop: !paced,
+      nonBlocking: paced,
+      sendTimeoutMs: 200,
+      pubNoDrop: !paced,
     })
   } catch (e) {
     reader.close()
@@ -126,14 +136,18 @@ export async function runReplay(argv: string[], io: CommandIO = {}): Promise<num
   let lastSent = 0
   let lastAt = performance.now()
   let passes = 0
-  const progress = l.tty ? setInterval(() => {
-    const now = performance.now()
-    const rate = (count.sent - lastSent) / ((now - lastAt) / 1000)
-    err(`${rate.toFixed(1)} msg/s; ${count.sent} sent, ${count.dropped} dropped` +
-      (p.loop ? `, pass ${passes + 1}` : ''))
-    lastSent = count.sent
-    lastAt = now
-  }, 1000) : undefined
+  const progress = l.tty
+    ? setInterval(() => {
+        const now = performance.now()
+        const rate = (count.sent - lastSent) / ((now - lastAt) / 1000)
+        err(
+          `${rate.toFixed(1)} msg/s; ${count.sent} sent, ${count.dropped} dropped` +
+            (p.loop ? `, pass ${passes + 1}` : ''),
+        )
+        lastSent = count.sent
+        lastAt = now
+      }, 1000)
+    : undefined
   progress?.unref()
   out(`replaying ${p.file} on ${sender.endpoint} (${p.mode})`)
   let damaged = false
@@ -156,8 +170,10 @@ export async function runReplay(argv: string[], io: CommandIO = {}): Promise<num
     reader.close()
     sender.close()
   }
-  out(`${count.sent} messages sent, ${count.dropped} dropped (reader too slow)` +
-    (p.loop ? `, ${passes} passes` : ''))
+  out(
+    `${count.sent} messages sent, ${count.dropped} dropped (reader too slow)` +
+      (p.loop ? `, ${passes} passes` : ''),
+  )
   return damaged ? 1 : 0
 }
 
@@ -168,8 +184,13 @@ interface Counts {
 }
 
 /** Sends every message of the file once, paced as asked. */
-async function replayOnce(reader: RecordingReader, sender: BsreadSender, pace: Pace,
-  signal: AbortSignal, count: Counts): Promise<void> {
+async function replayOnce(
+  reader: RecordingReader,
+  sender: BsreadSender,
+  pace: Pace,
+  signal: AbortSignal,
+  count: Counts,
+): Promise<void> {
   const t0 = performance.now()
   let first: number | undefined
   let last: Promise<unknown> = Promise.resolve()
@@ -182,7 +203,10 @@ async function replayOnce(reader: RecordingReader, sender: BsreadSender, pace: P
       await sleep(t0 + due - performance.now(), signal)
       if (signal.aborted) break
       // Non-blocking: settles at once, sent or dropped.
-      last = sender.send(m.parts).then((ok) => { if (ok) count.sent++; else count.dropped++ })
+      last = sender.send(m.parts).then((ok) => {
+        if (ok) count.sent++
+        else count.dropped++
+      })
       continue
     }
     // false: no reader took it within the send timeout; the same message again.

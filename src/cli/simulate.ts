@@ -7,11 +7,23 @@ import type { Compression } from '../bsread/types.js'
 import { createLogger, type Logger } from '../log.js'
 import { LOG_LEVELS, type LogLevelName } from '../config.js'
 import {
-  SIM_COMPRESSIONS, SIM_DTYPES, SIMULATOR_DEFAULTS, SimulatorConfigError, startSimulator,
-  type EdgeMotion, type SimDtype, type SimulatorOptions,
+  SIM_COMPRESSIONS,
+  SIM_DTYPES,
+  SIMULATOR_DEFAULTS,
+  SimulatorConfigError,
+  startSimulator,
+  type EdgeMotion,
+  type SimDtype,
+  type SimulatorOptions,
 } from '../sim/simulator.js'
 import {
-  choice, decimal, integer, parseStrict, USAGE_EXIT, usageFailure, UsageError,
+  choice,
+  decimal,
+  integer,
+  parseStrict,
+  USAGE_EXIT,
+  usageFailure,
+  UsageError,
 } from './usage.js'
 
 const D = SIMULATOR_DEFAULTS
@@ -83,23 +95,27 @@ interface Parsed {
 }
 
 function parse(argv: string[]): Parsed | 'help' {
-  const v = parseStrict(argv, {
-    port: { type: 'string' },
-    interface: { type: 'string' },
-    mode: { type: 'string' },
-    prefix: { type: 'string' },
-    width: { type: 'string' },
-    height: { type: 'string' },
-    dtype: { type: 'string' },
-    compression: { type: 'string' },
-    rate: { type: 'string' },
-    edge: { type: 'string' },
-    start_pulse_id: { type: 'string' },
-    seed: { type: 'string' },
-    duration: { type: 'string' },
-    log_level: { type: 'string' },
-    help: { type: 'boolean', short: 'h' },
-  }, false).values
+  const v = parseStrict(
+    argv,
+    {
+      port: { type: 'string' },
+      interface: { type: 'string' },
+      mode: { type: 'string' },
+      prefix: { type: 'string' },
+      width: { type: 'string' },
+      height: { type: 'string' },
+      dtype: { type: 'string' },
+      compression: { type: 'string' },
+      rate: { type: 'string' },
+      edge: { type: 'string' },
+      start_pulse_id: { type: 'string' },
+      seed: { type: 'string' },
+      duration: { type: 'string' },
+      log_level: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    false,
+  ).values
   if (v.help) return 'help'
   const port = integer('port', v.port, DEFAULT_PORT, 0, 65535)
   const iface = v.interface ?? '127.0.0.1'
@@ -107,8 +123,9 @@ function parse(argv: string[]): Parsed | 'help' {
   let startPulseId: bigint | undefined
   if (v.start_pulse_id !== undefined) {
     if (!/^\d+$/.test(v.start_pulse_id) || BigInt(v.start_pulse_id) >= 2n ** 63n) {
-      throw new UsageError(`--start_pulse_id: expected an integer in [0, 2^63), got ` +
-        `'${v.start_pulse_id}'`)
+      throw new UsageError(
+        `--start_pulse_id: expected an integer in [0, 2^63), got ` + `'${v.start_pulse_id}'`,
+      )
     }
     startPulseId = BigInt(v.start_pulse_id)
   }
@@ -119,8 +136,7 @@ function parse(argv: string[]): Parsed | 'help' {
     width: integer('width', v.width, D.width, 8, 16384),
     height: integer('height', v.height, D.height, 8, 16384),
     dtype: choice<SimDtype>('dtype', v.dtype, D.dtype, SIM_DTYPES),
-    compression: choice<Compression>('compression', v.compression, D.compression,
-      SIM_COMPRESSIONS),
+    compression: choice<Compression>('compression', v.compression, D.compression, SIM_COMPRESSIONS),
     rate: decimal('rate', v.rate, D.rate, 0, 10_000),
     seed: integer('seed', v.seed, 1, 0, 2 ** 32 - 1),
     ...(v.edge === undefined ? {} : { edge: parseEdge(v.edge) }),
@@ -149,7 +165,7 @@ export async function runSimulate(argv: string[], io: SimulateIO = {}): Promise<
     out(SIMULATE_USAGE)
     return 0
   }
-  const log = io.logger ?? await createLogger({ level: parsed.logLevel, name: 'simulate' })
+  const log = io.logger ?? (await createLogger({ level: parsed.logLevel, name: 'simulate' }))
 
   const stop = new AbortController()
   const onSignal = () => stop.abort()
@@ -179,19 +195,34 @@ export async function runSimulate(argv: string[], io: SimulateIO = {}): Promise<
     }
     // Rates over the last interval, so a stalled reader shows up as drops at once.
     let last = sim.stats
-    timers.push(setInterval(() => {
-      const s = sim.stats
-      log.info({ sent: s.sent - last.sent, dropped: s.dropped - last.dropped,
-        skipped: s.skipped - last.skipped, last_pulse_id: String(s.lastPulseId) },
-      'simulator: last 10 s')
-      last = s
-    }, 10_000))
+    timers.push(
+      setInterval(() => {
+        const s = sim.stats
+        log.info(
+          {
+            sent: s.sent - last.sent,
+            dropped: s.dropped - last.dropped,
+            skipped: s.skipped - last.skipped,
+            last_pulse_id: String(s.lastPulseId),
+          },
+          'simulator: last 10 s',
+        )
+        last = s
+      }, 10_000),
+    )
     if (parsed.durationS > 0) timers.push(setTimeout(() => stop.abort(), parsed.durationS * 1000))
     await stopped
     await sim.close()
     const s = sim.stats
-    log.info({ sent: s.sent, dropped: s.dropped, skipped: s.skipped,
-      last_pulse_id: String(s.lastPulseId) }, 'simulator stopped')
+    log.info(
+      {
+        sent: s.sent,
+        dropped: s.dropped,
+        skipped: s.skipped,
+        last_pulse_id: String(s.lastPulseId),
+      },
+      'simulator stopped',
+    )
     return 0
   } finally {
     for (const t of timers) clearTimeout(t)

@@ -30,7 +30,8 @@ export function usageFailure(command: string, message: string): string {
  */
 function distance(a: string, b: string): number {
   const d = Array.from({ length: a.length + 1 }, (_, i) =>
-    Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)))
+    Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)),
+  )
   for (let i = 1; i <= a.length; i++) {
     for (let j = 1; j <= b.length; j++) {
       const cost = a[i - 1] === b[j - 1] ? 0 : 1
@@ -71,8 +72,11 @@ interface StrictConfig<O extends Options> {
  * node:util parseArgs in strict mode; an unknown option's error names the nearest known one
  * ("unknown option '--rest_api_prot': did you mean --rest_api_port?").
  */
-export function parseStrict<O extends Options>(args: string[], options: O,
-  allowPositionals: boolean): ReturnType<typeof parseArgs<StrictConfig<O>>> {
+export function parseStrict<O extends Options>(
+  args: string[],
+  options: O,
+  allowPositionals: boolean,
+): ReturnType<typeof parseArgs<StrictConfig<O>>> {
   try {
     return parseArgs({ args, options, allowPositionals, strict: true })
   } catch (err) {
@@ -81,10 +85,14 @@ export function parseStrict<O extends Options>(args: string[], options: O,
     if (unknown !== undefined) {
       // Only long names: any one letter is as near to every short option as to another.
       const guess = unknown.startsWith('--')
-        ? nearest(unknown, Object.keys(options).map((long) => `--${long}`))
+        ? nearest(
+            unknown,
+            Object.keys(options).map((long) => `--${long}`),
+          )
         : undefined
-      throw new UsageError(`unknown option '${unknown}'` +
-        (guess ? `: did you mean ${guess}?` : ''))
+      throw new UsageError(
+        `unknown option '${unknown}'` + (guess ? `: did you mean ${guess}?` : ''),
+      )
     }
     // parseArgs' own messages name the option; drop its hint about '--' for positionals.
     throw new UsageError(message.split('. To specify')[0] || 'bad command line')
@@ -92,7 +100,11 @@ export function parseStrict<O extends Options>(args: string[], options: O,
 }
 
 export function integer(
-  name: string, raw: string | undefined, fallback: number, min: number, max: number,
+  name: string,
+  raw: string | undefined,
+  fallback: number,
+  min: number,
+  max: number,
 ): number {
   if (raw === undefined) return fallback
   if (!/^\s*\d+\s*$/.test(raw)) throw new UsageError(`--${name}: expected an integer, got '${raw}'`)
@@ -104,7 +116,11 @@ export function integer(
 }
 
 export function decimal(
-  name: string, raw: string | undefined, fallback: number, min: number, max: number,
+  name: string,
+  raw: string | undefined,
+  fallback: number,
+  min: number,
+  max: number,
 ): number {
   if (raw === undefined) return fallback
   const value = Number(raw)
@@ -118,7 +134,10 @@ export function decimal(
 }
 
 export function choice<T extends string>(
-  name: string, raw: string | undefined, fallback: T, choices: readonly T[],
+  name: string,
+  raw: string | undefined,
+  fallback: T,
+  choices: readonly T[],
 ): T {
   if (raw === undefined) return fallback
   const found = choices.find((c) => c.toLowerCase() === raw.toLowerCase())

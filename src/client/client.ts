@@ -113,18 +113,36 @@ export class PsenProcessingClient {
   }
 
   // camelCase aliases for TypeScript users.
-  getAddress(): string { return this.get_address() }
-  getStatus(): Promise<Status> { return this.get_status() }
-  getStatistics(): Promise<Statistics> { return this.get_statistics() }
-  getRoiSignal(): Promise<Roi> { return this.get_roi_signal() }
-  setRoiSignal(roi: Roi | null): Promise<Roi> { return this.set_roi_signal(roi) }
-  getRoiBackground(): Promise<Roi> { return this.get_roi_background() }
-  setRoiBackground(roi: Roi | null): Promise<Roi> { return this.set_roi_background(roi) }
-  getParameters(): Promise<Record<string, unknown>> { return this.get_parameters() }
+  getAddress(): string {
+    return this.get_address()
+  }
+  getStatus(): Promise<Status> {
+    return this.get_status()
+  }
+  getStatistics(): Promise<Statistics> {
+    return this.get_statistics()
+  }
+  getRoiSignal(): Promise<Roi> {
+    return this.get_roi_signal()
+  }
+  setRoiSignal(roi: Roi | null): Promise<Roi> {
+    return this.set_roi_signal(roi)
+  }
+  getRoiBackground(): Promise<Roi> {
+    return this.get_roi_background()
+  }
+  setRoiBackground(roi: Roi | null): Promise<Roi> {
+    return this.set_roi_background(roi)
+  }
+  getParameters(): Promise<Record<string, unknown>> {
+    return this.get_parameters()
+  }
   setParameters(partial: Record<string, unknown>): Promise<Record<string, unknown>> {
     return this.set_parameters(partial)
   }
-  getHistory(): Promise<unknown[]> { return this.get_history() }
+  getHistory(): Promise<unknown[]> {
+    return this.get_history()
+  }
 
   async #call(method: 'GET' | 'POST', path: string, body?: unknown): Promise<Envelope> {
     const headers: Record<string, string> = { Accept: 'application/json' }
@@ -137,7 +155,10 @@ export class PsenProcessingClient {
     let response: Response
     try {
       response = await fetch(this.#base + path, {
-        method, headers, body: payload, signal: AbortSignal.timeout(this.#timeoutMs),
+        method,
+        headers,
+        body: payload,
+        signal: AbortSignal.timeout(this.#timeoutMs),
       })
     } catch (err) {
       const cause = err instanceof Error && err.cause instanceof Error ? err.cause : err
@@ -148,13 +169,17 @@ export class PsenProcessingClient {
     try {
       answer = await response.json()
     } catch {
-      throw new PsenClientError(`${method} ${path}: HTTP ${response.status}, not a JSON answer`,
-        response.status)
+      throw new PsenClientError(
+        `${method} ${path}: HTTP ${response.status}, not a JSON answer`,
+        response.status,
+      )
     }
     const env = answer as Partial<Envelope> | null
     if (typeof env !== 'object' || env === null || typeof env.state !== 'string') {
-      throw new PsenClientError(`${method} ${path}: HTTP ${response.status}, no API envelope`,
-        response.status)
+      throw new PsenClientError(
+        `${method} ${path}: HTTP ${response.status}, no API envelope`,
+        response.status,
+      )
     }
     if (env.state !== 'ok') {
       const message = typeof env.status === 'string' ? env.status : 'Unknown error occurred.'

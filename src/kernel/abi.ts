@@ -23,15 +23,26 @@ export interface KernelExports {
 
   // bitshuffle.ts: bsread's bitshuffle_lz4 framing (12-byte header + length-prefixed blocks + raw tail)
   /** Decodes a whole bitshuffle_lz4 value; dstCap must hold the declared size; returns bytes written. */
-  bslz4_decompress(src: number, srcLen: number, dst: number, dstCap: number, elemSize: number): number
+  bslz4_decompress(
+    src: number,
+    srcLen: number,
+    dst: number,
+    dstCap: number,
+    elemSize: number,
+  ): number
   /**
    * Decodes only the blocks overlapping elements [firstElem, endElem) (and the raw tail if it
    * overlaps) into their places in dst (the full-size destination); returns the number of blocks
    * decoded.
    */
   bslz4_decompress_range(
-    src: number, srcLen: number, dst: number, dstCap: number, elemSize: number,
-    firstElem: number, endElem: number,
+    src: number,
+    srcLen: number,
+    dst: number,
+    dstCap: number,
+    elemSize: number,
+    firstElem: number,
+    endElem: number,
   ): number
   /**
    * bslz4_decompress_range that starts the block walk at byte startPos (the length prefix of the
@@ -39,14 +50,26 @@ export interface KernelExports {
    * reads only the header and that span. Returns the number of blocks decoded.
    */
   bslz4_decompress_from(
-    src: number, srcLen: number, dst: number, dstCap: number, elemSize: number,
-    startPos: number, startElem: number, firstElem: number, endElem: number,
+    src: number,
+    srcLen: number,
+    dst: number,
+    dstCap: number,
+    elemSize: number,
+    startPos: number,
+    startElem: number,
+    firstElem: number,
+    endElem: number,
   ): number
   /** Worst-case bitshuffle_lz4 size of srcLen bytes (header and prefixes included). */
   bslz4_compress_bound(srcLen: number, elemSize: number, blockBytes: number): number
   /** Encodes like the reference C library; blockBytes 0 = the reference default. Returns length. */
   bslz4_compress(
-    src: number, srcLen: number, dst: number, dstCap: number, elemSize: number, blockBytes: number,
+    src: number,
+    srcLen: number,
+    dst: number,
+    dstCap: number,
+    elemSize: number,
+    blockBytes: number,
   ): number
   /** Reverses the byte order of nElems elements of elemSize bytes, in place. */
   byteswap_inplace(ptr: number, nElems: number, elemSize: number): void
@@ -57,8 +80,16 @@ export interface KernelExports {
    * i64 for signed, f64 for float pixels). bigEndian != 0 swaps on load. Returns 0.
    */
   x_profile(
-    frame: number, width: number, height: number, dtype: number, bigEndian: number,
-    ox: number, sx: number, oy: number, sy: number, out: number,
+    frame: number,
+    width: number,
+    height: number,
+    dtype: number,
+    bigEndian: number,
+    ox: number,
+    sx: number,
+    oy: number,
+    sy: number,
+    out: number,
   ): number
   /**
    * dst[i] += src[i] over n 64-bit integer lanes (wrapping): combines partial u64/i64 profiles
@@ -67,15 +98,38 @@ export interface KernelExports {
   profile_add_i64(dst: number, src: number, n: number): void
   /** f64[5] at out: sum, min, max, mean, count of pixels >= saturation. Returns 0. */
   roi_stats(
-    frame: number, width: number, height: number, dtype: number, bigEndian: number,
-    ox: number, sx: number, oy: number, sy: number, saturation: number, out: number,
+    frame: number,
+    width: number,
+    height: number,
+    dtype: number,
+    bigEndian: number,
+    ox: number,
+    sx: number,
+    oy: number,
+    sy: number,
+    saturation: number,
+    out: number,
   ): number
   /** f64[2] at out: min and max of every stride-th element. Returns 0. */
-  frame_min_max(frame: number, nElems: number, dtype: number, bigEndian: number, stride: number, out: number): number
+  frame_min_max(
+    frame: number,
+    nElems: number,
+    dtype: number,
+    bigEndian: number,
+    stride: number,
+    out: number,
+  ): number
   /** u32[bins] at out: histogram of every stride-th element over [lo, hi]. Returns 0. */
   histogram(
-    frame: number, nElems: number, dtype: number, bigEndian: number, stride: number,
-    lo: number, hi: number, bins: number, out: number,
+    frame: number,
+    nElems: number,
+    dtype: number,
+    bigEndian: number,
+    stride: number,
+    lo: number,
+    hi: number,
+    bins: number,
+    out: number,
   ): number
 
   // profile math on f64 arrays (edge.ts)
@@ -103,14 +157,26 @@ export interface KernelExports {
    * FWHM of the peak (samples), highest secondary peak, parabolic sub-sample offset of the peak.
    * Returns the number of correlation samples (0 when m < taps).
    */
-  edge_find(profile: number, m: number, taps: number, rising: number, scratch: number, out: number): number
+  edge_find(
+    profile: number,
+    m: number,
+    taps: number,
+    rising: number,
+    scratch: number,
+    out: number,
+  ): number
 
   // the learned matched filter (edge-filter.ts)
   /** c[k] = sum_j filter[j] * profile[k + j], k = 0 .. m - taps, into out; returns the count. */
   filter_correlate(profile: number, m: number, filter: number, taps: number, out: number): number
   /** filter_correlate into scratch, then edge_find's f64[5] peak metrics to out. */
   filter_find(
-    profile: number, m: number, filter: number, taps: number, scratch: number, out: number,
+    profile: number,
+    m: number,
+    filter: number,
+    taps: number,
+    scratch: number,
+    out: number,
   ): number
   /** Mean square of the correlation (the filter's noise output on a reference shot). */
   filter_noise(profile: number, m: number, filter: number, taps: number, scratch: number): number
@@ -120,13 +186,34 @@ export interface KernelExports {
 
 /** Names of every export the module must have (checked at load time). */
 export const KERNEL_FUNCTIONS = [
-  'alloc', 'free', 'abort_info', 'dtype_size',
-  'lz4_decompress', 'lz4_compress_bound', 'lz4_compress',
-  'bslz4_decompress', 'bslz4_decompress_range', 'bslz4_decompress_from',
-  'bslz4_compress_bound', 'bslz4_compress',
+  'alloc',
+  'free',
+  'abort_info',
+  'dtype_size',
+  'lz4_decompress',
+  'lz4_compress_bound',
+  'lz4_compress',
+  'bslz4_decompress',
+  'bslz4_decompress_range',
+  'bslz4_decompress_from',
+  'bslz4_compress_bound',
+  'bslz4_compress',
   'byteswap_inplace',
-  'x_profile', 'profile_add_i64', 'roi_stats', 'frame_min_max', 'histogram',
-  'profile_to_f64', 'profiles_mean', 'profile_ema', 'profile_normalise', 'profile_subtract',
-  'profile_smooth', 'profile_refine', 'edge_find',
-  'filter_correlate', 'filter_find', 'filter_noise', 'mean_square',
+  'x_profile',
+  'profile_add_i64',
+  'roi_stats',
+  'frame_min_max',
+  'histogram',
+  'profile_to_f64',
+  'profiles_mean',
+  'profile_ema',
+  'profile_normalise',
+  'profile_subtract',
+  'profile_smooth',
+  'profile_refine',
+  'edge_find',
+  'filter_correlate',
+  'filter_find',
+  'filter_noise',
+  'mean_square',
 ] as const

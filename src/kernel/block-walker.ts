@@ -7,7 +7,9 @@
  * @module
  */
 import {
-  BITSHUFFLE_HEADER_BYTES, bitshuffleBlockBytes, bitshuffleBlockLength,
+  BITSHUFFLE_HEADER_BYTES,
+  bitshuffleBlockBytes,
+  bitshuffleBlockLength,
 } from './bitshuffle-header.js'
 
 export class BlockWalker {

@@ -44,15 +44,22 @@ export class Codec {
   readonly #output: Region
   readonly #blocks = new BlockIndex()
 
-  constructor(readonly kernel: Kernel, options: CodecOptions = {}) {
+  constructor(
+    readonly kernel: Kernel,
+    options: CodecOptions = {},
+  ) {
     this.maxBytes = options.maxBytes ?? DEFAULT_MAX_BYTES
     this.#input = kernel.region()
     this.#output = kernel.region()
   }
 
   /** Decodes a compressed value into a fresh JS array of `expectedBytes` bytes. */
-  decompress(src: Uint8Array, compression: Compression, elemSize: number,
-    expectedBytes: number): Uint8Array {
+  decompress(
+    src: Uint8Array,
+    compression: Compression,
+    elemSize: number,
+    expectedBytes: number,
+  ): Uint8Array {
     const ptr = this.decompressInto(this.#output, src, compression, elemSize, expectedBytes)
     return this.kernel.bytes(ptr, expectedBytes).slice()
   }
@@ -61,8 +68,13 @@ export class Codec {
    * Decodes a compressed value into `region` (grown to `expectedBytes` when needed) and returns
    * the address of the decoded bytes in kernel memory.
    */
-  decompressInto(region: Region, src: Uint8Array, compression: Compression, elemSize: number,
-    expectedBytes: number): number {
+  decompressInto(
+    region: Region,
+    src: Uint8Array,
+    compression: Compression,
+    elemSize: number,
+    expectedBytes: number,
+  ): number {
     this.#checkArgs(elemSize, expectedBytes)
     this.#checkFillable(src, expectedBytes)
     if (compression === 'lz4') return this.#lz4Into(region, src, expectedBytes)
@@ -70,7 +82,8 @@ export class Codec {
       this.#checkBitshuffleHeader(src, expectedBytes)
       const [inPtr, dst] = this.#load(region, src, expectedBytes)
       const status = this.kernel.run((k) =>
-        k.bslz4_decompress(inPtr, src.length, dst, expectedBytes, elemSize))
+        k.bslz4_decompress(inPtr, src.length, dst, expectedBytes, elemSize),
+      )
       this.kernel.check(status, 'bitshuffle_lz4 decode')
       if (status !== expectedBytes) fail('SIZE_MISMATCH', 'bitshuffle_lz4 decode: size mismatch')
       return dst
@@ -83,9 +96,15 @@ export class Codec {
    * width x height image into `region`; returns the frame address. Rows outside the ranges hold
    * whatever the region held before. lz4 and uncompressed values are decoded whole.
    */
-  decompressRowsInto(region: Region, src: Uint8Array, elemSize: number, width: number,
-    height: number, rowRanges: readonly RowRange[],
-    compression: Compression | 'none' = 'bitshuffle_lz4'): number {
+  decompressRowsInto(
+    region: Region,
+    src: Uint8Array,
+    elemSize: number,
+    width: number,
+    height: number,
+    rowRanges: readonly RowRange[],
+    compression: Compression | 'none' = 'bitshuffle_lz4',
+  ): number {
     const expectedBytes = width * height * elemSize
     this.#checkArgs(elemSize, expectedBytes)
     if (compression === 'none') {
@@ -104,7 +123,8 @@ export class Codec {
     // does not add up, or rows inside the raw tail alone).
     const blocks = this.#blocks
     const spans = blocks.index(src, expectedBytes, elemSize)
-      ? merged.map(([y0, y1]) => blocks.span(y0 * width, y1 * width)) : undefined
+      ? merged.map(([y0, y1]) => blocks.span(y0 * width, y1 * width))
+      : undefined
     if (spans?.every((s) => s !== undefined)) {
       let dst = region.ensure(expectedBytes)
       for (let i = 0; i < merged.length; i++) {
@@ -115,8 +135,17 @@ export class Codec {
     // Otherwise the whole value goes in, and the kernel's checked walk reports any error.
     const [inPtr, dst] = this.#load(region, src, expectedBytes)
     for (const [first, end] of merged) {
-      const status = this.kernel.run((k) => k.bslz4_decompress_range(inPtr, src.length, dst,
-        expectedBytes, elemSize, first * width, end * width))
+      const status = this.kernel.run((k) =>
+        k.bslz4_decompress_range(
+          inPtr,
+          src.length,
+          dst,
+          expectedBytes,
+          elemSize,
+          first * width,
+          end * width,
+        ),
+      )
       this.kernel.check(status, 'bitshuffle_lz4 ROI decode')
     }
     return dst
@@ -128,8 +157,15 @@ export class Codec {
    * starts at the span (`bslz4_decompress_from`). `src` needs valid bytes only there, so a thread
    * can be handed just its share. Returns the frame address in `region`.
    */
-  decompressSpanInto(region: Region, src: Uint8Array, elemSize: number, width: number,
-    height: number, span: BlockSpan, rows: readonly RowRange[]): number {
+  decompressSpanInto(
+    region: Region,
+    src: Uint8Array,
+    elemSize: number,
+    width: number,
+    height: number,
+    span: BlockSpan,
+    rows: readonly RowRange[],
+  ): number {
     const expectedBytes = width * height * elemSize
     const inPtr = this.#input.ensure(src.length)
     const dst = region.ensure(expectedBytes)
@@ -137,8 +173,19 @@ export class Codec {
     view.set(src.subarray(0, BITSHUFFLE_HEADER_BYTES))
     view.set(src.subarray(span.start, span.end), span.start)
     for (const [y0, y1] of rows) {
-      const status = this.kernel.run((k) => k.bslz4_decompress_from(inPtr, src.length, dst,
-        expectedBytes, elemSize, span.start, span.startElem, y0 * width, y1 * width))
+      const status = this.kernel.run((k) =>
+        k.bslz4_decompress_from(
+          inPtr,
+          src.length,
+          dst,
+          expectedBytes,
+          elemSize,
+          span.start,
+          span.startElem,
+          y0 * width,
+          y1 * width,
+        ),
+      )
       this.kernel.check(status, 'bitshuffle_lz4 ROI decode')
     }
     return dst
@@ -148,8 +195,12 @@ export class Codec {
    * Compresses `src` as bsread puts it on the wire: lz4 with its 4-byte little-endian size
    * prefix, bitshuffle_lz4 with its 12-byte header. Returns a fresh copy.
    */
-  compress(src: Uint8Array, compression: Compression, elemSize: number,
-    blockBytes = 0): Uint8Array {
+  compress(
+    src: Uint8Array,
+    compression: Compression,
+    elemSize: number,
+    blockBytes = 0,
+  ): Uint8Array {
     this.#checkArgs(elemSize, src.length)
     if (src.length % elemSize !== 0) fail('BAD_ARGUMENT', 'length is not a multiple of elemSize')
     const k = this.kernel.exports
@@ -157,15 +208,24 @@ export class Codec {
     if (!lz4 && compression !== 'bitshuffle_lz4') {
       fail('BAD_ARGUMENT', `unknown compression ${String(compression)}`)
     }
-    const bound = this.kernel.check(lz4 ? k.lz4_compress_bound(src.length)
-      : k.bslz4_compress_bound(src.length, elemSize, blockBytes), 'compress bound')
+    const bound = this.kernel.check(
+      lz4
+        ? k.lz4_compress_bound(src.length)
+        : k.bslz4_compress_bound(src.length, elemSize, blockBytes),
+      'compress bound',
+    )
     const prefix = lz4 ? 4 : 0
     const inPtr = this.#input.ensure(src.length)
     const outPtr = this.#output.ensure(bound + prefix)
     this.kernel.bytes(inPtr, src.length).set(src)
-    const n = this.kernel.check(this.kernel.run((e) => lz4
-      ? e.lz4_compress(inPtr, src.length, outPtr + prefix, bound)
-      : e.bslz4_compress(inPtr, src.length, outPtr, bound, elemSize, blockBytes)), 'compress')
+    const n = this.kernel.check(
+      this.kernel.run((e) =>
+        lz4
+          ? e.lz4_compress(inPtr, src.length, outPtr + prefix, bound)
+          : e.bslz4_compress(inPtr, src.length, outPtr, bound, elemSize, blockBytes),
+      ),
+      'compress',
+    )
     const out = this.kernel.bytes(outPtr, n + prefix).slice()
     if (lz4) new DataView(out.buffer).setUint32(0, src.length, true)
     return out
@@ -189,8 +249,10 @@ export class Codec {
       fail('BAD_ARGUMENT', `bad value size ${expectedBytes}`)
     }
     if (expectedBytes > this.maxBytes) {
-      fail('OUTPUT_OVERFLOW',
-        `value of ${expectedBytes} bytes exceeds the limit of ${this.maxBytes}`)
+      fail(
+        'OUTPUT_OVERFLOW',
+        `value of ${expectedBytes} bytes exceeds the limit of ${this.maxBytes}`,
+      )
     }
   }
 
@@ -204,8 +266,10 @@ export class Codec {
     if (src.length < BITSHUFFLE_HEADER_BYTES) fail('TRUNCATED', 'bitshuffle_lz4: truncated header')
     const declared = bitshuffleTotalBytes(src)
     if (declared !== BigInt(expectedBytes)) {
-      fail('SIZE_MISMATCH',
-        `bitshuffle_lz4: header declares ${declared} bytes, shape needs ${expectedBytes}`)
+      fail(
+        'SIZE_MISMATCH',
+        `bitshuffle_lz4: header declares ${declared} bytes, shape needs ${expectedBytes}`,
+      )
     }
   }
 

@@ -16,8 +16,16 @@ export type DTypeName = keyof typeof DType
 export type DTypeCode = (typeof DType)[DTypeName]
 
 export const DTYPE_SIZE: Readonly<Record<DTypeName, number>> = {
-  uint8: 1, int8: 1, uint16: 2, int16: 2, uint32: 4, int32: 4,
-  uint64: 8, int64: 8, float32: 4, float64: 8,
+  uint8: 1,
+  int8: 1,
+  uint16: 2,
+  int16: 2,
+  uint32: 4,
+  int32: 4,
+  uint64: 8,
+  int64: 8,
+  float32: 4,
+  float64: 8,
 }
 
 export function isDTypeName(name: string): name is DTypeName {

@@ -33,8 +33,11 @@ export class Region {
    */
   ensure(bytes: number): number {
     if (!(bytes >= 0 && bytes <= KERNEL_MEMORY_CAP)) {
-      throw new KernelError('MEMORY_CAP', `a region of ${bytes} bytes exceeds the kernel's ` +
-        `memory cap of ${KERNEL_MEMORY_CAP} bytes`)
+      throw new KernelError(
+        'MEMORY_CAP',
+        `a region of ${bytes} bytes exceeds the kernel's ` +
+          `memory cap of ${KERNEL_MEMORY_CAP} bytes`,
+      )
     }
     if (this.#generation !== this.kernel.generation) {
       this.#ptr = 0
@@ -123,7 +126,11 @@ export class Kernel {
 
   /** Throws a KernelError for a negative status, otherwise returns it. */
   check(status: number, what: string): number {
-    if (status < 0) throw new KernelError(statusName(status), `${what}: ${statusName(status).toLowerCase().replace('_', ' ')}`)
+    if (status < 0)
+      throw new KernelError(
+        statusName(status),
+        `${what}: ${statusName(status).toLowerCase().replace('_', ' ')}`,
+      )
     return status
   }
 
@@ -160,6 +167,8 @@ export class Kernel {
     if (!ptr) return '?'
     // AssemblyScript strings: UTF-16LE, byte length in the object header just before the data.
     const byteLength = new Uint32Array(this.exports.memory.buffer, ptr - 4, 1)[0] ?? 0
-    return String.fromCharCode(...new Uint16Array(this.exports.memory.buffer, ptr, Math.min(byteLength, 2048) >>> 1))
+    return String.fromCharCode(
+      ...new Uint16Array(this.exports.memory.buffer, ptr, Math.min(byteLength, 2048) >>> 1),
+    )
   }
 }

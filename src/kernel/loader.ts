@@ -33,15 +33,19 @@ async function readUrl(url: URL): Promise<WebAssembly.Module> {
   }
   const response = await fetch(url)
   if (!response.ok) throw new Error(`cannot load kernel from ${url.href}: HTTP ${response.status}`)
-  if (typeof WebAssembly.compileStreaming === 'function' &&
-      response.headers.get('content-type')?.startsWith('application/wasm')) {
+  if (
+    typeof WebAssembly.compileStreaming === 'function' &&
+    response.headers.get('content-type')?.startsWith('application/wasm')
+  ) {
     return WebAssembly.compileStreaming(response)
   }
   return WebAssembly.compile(await response.arrayBuffer())
 }
 
 /** Compiles the kernel module from any source. */
-export async function compileKernel(source: KernelSource = DEFAULT_KERNEL_URL): Promise<WebAssembly.Module> {
+export async function compileKernel(
+  source: KernelSource = DEFAULT_KERNEL_URL,
+): Promise<WebAssembly.Module> {
   if (source instanceof WebAssembly.Module) return source
   if (source instanceof ArrayBuffer) return WebAssembly.compile(source)
   if (ArrayBuffer.isView(source)) {

@@ -24,9 +24,7 @@ import { KernelError, statusName } from './errors.js'
 import type { Kernel, Region } from './kernel.js'
 import { JobStatus, MAX_ROIS, clockUs, type WorkerFaults } from './parallel-protocol.js'
 import { MAX_BLOCK_MS, ProfileWorkerPool, jobFailure } from './profile-pool.js'
-import {
-  roiFits, type FrameShape, type ProfileInKernel, type RoiTuple,
-} from './profiles.js'
+import { roiFits, type FrameShape, type ProfileInKernel, type RoiTuple } from './profiles.js'
 import { ShareBalance, intersect, lastRow, splitRows } from './share-plan.js'
 import { ShareStreamer, spanOf } from './share-stream.js'
 
@@ -98,8 +96,12 @@ export class ParallelProfiler {
   #single = 0
   #late = 0
 
-  private constructor(kernel: Kernel, codec: Codec, pool: ProfileWorkerPool,
-    opts: ParallelProfilerOptions) {
+  private constructor(
+    kernel: Kernel,
+    codec: Codec,
+    pool: ProfileWorkerPool,
+    opts: ParallelProfilerOptions,
+  ) {
     this.threads = pool.size + 1
     this.#kernel = kernel
     this.#codec = codec
@@ -108,16 +110,21 @@ export class ParallelProfiler {
     this.#pool = pool
     this.#balance = new ShareBalance(this.threads)
     this.#minBytes = opts.minBytes ?? DEFAULT_MIN_BYTES
-    this.#streamer = new ShareStreamer(pool.ctrl,
-      Math.max(1, opts.pieceBytes ?? DEFAULT_PIECE_BYTES))
+    this.#streamer = new ShareStreamer(
+      pool.ctrl,
+      Math.max(1, opts.pieceBytes ?? DEFAULT_PIECE_BYTES),
+    )
   }
 
   /**
    * Starts `threads - 1` workers on the shared-memory build of the kernel (`workerModule`).
    * `codec` must belong to `kernel`: the main thread's share is decoded with it.
    */
-  static async create(kernel: Kernel, codec: Codec, opts: ParallelProfilerOptions):
-    Promise<ParallelProfiler> {
+  static async create(
+    kernel: Kernel,
+    codec: Codec,
+    opts: ParallelProfilerOptions,
+  ): Promise<ParallelProfiler> {
     const pool = await ProfileWorkerPool.start({
       workers: Math.max(0, Math.floor(opts.threads) - 1),
       timeoutMs: opts.timeoutMs ?? 5000,
@@ -158,9 +165,13 @@ export class ParallelProfiler {
    * unusual values, no workers): the caller then runs its single-thread path. Throws KernelError
    * for a corrupt value, like the single-thread path.
    */
-  profiles(src: Uint8Array, frame: FrameShape, rois: ReadonlyArray<RoiTuple | undefined>,
-    outs: readonly Region[], extraRows: readonly RowRange[] = []):
-    Array<ProfileInKernel | undefined> | undefined {
+  profiles(
+    src: Uint8Array,
+    frame: FrameShape,
+    rois: ReadonlyArray<RoiTuple | undefined>,
+    outs: readonly Region[],
+    extraRows: readonly RowRange[] = [],
+  ): Array<ProfileInKernel | undefined> | undefined {
     const plan = this.#plan(src, frame, rois, extraRows)
     if (plan === undefined) {
       this.#single++
@@ -211,12 +222,22 @@ export class ParallelProfiler {
    * hold it. Undefined leaves it to the single-thread path; throws KernelError for a ROI outside
    * the frame.
    */
-  #plan(src: Uint8Array, frame: FrameShape, rois: ReadonlyArray<RoiTuple | undefined>,
-    extraRows: readonly RowRange[]): SplitPlan | undefined {
+  #plan(
+    src: Uint8Array,
+    frame: FrameShape,
+    rois: ReadonlyArray<RoiTuple | undefined>,
+    extraRows: readonly RowRange[],
+  ): SplitPlan | undefined {
     const pool = this.#pool
     const kind = sumKind(frame.dtype)
-    if (pool.size === 0 || pool.broken !== undefined || pool.closed || kind === 'float64' ||
-        src.length < this.#minBytes || rois.length > MAX_ROIS) {
+    if (
+      pool.size === 0 ||
+      pool.broken !== undefined ||
+      pool.closed ||
+      kind === 'float64' ||
+      src.length < this.#minBytes ||
+      rois.length > MAX_ROIS
+    ) {
       return undefined
     }
     // A worker still on an earlier (late) job owns its buffers until it is done.
@@ -226,8 +247,10 @@ export class ParallelProfiler {
     for (const roi of rois) {
       if (roi === undefined) continue
       if (!roiFits(roi, width, height)) {
-        throw new KernelError('BAD_ARGUMENT',
-          `x_profile: ROI [${roi.join(', ')}] outside ${width}x${height} frame`)
+        throw new KernelError(
+          'BAD_ARGUMENT',
+          `x_profile: ROI [${roi.join(', ')}] outside ${width}x${height} frame`,
+        )
       }
       rows.push([roi[2], roi[2] + roi[3]])
     }
@@ -238,8 +261,11 @@ export class ParallelProfiler {
     }
     // A header that disagrees with the shape, or a block table that does not add up, goes to
     // the single-thread path, which reports it.
-    if (src.length < BITSHUFFLE_HEADER_BYTES || bitshuffleTotalBytes(src) !== BigInt(outBytes) ||
-        !this.#walker.reset(src, outBytes, elemSize)) {
+    if (
+      src.length < BITSHUFFLE_HEADER_BYTES ||
+      bitshuffleTotalBytes(src) !== BigInt(outBytes) ||
+      !this.#walker.reset(src, outBytes, elemSize)
+    ) {
       return undefined
     }
     // Shares of the rows in order: the workers first, the main thread last (it copies the
@@ -259,15 +285,26 @@ export class ParallelProfiler {
   }
 
   /** Posts each worker its job and streams its share into its memory. */
-  #startWorkers(src: Uint8Array, frame: FrameShape, rois: ReadonlyArray<RoiTuple | undefined>,
-    plan: SplitPlan): void {
+  #startWorkers(
+    src: Uint8Array,
+    frame: FrameShape,
+    rois: ReadonlyArray<RoiTuple | undefined>,
+    plan: SplitPlan,
+  ): void {
     const pool = this.#pool
     for (let w = 0; w < pool.size; w++) {
       const share = plan.shares[w]!
-      const parts = rois.map((roi) => roi === undefined ? undefined : intersect(roi, share))
+      const parts = rois.map((roi) => (roi === undefined ? undefined : intersect(roi, share)))
       pool.post(w, src.length, frame, parts, plan.cols)
-      this.#streamer.stream(w, Buffer.from(pool.memory(w).buffer), pool.inputPtr(w),
-        this.#walker, src, share, frame.width)
+      this.#streamer.stream(
+        w,
+        Buffer.from(pool.memory(w).buffer),
+        pool.inputPtr(w),
+        this.#walker,
+        src,
+        share,
+        frame.width,
+      )
     }
   }
 
@@ -276,9 +313,15 @@ export class ParallelProfiler {
    * into `outs[k]`, pushing each profile to `result` and its address to `outPtrs`. Throws
    * NOT_SPLIT when its span cannot be found (a broken table, rows in the raw tail alone).
    */
-  #profileMainShare(src: Uint8Array, frame: FrameShape,
-    rois: ReadonlyArray<RoiTuple | undefined>, outs: readonly Region[], plan: SplitPlan,
-    result: Array<ProfileInKernel | undefined>, outPtrs: number[]): void {
+  #profileMainShare(
+    src: Uint8Array,
+    frame: FrameShape,
+    rois: ReadonlyArray<RoiTuple | undefined>,
+    outs: readonly Region[],
+    plan: SplitPlan,
+    result: Array<ProfileInKernel | undefined>,
+    outPtrs: number[],
+  ): void {
     const { width, height } = frame
     const kernel = this.#kernel
     const walker = this.#walker
@@ -287,8 +330,15 @@ export class ParallelProfiler {
     // A block table that does not add up (or rows in the raw tail alone) is left to the
     // single-thread path, once the workers are done with what they were given.
     if (mainSpan === undefined) throw NOT_SPLIT
-    const ptr = this.#codec.decompressSpanInto(this.#frame, src, plan.elemSize, width, height,
-      mainSpan, mine)
+    const ptr = this.#codec.decompressSpanInto(
+      this.#frame,
+      src,
+      plan.elemSize,
+      width,
+      height,
+      mainSpan,
+      mine,
+    )
     for (let k = 0; k < rois.length; k++) {
       const roi = rois[k]
       if (roi === undefined) {
@@ -300,8 +350,20 @@ export class ParallelProfiler {
       const part = intersect(roi, mine)
       if (part === undefined) kernel.bytes(out, roi[1] * 8).fill(0)
       else {
-        kernel.check(kernel.run((e) => e.x_profile(ptr, width, height,
-          DType[frame.dtype], frame.bigEndian ? 1 : 0, ...part, out)), 'x_profile')
+        kernel.check(
+          kernel.run((e) =>
+            e.x_profile(
+              ptr,
+              width,
+              height,
+              DType[frame.dtype],
+              frame.bigEndian ? 1 : 0,
+              ...part,
+              out,
+            ),
+          ),
+          'x_profile',
+        )
       }
       outPtrs.push(out)
       result.push({ ptr: out, length: roi[1], kind: plan.kind })
@@ -313,8 +375,12 @@ export class ParallelProfiler {
    * adds its partial sums to the main thread's profiles. Returns the frame's failure (the one
    * given, a worker's, or LATE).
    */
-  #addWorkerPartials(rois: ReadonlyArray<RoiTuple | undefined>, plan: SplitPlan,
-    outPtrs: readonly number[], failure: unknown): unknown {
+  #addWorkerPartials(
+    rois: ReadonlyArray<RoiTuple | undefined>,
+    plan: SplitPlan,
+    outPtrs: readonly number[],
+    failure: unknown,
+  ): unknown {
     const pool = this.#pool
     const kernel = this.#kernel
     const deadline = performance.now() + MAX_BLOCK_MS
@@ -328,8 +394,10 @@ export class ParallelProfiler {
       if (status !== JobStatus.OK) {
         // After a trap the worker's kernel is a fresh instance with a new memory.
         if (status === JobStatus.TRAP) pool.breakDown(`profile worker ${w + 1} trapped`)
-        failure ??= new KernelError(status === JobStatus.TRAP ? 'TRAP' : statusName(status),
-          `bitshuffle_lz4 ROI decode (worker ${w + 1}): ${jobFailure(status)}`)
+        failure ??= new KernelError(
+          status === JobStatus.TRAP ? 'TRAP' : statusName(status),
+          `bitshuffle_lz4 ROI decode (worker ${w + 1}): ${jobFailure(status)}`,
+        )
         continue
       }
       for (let k = 0; k < rois.length; k++) {

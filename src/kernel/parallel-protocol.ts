@@ -114,7 +114,7 @@ export function clockUs(): number {
 
 /** b - a in milliseconds for two clockUs() readings less than half a wrap apart. */
 export function clockDiffMs(a: number, b: number): number {
-  const d = (((b - a) % CLOCK_WRAP) + CLOCK_WRAP + CLOCK_WRAP / 2) % CLOCK_WRAP - CLOCK_WRAP / 2
+  const d = ((((b - a) % CLOCK_WRAP) + CLOCK_WRAP + CLOCK_WRAP / 2) % CLOCK_WRAP) - CLOCK_WRAP / 2
   return d / 1000
 }
 

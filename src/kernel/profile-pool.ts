@@ -11,7 +11,13 @@ import { statusName } from './errors.js'
 import { startWorker } from './start-worker.js'
 import { SHARED_KERNEL_URL, compileKernel } from './loader.js'
 import {
-  CTRL_INTS, JobStatus, Op, Slot, resultOffset, type WorkerFaults, type WorkerInit,
+  CTRL_INTS,
+  JobStatus,
+  Op,
+  Slot,
+  resultOffset,
+  type WorkerFaults,
+  type WorkerInit,
   type WorkerReady,
 } from './parallel-protocol.js'
 import type { FrameShape, RoiTuple } from './profiles.js'
@@ -75,13 +81,22 @@ export class ProfileWorkerPool {
   /** The workers' termination, once the pool was given up or closed. */
   #terminated: Promise<unknown> | undefined
 
-  private constructor(workers: Worker[], memories: WebAssembly.Memory[],
-    control: SharedArrayBuffer, opts: ProfilePoolOptions) {
+  private constructor(
+    workers: Worker[],
+    memories: WebAssembly.Memory[],
+    control: SharedArrayBuffer,
+    opts: ProfilePoolOptions,
+  ) {
     this.size = workers.length
     this.#workers = workers
     this.#memories = memories
-    this.#reserved = workers.map(() =>
-      ({ srcBytes: 0, frameBytes: 0, resultBytes: 0, inputPtr: 0, resultPtr: 0 }))
+    this.#reserved = workers.map(() => ({
+      srcBytes: 0,
+      frameBytes: 0,
+      resultBytes: 0,
+      inputPtr: 0,
+      resultPtr: 0,
+    }))
     this.ctrl = new Int32Array(control)
     this.#seq = workers.map(() => 0)
     this.#pending = workers.map(() => undefined)
@@ -99,7 +114,8 @@ export class ProfileWorkerPool {
   static async start(opts: ProfilePoolOptions): Promise<ProfileWorkerPool> {
     const n = opts.workers
     const control = new SharedArrayBuffer(Math.max(1, n) * CTRL_INTS * 4)
-    const module = n > 0 ? opts.workerModule ?? await compileKernel(SHARED_KERNEL_URL) : undefined
+    const module =
+      n > 0 ? (opts.workerModule ?? (await compileKernel(SHARED_KERNEL_URL))) : undefined
     const workers: Worker[] = []
     const memories: WebAssembly.Memory[] = []
     try {
@@ -158,8 +174,11 @@ export class ProfileWorkerPool {
 
   /** ROI k's partial profile of n columns in worker w's result region (a view, not a copy). */
   partial(w: number, k: number, cols: number, n: number): Uint8Array {
-    return new Uint8Array(this.#memories[w]!.buffer,
-      this.#reserved[w]!.resultPtr + resultOffset(k, cols), n * 8)
+    return new Uint8Array(
+      this.#memories[w]!.buffer,
+      this.#reserved[w]!.resultPtr + resultOffset(k, cols),
+      n * 8,
+    )
   }
 
   /** Stops the workers and waits until they are gone (idempotent). */
@@ -211,8 +230,13 @@ export class ProfileWorkerPool {
    * `deadline` (performance.now()) at most. False when the worker failed (the pool is then
    * given up) or is not done by then (it finishes in the background: see idle()).
    */
-  reserve(w: number, srcBytes: number, frameBytes: number, resultBytes: number,
-    deadline: number): boolean {
+  reserve(
+    w: number,
+    srcBytes: number,
+    frameBytes: number,
+    resultBytes: number,
+    deadline: number,
+  ): boolean {
     const r = this.#reserved[w]!
     if (srcBytes <= r.srcBytes && frameBytes <= r.frameBytes && resultBytes <= r.resultBytes) {
       return true
@@ -231,8 +255,9 @@ export class ProfileWorkerPool {
     this.#pending[w] = undefined
     if (p.op !== Op.RESERVE) return
     if (status !== JobStatus.OK) {
-      this.breakDown(`profile worker ${w + 1} could not reserve its regions ` +
-        `(${jobFailure(status)})`)
+      this.breakDown(
+        `profile worker ${w + 1} could not reserve its regions ` + `(${jobFailure(status)})`,
+      )
       return
     }
     const c = this.ctrl
@@ -249,8 +274,13 @@ export class ProfileWorkerPool {
    * Posts worker w a PROFILE job: the frame, and per ROI the part of it in the worker's share
    * (undefined: none). Its bytes follow piece by piece (READY, see share-stream.ts).
    */
-  post(w: number, srcLen: number, frame: FrameShape,
-    parts: ReadonlyArray<RoiTuple | undefined>, cols: number): void {
+  post(
+    w: number,
+    srcLen: number,
+    frame: FrameShape,
+    parts: ReadonlyArray<RoiTuple | undefined>,
+    cols: number,
+  ): void {
     const c = this.ctrl
     const base = w * CTRL_INTS
     c[base + Slot.SRC_LEN] = srcLen

@@ -10,8 +10,19 @@ import { parentPort, workerData } from 'node:worker_threads'
 import { KernelError } from './errors.js'
 import { Kernel } from './kernel.js'
 import {
-  CTRL_INTS, JobStatus, MAX_PIECES, MAX_ROIS, Op, PIECE_INTS, Piece, READY_FINAL, Slot, clockUs,
-  resultOffset, type WorkerInit, type WorkerReady,
+  CTRL_INTS,
+  JobStatus,
+  MAX_PIECES,
+  MAX_ROIS,
+  Op,
+  PIECE_INTS,
+  Piece,
+  READY_FINAL,
+  Slot,
+  clockUs,
+  resultOffset,
+  type WorkerInit,
+  type WorkerReady,
 } from './parallel-protocol.js'
 
 const init = workerData as WorkerInit
@@ -79,9 +90,19 @@ function profile(): void {
   const dst = frame.ensure(frameBytes) // reserved by RESERVE: no growth here
   for (let k = 0; k < MAX_PIECES && awaitPiece(k); k++) {
     const at = base + Slot.PIECES + k * PIECE_INTS
-    const status = kernel.run((e) => e.bslz4_decompress_from(inPtr, slot(Slot.SRC_LEN), dst,
-      frameBytes, elemSize, ctrl[at + Piece.START_POS]!, ctrl[at + Piece.START_ELEM]!,
-      ctrl[at + Piece.START_ELEM]!, ctrl[at + Piece.END_ELEM]!))
+    const status = kernel.run((e) =>
+      e.bslz4_decompress_from(
+        inPtr,
+        slot(Slot.SRC_LEN),
+        dst,
+        frameBytes,
+        elemSize,
+        ctrl[at + Piece.START_POS]!,
+        ctrl[at + Piece.START_ELEM]!,
+        ctrl[at + Piece.START_ELEM]!,
+        ctrl[at + Piece.END_ELEM]!,
+      ),
+    )
     kernel.check(status, 'bitshuffle_lz4 ROI decode')
   }
   const nRois = Math.min(MAX_ROIS, slot(Slot.N_ROIS))
@@ -90,9 +111,23 @@ function profile(): void {
     const r = Slot.ROIS + 4 * k
     const sy = slot(r + 3)
     if (sy <= 0) continue
-    kernel.check(kernel.run((e) => e.x_profile(dst, width, height, slot(Slot.DTYPE),
-      slot(Slot.BIG_ENDIAN), slot(r), slot(r + 1), slot(r + 2), sy,
-      out + resultOffset(k, slot(Slot.COLS)))), 'x_profile')
+    kernel.check(
+      kernel.run((e) =>
+        e.x_profile(
+          dst,
+          width,
+          height,
+          slot(Slot.DTYPE),
+          slot(Slot.BIG_ENDIAN),
+          slot(r),
+          slot(r + 1),
+          slot(r + 2),
+          sy,
+          out + resultOffset(k, slot(Slot.COLS)),
+        ),
+      ),
+      'x_profile',
+    )
   }
   ctrl[base + Slot.FINISHED_US] = clockUs()
 }

@@ -92,10 +92,20 @@ export class ProfileKernels {
     if (!roiFits(roi, frame.width, frame.height)) throw outside('x_profile', roi, frame)
     // Allocation inside run(): an out-of-memory trap replaces the instance like any other.
     const out = this.#kernel.run(() => into.ensure(sx * 8))
-    const status = this.#kernel.run((k) => k.x_profile(
-      frame.ptr, frame.width, frame.height, DType[frame.dtype], frame.bigEndian ? 1 : 0,
-      ox, sx, oy, sy, out,
-    ))
+    const status = this.#kernel.run((k) =>
+      k.x_profile(
+        frame.ptr,
+        frame.width,
+        frame.height,
+        DType[frame.dtype],
+        frame.bigEndian ? 1 : 0,
+        ox,
+        sx,
+        oy,
+        sy,
+        out,
+      ),
+    )
     this.#kernel.check(status, 'x_profile')
     return { ptr: out, length: sx, kind: sumKind(frame.dtype) }
   }
@@ -118,10 +128,21 @@ export class ProfileKernels {
     const [ox, sx, oy, sy] = roi
     if (!roiFits(roi, frame.width, frame.height)) throw outside('roi_stats', roi, frame)
     const out = this.#kernel.run(() => this.#stats.ensure(5 * 8))
-    const status = this.#kernel.run((k) => k.roi_stats(
-      frame.ptr, frame.width, frame.height, DType[frame.dtype], frame.bigEndian ? 1 : 0,
-      ox, sx, oy, sy, saturation, out,
-    ))
+    const status = this.#kernel.run((k) =>
+      k.roi_stats(
+        frame.ptr,
+        frame.width,
+        frame.height,
+        DType[frame.dtype],
+        frame.bigEndian ? 1 : 0,
+        ox,
+        sx,
+        oy,
+        sy,
+        saturation,
+        out,
+      ),
+    )
     this.#kernel.check(status, 'roi_stats')
     const v = new Float64Array(this.#kernel.exports.memory.buffer, out, 5)
     return { sum: v[0]!, min: v[1]!, max: v[2]!, mean: v[3]!, saturated: v[4]! }
@@ -138,7 +159,9 @@ export class ProfileKernels {
     const be = frame.bigEndian ? 1 : 0
     const mm = this.#kernel.run(() => this.#stats.ensure(5 * 8))
     this.#kernel.check(
-      this.#kernel.run((k) => k.frame_min_max(frame.ptr, n, dt, be, stride, mm)), 'frame_min_max')
+      this.#kernel.run((k) => k.frame_min_max(frame.ptr, n, dt, be, stride, mm)),
+      'frame_min_max',
+    )
     const [lo, hi] = new Float64Array(this.#kernel.exports.memory.buffer, mm, 2)
     const min = lo!
     const max = hi!

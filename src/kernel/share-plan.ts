@@ -68,9 +68,12 @@ export class ShareBalance {
  * `cost(y0, y1)` is the cost of rows [y0, y1) (default: their count). Undefined when there are
  * too few rows to split.
  */
-export function splitRows(ranges: readonly RowRange[], parts: number,
+export function splitRows(
+  ranges: readonly RowRange[],
+  parts: number,
   cost: (y0: number, y1: number) => number = (a, b) => b - a,
-  fractions?: readonly number[]): RowRange[][] | undefined {
+  fractions?: readonly number[],
+): RowRange[][] | undefined {
   let rows = 0
   let total = 0
   for (const [a, b] of ranges) {
@@ -127,8 +130,10 @@ export function lastRow(share: readonly RowRange[]): number {
 }
 
 /** The part of ROI [ox, sx, oy, sy] inside the row ranges (one contiguous part), or undefined. */
-export function intersect(roi: RoiTuple, share: readonly RowRange[]):
-  [number, number, number, number] | undefined {
+export function intersect(
+  roi: RoiTuple,
+  share: readonly RowRange[],
+): [number, number, number, number] | undefined {
   // A share's ranges come from merged ROI rows, so a ROI meets them in one contiguous run.
   let y0 = Infinity
   let y1 = -Infinity

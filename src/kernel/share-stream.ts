@@ -10,9 +10,7 @@ import { BITSHUFFLE_HEADER_BYTES } from './bitshuffle-header.js'
 import type { BlockSpan } from './block-index.js'
 import type { BlockWalker } from './block-walker.js'
 import type { RowRange } from './codec.js'
-import {
-  CTRL_INTS, MAX_PIECES, PIECE_INTS, Piece, READY_FINAL, Slot,
-} from './parallel-protocol.js'
+import { CTRL_INTS, MAX_PIECES, PIECE_INTS, Piece, READY_FINAL, Slot } from './parallel-protocol.js'
 import { lastRow } from './share-plan.js'
 
 /** Bytes a worker's share is copied in: the walk reads each prefix right after its batch. */
@@ -37,8 +35,15 @@ export class ShareStreamer {
    * after the copy brought it into the cache. Blocks between the share's row ranges are walked,
    * not copied. The walker goes on from where the previous share ended.
    */
-  stream(w: number, memory: Buffer, input: number, walker: BlockWalker, src: Uint8Array,
-    share: readonly RowRange[], width: number): void {
+  stream(
+    w: number,
+    memory: Buffer,
+    input: number,
+    walker: BlockWalker,
+    src: Uint8Array,
+    share: readonly RowRange[],
+    width: number,
+  ): void {
     const ready = w * CTRL_INTS + Slot.READY
     const endElem = lastRow(share) * width
     let pieces = 0
@@ -130,8 +135,13 @@ function shareOverlaps(share: readonly RowRange[], walker: BlockWalker, width: n
  * The span of blocks that holds the main thread's (last) share, walked on from where the
  * workers' shares ended; undefined when its rows start in the raw tail or the table breaks.
  */
-export function spanOf(walker: BlockWalker, share: readonly RowRange[], width: number,
-  height: number, srcLength: number): BlockSpan | undefined {
+export function spanOf(
+  walker: BlockWalker,
+  share: readonly RowRange[],
+  width: number,
+  height: number,
+  srcLength: number,
+): BlockSpan | undefined {
   const first = share[0]![0] * width
   const end = lastRow(share) * width
   while (walker.elem + walker.count <= first) if (!walker.next()) return undefined

@@ -104,7 +104,6 @@ export function previewRoutes(options: PreviewRoutesOptions): Hono {
     )
   }
 
-
   const page = (c: Context) => sendFile(c, new URL('index.html', staticUrl), 'no-cache')
   app.get('/', page)
   app.get('/preview', page)
@@ -157,7 +156,8 @@ export function previewRoutes(options: PreviewRoutesOptions): Hono {
 
   // One encoded message per publication, shared by every client (ws never mutates it).
   let cached:
-    { frame: PreviewFrame; results: PreviewResult[]; message: Uint8Array<ArrayBuffer> } | undefined
+    | { frame: PreviewFrame; results: PreviewResult[]; message: Uint8Array<ArrayBuffer> }
+    | undefined
   const encoded = (frame: PreviewFrame, results: PreviewResult[]): Uint8Array<ArrayBuffer> => {
     if (cached?.frame.sequence !== frame.sequence || cached.results !== results) {
       cached = { frame, results, message: encodePreviewMessage(frame, results) }

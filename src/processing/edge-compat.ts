@@ -9,7 +9,8 @@ import type { ProcessingParameters } from './parameters.js'
 
 /** Peak metrics of a correlation, the same rules as the edge_find kernel (for compat mode). */
 export function peakMetrics(
-  c: ArrayLike<number>, n: number,
+  c: ArrayLike<number>,
+  n: number,
 ): [number, number, number, number, number] {
   let best = 0
   for (let k = 1; k < n; k++) if (c[k]! > c[best]!) best = k
@@ -84,7 +85,7 @@ export class CompatCorrelator {
     const { plus, minus, w } = wave
     for (let k = 0; k < count; k++) {
       // w is +1 on [0, plus), -1 on [minus, taps) (or the opposite for rising), between: explicit.
-      let v = w[0]! * ((S[k + plus]! - S[k]!) - (S[k + taps]! - S[k + minus]!))
+      let v = w[0]! * (S[k + plus]! - S[k]! - (S[k + taps]! - S[k + minus]!))
       for (let j = plus; j < minus; j++) v += w[j]! * prof[k + j]!
       c[k] = v
     }
@@ -103,7 +104,7 @@ export class CompatCorrelator {
     const step = p.refinement_step
     const half = Math.trunc(L / 2)
     const rising = p.edge_type === 'rising'
-    const base = Array.from({ length: L }, (_, i) => ((i >= half) !== rising ? -1 : 1))
+    const base = Array.from({ length: L }, (_, i) => (i >= half !== rising ? -1 : 1))
     const taps = Math.ceil((L - 1) / step)
     const w = new Float64Array(taps)
     for (let j = 0; j < taps; j++) {

@@ -73,8 +73,11 @@ export class EdgeFilter {
 
   /** The current filter (a copy), for display and tests. */
   filter(): Float64Array {
-    return new Float64Array(this.#kernel.exports.memory.buffer, this.#filter.ptr, this.#taps)
-      .slice()
+    return new Float64Array(
+      this.#kernel.exports.memory.buffer,
+      this.#filter.ptr,
+      this.#taps,
+    ).slice()
   }
 
   /** Forgets the learned shape and the noise (ROI, length or method changed). */
@@ -111,7 +114,7 @@ export class EdgeFilter {
     const half = Math.floor(taps / 2)
     // The step method's waveform as edge_find uses it (+1 then -1 for falling); the learned
     // method starts from the same step, tapered.
-    for (let j = 0; j < taps; j++) f[j] = (j < half) !== rising ? 1 : -1
+    for (let j = 0; j < taps; j++) f[j] = j < half !== rising ? 1 : -1
     this.#origin = half
     if (learned) {
       this.#template.set(f)
@@ -145,12 +148,20 @@ export class EdgeFilter {
   find(profile: number, m: number): FilterPeak | null {
     const taps = this.#taps
     const out = this.#out.ptr
-    const count = this.#kernel.check(this.#kernel.run((k) =>
-      k.filter_find(profile, m, this.#filter.ptr, taps, this.#corr.ptr, out)), 'filter_find')
+    const count = this.#kernel.check(
+      this.#kernel.run((k) =>
+        k.filter_find(profile, m, this.#filter.ptr, taps, this.#corr.ptr, out),
+      ),
+      'filter_find',
+    )
     if (count === 0) return null
     const o = new Float64Array(this.#kernel.exports.memory.buffer, out, 5)
     return {
-      argmax: o[0]!, amplitude: o[1]!, fwhm: o[2]!, next: o[3]!, offset: o[4]!,
+      argmax: o[0]!,
+      amplitude: o[1]!,
+      fwhm: o[2]!,
+      next: o[3]!,
+      offset: o[4]!,
       origin: this.#origin,
     }
   }
@@ -167,8 +178,11 @@ export class EdgeFilter {
     const after = Math.min(count, argmax + this.#taps + 1)
     const k = before + (count - after)
     if (k === 0) return NaN
-    const s = this.#kernel.run((x) => (before > 0 ? x.mean_square(c, before) * before : 0) +
-      (after < count ? x.mean_square(c + after * 8, count - after) * (count - after) : 0))
+    const s = this.#kernel.run(
+      (x) =>
+        (before > 0 ? x.mean_square(c, before) * before : 0) +
+        (after < count ? x.mean_square(c + after * 8, count - after) * (count - after) : 0),
+    )
     return amplitude / Math.sqrt(s / k)
   }
 

@@ -30,12 +30,21 @@ import { sumKindCode } from '../kernel/profiles.js'
 import { CompatCorrelator, peakMetrics } from './edge-compat.js'
 import { EdgeFilter } from './edge-filter.js'
 import {
-  emptyResult, evalPolynomial, isInKernel, profileLength, type EdgeInput, type EdgeResult,
+  emptyResult,
+  evalPolynomial,
+  isInKernel,
+  profileLength,
+  type EdgeInput,
+  type EdgeResult,
   type ProfileInput,
 } from './edge-result.js'
 import { ShotSelector } from './edge-shot.js'
 import {
-  EdgeStatus, defaultParameters, effectiveAveraging, referenceChanged, type ProcessingParameters,
+  EdgeStatus,
+  defaultParameters,
+  effectiveAveraging,
+  referenceChanged,
+  type ProcessingParameters,
 } from './parameters.js'
 
 export type { EdgeInput, EdgeResult, ProfileInput } from './edge-result.js'
@@ -158,11 +167,15 @@ export class EdgeFinder {
     const p = this.#params
     if (!input.signal) {
       return emptyResult(
-        input.signalRoiOutside ? EdgeStatus.roi_outside_frame : EdgeStatus.no_signal_roi)
+        input.signalRoiOutside ? EdgeStatus.roi_outside_frame : EdgeStatus.no_signal_roi,
+      )
     }
     const n = profileLength(input.signal)
-    if (!sameRoi(input.signalRoi, this.#roi) || n !== this.#length ||
-      this.#kernel.generation !== this.#generation) {
+    if (
+      !sameRoi(input.signalRoi, this.#roi) ||
+      n !== this.#length ||
+      this.#kernel.generation !== this.#generation
+    ) {
       this.reset()
       this.#filter.reset()
       this.#roi = [...input.signalRoi]
@@ -183,8 +196,10 @@ export class EdgeFinder {
     const ref = this.#ref.ensure(bytes)
     const bg = p.dark_subtraction ? this.#bg.ensure(bytes) : 0
     const averaging = effectiveAveraging(p)
-    const ring = averaging.mode === 'mean' && sel.mode !== 'reference_roi'
-      ? this.#ring.ensure(bytes * averaging.count) : 0
+    const ring =
+      averaging.mode === 'mean' && sel.mode !== 'reference_roi'
+        ? this.#ring.ensure(bytes * averaging.count)
+        : 0
 
     this.#loadF64(input.signal, sig)
     if (p.dark_subtraction) {
@@ -265,11 +280,19 @@ export class EdgeFinder {
       }
       origin = peak.origin * step
     } else {
-      const count = this.#kernel.check(this.#kernel.run((k) =>
-        k.edge_find(refined, m, taps, p.edge_type === 'rising' ? 1 : 0, scratch, out)), 'edge_find')
+      const count = this.#kernel.check(
+        this.#kernel.run((k) =>
+          k.edge_find(refined, m, taps, p.edge_type === 'rising' ? 1 : 0, scratch, out),
+        ),
+        'edge_find',
+      )
       if (count === 0) return { ...result, edge_status: EdgeStatus.profile_too_short }
       const o = new Float64Array(memory(), out, 5)
-      argmax = o[0]!; amplitude = o[1]!; fwhm = o[2]!; next = o[3]!; offset = o[4]!
+      argmax = o[0]!
+      amplitude = o[1]!
+      fwhm = o[2]!
+      next = o[3]!
+      offset = o[4]!
       origin = Math.floor(taps / 2) * step
       confidence = this.#filter.confidence(amplitude, argmax, count, scratch)
     }
@@ -302,8 +325,15 @@ export class EdgeFinder {
    * is divided, so the dim ends of the ROI, where dividing amplifies the noise, never compete.
    * Keeps the subtracted peak when the divided one lands more than 2 samples away.
    */
-  #dividedPeak(sig: number, ref: number, m: number, out: number, argmax: number, taps: number,
-    offset: number): { argmax: number; offset: number } {
+  #dividedPeak(
+    sig: number,
+    ref: number,
+    m: number,
+    out: number,
+    argmax: number,
+    taps: number,
+    offset: number,
+  ): { argmax: number; offset: number } {
     const half = Math.floor(taps / 2)
     const lo = Math.max(0, argmax - half)
     const hi = Math.min(m, argmax + taps + half)
@@ -319,8 +349,16 @@ export class EdgeFinder {
    * sig normalised by ref, smoothed, refined (step) into `refined`; returns the refined length.
    * work and work2 hold n f64; refined holds the refined samples up to lastX.
    */
-  #normalised(sig: number, ref: number, n: number, work: number, work2: number, refined: number,
-    step: number, lastX: number): number {
+  #normalised(
+    sig: number,
+    ref: number,
+    n: number,
+    work: number,
+    work2: number,
+    refined: number,
+    step: number,
+    lastX: number,
+  ): number {
     const p = this.#params
     const mode = p.normalisation === 'subtract' ? 0 : 1
     let cur = work
@@ -331,8 +369,10 @@ export class EdgeFinder {
         cur = work2
       }
     })
-    return this.#kernel.check(this.#kernel.run((k) =>
-      k.profile_refine(cur, n, step, lastX, refined)), 'profile_refine')
+    return this.#kernel.check(
+      this.#kernel.run((k) => k.profile_refine(cur, n, step, lastX, refined)),
+      'profile_refine',
+    )
   }
 
   /** Writes a profile as n f64 at dst (dst sized for n; staging region for copied sums). */

@@ -48,15 +48,18 @@ export class FinderStage implements EdgeStage<ProcessingParameters> {
     if (input.problem === 'no_image') {
       out = { ...NAN_RESULT, edge_status: EdgeStatus.error }
     } else {
-      out = this.finder.process({
-        pulseId: input.pulseId,
-        signal: input.signal ?? null,
-        signalRoi: snap.roiSignal,
-        signalRoiOutside: input.problem === 'roi_outside_frame',
-        background: input.background ?? null,
-        reference: input.reference ?? null,
-        eventValue: input.event === undefined ? null : this.#eventValue(input.event),
-      }, snap.parameters)
+      out = this.finder.process(
+        {
+          pulseId: input.pulseId,
+          signal: input.signal ?? null,
+          signalRoi: snap.roiSignal,
+          signalRoiOutside: input.problem === 'roi_outside_frame',
+          background: input.background ?? null,
+          reference: input.reference ?? null,
+          eventValue: input.event === undefined ? null : this.#eventValue(input.event),
+        },
+        snap.parameters,
+      )
     }
     const stats = this.edgeStatistics
     if (snap.roiSignal !== this.#roi) {
@@ -85,7 +88,8 @@ export class FinderStage implements EdgeStage<ProcessingParameters> {
         // An array channel: its first element decides (a scalar stored with shape [n]).
         const first = (v as ArrayLike<unknown>)[0]
         return typeof first === 'number' || typeof first === 'bigint' || typeof first === 'boolean'
-          ? first : null
+          ? first
+          : null
       }
       return v
     } catch {
@@ -95,7 +99,12 @@ export class FinderStage implements EdgeStage<ProcessingParameters> {
 }
 
 const NAN_RESULT: EdgeOutputs = {
-  edge_position: NaN, cross_correlation_amplitude: NaN, edge_position_fs: NaN, edge_fwhm: NaN,
-  next_amplitude: NaN, reference_amplitude: NaN, edge_confidence: NaN,
+  edge_position: NaN,
+  cross_correlation_amplitude: NaN,
+  edge_position_fs: NaN,
+  edge_fwhm: NaN,
+  next_amplitude: NaN,
+  reference_amplitude: NaN,
+  edge_confidence: NaN,
   edge_status: EdgeStatus.error,
 }

@@ -78,7 +78,11 @@ export class EdgeStatistics {
     const n = this.#filled
     if (n === 0) {
       return {
-        edge_median: NaN, edge_std: NaN, edge_mean: NaN, edge_count: 0, edge_window: this.window,
+        edge_median: NaN,
+        edge_std: NaN,
+        edge_mean: NaN,
+        edge_count: 0,
+        edge_window: this.window,
       }
     }
     const v = this.#values().sort()

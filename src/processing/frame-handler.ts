@@ -50,7 +50,10 @@ export class FrameHandler<P extends object> {
   }
 
   async frame(
-    msg: BsreadMessage, snap: Snapshot<P>, stats: RunStatistics, rx: BsreadReceiver | undefined,
+    msg: BsreadMessage,
+    snap: Snapshot<P>,
+    stats: RunStatistics,
+    rx: BsreadReceiver | undefined,
   ): Promise<void> {
     const t0 = performance.now()
     const { metrics, pipeline, observer } = this.#o
@@ -95,8 +98,11 @@ export class FrameHandler<P extends object> {
       metrics.framesDropped.inc({ reason: 'data_queue' })
       // With no consumer at all the queue has said so once; this is for a slow consumer.
       if (this.#o.dataQueue.consumers > 0) {
-        this.#o.problems.warn('drop:data', { dropped: stats.nDroppedData },
-          'data message dropped: the data stream queue is full (slow consumer)')
+        this.#o.problems.warn(
+          'drop:data',
+          { dropped: stats.nDroppedData },
+          'data message dropped: the data stream queue is full (slow consumer)',
+        )
       }
     }
     metrics.stage.total.observe((performance.now() - t0) / 1000)
@@ -119,15 +125,23 @@ export class FrameHandler<P extends object> {
     let parts: Buffer[]
     try {
       parts = this.#imageEncoder.encode({
-        pulseId: msg.pulseId, globalTimestamp: msg.globalTimestamp,
-        channels: [{
-          info: raw.info, value: preEncoded(raw.bytes),
-          timestamp: raw.timestamp ?? msg.globalTimestamp,
-        }],
+        pulseId: msg.pulseId,
+        globalTimestamp: msg.globalTimestamp,
+        channels: [
+          {
+            info: raw.info,
+            value: preEncoded(raw.bytes),
+            timestamp: raw.timestamp ?? msg.globalTimestamp,
+          },
+        ],
       })
     } catch (err) {
-      this.error(stats, 'exception',
-        `cannot forward image of pulse ${msg.pulseId}: ${(err as Error).message}`, err)
+      this.error(
+        stats,
+        'exception',
+        `cannot forward image of pulse ${msg.pulseId}: ${(err as Error).message}`,
+        err,
+      )
       return
     }
     // A full image queue drops the image at once; processing never waits for it.

@@ -64,14 +64,18 @@ export class InputSilence {
     if (silence < this.#nextWarningS) return
     this.#warnedAbout = last
     this.#nextWarningS += REPEAT_S
-    this.#o.log.warn({ input: this.#o.address, mode: this.#o.mode, silent_s: Math.round(silence) },
-      this.#words(silence))
+    this.#o.log.warn(
+      { input: this.#o.address, mode: this.#o.mode, silent_s: Math.round(silence) },
+      this.#words(silence),
+    )
   }
 
   #words(silence: number): string {
     const what = this.#o.lastReceivedAt() === 0 ? 'no message yet' : 'no message'
-    return `${what} from ${this.#o.address} for ${Math.round(silence)} s ` +
+    return (
+      `${what} from ${this.#o.address} for ${Math.round(silence)} s ` +
       `(input_mode ${this.#o.mode}): is the camera sending, and is this its address?`
+    )
   }
 
   report(): InputReport {

@@ -49,19 +49,27 @@ export function openInput(o: InputOptions): BsreadReceiver {
       ...inputDecoderOptions(config.maxFrameBytes, o.codec),
       // Bounds the memory one message part can take: zeromq drops the connection before
       // reading a bigger part (and the receiver reconnects). No valid image comes close.
-      maxPartBytes: Math.max(MIN_PART_LIMIT, Math.ceil(config.maxFrameBytes * 1.01) +
-        16 * 1024 * 1024),
+      maxPartBytes: Math.max(
+        MIN_PART_LIMIT,
+        Math.ceil(config.maxFrameBytes * 1.01) + 16 * 1024 * 1024,
+      ),
       onDisconnect: () => {
         metrics.inputDisconnects.inc()
-        problems.warn('input:disconnect', { input: config.inputStream },
+        problems.warn(
+          'input:disconnect',
+          { input: config.inputStream },
           'input connection lost (the sender stopped, or sent a message part above the limit); ' +
-          'connecting again')
+            'connecting again',
+        )
       },
       onError: (err: BsreadError) => {
         o.onMalformed(err.reason)
         metrics.framesDropped.inc({ reason: 'malformed' })
-        problems.warn(`malformed:${err.reason}`, { reason: err.reason },
-          `malformed input: ${err.message}`)
+        problems.warn(
+          `malformed:${err.reason}`,
+          { reason: err.reason },
+          `malformed input: ${err.message}`,
+        )
       },
     })
   } catch (err) {

@@ -78,7 +78,10 @@ export class OutputQueue {
     // The socket's own queue stays small: this queue is the one that bounds memory and counts.
     // PUB keeps zeromq's default: a slow subscriber loses its own messages, nobody else waits.
     const sender = await BsreadSender.bind({
-      address, mode: opts.mode ?? 'push', sendHighWaterMark: 4, sendTimeoutMs: RETRY_MS,
+      address,
+      mode: opts.mode ?? 'push',
+      sendHighWaterMark: 4,
+      sendTimeoutMs: RETRY_MS,
     })
     return new OutputQueue(sender, opts)
   }
@@ -169,8 +172,10 @@ export class OutputQueue {
     this.#consumers = Math.max(0, before + delta)
     if (before === 0 && this.#consumers > 0) {
       this.#toldNoConsumer = false
-      this.#log?.info({ stream: this.#name, port: this.port, consumers: this.#consumers },
-        `a consumer connected to the ${this.#name} port ${this.port}; messages flow`)
+      this.#log?.info(
+        { stream: this.#name, port: this.port, consumers: this.#consumers },
+        `a consumer connected to the ${this.#name} port ${this.port}; messages flow`,
+      )
     } else if (before > 0 && this.#consumers === 0) {
       this.#tellNoConsumer('the last consumer left')
     }
@@ -183,9 +188,11 @@ export class OutputQueue {
     const level = this.#name === 'data' ? 'warn' : 'info'
     // PUSH keeps the first messages (up to its bounds) for the first consumer; PUB keeps none.
     const kept = this.mode === 'push' ? ` (up to ${this.capacity} wait for it)` : ''
-    this.#log?.[level]({ stream: this.#name, port: this.port, mode: this.mode },
+    this.#log?.[level](
+      { stream: this.#name, port: this.port, mode: this.mode },
       `${what} the ${this.#name} port ${this.port}; messages are dropped until one ` +
-      `connects${kept}`)
+        `connects${kept}`,
+    )
   }
 
   /** Room for a message of `bytes`: below both bounds, or an empty queue (one always fits). */

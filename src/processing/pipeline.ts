@@ -14,7 +14,12 @@ import { KernelError } from '../kernel/errors.js'
 import type { Kernel, Region } from '../kernel/kernel.js'
 import type { ParallelProfiler } from '../kernel/parallel-profiler.js'
 import {
-  ProfileKernels, roiFits, type FrameRef, type ProfileInKernel, type ProfileSums, type RoiTuple,
+  ProfileKernels,
+  roiFits,
+  type FrameRef,
+  type ProfileInKernel,
+  type ProfileSums,
+  type RoiTuple,
 } from '../kernel/profiles.js'
 import type { ChannelNaming } from '../config.js'
 import type { Metrics } from '../metrics.js'
@@ -55,8 +60,14 @@ export interface EdgeStage<P extends object> {
 }
 
 export const EDGE_CHANNELS = [
-  'edge_position', 'cross_correlation_amplitude', 'edge_position_fs', 'edge_fwhm',
-  'next_amplitude', 'reference_amplitude', 'edge_confidence', 'edge_status',
+  'edge_position',
+  'cross_correlation_amplitude',
+  'edge_position_fs',
+  'edge_fwhm',
+  'next_amplitude',
+  'reference_amplitude',
+  'edge_confidence',
+  'edge_status',
 ] as const
 
 /** Output channel name of a quantity, by the naming option. */
@@ -124,7 +135,8 @@ export class FramePipeline<P extends object> {
     const name = (q: string): string => outputName(opts.prefix, opts.naming, q)
     this.#paramsInfo = info(name('processing_parameters'), 'string', [1])
     this.#edgeInfos = EDGE_CHANNELS.map((q) =>
-      info(name(q), q === 'edge_status' ? 'int32' : 'float64', [1]))
+      info(name(q), q === 'edge_status' ? 'int32' : 'float64', [1]),
+    )
   }
 
   get kernel(): Kernel {
@@ -137,7 +149,8 @@ export class FramePipeline<P extends object> {
    */
   parametersOnly(msg: BsreadMessage, snap: Snapshot<P>): Buffer[] {
     return this.encoder.encode({
-      pulseId: msg.pulseId, globalTimestamp: msg.globalTimestamp,
+      pulseId: msg.pulseId,
+      globalTimestamp: msg.globalTimestamp,
       channels: [{ info: this.#paramsInfo, value: snap.json }],
     })
   }
@@ -183,14 +196,20 @@ export class FramePipeline<P extends object> {
     const bg = snap.roiBackground
     const refRoi = this.#opts.edge.referenceRoi(snap)
     const p: FrameProfiles<P> = {
-      signal: undefined, background: undefined, reference: undefined,
-      problem: sig.length === 0 ? 'no_signal_roi' : undefined, kind: 'float64',
+      signal: undefined,
+      background: undefined,
+      reference: undefined,
+      problem: sig.length === 0 ? 'no_signal_roi' : undefined,
+      kind: 'float64',
     }
 
     const frame = raw === undefined ? undefined : this.#frameOf(raw, stats)
     if (raw === undefined) {
-      this.#problem(stats, 'missing_image',
-        `message ${msg.pulseId} has no channel ${this.imageName}`)
+      this.#problem(
+        stats,
+        'missing_image',
+        `message ${msg.pulseId} has no channel ${this.imageName}`,
+      )
       p.problem ??= 'no_image'
       return p
     }
@@ -205,30 +224,39 @@ export class FramePipeline<P extends object> {
     const bgOk = fits(bg)
     const refOk = fits(refRoi)
     if (sig.length === 4 && !sigOk) {
-      this.#problem(stats, 'roi_signal_outside_frame',
+      this.#problem(
+        stats,
+        'roi_signal_outside_frame',
         `signal ROI [${sig.join(', ')}] does not ` +
-        `fit the ${frame.width}x${frame.height} frame of pulse ${msg.pulseId}`)
+          `fit the ${frame.width}x${frame.height} frame of pulse ${msg.pulseId}`,
+      )
       p.problem = 'roi_outside_frame'
       metrics?.framesDropped.inc({ reason: 'roi_outside_frame' })
     }
     if (bg.length === 4 && !bgOk) {
-      this.#problem(stats, 'roi_background_outside_frame', `background ROI [${bg.join(', ')}] ` +
-        `does not fit the ${frame.width}x${frame.height} frame of pulse ${msg.pulseId}`)
+      this.#problem(
+        stats,
+        'roi_background_outside_frame',
+        `background ROI [${bg.join(', ')}] ` +
+          `does not fit the ${frame.width}x${frame.height} frame of pulse ${msg.pulseId}`,
+      )
     }
     if (refRoi !== undefined && refRoi.length === 4 && !refOk) p.problem ??= 'roi_outside_frame'
-    const rois = [sigOk ? sig : undefined, bgOk ? bg : undefined, refOk ? refRoi : undefined] as
-      Array<RoiTuple | undefined>
+    const rois = [
+      sigOk ? sig : undefined,
+      bgOk ? bg : undefined,
+      refOk ? refRoi : undefined,
+    ] as Array<RoiTuple | undefined>
     const rows: RowRange[] = []
     for (const r of rois) if (r) rows.push([r[2], r[2] + r[3]])
     if (rows.length === 0) return p
 
-    const split = this.#opts.parallel !== undefined
-      ? this.#splitProfiles(raw, frame, rois, stats)
-      : undefined
+    const split =
+      this.#opts.parallel !== undefined ? this.#splitProfiles(raw, frame, rois, stats) : undefined
     if (split === 'failed') {
       p.problem ??= 'no_image'
     } else if (split !== undefined) {
-      [p.signal, p.background, p.reference] = split
+      ;[p.signal, p.background, p.reference] = split
     } else {
       this.#singleThreadProfiles(raw, frame, rows, rois, stats, p)
     }
@@ -237,8 +265,12 @@ export class FramePipeline<P extends object> {
 
   /** Decode of the needed rows and the profiles on this thread. */
   #singleThreadProfiles(
-    raw: RawValue, frame: Omit<FrameRef, 'ptr'>, rows: RowRange[],
-    [sig, bg, ref]: Array<RoiTuple | undefined>, stats: RunStatistics, p: FrameProfiles<P>,
+    raw: RawValue,
+    frame: Omit<FrameRef, 'ptr'>,
+    rows: RowRange[],
+    [sig, bg, ref]: Array<RoiTuple | undefined>,
+    stats: RunStatistics,
+    p: FrameProfiles<P>,
   ): void {
     const metrics = this.#opts.metrics
     const t0 = performance.now()
@@ -261,7 +293,10 @@ export class FramePipeline<P extends object> {
 
   /** Step 2: the edge (only with a signal ROI). A kernel reset drops the profiles. */
   #findEdge(
-    msg: BsreadMessage, snap: Snapshot<P>, p: FrameProfiles<P>, stats: RunStatistics,
+    msg: BsreadMessage,
+    snap: Snapshot<P>,
+    p: FrameProfiles<P>,
+    stats: RunStatistics,
   ): EdgeOutputs | undefined {
     if (snap.roiSignal.length !== 4) return undefined
     const eventName = this.#opts.edge.eventChannel(snap)
@@ -271,19 +306,26 @@ export class FramePipeline<P extends object> {
     let out: EdgeOutputs
     try {
       out = this.#opts.edge.process({
-        pulseId: msg.pulseId, snapshot: snap, signal: p.signal, background: p.background,
-        reference: p.reference, event, problem: p.problem,
+        pulseId: msg.pulseId,
+        snapshot: snap,
+        signal: p.signal,
+        background: p.background,
+        reference: p.reference,
+        event,
+        problem: p.problem,
       })
     } catch (err) {
       if (!(err instanceof KernelError) && !(err instanceof RangeError)) throw err
-      this.#problem(stats, 'edge_error',
-        `edge finding failed for pulse ${msg.pulseId}: ${err.message}`)
+      this.#problem(
+        stats,
+        'edge_error',
+        `edge finding failed for pulse ${msg.pulseId}: ${err.message}`,
+      )
       out = NAN_EDGE
     }
     if (this.#kernel.generation !== generation) {
       // A trap replaced the kernel instance: the profiles' memory is gone with it.
-      this.#problem(stats, 'edge_error',
-        `kernel reset during edge finding of pulse ${msg.pulseId}`)
+      this.#problem(stats, 'edge_error', `kernel reset during edge finding of pulse ${msg.pulseId}`)
       p.signal = undefined
       p.background = undefined
     }
@@ -293,7 +335,10 @@ export class FramePipeline<P extends object> {
 
   /** Step 3: the data message: parameters, the profiles, the edge channels. */
   #encode(
-    msg: BsreadMessage, snap: Snapshot<P>, p: FrameProfiles<P>, out: EdgeOutputs | undefined,
+    msg: BsreadMessage,
+    snap: Snapshot<P>,
+    p: FrameProfiles<P>,
+    out: EdgeOutputs | undefined,
   ): Buffer[] {
     const channels: EncodeChannel[] = [{ info: this.#paramsInfo, value: snap.json }]
     // Views made now (after every call that may grow memory); the encoder copies them.
@@ -313,7 +358,9 @@ export class FramePipeline<P extends object> {
       }
     }
     return this.encoder.encode({
-      pulseId: msg.pulseId, globalTimestamp: msg.globalTimestamp, channels,
+      pulseId: msg.pulseId,
+      globalTimestamp: msg.globalTimestamp,
+      channels,
     })
   }
 
@@ -328,20 +375,30 @@ export class FramePipeline<P extends object> {
   #frameOf(raw: RawValue, stats: RunStatistics): Omit<FrameRef, 'ptr'> | undefined {
     const { type, shape } = raw.info
     if (!isDTypeName(type)) {
-      this.#problem(stats, 'unsupported_type',
-        `${this.imageName}: pixel type ${type} is not supported`)
+      this.#problem(
+        stats,
+        'unsupported_type',
+        `${this.imageName}: pixel type ${type} is not supported`,
+      )
       return undefined
     }
     if (shape.length !== 2 || !shape.every((d) => Number.isInteger(d) && d >= 1)) {
-      this.#problem(stats, 'bad_shape',
-        `${this.imageName}: shape [${shape.join(', ')}] is not an image`)
+      this.#problem(
+        stats,
+        'bad_shape',
+        `${this.imageName}: shape [${shape.join(', ')}] is not an image`,
+      )
       return undefined
     }
     const [width, height] = shape as [number, number]
     const bytes = width * height * DTYPE_SIZE[type as DTypeName]
     if (bytes > this.#opts.maxFrameBytes) {
-      this.#problem(stats, 'frame_too_large', `${this.imageName}: ${width}x${height} ${type} is ` +
-        `${bytes} bytes, above --max_frame_bytes ${this.#opts.maxFrameBytes}`)
+      this.#problem(
+        stats,
+        'frame_too_large',
+        `${this.imageName}: ${width}x${height} ${type} is ` +
+          `${bytes} bytes, above --max_frame_bytes ${this.#opts.maxFrameBytes}`,
+      )
       return undefined
     }
     return { width, height, dtype: type as DTypeName, bigEndian: raw.info.encoding === 'big' }
@@ -351,15 +408,21 @@ export class FramePipeline<P extends object> {
    * Decode + profiles on several threads (the decode stage's time then includes the profiles).
    * Undefined when the parallel profiler does not take this frame; 'failed' for a corrupt one.
    */
-  #splitProfiles(raw: RawValue, frame: Omit<FrameRef, 'ptr'>,
-    rois: Array<RoiTuple | undefined>, stats: RunStatistics,
+  #splitProfiles(
+    raw: RawValue,
+    frame: Omit<FrameRef, 'ptr'>,
+    rois: Array<RoiTuple | undefined>,
+    stats: RunStatistics,
   ): Array<ProfileInKernel | undefined> | 'failed' | undefined {
     const parallel = this.#opts.parallel
     if (parallel === undefined || raw.info.compression !== 'bitshuffle_lz4') return undefined
     const t0 = performance.now()
     try {
-      const result = parallel.profiles(raw.bytes, frame, rois,
-        [this.#sigOut, this.#bgOut, this.#refOut])
+      const result = parallel.profiles(raw.bytes, frame, rois, [
+        this.#sigOut,
+        this.#bgOut,
+        this.#refOut,
+      ])
       if (result !== undefined) {
         this.#opts.metrics?.stage.decode.observe((performance.now() - t0) / 1000)
       }
@@ -371,11 +434,21 @@ export class FramePipeline<P extends object> {
   }
 
   #decode(
-    raw: RawValue, frame: Omit<FrameRef, 'ptr'>, rows: RowRange[], stats: RunStatistics,
+    raw: RawValue,
+    frame: Omit<FrameRef, 'ptr'>,
+    rows: RowRange[],
+    stats: RunStatistics,
   ): number | undefined {
     try {
-      return this.#codec.decompressRowsInto(this.#frame, raw.bytes, DTYPE_SIZE[frame.dtype],
-        frame.width, frame.height, rows, raw.info.compression)
+      return this.#codec.decompressRowsInto(
+        this.#frame,
+        raw.bytes,
+        DTYPE_SIZE[frame.dtype],
+        frame.width,
+        frame.height,
+        rows,
+        raw.info.compression,
+      )
     } catch (err) {
       this.#decodeFailed(err, raw, stats)
       return undefined
@@ -385,13 +458,21 @@ export class FramePipeline<P extends object> {
   /** Counts a KernelError of a decode as the frame's `decode_error`; rethrows anything else. */
   #decodeFailed(err: unknown, raw: RawValue, stats: RunStatistics): void {
     if (!(err instanceof KernelError)) throw err
-    this.#problem(stats, 'decode_error', `${this.imageName}: cannot decode ` +
-      `${raw.info.compression} image: ${err.message}`)
+    this.#problem(
+      stats,
+      'decode_error',
+      `${this.imageName}: cannot decode ` + `${raw.info.compression} image: ${err.message}`,
+    )
   }
 }
 
 const NAN_EDGE: EdgeOutputs = Object.freeze({
-  edge_position: NaN, cross_correlation_amplitude: NaN, edge_position_fs: NaN, edge_fwhm: NaN,
-  next_amplitude: NaN, reference_amplitude: NaN, edge_confidence: NaN,
+  edge_position: NaN,
+  cross_correlation_amplitude: NaN,
+  edge_position_fs: NaN,
+  edge_fwhm: NaN,
+  next_amplitude: NaN,
+  reference_amplitude: NaN,
+  edge_confidence: NaN,
   edge_status: EdgeStatus.error,
 })

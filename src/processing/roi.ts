@@ -43,7 +43,8 @@ export function validateRoi(value: unknown): Roi {
   if (value === null || value === undefined) return []
   if (!Array.isArray(value)) {
     throw new RoiError(
-      `ROI must be an instance of a list, but ${show(value)} was given as a ${typeName(value)}.`)
+      `ROI must be an instance of a list, but ${show(value)} was given as a ${typeName(value)}.`,
+    )
   }
   if (value.length === 0) return []
   if (value.length !== 4) {
@@ -55,15 +56,18 @@ export function validateRoi(value: unknown): Roi {
   const [ox, sx, oy, sy] = value as [number, number, number, number]
   if (ox < 0 || oy < 0) {
     throw new RoiError(
-      `ROI offsets (first and third elements) must be positive, but ${show(value)} was given.`)
+      `ROI offsets (first and third elements) must be positive, but ${show(value)} was given.`,
+    )
   }
   if (sx < 1 || sy < 1) {
     throw new RoiError(
-      `ROI sizes (second and fourth elements) must be at least 1, but ${show(value)} was given.`)
+      `ROI sizes (second and fourth elements) must be at least 1, but ${show(value)} was given.`,
+    )
   }
   if (ox + sx > ROI_LIMIT || oy + sy > ROI_LIMIT) {
     throw new RoiError(
-      `ROI offset + size must be at most ${ROI_LIMIT}, but ${show(value)} was given.`)
+      `ROI offset + size must be at most ${ROI_LIMIT}, but ${show(value)} was given.`,
+    )
   }
   return [ox, sx, oy, sy]
 }

@@ -15,7 +15,11 @@ import type { Logger } from '../log.js'
 import type { Metrics } from '../metrics.js'
 import type { StateStore } from '../state/store.js'
 import {
-  ControlError, type ProcessingStatus, type Requester, type RoiKind, type ServiceControl,
+  ControlError,
+  type ProcessingStatus,
+  type Requester,
+  type RoiKind,
+  type ServiceControl,
 } from './control.js'
 import type { FaultInjection } from './faults.js'
 import type { FrameEngine } from './frame-engine.js'
@@ -70,7 +74,9 @@ export class PsenService<P extends object> implements ServiceControl {
   #closed = false
 
   private constructor(
-    opts: ServiceOptions<P>, engine: FrameEngine<P>, settings: SettingsKeeper<P>,
+    opts: ServiceOptions<P>,
+    engine: FrameEngine<P>,
+    settings: SettingsKeeper<P>,
   ) {
     this.#opts = opts
     this.config = opts.config
@@ -85,12 +91,19 @@ export class PsenService<P extends object> implements ServiceControl {
   /** Loads the saved settings and sets up the engine (binds the output streams). */
   static async create<P extends object>(opts: ServiceOptions<P>): Promise<PsenService<P>> {
     const settings = new SettingsKeeper(opts.parameters, opts.store, opts.log, opts.metrics)
-    const engine = opts.engine ?? await FrameLoop.create<P>({
-      config: opts.config, log: opts.log, metrics: opts.metrics,
-      kernel: required(opts.kernel, 'kernel'), codec: required(opts.codec, 'codec'),
-      edge: required(opts.edge, 'edge'), observer: opts.observer, faults: opts.faults,
-      parallel: opts.parallel,
-    })
+    const engine =
+      opts.engine ??
+      (await FrameLoop.create<P>({
+        config: opts.config,
+        log: opts.log,
+        metrics: opts.metrics,
+        kernel: required(opts.kernel, 'kernel'),
+        codec: required(opts.codec, 'codec'),
+        edge: required(opts.edge, 'edge'),
+        observer: opts.observer,
+        faults: opts.faults,
+        parallel: opts.parallel,
+      }))
     return new PsenService(opts, engine, settings)
   }
 
@@ -115,7 +128,10 @@ export class PsenService<P extends object> implements ServiceControl {
       const { inputStream: input, inputMode: mode } = this.config
       const engine = this.#engine
       this.#silence = new InputSilence({
-        address: input, mode, log: this.#log, lastReceivedAt: () => engine.lastReceivedAt(),
+        address: input,
+        mode,
+        log: this.#log,
+        lastReceivedAt: () => engine.lastReceivedAt(),
       })
       this.#log.info({ input, mode }, 'processing started')
     })
@@ -182,7 +198,7 @@ export class PsenService<P extends object> implements ServiceControl {
   /** GET /status's own fields: the input's silence and the output streams' consumers. */
   async statusDetails(): Promise<{ input: InputReport | null; outputs: Record<string, unknown> }> {
     return {
-      input: this.#processing ? this.#silence?.report() ?? null : null,
+      input: this.#processing ? (this.#silence?.report() ?? null) : null,
       outputs: await this.#engine.outputs(),
     }
   }

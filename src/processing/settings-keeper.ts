@@ -35,15 +35,19 @@ export class SettingsKeeper<P extends object> {
 
   /** The saved settings; an invalid saved value falls back to its default (and is logged). */
   static #load<P extends object>(
-    model: ParameterModel<P>, store: StateStore, log: Logger,
+    model: ParameterModel<P>,
+    store: StateStore,
+    log: Logger,
   ): Snapshot<P> {
     const saved = store.state
     const roi = (name: RoiKind, value: unknown): Roi => {
       try {
         return validateRoi(value)
       } catch (err) {
-        log.warn({ roi: name, value },
-          `saved ${name} is invalid (${(err as Error).message}); using []`)
+        log.warn(
+          { roi: name, value },
+          `saved ${name} is invalid (${(err as Error).message}); using []`,
+        )
         return []
       }
     }
@@ -52,12 +56,19 @@ export class SettingsKeeper<P extends object> {
       const stored = model.upgradeSaved ? model.upgradeSaved(saved.parameters) : saved.parameters
       parameters = model.merge(model.defaults(), stored ?? {})
     } catch (err) {
-      log.warn({ saved: saved.parameters },
-        `saved parameters are invalid (${(err as Error).message}); using defaults`)
+      log.warn(
+        { saved: saved.parameters },
+        `saved parameters are invalid (${(err as Error).message}); using defaults`,
+      )
       parameters = model.defaults()
     }
-    return makeSnapshot(model, 1, roi('roi_signal', saved.roi_signal),
-      roi('roi_background', saved.roi_background), parameters)
+    return makeSnapshot(
+      model,
+      1,
+      roi('roi_signal', saved.roi_signal),
+      roi('roi_background', saved.roi_background),
+      parameters,
+    )
   }
 
   /** The settings the next frame is processed with. */
@@ -76,9 +87,13 @@ export class SettingsKeeper<P extends object> {
     return this.#mutate(who ?? { endpoint: `POST /${kind}`, client: 'local' }, (cur) => {
       const old = kind === 'roi_signal' ? cur.roiSignal : cur.roiBackground
       return {
-        next: makeSnapshot(this.model, cur.version + 1,
+        next: makeSnapshot(
+          this.model,
+          cur.version + 1,
           kind === 'roi_signal' ? roi : cur.roiSignal,
-          kind === 'roi_background' ? roi : cur.roiBackground, cur.parameters),
+          kind === 'roi_background' ? roi : cur.roiBackground,
+          cur.parameters,
+        ),
         patch: { [kind]: roi },
         old,
         now: roi,
@@ -138,21 +153,26 @@ export class SettingsKeeper<P extends object> {
       const cur = this.#snapshot
       const { next, patch, old, now } = change(cur)
       try {
-        await this.store.update(patch,
-          { endpoint: who.endpoint, client: who.client, old, new: now })
+        await this.store.update(patch, {
+          endpoint: who.endpoint,
+          client: who.client,
+          old,
+          new: now,
+        })
       } catch (err) {
         if (!(err instanceof StateWriteError)) throw err
         this.log.error({ err }, 'a settings change could not be saved')
         // The reason without the path: answers never show the host's file layout.
         const code = (err.cause as NodeJS.ErrnoException | undefined)?.code
-        throw new ControlError('The change could not be saved to the state file' +
-          `${code ? ` (${code})` : ''}; nothing was changed.`)
+        throw new ControlError(
+          'The change could not be saved to the state file' +
+            `${code ? ` (${code})` : ''}; nothing was changed.`,
+        )
       }
       this.#snapshot = next
       this.#roiMetrics(next)
       await this.#onChange?.(next)
-      this.log.info({ change: who.endpoint, client: who.client, old, new: now },
-        'settings changed')
+      this.log.info({ change: who.endpoint, client: who.client, old, new: now }, 'settings changed')
     }
     const p = this.#mutations.then(job, job)
     this.#mutations = p.catch(() => undefined)
@@ -161,7 +181,10 @@ export class SettingsKeeper<P extends object> {
 
   #roiMetrics(s: Snapshot<P>): void {
     const g = this.metrics.roiSize
-    for (const [name, roi] of [['signal', s.roiSignal], ['background', s.roiBackground]] as const) {
+    for (const [name, roi] of [
+      ['signal', s.roiSignal],
+      ['background', s.roiBackground],
+    ] as const) {
       g.set({ roi: name, dim: 'x' }, roi.length === 4 ? roi[1] : 0)
       g.set({ roi: name, dim: 'y' }, roi.length === 4 ? roi[3] : 0)
     }

@@ -30,7 +30,11 @@ export interface Snapshot<P extends object> {
 
 /** Builds a snapshot; the JSON lists the ROIs first, as the old service did. */
 export function makeSnapshot<P extends object>(
-  model: ParameterModel<P>, version: number, roiSignal: Roi, roiBackground: Roi, parameters: P,
+  model: ParameterModel<P>,
+  version: number,
+  roiSignal: Roi,
+  roiBackground: Roi,
+  parameters: P,
 ): Snapshot<P> {
   const json = JSON.stringify({
     roi_signal: roiSignal,

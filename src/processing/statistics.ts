@@ -8,7 +8,8 @@
 /** Local time as Python's `str(datetime.datetime.now())` wrote it: `2026-11-25 12:38:26.123000`. */
 export function pythonTimestamp(date = new Date()): string {
   const p = (n: number, w = 2): string => String(n).padStart(w, '0')
-  const base = `${date.getFullYear()}-${p(date.getMonth() + 1)}-${p(date.getDate())} ` +
+  const base =
+    `${date.getFullYear()}-${p(date.getMonth() + 1)}-${p(date.getDate())} ` +
     `${p(date.getHours())}:${p(date.getMinutes())}:${p(date.getSeconds())}`
   const micros = date.getMilliseconds() * 1000
   // Python leaves the fraction out when it is zero.
@@ -62,8 +63,10 @@ export class RunStatistics {
 
   constructor(now = new Date()) {
     this.startTime = pythonTimestamp(now)
-    this.errors = Object.fromEntries(FRAME_ERROR_CAUSES.map((c) => [c, 0])) as
-      Record<FrameErrorCause, number>
+    this.errors = Object.fromEntries(FRAME_ERROR_CAUSES.map((c) => [c, 0])) as Record<
+      FrameErrorCause,
+      number
+    >
   }
 
   /** A frame arrived (monotonic ms from performance.now()). */
@@ -128,7 +131,8 @@ export interface StatisticsExtras {
 
 /** The `/statistics` answer: the old service's fields first, then what this service adds. */
 export function statisticsReport(
-  s: RunStatistics, extras: StatisticsExtras,
+  s: RunStatistics,
+  extras: StatisticsExtras,
 ): Record<string, unknown> {
   const malformed = extras.malformed
   const errors: Record<string, number> = {}
@@ -136,7 +140,7 @@ export function statisticsReport(
   let malformedTotal = 0
   for (const n of Object.values(malformed)) malformedTotal += n
   const round = (x: number): number | null =>
-    (Number.isFinite(x) ? Math.round(x * 1000) / 1000 : null)
+    Number.isFinite(x) ? Math.round(x * 1000) / 1000 : null
   return {
     processing_start_time: s.startTime,
     last_sent_pulse_id: s.lastSentPulseId,

@@ -72,13 +72,17 @@ export function fileHeader(): Buffer {
 /** Checks a file header; throws a RecordingError that says what is wrong. */
 export function checkFileHeader(b: Buffer, what: string): void {
   if (b.length < FILE_HEADER_BYTES || !b.subarray(0, MAGIC.length).equals(MAGIC)) {
-    throw new RecordingError(`${what} is not a psen-processing recording ` +
-      `(${b.length < FILE_HEADER_BYTES ? 'too short' : 'no recording magic at its start'})`)
+    throw new RecordingError(
+      `${what} is not a psen-processing recording ` +
+        `(${b.length < FILE_HEADER_BYTES ? 'too short' : 'no recording magic at its start'})`,
+    )
   }
   const version = b.readUInt32LE(8)
   if (version !== FORMAT_VERSION) {
-    throw new RecordingError(`${what} is a recording of format version ${version}; ` +
-      `this psen-processing reads version ${FORMAT_VERSION}`)
+    throw new RecordingError(
+      `${what} is a recording of format version ${version}; ` +
+        `this psen-processing reads version ${FORMAT_VERSION}`,
+    )
   }
 }
 
@@ -119,8 +123,9 @@ export function infoRecord(info: RecordingInfo): Buffer {
  * The parts of a message payload (views into `payload`, no copy); a string saying what is
  * wrong when the payload does not add up.
  */
-export function parseMessagePayload(payload: Buffer): { receivedAt: number; parts: Buffer[] } |
-  string {
+export function parseMessagePayload(
+  payload: Buffer,
+): { receivedAt: number; parts: Buffer[] } | string {
   if (payload.length < MESSAGE_FIXED_BYTES) return 'message record too short'
   const receivedAt = payload.readDoubleLE(8)
   const n = payload.readUInt32LE(16)

@@ -9,8 +9,15 @@ import { closeSync, fstatSync, openSync, readSync } from 'node:fs'
 import { crc32 } from 'node:zlib'
 
 import {
-  checkFileHeader, FILE_HEADER_BYTES, KIND_INFO, KIND_MESSAGE, parseMessagePayload,
-  RECORD_HEADER_BYTES, RecordingError, type RecordedMessage, type RecordingInfo,
+  checkFileHeader,
+  FILE_HEADER_BYTES,
+  KIND_INFO,
+  KIND_MESSAGE,
+  parseMessagePayload,
+  RECORD_HEADER_BYTES,
+  RecordingError,
+  type RecordedMessage,
+  type RecordingInfo,
 } from './format.js'
 
 export interface ReaderOptions {
@@ -143,8 +150,11 @@ export class RecordingReader {
       return undefined
     }
     if (length > left - RECORD_HEADER_BYTES) {
-      this.#damaged(offset, `incomplete record: ${length} bytes announced, ` +
-        `${left - RECORD_HEADER_BYTES} left in the file`)
+      this.#damaged(
+        offset,
+        `incomplete record: ${length} bytes announced, ` +
+          `${left - RECORD_HEADER_BYTES} left in the file`,
+      )
       return undefined
     }
     let payload: Buffer
@@ -181,6 +191,8 @@ export class RecordingReader {
 export function describeDamage(reader: RecordingReader): string {
   const d = reader.damage
   if (!d) return ''
-  return `${reader.path}: unreadable from byte ${d.offset} of ${reader.size}: ${d.reason}; ` +
+  return (
+    `${reader.path}: unreadable from byte ${d.offset} of ${reader.size}: ${d.reason}; ` +
     `the ${reader.count} message(s) before it were read`
+  )
 }

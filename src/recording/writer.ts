@@ -53,8 +53,11 @@ export class RecordingWriter {
    * Creates the file (never overwrites one: 'ax', appends only) and writes its header and info
    * record.
    */
-  static async create(path: string, info: RecordingInfo, opts: WriterOptions = {}):
-    Promise<RecordingWriter> {
+  static async create(
+    path: string,
+    info: RecordingInfo,
+    opts: WriterOptions = {},
+  ): Promise<RecordingWriter> {
     const file = await open(path, 'ax')
     const w = new RecordingWriter(path, file, opts)
     try {
@@ -88,8 +91,10 @@ export class RecordingWriter {
     const head = messageRecordHead(parts, receivedAt)
     let bytes = head.length
     for (const p of parts) bytes += p.length
-    if (this.#queue.length >= this.#maxMessages ||
-      (this.#queue.length > 0 && this.#queuedBytes + bytes > this.#maxBytes)) {
+    if (
+      this.#queue.length >= this.#maxMessages ||
+      (this.#queue.length > 0 && this.#queuedBytes + bytes > this.#maxBytes)
+    ) {
       this.stats.dropped++
       return false
     }

@@ -39,8 +39,13 @@ export const FACILITY_BAND: readonly [number, number] = [1150, 1550]
 let envelope = new Float64Array(0)
 let envelopeKey = ''
 
-function columnEnvelope(width: number, amplitude: number, edgeX: number | undefined,
-  depth: number, edgeWidth: number): Float64Array {
+function columnEnvelope(
+  width: number,
+  amplitude: number,
+  edgeX: number | undefined,
+  depth: number,
+  edgeWidth: number,
+): Float64Array {
   const key = `${width}/${amplitude}/${edgeX}/${depth}/${edgeWidth}`
   if (key === envelopeKey) return envelope
   if (envelope.length !== width) envelope = new Float64Array(width)
@@ -105,11 +110,20 @@ function bandRows(opts: FrameOptions): [number, number] {
  * dark + signal, minus 0.5 per pixel (noisy pixels are truncated to integers).
  * The science benchmark's ground truth for the matched-filter limit.
  */
-export function expectedProfile(opts: FrameOptions, row0: number, row1: number,
-  out: Float64Array): Float64Array {
+export function expectedProfile(
+  opts: FrameOptions,
+  row0: number,
+  row1: number,
+  out: Float64Array,
+): Float64Array {
   const [y0, y1] = bandRows(opts)
-  const env = columnEnvelope(opts.width, opts.amplitude ?? 3000, opts.edgeX, opts.edgeDepth ?? 0.3,
-    opts.edgeWidth ?? 3)
+  const env = columnEnvelope(
+    opts.width,
+    opts.amplitude ?? 3000,
+    opts.edgeX,
+    opts.edgeDepth ?? 0.3,
+    opts.edgeWidth ?? 3,
+  )
   let vert = 0
   for (let y = row0; y < row1; y++) vert += bandRow(y, y0, y1)
   const rows = row1 - row0
@@ -132,8 +146,13 @@ export function generateFrame(out: Uint16Array, opts: FrameOptions): Uint16Array
   const [y0, y1] = bandRows(opts)
   const dark = opts.dark ?? 100
   const noise = opts.noise ?? 15
-  const env = columnEnvelope(width, opts.amplitude ?? 3000, opts.edgeX, opts.edgeDepth ?? 0.3,
-    opts.edgeWidth ?? 3)
+  const env = columnEnvelope(
+    width,
+    opts.amplitude ?? 3000,
+    opts.edgeX,
+    opts.edgeDepth ?? 0.3,
+    opts.edgeWidth ?? 3,
+  )
   const table = normalTable()
   if (rowSignal.length !== width) {
     rowSignal = new Float32Array(width)

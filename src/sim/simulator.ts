@@ -18,7 +18,13 @@ import { generateFrame } from './frame.js'
 
 /** Pixel types the simulator can send. */
 export const SIM_DTYPES = [
-  'uint8', 'uint16', 'int16', 'uint32', 'int32', 'float32', 'float64',
+  'uint8',
+  'uint16',
+  'int16',
+  'uint32',
+  'int32',
+  'float32',
+  'float64',
 ] as const
 export type SimDtype = (typeof SIM_DTYPES)[number]
 
@@ -87,7 +93,7 @@ export interface Simulator {
   readonly height: number
   readonly stats: SimulatorStats
   /** Channel names the stream carries. */
-  readonly channels: { image: string, xray: string, edge: string, width: string, height: string }
+  readonly channels: { image: string; xray: string; edge: string; width: string; height: string }
   /** Stops the schedule and closes the socket (queued messages are discarded). Idempotent. */
   close(): Promise<void>
 }
@@ -127,7 +133,13 @@ interface Resolved {
 }
 
 const ELEM_SIZE: Record<SimDtype, number> = {
-  uint8: 1, uint16: 2, int16: 2, uint32: 4, int32: 4, float32: 4, float64: 8,
+  uint8: 1,
+  uint16: 2,
+  int16: 2,
+  uint32: 4,
+  int32: 4,
+  float32: 4,
+  float64: 8,
 }
 
 function resolve(opts: SimulatorOptions): Resolved {
@@ -147,7 +159,8 @@ function resolve(opts: SimulatorOptions): Resolved {
   const compression = opts.compression ?? SIMULATOR_DEFAULTS.compression
   if (!SIM_COMPRESSIONS.includes(compression)) {
     throw new SimulatorConfigError(
-      `compression must be one of ${SIM_COMPRESSIONS.join(', ')}, got ${compression}`)
+      `compression must be one of ${SIM_COMPRESSIONS.join(', ')}, got ${compression}`,
+    )
   }
   const rate = opts.rate ?? SIMULATOR_DEFAULTS.rate
   if (!Number.isFinite(rate) || rate < 0 || rate > 10_000) {
@@ -158,8 +171,8 @@ function resolve(opts: SimulatorOptions): Resolved {
   const frameBytes = width * height * ELEM_SIZE[dtype]
   const budget = Math.max(8, Math.min(32, Math.floor(SIMULATOR_DEFAULTS.ringBytes / frameBytes)))
   const scale = budget / 32
-  const referenceFrames = opts.referenceFrames ??
-    Math.max(2, Math.round(SIMULATOR_DEFAULTS.referenceFrames * scale))
+  const referenceFrames =
+    opts.referenceFrames ?? Math.max(2, Math.round(SIMULATOR_DEFAULTS.referenceFrames * scale))
   int('referenceFrames', referenceFrames, 1, 256)
   let edge: Required<EdgeMotion> | undefined
   if (opts.edge !== false) {
@@ -189,8 +202,14 @@ function resolve(opts: SimulatorOptions): Resolved {
 /** The generator's uint16 pixels as `dtype`, as little-endian bytes. */
 function convert(px: Uint16Array, dtype: SimDtype, uint8Scale: number): Uint8Array {
   const n = px.length
-  let out: Uint8Array | Uint16Array | Int16Array | Uint32Array | Int32Array | Float32Array |
-    Float64Array
+  let out:
+    | Uint8Array
+    | Uint16Array
+    | Int16Array
+    | Uint32Array
+    | Int32Array
+    | Float32Array
+    | Float64Array
   switch (dtype) {
     case 'uint16':
       return new Uint8Array(px.buffer, px.byteOffset, px.byteLength).slice()
@@ -199,11 +218,21 @@ function convert(px: Uint16Array, dtype: SimDtype, uint8Scale: number): Uint8Arr
       for (let i = 0; i < n; i++) o[i] = Math.min(255, Math.round((px[i] as number) * uint8Scale))
       return o
     }
-    case 'int16': out = new Int16Array(n); break
-    case 'uint32': out = new Uint32Array(n); break
-    case 'int32': out = new Int32Array(n); break
-    case 'float32': out = new Float32Array(n); break
-    case 'float64': out = new Float64Array(n); break
+    case 'int16':
+      out = new Int16Array(n)
+      break
+    case 'uint32':
+      out = new Uint32Array(n)
+      break
+    case 'int32':
+      out = new Int32Array(n)
+      break
+    case 'float32':
+      out = new Float32Array(n)
+      break
+    case 'float64':
+      out = new Float64Array(n)
+      break
   }
   // int16 keeps values up to 32767: a 12/16-bit camera's counts, clamped.
   if (dtype === 'int16') for (let i = 0; i < n; i++) out[i] = Math.min(32767, px[i] as number)
@@ -228,7 +257,11 @@ async function buildRing(r: Resolved, log: SimulatorOptions['logger']) {
   let seed = r.seed
   const make = (edgeX: number | undefined): RingFrame => {
     generateFrame(px, {
-      width: r.width, height: r.height, edgeX, edgeDepth: r.edge?.depth, seed: seed++,
+      width: r.width,
+      height: r.height,
+      edgeX,
+      edgeDepth: r.edge?.depth,
+      seed: seed++,
     })
     if (r.dtype === 'uint8' && uint8Scale === 1) {
       let max = 0
@@ -241,8 +274,10 @@ async function buildRing(r: Resolved, log: SimulatorOptions['logger']) {
     packed += out.length
     return { bytes: out, edgeX: edgeX ?? NaN }
   }
-  log?.info({ frames: r.referenceFrames + (r.edge?.positions ?? 0), width: r.width,
-    height: r.height }, 'simulator: generating frames')
+  log?.info(
+    { frames: r.referenceFrames + (r.edge?.positions ?? 0), width: r.width, height: r.height },
+    'simulator: generating frames',
+  )
   const references: RingFrame[] = []
   for (let i = 0; i < r.referenceFrames; i++) {
     references.push(make(undefined))
@@ -253,9 +288,8 @@ async function buildRing(r: Resolved, log: SimulatorOptions['logger']) {
     const { center, amplitude, positions } = r.edge
     for (let i = 0; i < positions; i++) {
       // Evenly across the swing, ends included; sub-pixel positions on purpose.
-      const x = positions === 1
-        ? center
-        : center - amplitude + (2 * amplitude * i) / (positions - 1)
+      const x =
+        positions === 1 ? center : center - amplitude + (2 * amplitude * i) / (positions - 1)
       xray.push(make(Math.min(r.width - 1, Math.max(0, x))))
       await yieldToLoop()
     }
@@ -296,9 +330,12 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     width: `${prefix}:WIDTH`,
     height: `${prefix}:HEIGHT`,
   }
-  const info = (name: string, type: ChannelInfo['type'], shape: number[],
-    compression: Compression = 'none'): ChannelInfo =>
-    ({ name, type, shape, encoding: 'little', compression })
+  const info = (
+    name: string,
+    type: ChannelInfo['type'],
+    shape: number[],
+    compression: Compression = 'none',
+  ): ChannelInfo => ({ name, type, shape, encoding: 'little', compression })
   const channels: EncodeChannel[] = [
     { info: info(names.image, r.dtype, [r.width, r.height], r.compression), value: null },
     { info: info(names.xray, 'uint8', [1]), value: 0 },
@@ -392,9 +429,20 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
   }
 
   const address = sender.endpoint
-  log?.info({ address, prefix, width: r.width, height: r.height, dtype: r.dtype,
-    compression: r.compression, rate: r.rate, imageBytes: Math.round(ring.imageBytes),
-    ratio: Number(ring.ratio.toFixed(2)) }, 'simulated camera streaming')
+  log?.info(
+    {
+      address,
+      prefix,
+      width: r.width,
+      height: r.height,
+      dtype: r.dtype,
+      compression: r.compression,
+      rate: r.rate,
+      imageBytes: Math.round(ring.imageBytes),
+      ratio: Number(ring.ratio.toFixed(2)),
+    },
+    'simulated camera streaming',
+  )
 
   return {
     address,

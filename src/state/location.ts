@@ -13,7 +13,9 @@ export const STATE_FILE_OFF = 'none'
 
 /** The default state file of the instance `prefix` on `restPort`. */
 export function defaultStateFile(
-  prefix: string, restPort: number, env: NodeJS.ProcessEnv = process.env,
+  prefix: string,
+  restPort: number,
+  env: NodeJS.ProcessEnv = process.env,
 ): string {
   const xdg = env.XDG_STATE_HOME
   // The XDG spec: a relative value is invalid and must be ignored.
@@ -30,7 +32,8 @@ export function defaultStateFile(
  * no default: the demo keeps its state in memory unless a file is given.
  */
 export function resolveStateFile(
-  given: string | undefined, instance: { prefix: string; restPort: number } | undefined,
+  given: string | undefined,
+  instance: { prefix: string; restPort: number } | undefined,
   env: NodeJS.ProcessEnv = process.env,
 ): string | undefined {
   if (given !== undefined) {

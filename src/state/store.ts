@@ -145,10 +145,12 @@ export class StateStore {
       // Not fatal: the service runs; every change then fails with a StateWriteError that says
       // why (typically a host directory not owned by the container's user).
       const unusable = (err: unknown) => {
-        store.problem ??= `the state directory is not usable (${errorCode(err)}); changes ` +
-          'cannot be saved'
-        store.#warn(`state directory ${dir} is not usable (${(err as Error).message}); ` +
-          'changes cannot be saved')
+        store.problem ??=
+          `the state directory is not usable (${errorCode(err)}); changes ` + 'cannot be saved'
+        store.#warn(
+          `state directory ${dir} is not usable (${(err as Error).message}); ` +
+            'changes cannot be saved',
+        )
       }
       try {
         await mkdir(dir, { recursive: true })
@@ -195,7 +197,10 @@ export class StateStore {
   /** The newest history entries, newest first (at most `limit`). */
   history(limit = this.#historyLimit): HistoryEntry[] {
     const n = Math.max(0, Math.min(limit, this.#history.length))
-    return this.#history.slice(this.#history.length - n).reverse().map((e) => structuredClone(e))
+    return this.#history
+      .slice(this.#history.length - n)
+      .reverse()
+      .map((e) => structuredClone(e))
   }
 
   /** Waits for pending saves (their failures were already reported to their callers). */
@@ -333,12 +338,18 @@ export class StateStore {
       // Not damaged content but an unreadable file: what it holds is unknown and may be the
       // only copy of the settings. Never overwrite it; refuse changes until someone fixes it.
       const code = errorCode(err)
-      this.problem = `the state file exists but cannot be read (${code}); changes are ` +
+      this.problem =
+        `the state file exists but cannot be read (${code}); changes are ` +
         'refused until it is fixed (then restart the service)'
-      this.#refusal = new StateWriteError(`state file ${path} cannot be read (${code}); ` +
-        'changes are refused so that it is not overwritten', { cause: err })
-      this.#warn(`state file ${path} cannot be read (${(err as Error).message}); starting ` +
-        'with defaults and refusing every change until it is fixed')
+      this.#refusal = new StateWriteError(
+        `state file ${path} cannot be read (${code}); ` +
+          'changes are refused so that it is not overwritten',
+        { cause: err },
+      )
+      this.#warn(
+        `state file ${path} cannot be read (${(err as Error).message}); starting ` +
+          'with defaults and refusing every change until it is fixed',
+      )
       return
     }
     let problem: string | undefined

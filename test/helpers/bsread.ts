@@ -19,7 +19,9 @@ function close(a: number, b: number, rel: number): boolean {
 
 /** Plain TS column sums of the ROI [ox, sx, oy, sy] of a width-major image. */
 export function roiXProfile(
-  v: ArrayLike<number | bigint>, width: number, roi: [number, number, number, number],
+  v: ArrayLike<number | bigint>,
+  width: number,
+  roi: [number, number, number, number],
 ): Array<number | bigint> {
   const [ox, sx, oy, sy] = roi
   const out: Array<number | bigint> = []
@@ -35,8 +37,11 @@ export function roiXProfile(
 }
 
 /** Returns a list of mismatch descriptions (empty when the value matches). */
-export function compareExpected(name: string, got: DecodedValue | undefined,
-  exp: ExpectedValue): string[] {
+export function compareExpected(
+  name: string,
+  got: DecodedValue | undefined,
+  exp: ExpectedValue,
+): string[] {
   const errs: string[] = []
   if (exp === null) {
     if (got !== undefined) errs.push(`${name}: expected no value`)

@@ -78,7 +78,7 @@ export function substitute(text: string, vars: Record<string, string>): string {
 }
 
 /** Splits `--flag=value` options off the front of COPY/HEALTHCHECK arguments. */
-export function splitFlags(args: string): { flags: Record<string, string>, rest: string } {
+export function splitFlags(args: string): { flags: Record<string, string>; rest: string } {
   const flags: Record<string, string> = {}
   let rest = args.trim()
   for (;;) {
@@ -132,7 +132,8 @@ function globToRegExp(pattern: string): RegExp {
 
 /** A .dockerignore as a predicate over context-relative paths (`a/b/c`). */
 export function dockerignore(text: string): (path: string) => boolean {
-  const rules = text.split('\n')
+  const rules = text
+    .split('\n')
     .map((l) => l.trim())
     .filter((l) => l !== '' && !l.startsWith('#'))
     .map((l) => {

@@ -11,9 +11,7 @@ import { generateFrame } from '../../src/sim/frame.js'
 import { xProfileRef } from '../reference/profile.js'
 
 /** Where a bad message must be counted. */
-export type Expect =
-  | { malformed: string }
-  | { frameError: string }
+export type Expect = { malformed: string } | { frameError: string }
 
 export interface BadMessage {
   kind: string
@@ -34,8 +32,10 @@ export interface ValidFrame {
 const md5 = (b: Uint8Array): string => createHash('md5').update(b).digest('hex')
 
 function mainHeader(pulseId: bigint, hash: string, extra = ''): Buffer {
-  return Buffer.from(`{"htype": "bsr_m-1.1", ${extra}"hash": "${hash}", "pulse_id": ${pulseId}, ` +
-    '"global_timestamp": {"sec": 1700000000, "ns": 5}}')
+  return Buffer.from(
+    `{"htype": "bsr_m-1.1", ${extra}"hash": "${hash}", "pulse_id": ${pulseId}, ` +
+      '"global_timestamp": {"sec": 1700000000, "ns": 5}}',
+  )
 }
 
 function dataHeader(channels: object[]): Buffer {
@@ -53,12 +53,21 @@ export class FaultFactory {
   readonly #bomb: Buffer
   readonly #bombShape: [number, number]
 
-  constructor(codec: Codec, readonly prefix: string, readonly width: number,
-    readonly height: number, variants = 8, opts: { bombBytes?: number } = {}) {
+  constructor(
+    codec: Codec,
+    readonly prefix: string,
+    readonly width: number,
+    readonly height: number,
+    variants = 8,
+    opts: { bombBytes?: number } = {},
+  ) {
     this.#enc = new BsreadEncoder({ codec })
     this.image = {
-      name: `${prefix}:FPICTURE`, type: 'uint16', shape: [width, height],
-      encoding: 'little', compression: 'bitshuffle_lz4',
+      name: `${prefix}:FPICTURE`,
+      type: 'uint16',
+      shape: [width, height],
+      encoding: 'little',
+      compression: 'bitshuffle_lz4',
     }
     const px = new Uint16Array(width * height)
     for (let i = 0; i < variants; i++) {
@@ -84,11 +93,13 @@ export class FaultFactory {
   valid(pulseId: bigint, signal: Roi4, background: Roi4): ValidFrame {
     const f = this.#frames[Number(pulseId % BigInt(this.#frames.length))]!
     const parts = this.#enc.encode({
-      pulseId, globalTimestamp: { sec: 1700000000, ns: Number(pulseId % 1000n) },
+      pulseId,
+      globalTimestamp: { sec: 1700000000, ns: Number(pulseId % 1000n) },
       channels: [{ info: this.image, value: preEncoded(f.value) }],
     })
     return {
-      parts, pulseId,
+      parts,
+      pulseId,
       signal: xProfileRef(f.pixels, this.width, 'uint16', false, signal) as BigUint64Array,
       background: xProfileRef(f.pixels, this.width, 'uint16', false, background) as BigUint64Array,
     }
@@ -107,8 +118,14 @@ export class FaultFactory {
   }
 
   #imageJson(over: Record<string, unknown> = {}): object {
-    return { name: this.image.name, type: 'uint16', shape: [this.width, this.height],
-      encoding: 'little', compression: 'bitshuffle_lz4', ...over }
+    return {
+      name: this.image.name,
+      type: 'uint16',
+      shape: [this.width, this.height],
+      encoding: 'little',
+      compression: 'bitshuffle_lz4',
+      ...over,
+    }
   }
 
   /**
@@ -119,13 +136,17 @@ export class FaultFactory {
     const img = this.#value(pulseId)
     switch (kind) {
       case 'garbage_single_part':
-        return { kind, parts: [randomBytes(1 + Number(pulseId % 300n))],
-          expect: { malformed: 'not_multipart' } }
+        return {
+          kind,
+          parts: [randomBytes(1 + Number(pulseId % 300n))],
+          expect: { malformed: 'not_multipart' },
+        }
       case 'garbage_parts': {
         // Random binary parts; the first never starts like JSON.
         const n = 2 + Number(pulseId % 5n)
-        const parts = Array.from({ length: n },
-          () => randomBytes(1 + Math.floor(Math.random() * 2000)))
+        const parts = Array.from({ length: n }, () =>
+          randomBytes(1 + Math.floor(Math.random() * 2000)),
+        )
         parts[0]![0] = 0xff
         return { kind, parts, expect: { malformed: 'bad_json' } }
       }
@@ -137,8 +158,11 @@ export class FaultFactory {
       case 'truncated_main_header': {
         const m = mainHeader(pulseId, md5(dataHeader([this.#imageJson()])))
         const dh = dataHeader([this.#imageJson()])
-        return { kind, parts: [m.subarray(0, m.length - 9), dh, img, tsPart()],
-          expect: { malformed: 'bad_json' } }
+        return {
+          kind,
+          parts: [m.subarray(0, m.length - 9), dh, img, tsPart()],
+          expect: { malformed: 'bad_json' },
+        }
       }
       case 'bad_json_main': {
         const main = Buffer.from('{"htype": "bsr_m-1.1", "pulse_id": 12,, }')
@@ -146,87 +170,129 @@ export class FaultFactory {
       }
       case 'bad_json_data': {
         const dh = Buffer.from('{"htype": "bsr_d-1.1", "channels": [{"name": "X" "type": 1}]}')
-        return { kind, parts: [mainHeader(pulseId, md5(dh)), dh, img, tsPart()],
-          expect: { malformed: 'bad_json' } }
+        return {
+          kind,
+          parts: [mainHeader(pulseId, md5(dh)), dh, img, tsPart()],
+          expect: { malformed: 'bad_json' },
+        }
       }
       case 'wrong_hash': {
         // A new data header whose hash in the main header is not its MD5.
         const dh = dataHeader([this.#imageJson({ modulo: Number(pulseId % 7n) + 2 })])
         const wrong = md5(Buffer.from(`x${pulseId}`))
-        return { kind, parts: [mainHeader(pulseId, wrong), dh, img, tsPart()],
-          expect: { malformed: 'hash_mismatch' } }
+        return {
+          kind,
+          parts: [mainHeader(pulseId, wrong), dh, img, tsPart()],
+          expect: { malformed: 'hash_mismatch' },
+        }
       }
       case 'lying_size_bitshuffle': {
         // The bitshuffle header claims a different frame size than the shape.
         const v = Buffer.from(img)
         v.writeBigUInt64BE(BigInt(this.width * this.height * 2 + 2 * 64), 0)
-        return { kind, parts: this.#withHeader(pulseId, [this.#imageJson()], [v]),
-          expect: { malformed: 'value_size' } }
+        return {
+          kind,
+          parts: this.#withHeader(pulseId, [this.#imageJson()], [v]),
+          expect: { malformed: 'value_size' },
+        }
       }
       case 'lying_size_raw': {
         // compression none, shape says width x height, the part is 3 bytes short.
         const raw = Buffer.alloc(this.width * this.height * 2 - 3)
         const info = this.#imageJson({ compression: 'none' })
-        return { kind, parts: this.#withHeader(pulseId, [info], [raw]),
-          expect: { malformed: 'value_size' } }
+        return {
+          kind,
+          parts: this.#withHeader(pulseId, [info], [raw]),
+          expect: { malformed: 'value_size' },
+        }
       }
       case 'lying_size_tiny': {
         // A few bytes that claim to decompress to a whole frame (more than LZ4 can expand).
         const v = Buffer.alloc(16)
         v.writeBigUInt64BE(BigInt(this.width * this.height * 2), 0)
         v.writeUInt32BE(8192, 8)
-        return { kind, parts: this.#withHeader(pulseId, [this.#imageJson()], [v]),
-          expect: { malformed: 'value_size' } }
+        return {
+          kind,
+          parts: this.#withHeader(pulseId, [this.#imageJson()], [v]),
+          expect: { malformed: 'value_size' },
+        }
       }
       case 'corrupt_blocks': {
         // Header and sizes are right, the LZ4 blocks are garbage: only decoding can tell.
         const v = Buffer.from(img)
         randomBytes(v.length - 16).copy(v, 16)
-        return { kind, parts: this.#withHeader(pulseId, [this.#imageJson()], [v]),
-          expect: { frameError: 'decode_error' } }
+        return {
+          kind,
+          parts: this.#withHeader(pulseId, [this.#imageJson()], [v]),
+          expect: { frameError: 'decode_error' },
+        }
       }
       case 'bomb_value': {
         // A genuinely compressed 64 MiB frame: above --max_frame_bytes, never decompressed.
         const shape = this.#bombShape
-        return { kind, parts: this.#withHeader(pulseId, [this.#imageJson({ shape })], [this.#bomb]),
-          expect: { malformed: 'decompressed_too_large' } }
+        return {
+          kind,
+          parts: this.#withHeader(pulseId, [this.#imageJson({ shape })], [this.#bomb]),
+          expect: { malformed: 'decompressed_too_large' },
+        }
       }
       case 'bomb_data_header': {
         // An lz4 data header that declares 2 GB.
         const dh = Buffer.alloc(64)
         dh.writeUInt32LE(2 ** 31 - 1, 0)
-        return { kind, parts: [mainHeader(pulseId, md5(dh), '"dh_compression": "lz4", '), dh],
-          expect: { malformed: 'decompressed_too_large' } }
+        return {
+          kind,
+          parts: [mainHeader(pulseId, md5(dh), '"dh_compression": "lz4", '), dh],
+          expect: { malformed: 'decompressed_too_large' },
+        }
       }
       case 'unknown_type': {
         const info = this.#imageJson({ type: 'complex128' })
-        return { kind, parts: this.#withHeader(pulseId, [info], [img]),
-          expect: { malformed: 'unknown_type' } }
+        return {
+          kind,
+          parts: this.#withHeader(pulseId, [info], [img]),
+          expect: { malformed: 'unknown_type' },
+        }
       }
       case 'unknown_compression': {
         const info = this.#imageJson({ compression: 'zstd' })
-        return { kind, parts: this.#withHeader(pulseId, [info], [img]),
-          expect: { malformed: 'unknown_compression' } }
+        return {
+          kind,
+          parts: this.#withHeader(pulseId, [info], [img]),
+          expect: { malformed: 'unknown_compression' },
+        }
       }
       case 'extra_parts': {
         const parts = this.valid(pulseId, [0, 1, 0, 1], [0, 1, 0, 1]).parts
-        return { kind, parts: [...parts, Buffer.from('a'), Buffer.from('b'), Buffer.alloc(0)],
-          expect: { malformed: 'part_count' } }
+        return {
+          kind,
+          parts: [...parts, Buffer.from('a'), Buffer.from('b'), Buffer.alloc(0)],
+          expect: { malformed: 'part_count' },
+        }
       }
       case 'empty_parts':
-        return { kind, parts: [Buffer.alloc(0), Buffer.alloc(0)],
-          expect: { malformed: 'bad_json' } }
+        return {
+          kind,
+          parts: [Buffer.alloc(0), Buffer.alloc(0)],
+          expect: { malformed: 'bad_json' },
+        }
       case 'empty_image_value':
         // Legal bsread ("no value for this pulse"): a frame without an image.
-        return { kind, parts: this.#withHeader(pulseId, [this.#imageJson()], [Buffer.alloc(0)]),
-          expect: { frameError: 'missing_image' } }
+        return {
+          kind,
+          parts: this.#withHeader(pulseId, [this.#imageJson()], [Buffer.alloc(0)]),
+          expect: { frameError: 'missing_image' },
+        }
       case 'part_100mb': {
         // 100 MB of noise where a small frame's value belongs.
         const v = Buffer.allocUnsafe(100 * 1024 * 1024)
         v.fill(7)
         const info = this.#imageJson({ compression: 'none' })
-        return { kind, parts: this.#withHeader(pulseId, [info], [v]),
-          expect: { malformed: 'value_size' } }
+        return {
+          kind,
+          parts: this.#withHeader(pulseId, [info], [v]),
+          expect: { malformed: 'value_size' },
+        }
       }
       case 'main_header_100mb': {
         const v = Buffer.alloc(100 * 1024 * 1024, 0x20)
@@ -234,15 +300,30 @@ export class FaultFactory {
       }
     }
   }
-
 }
 
 /** Every kind of bad message the fault test interleaves (the 100 MB ones are sent rarely). */
 export const BAD_KINDS = [
-  'garbage_single_part', 'garbage_parts', 'truncated', 'truncated_main_header', 'bad_json_main',
-  'bad_json_data', 'wrong_hash', 'lying_size_bitshuffle', 'lying_size_raw', 'lying_size_tiny',
-  'corrupt_blocks', 'bomb_value', 'bomb_data_header', 'unknown_type', 'unknown_compression',
-  'extra_parts', 'empty_parts', 'empty_image_value', 'part_100mb', 'main_header_100mb',
+  'garbage_single_part',
+  'garbage_parts',
+  'truncated',
+  'truncated_main_header',
+  'bad_json_main',
+  'bad_json_data',
+  'wrong_hash',
+  'lying_size_bitshuffle',
+  'lying_size_raw',
+  'lying_size_tiny',
+  'corrupt_blocks',
+  'bomb_value',
+  'bomb_data_header',
+  'unknown_type',
+  'unknown_compression',
+  'extra_parts',
+  'empty_parts',
+  'empty_image_value',
+  'part_100mb',
+  'main_header_100mb',
 ] as const
 export type BadKind = (typeof BAD_KINDS)[number]
 

@@ -46,10 +46,13 @@ export function parseMetrics(text: string): ParsedMetrics {
 
 /** The value of the one sample with this name whose labels include `labels`; 0 when absent. */
 export function metricValue(
-  m: ParsedMetrics, name: string, labels: Record<string, string> = {},
+  m: ParsedMetrics,
+  name: string,
+  labels: Record<string, string> = {},
 ): number {
-  const found = m.samples.filter((s) =>
-    s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))
+  const found = m.samples.filter(
+    (s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v),
+  )
   if (found.length > 1) {
     throw new Error(`${name} ${JSON.stringify(labels)} matches ${found.length} samples`)
   }

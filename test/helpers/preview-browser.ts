@@ -50,16 +50,20 @@ function bundledArchive(): string {
 export async function bundledChromium(): Promise<string> {
   const archive = bundledArchive()
   const pkgDir = join(dirname(archive), '..')
-  const { version } = JSON.parse(await readFile(join(pkgDir, 'package.json'), 'utf8')) as
-    { version: string }
+  const { version } = JSON.parse(await readFile(join(pkgDir, 'package.json'), 'utf8')) as {
+    version: string
+  }
   const dir = join(pkgDir, '..', '..', '.cache', 'psen-chromium', version)
   const binary = join(dir, 'chromium')
   if (existsSync(binary)) return binary
   await mkdir(dir, { recursive: true })
   const partial = `${binary}.${process.pid}.partial`
   try {
-    await pipeline(createReadStream(archive), createBrotliDecompress(),
-      createWriteStream(partial, { mode: 0o755 }))
+    await pipeline(
+      createReadStream(archive),
+      createBrotliDecompress(),
+      createWriteStream(partial, { mode: 0o755 }),
+    )
     await rename(partial, binary)
   } finally {
     await rm(partial, { force: true })

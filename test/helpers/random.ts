@@ -17,16 +17,21 @@ export function mulberry32(seed: number): () => number {
 export function xorshift32(seed: number): () => number {
   let s = seed >>> 0 || 1
   return () => {
-    s ^= s << 13; s >>>= 0
+    s ^= s << 13
+    s >>>= 0
     s ^= s >>> 17
-    s ^= s << 5; s >>>= 0
+    s ^= s << 5
+    s >>>= 0
     return s / 4294967296
   }
 }
 
 /** Random frame bytes of a type; 64-bit values span the whole range, floats include negatives. */
 export function randomFrame(
-  dtype: DTypeName, n: number, bigEndian: boolean, rnd: () => number,
+  dtype: DTypeName,
+  n: number,
+  bigEndian: boolean,
+  rnd: () => number,
 ): Uint8Array {
   const bytes = new Uint8Array(n * DTYPE_SIZE[dtype])
   const dv = new DataView(bytes.buffer)
@@ -35,18 +40,36 @@ export function randomFrame(
     const o = i * DTYPE_SIZE[dtype]
     const r = rnd()
     switch (dtype) {
-      case 'uint8': dv.setUint8(o, r * 256); break
-      case 'int8': dv.setInt8(o, r * 256 - 128); break
-      case 'uint16': dv.setUint16(o, r * 65536, le); break
-      case 'int16': dv.setInt16(o, r * 65536 - 32768, le); break
-      case 'uint32': dv.setUint32(o, r * 4294967296, le); break
-      case 'int32': dv.setInt32(o, r * 4294967296 - 2147483648, le); break
-      case 'uint64': dv.setBigUint64(o, BigInt(Math.floor(r * 2 ** 53)) << 11n, le); break
+      case 'uint8':
+        dv.setUint8(o, r * 256)
+        break
+      case 'int8':
+        dv.setInt8(o, r * 256 - 128)
+        break
+      case 'uint16':
+        dv.setUint16(o, r * 65536, le)
+        break
+      case 'int16':
+        dv.setInt16(o, r * 65536 - 32768, le)
+        break
+      case 'uint32':
+        dv.setUint32(o, r * 4294967296, le)
+        break
+      case 'int32':
+        dv.setInt32(o, r * 4294967296 - 2147483648, le)
+        break
+      case 'uint64':
+        dv.setBigUint64(o, BigInt(Math.floor(r * 2 ** 53)) << 11n, le)
+        break
       case 'int64':
         dv.setBigInt64(o, (BigInt(Math.floor(r * 2 ** 53)) - (1n << 52n)) << 11n, le)
         break
-      case 'float32': dv.setFloat32(o, (r - 0.5) * 1e4, le); break
-      case 'float64': dv.setFloat64(o, (r - 0.5) * 1e6, le); break
+      case 'float32':
+        dv.setFloat32(o, (r - 0.5) * 1e4, le)
+        break
+      case 'float64':
+        dv.setFloat64(o, (r - 0.5) * 1e6, le)
+        break
     }
   }
   return bytes

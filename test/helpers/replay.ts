@@ -13,18 +13,29 @@ export interface ReplayRun {
 export function startReplay(args: string[], signal?: AbortSignal): ReplayRun {
   const lines: string[] = []
   let bound: (address: string) => void = () => undefined
-  const address = new Promise<string>((resolve) => { bound = resolve })
+  const address = new Promise<string>((resolve) => {
+    bound = resolve
+  })
   const out = (l: string): void => {
     lines.push(l)
     const m = /^replaying .* on (tcp:\/\/\S+) \(/.exec(l)
     if (m) bound(m[1] as string)
   }
-  const done = runReplay([...args, '--port', '0'],
-    { out, err: (l) => { lines.push(l) }, ...(signal ? { signal } : {}) })
+  const done = runReplay([...args, '--port', '0'], {
+    out,
+    err: (l) => {
+      lines.push(l)
+    },
+    ...(signal ? { signal } : {}),
+  })
   return {
-    lines, done,
-    address: Promise.race([address, done.then((code) => {
-      throw new Error(`replay ended (${code}) before binding: ${lines.join('\n')}`)
-    })]),
+    lines,
+    done,
+    address: Promise.race([
+      address,
+      done.then((code) => {
+        throw new Error(`replay ended (${code}) before binding: ${lines.join('\n')}`)
+      }),
+    ]),
   }
 }

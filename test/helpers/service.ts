@@ -40,19 +40,28 @@ export interface CliProcess {
  * `env` names XDG_STATE_HOME, the service keeps its default state file in a fresh directory of
  * its own (removed when it exits): never the user's, never another test's.
  */
-export function runCli(args: string[], env: NodeJS.ProcessEnv = {}): {
-  child: ChildProcess; output(): string; exited: Promise<number | string>
+export function runCli(
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+): {
+  child: ChildProcess
+  output(): string
+  exited: Promise<number | string>
 } {
-  const stateHome = 'XDG_STATE_HOME' in env
-    ? undefined
-    : mkdtempSync(join(tmpdir(), 'psen-state-home-'))
+  const stateHome =
+    'XDG_STATE_HOME' in env ? undefined : mkdtempSync(join(tmpdir(), 'psen-state-home-'))
   const child = spawn(process.execPath, [BIN, ...args], {
-    cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'],
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, ...(stateHome ? { XDG_STATE_HOME: stateHome } : {}), ...env },
   })
   let out = ''
-  child.stdout?.on('data', (b: Buffer) => { out += b.toString() })
-  child.stderr?.on('data', (b: Buffer) => { out += b.toString() })
+  child.stdout?.on('data', (b: Buffer) => {
+    out += b.toString()
+  })
+  child.stderr?.on('data', (b: Buffer) => {
+    out += b.toString()
+  })
   const exited = new Promise<number | string>((resolve) => {
     child.on('exit', (code, signal) => {
       if (stateHome) rmSync(stateHome, { recursive: true, force: true })
@@ -63,24 +72,51 @@ export function runCli(args: string[], env: NodeJS.ProcessEnv = {}): {
 }
 
 /** Starts the service CLI on free ports and waits until its HTTP API answers. */
-export async function startCli(input: string, prefix: string, extra: string[] = [],
-  env: NodeJS.ProcessEnv = {}): Promise<CliProcess> {
+export async function startCli(
+  input: string,
+  prefix: string,
+  extra: string[] = [],
+  env: NodeJS.ProcessEnv = {},
+): Promise<CliProcess> {
   const [restPort, dataPort, imagePort] = (await freePorts(3)) as [number, number, number]
-  const args = [input, prefix,
-    '-r', String(restPort), '-o', String(dataPort), '-i', String(imagePort),
-    '--rest_api_interface', '127.0.0.1', '--stream_interface', '127.0.0.1',
-    '--log_level', 'WARNING', ...extra]
+  const args = [
+    input,
+    prefix,
+    '-r',
+    String(restPort),
+    '-o',
+    String(dataPort),
+    '-i',
+    String(imagePort),
+    '--rest_api_interface',
+    '127.0.0.1',
+    '--stream_interface',
+    '127.0.0.1',
+    '--log_level',
+    'WARNING',
+    ...extra,
+  ]
   const p = runCli(args, env)
   const base = `http://127.0.0.1:${restPort}`
   let exitedEarly: number | string | undefined
-  void p.exited.then((c) => { exitedEarly = c })
-  await waitFor('the service HTTP API', async () => {
-    if (exitedEarly !== undefined) throw new Error(`exited with ${exitedEarly}: ${p.output()}`)
-    const r = await fetch(`${base}/health`)
-    return r.ok
-  }, 20_000)
+  void p.exited.then((c) => {
+    exitedEarly = c
+  })
+  await waitFor(
+    'the service HTTP API',
+    async () => {
+      if (exitedEarly !== undefined) throw new Error(`exited with ${exitedEarly}: ${p.output()}`)
+      const r = await fetch(`${base}/health`)
+      return r.ok
+    },
+    20_000,
+  )
   return {
-    ...p, restPort, dataPort, imagePort, base,
+    ...p,
+    restPort,
+    dataPort,
+    imagePort,
+    base,
     async stop() {
       if (p.child.exitCode === null && p.child.signalCode === null) {
         p.child.kill('SIGTERM')
@@ -120,8 +156,11 @@ export class StreamReader {
 
   /** Waits until at least n messages arrived. */
   async take(n: number, ms = 15_000): Promise<BsreadMessage[]> {
-    await waitFor(`${n} messages (have ${this.messages.length})`,
-      () => this.messages.length >= n, ms)
+    await waitFor(
+      `${n} messages (have ${this.messages.length})`,
+      () => this.messages.length >= n,
+      ms,
+    )
     return this.messages.splice(0, n)
   }
 
@@ -133,9 +172,14 @@ export class StreamReader {
 
 /** Raw JSON call of the HTTP API. */
 export async function api(
-  base: string, method: string, path: string, init: RequestInit = {},
+  base: string,
+  method: string,
+  path: string,
+  init: RequestInit = {},
 ): Promise<{
-  status: number; headers: Headers; body: Record<string, unknown>
+  status: number
+  headers: Headers
+  body: Record<string, unknown>
 }> {
   const r = await fetch(base + path, { method, ...init })
   const text = await r.text()
@@ -160,16 +204,24 @@ export interface StreamHarness {
 }
 
 /** Starts sender, CLI (with `extra` options) and readers; their connections are settled. */
-export async function startStreamHarness(prefix: string, extra: string[] = []):
-  Promise<StreamHarness> {
+export async function startStreamHarness(
+  prefix: string,
+  extra: string[] = [],
+): Promise<StreamHarness> {
   const codec = new Codec(await Kernel.load())
   const encoder = new BsreadEncoder({ codec })
   const sender = await BsreadSender.bind({
-    address: 'tcp://127.0.0.1:*', sendTimeoutMs: 5000, sendHighWaterMark: 1000,
+    address: 'tcp://127.0.0.1:*',
+    sendTimeoutMs: 5000,
+    sendHighWaterMark: 1000,
   })
   const cli = await startCli(sender.endpoint, prefix, extra)
   const h: StreamHarness = {
-    codec, encoder, sender, cli, client: new PsenProcessingClient(cli.base),
+    codec,
+    encoder,
+    sender,
+    cli,
+    client: new PsenProcessingClient(cli.base),
     data: new StreamReader(`tcp://127.0.0.1:${cli.dataPort}`),
     image: new StreamReader(`tcp://127.0.0.1:${cli.imagePort}`),
   }
@@ -178,8 +230,9 @@ export async function startStreamHarness(prefix: string, extra: string[] = []):
 }
 
 /** Closes what startStreamHarness started; resolves with the CLI's exit code. */
-export async function stopStreamHarness(h: Partial<StreamHarness>):
-  Promise<number | string | undefined> {
+export async function stopStreamHarness(
+  h: Partial<StreamHarness>,
+): Promise<number | string | undefined> {
   await h.data?.close()
   await h.image?.close()
   const code = await h.cli?.stop()

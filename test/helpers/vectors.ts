@@ -38,12 +38,18 @@ export interface Vector {
 const DIR = new URL('../fixtures/vectors/', import.meta.url)
 
 export function vectorNames(): string[] {
-  return readdirSync(DIR).filter((f) => f.endsWith('.json')).map((f) => f.slice(0, -5)).sort()
+  return readdirSync(DIR)
+    .filter((f) => f.endsWith('.json'))
+    .map((f) => f.slice(0, -5))
+    .sort()
 }
 
 export function loadVector(name: string): Vector {
   const raw = JSON.parse(readFileSync(new URL(`${name}.json`, DIR), 'utf8')) as {
-    name: string; description: string; compression: string | null; dh_compression: string | null
+    name: string
+    description: string
+    compression: string | null
+    dh_compression: string | null
     messages: Array<{ parts_base64: string[]; expected: VectorMessage['expected'] }>
   }
   return {

@@ -20,7 +20,10 @@ export function sleep(ms: number): Promise<void> {
  * (a throwing check counts as "not yet"). A check may also act, e.g. send one more frame.
  */
 export async function waitFor<T>(
-  what: string, check: () => T | Promise<T>, ms = 10_000, everyMs = 25,
+  what: string,
+  check: () => T | Promise<T>,
+  ms = 10_000,
+  everyMs = 25,
 ): Promise<Exclude<T, false | undefined>> {
   const end = Date.now() + ms
   let last: unknown

@@ -43,8 +43,11 @@ export function defaultBlockElems(s: number): number {
 }
 
 /** Encodes a bitshuffle_lz4 value like the C library (block size in elements). */
-export function bslz4EncodeRef(src: Uint8Array, s: number,
-  blockElems = defaultBlockElems(s)): Uint8Array {
+export function bslz4EncodeRef(
+  src: Uint8Array,
+  s: number,
+  blockElems = defaultBlockElems(s),
+): Uint8Array {
   const n = src.length / s
   const chunks: Uint8Array[] = []
   const header = new Uint8Array(12)

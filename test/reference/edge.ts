@@ -19,7 +19,7 @@ export function refineRef(p: ArrayLike<number>, step: number, lastX: number): Fl
 /** The step waveform: `falling` = +1 for the first floor(taps/2) samples, then -1. */
 export function stepWaveform(taps: number, rising: boolean): Float64Array {
   const w = new Float64Array(taps)
-  for (let j = 0; j < taps; j++) w[j] = (j < Math.floor(taps / 2)) !== rising ? 1 : -1
+  for (let j = 0; j < taps; j++) w[j] = j < Math.floor(taps / 2) !== rising ? 1 : -1
   return w
 }
 
@@ -118,7 +118,10 @@ export function smoothRef(p: ArrayLike<number>, window: number): Float64Array {
  * 'valid'); edge = argmax * step + floor(L / 2); amplitude = max.
  */
 export function oldFindEdge(
-  profile: ArrayLike<number>, stepLength: number, rising: boolean, step: number,
+  profile: ArrayLike<number>,
+  stepLength: number,
+  rising: boolean,
+  step: number,
 ): { edge: number; amplitude: number } {
   const arange = (stop: number): number[] => {
     const n = Math.ceil(stop / step)

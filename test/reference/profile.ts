@@ -4,27 +4,44 @@ import { DTYPE_SIZE, type DTypeName } from '../../src/kernel/dtype.js'
 export type Roi = readonly [number, number, number, number]
 
 /** A reader of element i of a little- or big-endian frame of the given type. */
-export function pxReader(bytes: Uint8Array, dtype: DTypeName, bigEndian: boolean):
-  (i: number) => number | bigint {
+export function pxReader(
+  bytes: Uint8Array,
+  dtype: DTypeName,
+  bigEndian: boolean,
+): (i: number) => number | bigint {
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
   const le = !bigEndian
   switch (dtype) {
-    case 'uint8': return (i) => dv.getUint8(i)
-    case 'int8': return (i) => dv.getInt8(i)
-    case 'uint16': return (i) => dv.getUint16(i * 2, le)
-    case 'int16': return (i) => dv.getInt16(i * 2, le)
-    case 'uint32': return (i) => dv.getUint32(i * 4, le)
-    case 'int32': return (i) => dv.getInt32(i * 4, le)
-    case 'uint64': return (i) => dv.getBigUint64(i * 8, le)
-    case 'int64': return (i) => dv.getBigInt64(i * 8, le)
-    case 'float32': return (i) => dv.getFloat32(i * 4, le)
-    case 'float64': return (i) => dv.getFloat64(i * 8, le)
+    case 'uint8':
+      return (i) => dv.getUint8(i)
+    case 'int8':
+      return (i) => dv.getInt8(i)
+    case 'uint16':
+      return (i) => dv.getUint16(i * 2, le)
+    case 'int16':
+      return (i) => dv.getInt16(i * 2, le)
+    case 'uint32':
+      return (i) => dv.getUint32(i * 4, le)
+    case 'int32':
+      return (i) => dv.getInt32(i * 4, le)
+    case 'uint64':
+      return (i) => dv.getBigUint64(i * 8, le)
+    case 'int64':
+      return (i) => dv.getBigInt64(i * 8, le)
+    case 'float32':
+      return (i) => dv.getFloat32(i * 4, le)
+    case 'float64':
+      return (i) => dv.getFloat64(i * 8, le)
   }
 }
 
 /** Reads element i of a little- or big-endian frame of the given type as number or bigint. */
-export function readPx(bytes: Uint8Array, dtype: DTypeName, bigEndian: boolean, i: number):
-  number | bigint {
+export function readPx(
+  bytes: Uint8Array,
+  dtype: DTypeName,
+  bigEndian: boolean,
+  i: number,
+): number | bigint {
   return pxReader(bytes, dtype, bigEndian)(i)
 }
 
@@ -33,7 +50,11 @@ export function readPx(bytes: Uint8Array, dtype: DTypeName, bigEndian: boolean, 
  * float32 in float32 and float64 in float64, row by row; floats returned as f64.
  */
 export function xProfileRef(
-  bytes: Uint8Array, width: number, dtype: DTypeName, bigEndian: boolean, roi: Roi,
+  bytes: Uint8Array,
+  width: number,
+  dtype: DTypeName,
+  bigEndian: boolean,
+  roi: Roi,
 ): BigUint64Array | BigInt64Array | Float64Array {
   const [ox, sx, oy, sy] = roi
   const px = pxReader(bytes, dtype, bigEndian)
@@ -68,7 +89,11 @@ export function xProfileRef(
 
 /** [sum, min, max, mean, saturated count] like the roi_stats kernel (rows summed exactly). */
 export function roiStatsRef(
-  bytes: Uint8Array, width: number, dtype: DTypeName, bigEndian: boolean, roi: Roi,
+  bytes: Uint8Array,
+  width: number,
+  dtype: DTypeName,
+  bigEndian: boolean,
+  roi: Roi,
   saturation: number,
 ): number[] {
   const [ox, sx, oy, sy] = roi
@@ -97,7 +122,11 @@ export function roiStatsRef(
 }
 
 export function minMaxRef(
-  bytes: Uint8Array, n: number, dtype: DTypeName, bigEndian: boolean, stride: number,
+  bytes: Uint8Array,
+  n: number,
+  dtype: DTypeName,
+  bigEndian: boolean,
+  stride: number,
 ): [number, number] {
   let lo = Infinity
   let hi = -Infinity
@@ -111,8 +140,14 @@ export function minMaxRef(
 }
 
 export function histogramRef(
-  bytes: Uint8Array, n: number, dtype: DTypeName, bigEndian: boolean, stride: number,
-  lo: number, hi: number, bins: number,
+  bytes: Uint8Array,
+  n: number,
+  dtype: DTypeName,
+  bigEndian: boolean,
+  stride: number,
+  lo: number,
+  hi: number,
+  bins: number,
 ): Uint32Array {
   const out = new Uint32Array(bins)
   const scale = hi > lo ? bins / (hi - lo) : 0

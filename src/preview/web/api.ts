@@ -56,8 +56,12 @@ export async function call(
   } catch {
     throw new ApiError(path, `${path}: HTTP ${res.status}, not a JSON answer`)
   }
-  if (res.status === 401 && method !== 'GET' && !retried &&
-    askToken(`${path} needs the service's API token.`)) {
+  if (
+    res.status === 401 &&
+    method !== 'GET' &&
+    !retried &&
+    askToken(`${path} needs the service's API token.`)
+  ) {
     return call(path, body, method, true)
   }
   if (env.state !== 'ok') throw new ApiError(path, `${path}: ${env.status}`)

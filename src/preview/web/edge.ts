@@ -101,9 +101,11 @@ export class EdgeView {
   /** How the browser's finder got this result, with the shot's confidence (shown by the page). */
   #source(r: FinderResult, status: string): string {
     const f = this.#finder!
-    const method = this.#params.compatibility ? 'compatibility'
+    const method = this.#params.compatibility
+      ? 'compatibility'
       : this.#params.edge_method === 'learned'
-        ? `filter learned from ${f.learnedShots} shot(s)` : 'step filter'
+        ? `filter learned from ${f.learnedShots} shot(s)`
+        : 'step filter'
     const conf = Number.isFinite(r.edge_confidence)
       ? `, confidence ${r.edge_confidence.toFixed(1)}${status === 'low_confidence' ? ' (low)' : ''}`
       : ''

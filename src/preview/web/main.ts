@@ -36,8 +36,13 @@ const transport = new Transport(debug, (buf) => presenter.offer(buf))
 const parametersForm = new ParametersForm(edgeView, messages)
 bindStartStop(messages)
 el('token').addEventListener('click', () => {
-  if (askToken('Changes (and the preview, when the service was started with --api_token) ' +
-    'need its API token.')) messages.show('token kept for this tab', false)
+  if (
+    askToken(
+      'Changes (and the preview, when the service was started with --api_token) ' +
+        'need its API token.',
+    )
+  )
+    messages.show('token kept for this tab', false)
 })
 
 async function main(): Promise<void> {

@@ -87,8 +87,13 @@ export class ResultCharts {
     // The service's own edge for the same pulse, when it came with the frames.
     const service = e ? this.#serviceEdge(e.pulseId) : undefined
     if (service !== undefined && Number.isFinite(service)) {
-      markers.push({ x: service, colour: '#e8e8e8', label: `service ${service.toFixed(1)}`, row: 1,
-        dashed: true })
+      markers.push({
+        x: service,
+        colour: '#e8e8e8',
+        label: `service ${service.toFixed(1)}`,
+        row: 1,
+        dashed: true,
+      })
     }
     const series: Series[] = []
     if (e?.normalised) {

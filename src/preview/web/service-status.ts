@@ -64,8 +64,10 @@ export function serviceNotices(status: Record<string, unknown>): string[] {
   const outputs = (status.outputs ?? {}) as Record<string, StreamState | undefined>
   const data = outputs.data
   if (data?.consumers === 0) {
-    notices.push(`no consumer on the data port ${data.port}: ` +
-      'data messages are dropped until one connects')
+    notices.push(
+      `no consumer on the data port ${data.port}: ` +
+        'data messages are dropped until one connects',
+    )
   }
   const input = status.input as { warning?: string | null } | null | undefined
   if (input?.warning) notices.push(input.warning)

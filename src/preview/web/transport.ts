@@ -58,7 +58,7 @@ export class Transport {
     try {
       const info = await call('/preview/info')
       const required = (info.preview as { token_required?: boolean } | undefined)?.token_required
-      return required === true && askToken('The preview needs the service\'s API token.')
+      return required === true && askToken("The preview needs the service's API token.")
     } catch {
       return false
     }
@@ -106,8 +106,10 @@ export class Transport {
       }
       await new Promise((r) =>
         // Jittered like the server's pushes, so as not to alias with the shot pattern.
-        setTimeout(r, Math.max(0, (1000 / rate) * (0.75 + 0.5 * Math.random()) -
-          (performance.now() - started))),
+        setTimeout(
+          r,
+          Math.max(0, (1000 / rate) * (0.75 + 0.5 * Math.random()) - (performance.now() - started)),
+        ),
       )
     }
   }
