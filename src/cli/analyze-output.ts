@@ -27,17 +27,8 @@ export interface PulseResult {
   channels: ReadonlyArray<{ info: ChannelInfo; value: DecodedValue }>
 }
 
-type NumericArray =
-  | Int8Array
-  | Uint8Array
-  | Int16Array
-  | Uint16Array
-  | Int32Array
-  | Uint32Array
-  | BigInt64Array
-  | BigUint64Array
-  | Float32Array
-  | Float64Array
+/** The typed arrays among decoded values (one HDF5 dataset type each). */
+type NumericArray = Exclude<DecodedValue, number | bigint | boolean | string | boolean[]>
 
 /** Rows kept per dataset before they are written to the HDF5 file. */
 const H5_CHUNK_ROWS = 256

@@ -8,6 +8,7 @@ import { decodeValue, type RawValue } from '../bsread/decoder.js'
 import type { BsreadCodec } from '../bsread/types.js'
 import type { Kernel } from '../kernel/kernel.js'
 import { EdgeFinder } from './edge-finder.js'
+import { emptyResult } from './edge-result.js'
 import { EdgeStatistics } from './edge-statistics.js'
 import { EdgeStatus, type ProcessingParameters } from './parameters.js'
 import type { EdgeInput, EdgeOutputs, EdgeStage } from './pipeline.js'
@@ -46,7 +47,7 @@ export class FinderStage implements EdgeStage<ProcessingParameters> {
     const snap = input.snapshot
     let out: EdgeOutputs
     if (input.problem === 'no_image') {
-      out = { ...NAN_RESULT, edge_status: EdgeStatus.error }
+      out = emptyResult(EdgeStatus.error)
     } else {
       out = this.finder.process(
         {
@@ -96,15 +97,4 @@ export class FinderStage implements EdgeStage<ProcessingParameters> {
       return null
     }
   }
-}
-
-const NAN_RESULT: EdgeOutputs = {
-  edge_position: NaN,
-  cross_correlation_amplitude: NaN,
-  edge_position_fs: NaN,
-  edge_fwhm: NaN,
-  next_amplitude: NaN,
-  reference_amplitude: NaN,
-  edge_confidence: NaN,
-  edge_status: EdgeStatus.error,
 }

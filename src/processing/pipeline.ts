@@ -25,6 +25,7 @@ import type { ChannelNaming } from '../config.js'
 import type { Metrics } from '../metrics.js'
 import type { Roi } from './roi.js'
 import type { EdgeResult } from './edge-finder.js'
+import { emptyResult } from './edge-result.js'
 import { EdgeStatus } from './parameters.js'
 import type { Snapshot } from './settings.js'
 import type { FrameErrorCause, RunStatistics } from './statistics.js'
@@ -321,7 +322,7 @@ export class FramePipeline<P extends object> {
         'edge_error',
         `edge finding failed for pulse ${msg.pulseId}: ${err.message}`,
       )
-      out = NAN_EDGE
+      out = emptyResult(EdgeStatus.error)
     }
     if (this.#kernel.generation !== generation) {
       // A trap replaced the kernel instance: the profiles' memory is gone with it.
@@ -465,14 +466,3 @@ export class FramePipeline<P extends object> {
     )
   }
 }
-
-const NAN_EDGE: EdgeOutputs = Object.freeze({
-  edge_position: NaN,
-  cross_correlation_amplitude: NaN,
-  edge_position_fs: NaN,
-  edge_fwhm: NaN,
-  next_amplitude: NaN,
-  reference_amplitude: NaN,
-  edge_confidence: NaN,
-  edge_status: EdgeStatus.error,
-})
