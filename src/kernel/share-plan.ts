@@ -39,7 +39,6 @@ export class ShareBalance {
   rebalance(key: string, fractions: number[], mainDone: number, times: WorkerTimes): void {
     const workers = this.#threads - 1
     const next = [...fractions]
-    let share = 0
     for (let w = 0; w < workers; w++) {
       const started = times.startedUs(w)
       const finished = times.finishedUs(w)
@@ -48,8 +47,12 @@ export class ShareBalance {
       if (!(busy > 0.01)) continue
       const factor = Math.min(1.2, Math.max(0.8, 1 - (0.25 * late) / busy))
       next[w] = Math.min(0.9, Math.max(0.05, fractions[w]! * factor))
-      share += next[w]!
     }
+    // Every worker's fraction counts, the ones left as they were too: the main thread keeps at
+    // least 5 %. Summing only the adjusted ones once left it 0.8 % of 97 rows, an empty share
+    // that splitRows refuses, and no split ever came again to move the balance back.
+    let share = 0
+    for (let w = 0; w < workers; w++) share += next[w]!
     if (share > 0.95) for (let w = 0; w < workers; w++) next[w]! *= 0.95 / share
     next[workers] = Math.max(0, 1 - next.slice(0, -1).reduce((a, b) => a + b, 0))
     if (this.#fractions.size >= MAX_BALANCES && !this.#fractions.has(key)) this.#fractions.clear()
