@@ -9,6 +9,9 @@ import { BsreadDecoder, type BsreadMessage, type DecoderOptions } from './decode
 import { BsreadError, brief, type BsreadErrorReason } from './errors.js'
 import { ReceiveQueue, SOCKET_QUEUE } from './receive-queue.js'
 
+/** How long zeromq has to reconnect by itself before the receiver connects again (ms). */
+const RECONNECT_CHECK_MS = 1000
+
 export interface ReceiverOptions extends DecoderOptions {
   /** `tcp://host:port` of the sender. */
   address: string
@@ -103,23 +106,40 @@ export class BsreadReceiver {
 
   /** Counts lost connections and connects again after zeromq dropped an oversized part. */
   async #watch(): Promise<void> {
+    let again: NodeJS.Timeout | undefined
     try {
       for await (const event of this.#socket.events) {
         if (this.#closed) return
+        if (event.type === 'connect') {
+          // zeromq reconnected by itself (the peer had gone away): nothing to do.
+          clearTimeout(again)
+          again = undefined
+          continue
+        }
         if (event.type !== 'disconnect') continue
         this.stats.disconnects = (this.stats.disconnects ?? 0) + 1
         this.#onDisconnect?.()
         // A peer that went away is reconnected by zeromq anyway; one dropped for an oversized
-        // part is not. Connecting again is right in both cases.
-        try {
-          this.#socket.disconnect(this.address)
-          this.#socket.connect(this.address)
-        } catch {
-          // Closed meanwhile.
-        }
+        // part is not, so connect again when zeromq has not within a moment. Not at once:
+        // zmq_disconnect ends the connection's pipe, and the messages the sender sent just
+        // before it closed, still waiting there, would be lost (1 of 48 seen in a replay).
+        clearTimeout(again)
+        again = setTimeout(() => {
+          again = undefined
+          if (this.#closed) return
+          try {
+            this.#socket.disconnect(this.address)
+            this.#socket.connect(this.address)
+          } catch {
+            // Closed meanwhile.
+          }
+        }, RECONNECT_CHECK_MS)
+        again.unref()
       }
     } catch {
       // The socket (and its event observer) closed.
+    } finally {
+      clearTimeout(again)
     }
   }
 
