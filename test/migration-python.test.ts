@@ -9,8 +9,7 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { freePorts } from './helpers/ports.js'
-import { api, ROOT, runCli, waitFor } from './helpers/service.js'
+import { api, ROOT, runDemo, waitFor } from './helpers/service.js'
 
 const PYTHON = process.env.PYTHON ?? 'python3'
 
@@ -25,18 +24,7 @@ function example(): string {
 test("the migration guide's Python example steers the demo", async () => {
   const code = example()
   assert.match(code, 'http://localhost:10000/')
-  const [rest, data, image] = (await freePorts(3)) as [number, number, number]
-  const demo = runCli([
-    '-r',
-    String(rest),
-    '-o',
-    String(data),
-    '-i',
-    String(image),
-    '--rest_api_interface',
-    '127.0.0.1',
-  ])
-  const base = `http://127.0.0.1:${rest}`
+  const { demo, base } = await runDemo()
   try {
     await waitFor(
       'the demo processing',

@@ -13,7 +13,14 @@ import * as zmq from 'zeromq'
 import { BsreadDecoder } from '../src/bsread/decoder.js'
 import { startSimulator, type Simulator } from '../src/sim/simulator.js'
 import { freePorts } from './helpers/ports.js'
-import { api, runCli, startCli, StreamReader, waitFor, type CliProcess } from './helpers/service.js'
+import {
+  api,
+  runDemo,
+  startCli,
+  StreamReader,
+  waitFor,
+  type CliProcess,
+} from './helpers/service.js'
 
 const test = suite('service-notices')
 
@@ -45,18 +52,7 @@ function dataStream(s: Record<string, unknown>): { port: number; mode: string; c
 }
 
 test('the demo: no consumer is said once, then each connect and leave', async () => {
-  const [rest, data, image] = (await freePorts(3)) as [number, number, number]
-  const demo = runCli([
-    '-r',
-    String(rest),
-    '-o',
-    String(data),
-    '-i',
-    String(image),
-    '--rest_api_interface',
-    '127.0.0.1',
-  ])
-  const base = `http://127.0.0.1:${rest}`
+  const { demo, base, data } = await runDemo()
   let reader: StreamReader | undefined
   try {
     await waitFor('the demo banner', () => /psen-processing demo/.test(demo.output()), 30_000)

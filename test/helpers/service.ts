@@ -71,6 +71,30 @@ export function runCli(
   return { child, output: () => out, exited }
 }
 
+/**
+ * Starts the demo (no INPUT_STREAM PREFIX: simulated camera + service) on free ports, its HTTP
+ * API on 127.0.0.1; does not wait for it.
+ */
+export async function runDemo(): Promise<{
+  demo: ReturnType<typeof runCli>
+  base: string
+  data: number
+  image: number
+}> {
+  const [rest, data, image] = (await freePorts(3)) as [number, number, number]
+  const demo = runCli([
+    '-r',
+    String(rest),
+    '-o',
+    String(data),
+    '-i',
+    String(image),
+    '--rest_api_interface',
+    '127.0.0.1',
+  ])
+  return { demo, base: `http://127.0.0.1:${rest}`, data, image }
+}
+
 /** Starts the service CLI on free ports and waits until its HTTP API answers. */
 export async function startCli(
   input: string,
