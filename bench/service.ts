@@ -14,8 +14,9 @@
  * step passes when the sender kept its rate without a failed send, every pulse id it sent
  * arrived on the data stream and the service counted no drop. Per step: latency send → data
  * consumer receipt (p50/p99/max), service CPU per frame (from /proc utime+stime), by thread (main,
- * the busiest other thread = the ingest worker, ZeroMQ I/O), the main thread's share in GC
- * (nodejs_gc_duration_seconds of /metrics over its CPU time), the p99 answer time of GET /status
+ * the busiest other thread = the ingest worker, ZeroMQ I/O), the share in GC pauses of the main
+ * thread (nodejs_gc_duration_seconds of /metrics over its CPU time) and of the ingest worker
+ * (psen_ingest_gc_duration_seconds over its CPU time), the p99 answer time of GET /status
  * polled every 100 ms during the step, and RSS at the start and end. Table by default, `--json`
  * one object per line.
  *
@@ -247,6 +248,7 @@ async function main(): Promise<void> {
   if (lat) {
     summary.cpu_100hz_ms_frame = lat.cpu_ms_frame as number
     summary.main_gc_100hz_pct = lat.main_gc_pct as number
+    summary.ingest_gc_100hz_pct = lat.ingest_gc_pct as number
     summary.latency_100hz_p50_ms = lat.p50_ms as number
     summary.latency_100hz_p99_ms = lat.p99_ms as number
     summary.latency_100hz_max_ms = lat.max_ms as number
@@ -349,7 +351,7 @@ async function step(
 ): Promise<boolean> {
   await sleep(1000)
   const drops0 = service ? dropCounters(await service.statistics()) : new Map<string, number>()
-  const gc0 = service ? await service.gcSeconds() : NaN
+  const gc0 = service ? await service.gcSeconds() : undefined
   const s0: ProcSample | undefined = service?.sample()
   const t0 = service ? sampleThreads(service.pid) : undefined
   const m0 = sampleMachine()
@@ -369,7 +371,7 @@ async function step(
   if (image) await drain(image, done.firstPulse, done.lastPulse)
   const s1 = service?.sample()
   const t1 = service ? sampleThreads(service.pid) : undefined
-  const gc1 = service ? await service.gcSeconds() : NaN
+  const gc1 = service ? await service.gcSeconds() : undefined
   const drops = service ? counterDelta(drops0, dropCounters(await service.statistics())) : {}
   // Without an image consumer every image is dropped by design: not a failure.
   if (!image) for (const k of Object.keys(drops)) if (/image/i.test(k)) delete drops[k]
@@ -410,8 +412,12 @@ async function step(
     status_p99_ms: statusMs ? round(quantile(statusMs, 0.99), 1) : NaN,
     main_ms_frame: t0 && t1 && processed > 0 ? round((t1.main - t0.main) / processed, 2) : NaN,
     main_gc_pct:
-      t0 && t1 && t1.main > t0.main
-        ? round((100 * 1000 * (gc1 - gc0)) / (t1.main - t0.main), 1)
+      t0 && t1 && gc0 && gc1 && t1.main > t0.main
+        ? round((100 * 1000 * (gc1.main - gc0.main)) / (t1.main - t0.main), 1)
+        : NaN,
+    ingest_gc_pct:
+      t0 && t1 && gc0 && gc1 && busiestDelta(t0, t1) > 0
+        ? round((100 * 1000 * (gc1.ingest - gc0.ingest)) / busiestDelta(t0, t1), 1)
         : NaN,
     ingest_ms_frame: t0 && t1 && processed > 0 ? round(busiestDelta(t0, t1) / processed, 2) : NaN,
     zmq_ms_frame: t0 && t1 && processed > 0 ? round((t1.zmq - t0.zmq) / processed, 2) : NaN,

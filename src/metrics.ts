@@ -4,6 +4,7 @@
  * holds the per-run view.
  * @module
  */
+import { constants, PerformanceObserver } from 'node:perf_hooks'
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 
 /**
@@ -34,7 +35,16 @@ export const FRAME_METRICS: ReadonlySet<string> = new Set([
   'psen_wasm_memory_bytes',
   'psen_decode_threads',
   'psen_frames_decoded_total',
+  'psen_ingest_gc_duration_seconds',
 ])
+
+/** perf_hooks' GC kinds as labels (prom-client's names for the main thread's collector). */
+const GC_KINDS: Record<number, string> = {
+  [constants.NODE_PERFORMANCE_GC_MAJOR]: 'major',
+  [constants.NODE_PERFORMANCE_GC_MINOR]: 'minor',
+  [constants.NODE_PERFORMANCE_GC_INCREMENTAL]: 'incremental',
+  [constants.NODE_PERFORMANCE_GC_WEAKCB]: 'weakcb',
+}
 
 /** A registry whose frame-path metrics may come from another thread. */
 class FrameMergingRegistry extends Registry {
@@ -95,6 +105,7 @@ export class Metrics {
   readonly inputLagSeconds: Gauge
   readonly roiSize: Gauge<'roi' | 'dim'>
   readonly processing: Gauge
+  readonly #frameGc: Histogram<'kind'>
   readonly #httpRequests: Counter<'method' | 'route' | 'code'>
   readonly #httpSeconds: Histogram<'route'>
   readonly #httpRefused: Counter<'reason' | 'route'>
@@ -180,6 +191,15 @@ export class Metrics {
       name: 'psen_processing',
       help: '1 while processing, 0 when stopped',
       registers,
+    })
+    this.#frameGc = new Histogram({
+      name: 'psen_ingest_gc_duration_seconds',
+      help:
+        'Garbage collection pauses of the thread that receives the frames, by kind (major: ' +
+        'mark-compact; minor: scavenge; see docs/performance.md)',
+      labelNames: ['kind'],
+      registers,
+      buckets: [0.0001, 0.001, 0.01, 0.1, 1],
     })
     const sources = (): MetricsSources => this.#sources
     new Counter({
@@ -268,6 +288,23 @@ export class Metrics {
   /** Connects metrics that are read from their owner at scrape time. */
   setSources(sources: MetricsSources): void {
     this.#sources = { ...this.#sources, ...sources }
+  }
+
+  /**
+   * Times this thread's garbage collection pauses into psen_ingest_gc_duration_seconds (the
+   * frame path's thread; the main thread's are in prom-client's nodejs_gc_duration_seconds).
+   * Returns the function that stops it.
+   */
+  watchFrameGc(): () => void {
+    const observer = new PerformanceObserver((list) => {
+      for (const e of list.getEntries()) {
+        const detail = (e as { detail?: { kind?: number } }).detail
+        const kind = GC_KINDS[detail?.kind ?? -1] ?? 'other'
+        this.#frameGc.observe({ kind }, e.duration / 1000)
+      }
+    })
+    observer.observe({ entryTypes: ['gc'] })
+    return () => observer.disconnect()
   }
 
   /** A request refused by the origin or token rule (src/api/guard.ts). */

@@ -15,6 +15,7 @@ import type { FrameObserver } from '../src/processing/frame-observer.js'
 import { IngestWorker } from '../src/processing/ingest-client.js'
 import { parameterModel, type ProcessingParameters } from '../src/processing/parameters.js'
 import { makeSnapshot } from '../src/processing/settings.js'
+import { metricValue, parseMetrics } from './helpers/metrics.js'
 import { freePorts } from './helpers/ports.js'
 import { StreamReader, waitFor } from './helpers/service.js'
 
@@ -41,12 +42,10 @@ class Recorder implements FrameObserver {
   }
 }
 
-test('frames run in the worker; state, statistics, metrics and images reach this thread', async () => {
-  const sender = await BsreadSender.bind({ address: 'tcp://127.0.0.1:*', sendTimeoutMs: 5000 })
-  const [dataPort, imagePort] = (await freePorts(2)) as [number, number]
-  const config: ServiceConfig = {
+function ingestConfig(input: string, dataPort: number, imagePort: number): ServiceConfig {
+  return {
     ...DEFAULTS,
-    inputStream: sender.endpoint,
+    inputStream: input,
     prefix: 'INGEST',
     dataPort,
     imagePort,
@@ -58,6 +57,12 @@ test('frames run in the worker; state, statistics, metrics and images reach this
     logLevel: 'CRITICAL',
     autoStart: false,
   }
+}
+
+test('frames run in the worker; state, statistics, metrics and images reach this thread', async () => {
+  const sender = await BsreadSender.bind({ address: 'tcp://127.0.0.1:*', sendTimeoutMs: 5000 })
+  const [dataPort, imagePort] = (await freePorts(2)) as [number, number]
+  const config = ingestConfig(sender.endpoint, dataPort, imagePort)
   const metrics = new Metrics({ defaultMetrics: false })
   const observer = new Recorder()
   const engine = await IngestWorker.start<ProcessingParameters>({
@@ -148,6 +153,66 @@ test('frames run in the worker; state, statistics, metrics and images reach this
     )
     assert.is(await engine.stop(), Number(pid))
     assert.is(observer.images.length, 0, 'the observer forgot its image at the stop')
+  } finally {
+    await data.close()
+    await image.close()
+    await engine.close()
+    sender.close()
+  }
+})
+
+test('large frames die young in the worker: scavenges, no mark-compact per frame', async () => {
+  const sender = await BsreadSender.bind({ address: 'tcp://127.0.0.1:*', sendTimeoutMs: 5000 })
+  const [dataPort, imagePort] = (await freePorts(2)) as [number, number]
+  const metrics = new Metrics({ defaultMetrics: false })
+  const engine = await IngestWorker.start<ProcessingParameters>({
+    config: { ...ingestConfig(sender.endpoint, dataPort, imagePort), previewRate: 0 },
+    log: silentLogger(),
+    metrics,
+    prettyLogs: false,
+  })
+  const data = new StreamReader(`tcp://127.0.0.1:${dataPort}`)
+  const image = new StreamReader(`tcp://127.0.0.1:${imagePort}`)
+  const enc = new BsreadEncoder()
+  const img: ChannelInfo = {
+    name: 'INGEST:FPICTURE',
+    type: 'uint8',
+    shape: [2048, 2048],
+    encoding: 'little',
+    compression: 'none',
+  }
+  const pixels = new Uint8Array(2048 * 2048).fill(7)
+  const gcCount = async (kind: string): Promise<number> =>
+    metricValue(
+      parseMetrics(await metrics.registry.metrics()),
+      'psen_ingest_gc_duration_seconds_count',
+      {
+        kind,
+      },
+    )
+  const frames = 48
+  try {
+    await Promise.all([data.connected, image.connected])
+    const snap = makeSnapshot(parameterModel, 1, [0, 2048, 0, 64], [], parameterModel.defaults())
+    await engine.start(snap)
+    const major0 = await gcCount('major')
+    const minor0 = await gcCount('minor')
+    // One at a time, each through the worker before the next: 192 MiB received in all, which
+    // would start a mark-compact at least every 64 MB if the parts were left to one.
+    for (let pid = 1n; pid <= BigInt(frames); pid++) {
+      const channels = [{ info: img, value: pixels }]
+      assert.ok(
+        await sender.send(
+          enc.encode({ pulseId: pid, globalTimestamp: { sec: 1, ns: 0 }, channels }),
+        ),
+      )
+      await data.take(1)
+      await image.take(1)
+    }
+    const minor = (await gcCount('minor')) - minor0
+    const major = (await gcCount('major')) - major0
+    assert.ok(major <= 2, `${major} mark-compacts for ${frames} frames of 4 MiB`)
+    assert.ok(minor >= Math.floor((frames * 4) / 12) - 1, `${minor} scavenges for ${frames} frames`)
   } finally {
     await data.close()
     await image.close()

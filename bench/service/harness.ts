@@ -411,14 +411,23 @@ export class ServiceProc {
     return sampleProc(this.pid)
   }
 
-  /** Seconds the main thread spent in GC pauses so far (nodejs_gc_duration_seconds). */
-  async gcSeconds(): Promise<number> {
+  /**
+   * Seconds spent in GC pauses so far: the main thread's (nodejs_gc_duration_seconds) and the
+   * thread that receives the frames (psen_ingest_gc_duration_seconds; the main thread's again
+   * when the frames run there).
+   */
+  async gcSeconds(): Promise<{ main: number; ingest: number }> {
     const text = await (await fetch(`${this.base}/metrics`)).text()
-    let sum = 0
-    for (const m of text.matchAll(/^nodejs_gc_duration_seconds_sum\{[^}]*\} ([\d.e+-]+)$/gm)) {
-      sum += Number(m[1])
+    const sum = (name: string): number => {
+      let s = 0
+      const re = new RegExp(`^${name}_sum\\{[^}]*\\} ([\\d.e+-]+)$`, 'gm')
+      for (const m of text.matchAll(re)) s += Number(m[1])
+      return s
     }
-    return sum
+    return {
+      main: sum('nodejs_gc_duration_seconds'),
+      ingest: sum('psen_ingest_gc_duration_seconds'),
+    }
   }
 
   /** SIGTERM and wait for the exit (the CPU profile, if any, is written then). */

@@ -9,6 +9,7 @@
  * (bounded wait `--data_send_timeout_ms`, then drop + count).
  * @module
  */
+import { messageBytes } from '../bsread/receive-queue.js'
 import type { BsreadReceiver } from '../bsread/receiver.js'
 import type { ServiceConfig } from '../config.js'
 import type { Codec } from '../kernel/codec.js'
@@ -48,6 +49,8 @@ export interface FrameLoopOptions<P extends object> {
   parallel?: ParallelProfiler | undefined
   /** After every handled frame and every loop failure (the ingest worker reports then). */
   onActivity?: (() => void) | undefined
+  /** Told the bytes of every handled message (the ingest worker's FrameScavenger). */
+  scavenger?: { frameDone(bytes: number): void } | undefined
 }
 
 interface Run {
@@ -295,6 +298,7 @@ export class FrameLoop<P extends object> implements FrameEngine<P> {
                 err,
               )
             }
+            this.#opts.scavenger?.frameDone(messageBytes(msg.parts))
             this.#opts.onActivity?.()
             if (run.stopping) break
           }

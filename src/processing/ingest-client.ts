@@ -21,6 +21,7 @@ import type {
   IngestState,
   WantFrames,
 } from './ingest-protocol.js'
+import { raiseOldSpaceFloor } from './scavenger.js'
 import type { Snapshot } from './settings.js'
 import { pythonTimestamp, type LastError } from './statistics.js'
 
@@ -82,6 +83,7 @@ export class IngestWorker<P extends object> implements FrameEngine<P> {
       config: opts.config,
       prettyLogs: opts.prettyLogs ?? process.stdout.isTTY === true,
     }
+    raiseOldSpaceFloor()
     const worker = startWorker(import.meta.url, 'ingest-worker', { workerData: init })
     let onMessage!: (e: IngestEvent) => void
     let onError!: (err: Error) => void

@@ -29,6 +29,7 @@ import {
   type WantFrames,
 } from './ingest-protocol.js'
 import type { ProcessingParameters } from './parameters.js'
+import { FrameScavenger, minorCollector } from './scavenger.js'
 import type { Snapshot } from './settings.js'
 
 /** Edge results kept between two ticks (the preview's trend); older ones are dropped. */
@@ -124,6 +125,7 @@ async function run(port: MessagePort, init: IngestInit): Promise<void> {
     port.postMessage(event, transfer)
   const log = await createLogger({ level: config.logLevel, pretty: init.prettyLogs })
   const metrics = new Metrics({ defaultMetrics: false })
+  const stopGcWatch = metrics.watchFrameGc()
   let parallel: ParallelProfiler | undefined
   let loop: FrameLoop<ProcessingParameters>
   const bridge = config.previewRate > 0 ? new PreviewBridge(config.previewRate) : undefined
@@ -151,6 +153,8 @@ async function run(port: MessagePort, init: IngestInit): Promise<void> {
               ),
           })
         : undefined
+    const collect = minorCollector()
+    if (!collect) log.warn('no young-generation collection available: full GCs will be frequent')
     const faults = FaultInjection.parse(process.env[FAULT_ENV])
     if (faults) log.warn({ [FAULT_ENV]: process.env[FAULT_ENV] }, 'test-only fault injection is on')
     loop = await FrameLoop.create<ProcessingParameters>({
@@ -164,9 +168,11 @@ async function run(port: MessagePort, init: IngestInit): Promise<void> {
       faults,
       parallel,
       onActivity: () => ticker.activity(),
+      scavenger: collect ? new FrameScavenger(collect) : undefined,
     })
   } catch (err) {
     await parallel?.close()
+    stopGcWatch()
     post({ t: 'failed', message: (err as Error).message, control: err instanceof ControlError })
     return
   }
@@ -189,7 +195,10 @@ async function run(port: MessagePort, init: IngestInit): Promise<void> {
       )
       .then(() => {
         // Closed: nothing keeps this thread alive any more, so it ends.
-        if (m.op === 'close') port.close()
+        if (m.op === 'close') {
+          stopGcWatch()
+          port.close()
+        }
       })
   })
   post({ t: 'ready' })
