@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import * as zmq from 'zeromq'
@@ -8,6 +9,7 @@ import type { ChannelInfo } from '../src/bsread/types.js'
 import { runDump } from '../src/cli/dump.js'
 import { loadCodec } from './helpers/bsread.js'
 import { freePort } from './helpers/ports.js'
+import { BIN } from './helpers/service.js'
 import { sleep, waitFor } from './helpers/wait.js'
 
 zmq.context.blocky = false
@@ -116,6 +118,55 @@ dump('stops on abort while idle, in SUB mode', async () => {
   ac.abort()
   assert.is(await done, 0)
   assert.match(out[out.length - 1] ?? '', /^0 messages/)
+})
+
+dump('ends with exit 0 when its reader goes away (dump | head)', async () => {
+  const sender = await BsreadSender.bind({ address: 'tcp://127.0.0.1:*', sendTimeoutMs: 10 })
+  const child = spawn(process.execPath, [BIN, 'dump', sender.endpoint], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let stderr = ''
+  child.stderr.on('data', (d: Buffer) => {
+    stderr += d.toString()
+  })
+  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve))
+  const enc = new BsreadEncoder({ codec })
+  const gain: ChannelInfo = {
+    name: 'CAM:GAIN',
+    type: 'float64',
+    shape: [1],
+    encoding: 'little',
+    compression: 'none',
+  }
+  let firstLine = false
+  child.stdout.once('data', () => {
+    firstLine = true
+    // What `head -n 1` does once it has its line.
+    child.stdout.destroy()
+  })
+  let pulse = 0n
+  let code: number | null | undefined
+  void exited.then((c) => {
+    code = c
+  })
+  try {
+    await waitFor('dump to exit after its reader left', async () => {
+      await sender.send(
+        enc.encode({
+          pulseId: ++pulse,
+          globalTimestamp: { sec: 1, ns: 0 },
+          channels: [{ info: gain, value: 1.5 }],
+        }),
+      )
+      return code !== undefined
+    })
+  } finally {
+    child.kill('SIGKILL')
+    sender.close()
+  }
+  assert.ok(firstLine)
+  assert.is(code, 0, stderr)
+  assert.not.match(stderr, /EPIPE|Error/)
 })
 
 dump.run()

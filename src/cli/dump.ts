@@ -94,6 +94,12 @@ export async function runDump(argv: string[], io: DumpIO = {}): Promise<number> 
   })
   const stop = () => receiver.close()
   const onSignal = () => stop()
+  // A reader that went away (`dump ... | head`) ends the dump, as it ends any Unix filter.
+  const onOutError = (e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EPIPE' && e.code !== 'ERR_STREAM_DESTROYED') throw e
+    stop()
+  }
+  if (!io.out) process.stdout.on('error', onOutError)
   if (io.signal) io.signal.addEventListener('abort', stop, { once: true })
   else {
     process.once('SIGINT', onSignal)
