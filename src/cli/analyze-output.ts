@@ -74,10 +74,48 @@ function jsonNumber(v: number | bigint | boolean): string {
   return v.toString()
 }
 
+/** Bytes bigIntsJson writes into (grown when an array needs more). */
+let jsonScratch = Buffer.allocUnsafe(64 * 1024)
+
+/**
+ * A 64-bit integer array (the ROI profiles) as JSON, its digits written as bytes: ~2.5x faster
+ * than Array.prototype.join, which goes through BigInt's toString (the bulk of OUT.jsonl's cost
+ * per pulse), and one flat string, where concatenating numbers makes ropes for the GC.
+ */
+function bigIntsJson(v: BigInt64Array | BigUint64Array): string {
+  // A sign and 20 digits at most per element, its comma, the brackets.
+  const need = v.length * 22 + 2
+  if (jsonScratch.length < need) jsonScratch = Buffer.allocUnsafe(need)
+  const b = jsonScratch
+  let at = 0
+  b[at++] = 0x5b
+  for (let i = 0; i < v.length; i++) {
+    if (i > 0) b[at++] = 0x2c
+    let n = Number(v[i])
+    if (n >= 0 && n < 0x8000_0000) {
+      // Exact, and int32 arithmetic: the digits from the last one back.
+      let end = at + 1
+      for (let t = n; t >= 10; t = (t / 10) | 0) end++
+      let p = end
+      do {
+        const q = (n / 10) | 0
+        b[--p] = 0x30 + n - q * 10
+        n = q
+      } while (n > 0)
+      at = end
+    } else {
+      at += b.write((v[i] as bigint).toString(), at, 'latin1')
+    }
+  }
+  b[at++] = 0x5d
+  return b.toString('latin1', 0, at)
+}
+
 function jsonValue(v: DecodedValue): string {
   if (typeof v === 'string') return JSON.stringify(v)
   if (typeof v !== 'object') return jsonNumber(v)
   if (Array.isArray(v)) return `[${v.join(',')}]`
+  if (v instanceof BigUint64Array || v instanceof BigInt64Array) return bigIntsJson(v)
   if (v instanceof Float64Array || v instanceof Float32Array) {
     let finite = true
     for (let i = 0; i < v.length; i++) if (!Number.isFinite(v[i])) finite = false
