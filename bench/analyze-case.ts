@@ -50,6 +50,13 @@ export interface AnalyzeCaseResult {
   note: string
 }
 
+/** One timed pass, per frame: wall, CPU of the process, the main thread's wait for reading. */
+interface Pass {
+  ms: number
+  cpuMs: number
+  waitMs: number
+}
+
 interface Variant {
   name: string
   /** Records read on the read-ahead thread (ReadAheadReader), or on the main thread. */
@@ -58,6 +65,37 @@ interface Variant {
   files: boolean
   note: string
 }
+
+const VARIANTS: Variant[] = [
+  {
+    name: 'analyze_roi',
+    readAhead: true,
+    verify: true,
+    files: false,
+    note: 'read-ahead thread, CRC checked; results decoded, not written',
+  },
+  {
+    name: 'analyze_roi_files',
+    readAhead: true,
+    verify: true,
+    files: true,
+    note: 'read-ahead thread, CRC checked; OUT.jsonl, OUT.h5, OUT.csv written',
+  },
+  {
+    name: 'analyze_roi_no_verify',
+    readAhead: true,
+    verify: false,
+    files: false,
+    note: 'analyze --no_verify; results not written',
+  },
+  {
+    name: 'analyze_roi_one_thread',
+    readAhead: false,
+    verify: true,
+    files: false,
+    note: 'records read and CRC checked on the main thread (before the read-ahead thread)',
+  },
+]
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b)
@@ -120,8 +158,10 @@ export async function makeRecording(path: string, codec: Codec, frames: number):
 export async function analyzeCase(
   kernel: Kernel,
   codec: Codec,
-  opts: { frames?: number; runs?: number } = {},
+  opts: { frames?: number; runs?: number; only?: (name: string) => boolean } = {},
 ): Promise<AnalyzeCaseResult[]> {
+  const variants = VARIANTS.filter((v) => opts.only?.(v.name) ?? true)
+  if (variants.length === 0) return []
   const frames = opts.frames ?? 100
   const runs = Math.max(3, opts.runs ?? 5)
   const dir = mkdtempSync(join(tmpdir(), 'psen-bench-analyze-'))
@@ -136,13 +176,12 @@ export async function analyzeCase(
       parameterModel.defaults(),
     )
     const startMs: number[] = []
-    const pass = async (v: Variant): Promise<[number, number]> => {
+    const pass = async (v: Variant): Promise<Pass> => {
       const file = RecordingReader.open(path, { verify: v.verify, reuseBuffer: true })
       const s0 = performance.now()
-      const reader: MessageSource & { close(): unknown } = v.readAhead
-        ? await ReadAheadReader.start(file)
-        : file
-      if (v.readAhead) startMs.push(performance.now() - s0)
+      const ahead = v.readAhead ? await ReadAheadReader.start(file) : undefined
+      const reader: MessageSource & { close(): unknown } = ahead ?? file
+      if (ahead) startMs.push(performance.now() - s0)
       const out = v.files ? await ResultFiles.create(join(dir, 'out'), {}) : undefined
       const c0 = process.cpuUsage()
       const t0 = performance.now()
@@ -163,65 +202,39 @@ export async function analyzeCase(
       if (s.frameErrors && Object.keys(s.frameErrors).length > 0) {
         throw new Error(`frame errors: ${JSON.stringify(s.frameErrors)}`)
       }
-      return [ms / frames, (c.user + c.system) / 1000 / frames]
+      return {
+        ms: ms / frames,
+        cpuMs: (c.user + c.system) / 1000 / frames,
+        waitMs: (ahead?.waitedMs ?? 0) / frames,
+      }
     }
-    const variants: Variant[] = [
-      {
-        name: 'analyze_roi',
-        readAhead: true,
-        verify: true,
-        files: false,
-        note: 'read-ahead thread, CRC checked; results decoded, not written',
-      },
-      {
-        name: 'analyze_roi_files',
-        readAhead: true,
-        verify: true,
-        files: true,
-        note: 'read-ahead thread, CRC checked; OUT.jsonl, OUT.h5, OUT.csv written',
-      },
-      {
-        name: 'analyze_roi_no_verify',
-        readAhead: true,
-        verify: false,
-        files: false,
-        note: 'analyze --no_verify; results not written',
-      },
-      {
-        name: 'analyze_roi_one_thread',
-        readAhead: false,
-        verify: true,
-        files: false,
-        note: 'records read and CRC checked on the main thread (before the read-ahead thread)',
-      },
-    ]
-    const times = variants.map(() => [] as number[])
-    const cpu = variants.map(() => [] as number[])
+    const passes = variants.map(() => [] as Pass[])
     // Warm-up pass each, then the variants interleaved (A/B/C, A/B/C, ...): the machine's
     // neighbours weigh on all of them alike.
     for (const v of variants) await pass(v)
     for (let r = 0; r < runs; r++) {
-      for (let v = 0; v < variants.length; v++) {
-        const [ms, cpuMs] = await pass(variants[v]!)
-        times[v]!.push(ms)
-        cpu[v]!.push(cpuMs)
-      }
+      for (let v = 0; v < variants.length; v++) passes[v]!.push(await pass(variants[v]!))
     }
     const start = `read-ahead thread start ${median(startMs).toFixed(0)} ms (not timed)`
     return variants.map(({ name, note, readAhead }, v) => {
-      const ms = median(times[v]!)
+      const times = passes[v]!.map((p) => p.ms)
+      const ms = median(times)
+      const wait = median(passes[v]!.map((p) => p.waitMs))
       return {
         name,
         fps: Math.round(10_000 / ms) / 10,
         ms_per_frame: Math.round(ms * 1e4) / 1e4,
-        ms_min: Math.round(Math.min(...times[v]!) * 1e4) / 1e4,
-        cpu_ms: Math.round(median(cpu[v]!) * 1e4) / 1e4,
+        ms_min: Math.round(Math.min(...times) * 1e4) / 1e4,
+        cpu_ms: Math.round(median(passes[v]!.map((p) => p.cpuMs)) * 1e4) / 1e4,
         frames,
         runs,
         recording_mb: Math.round(bytes / 1e5) / 10,
         note:
           `${note}; ${(bytes / frames / 1e6).toFixed(2)} MB per message` +
-          (readAhead ? `; ${start}` : ''),
+          (readAhead
+            ? `; the main thread waited ${wait.toFixed(3)} ms/frame for the read-ahead ` +
+              `thread; ${start}`
+            : ''),
       }
     })
   } finally {

@@ -95,6 +95,11 @@ export function waitStopped(ints: Int32Array): void {
   while (Atomics.load(ints, Counter.STOP) === 0) Atomics.wait(ints, Counter.STOP, 0, 1000)
 }
 
+/** Consumer: the next message on `port` if there is one. */
+export function receiveNow(port: MessagePort): ToConsumer | undefined {
+  return receiveMessageOnPort(port)?.message as ToConsumer | undefined
+}
+
 /**
  * Consumer: the next message on `port`, waiting (without blocking the thread) until the
  * producer bumps POSTED; `failed` rejects when the producer is gone.

@@ -21,6 +21,7 @@ import {
   Counter,
   counters,
   receiveAsync,
+  receiveNow,
   stop,
   type ReadAheadInit,
   type ToProducer,
@@ -35,6 +36,11 @@ export class ReadAheadReader implements MessageSource {
   readonly size: number
   damage: RecordingDamage | undefined
   count = 0
+  /**
+   * Time `next` waited for the read-ahead thread (ms): near 0 when analysing is the slower
+   * side, most of the run when reading and checking are.
+   */
+  waitedMs = 0
   readonly #file: RecordingReader
   readonly #worker: Worker
   readonly #port: MessagePort
@@ -123,7 +129,12 @@ export class ReadAheadReader implements MessageSource {
       this.#held = undefined
     }
     if (this.#ended || this.#closed) return undefined
-    const m = await receiveAsync(this.#port, this.#ints, this.#failed)
+    let m = receiveNow(this.#port)
+    if (m === undefined) {
+      const t0 = performance.now()
+      m = await receiveAsync(this.#port, this.#ints, this.#failed)
+      this.waitedMs += performance.now() - t0
+    }
     if (m.type === 'error') {
       this.#ended = true
       throw m.name === 'RecordingError' ? new RecordingError(m.message) : new Error(m.message)
