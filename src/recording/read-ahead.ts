@@ -122,13 +122,14 @@ export class ReadAheadReader implements MessageSource {
 
   /** The next message, or undefined at the end of the file or at damage (see `damage`). */
   async next(): Promise<RecordedMessage | undefined> {
+    if (this.#closed) return undefined
     if (this.#held !== undefined) {
       const back: ToProducer = { buffer: this.#held }
       this.#port.postMessage(back, [this.#held])
       bump(this.#ints, Counter.RETURNED)
       this.#held = undefined
     }
-    if (this.#ended || this.#closed) return undefined
+    if (this.#ended) return undefined
     let m = receiveNow(this.#port)
     if (m === undefined) {
       const t0 = performance.now()
