@@ -177,12 +177,13 @@ export async function analyzeCase(
     )
     const startMs: number[] = []
     const pass = async (v: Variant): Promise<Pass> => {
+      const out = v.files ? await ResultFiles.create(join(dir, 'out'), {}) : undefined
       const file = RecordingReader.open(path, { verify: v.verify, reuseBuffer: true })
       const s0 = performance.now()
       const ahead = v.readAhead ? await ReadAheadReader.start(file) : undefined
       const reader: MessageSource & { close(): unknown } = ahead ?? file
       if (ahead) startMs.push(performance.now() - s0)
-      const out = v.files ? await ResultFiles.create(join(dir, 'out'), {}) : undefined
+      // Timed from here: the thread has had no time to read ahead yet.
       const c0 = process.cpuUsage()
       const t0 = performance.now()
       const s = await analyzeRecording({
