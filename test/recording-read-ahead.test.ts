@@ -28,8 +28,14 @@ interface Read {
   count: number
 }
 
-async function readAhead(path: string, opts: { verify?: boolean } = {}): Promise<Read> {
-  const r = await ReadAheadReader.start(RecordingReader.open(path, opts), { buffers: 2 })
+async function readAhead(
+  path: string,
+  opts: { verify?: boolean; crcShare?: number } = {},
+): Promise<Read> {
+  const r = await ReadAheadReader.start(RecordingReader.open(path, opts), {
+    buffers: 2,
+    crcShare: opts.crcShare,
+  })
   const messages: Read['messages'] = []
   try {
     for (let m = await r.next(); m; m = await r.next()) {
@@ -115,6 +121,28 @@ test('a checksum failure mid-file ends the messages at its record', async () => 
   assert.equal(ahead, readInline(flipped))
   // --no_verify reads on: the framing holds.
   assert.is((await readAhead(flipped, { verify: false })).count, N)
+})
+
+test('a checksum failure in the part of the CRC left to this thread is found as well', async () => {
+  const bytes = readFileSync(SRC)
+  const inline = readInline(SRC).messages
+  // The last byte of message 17: in the share this thread sums (half of each payload at first,
+  // shrinking by 2/1024 at most per record).
+  const at = (inline[17]?.position as number) - 1
+  bytes[at] = (bytes[at] as number) ^ 0x80
+  const flipped = join(dir, 'flipped-tail.rec')
+  writeFileSync(flipped, bytes)
+  for (const crcShare of [0.5, 0]) {
+    const ahead = await readAhead(flipped, { crcShare })
+    assert.is(ahead.count, 17)
+    assert.equal(ahead.damage, {
+      offset: inline[17]?.offset,
+      reason: 'checksum mismatch (the record is damaged)',
+    })
+    assert.equal(ahead, readInline(flipped))
+  }
+  // And a whole file with half of every CRC summed here reads as without.
+  assert.equal(await readAhead(SRC, { crcShare: 0.5 }), readInline(SRC))
 })
 
 test('a message record whose parts do not add up is damage, found on this side', async () => {

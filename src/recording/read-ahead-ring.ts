@@ -13,7 +13,7 @@
  */
 import { receiveMessageOnPort, type MessagePort } from 'node:worker_threads'
 
-import type { RecordingDamage } from './reader.js'
+import type { RecordingDamage, UncheckedTail } from './reader.js'
 
 /** Words of the shared counters. */
 export const Counter = {
@@ -23,8 +23,15 @@ export const Counter = {
   POSTED: 1,
   /** Bumped by the consumer after each buffer it gives back. */
   RETURNED: 2,
+  /**
+   * Set by the consumer: the share of each payload's CRC-32 (in 1/SHARE_ONE) the producer
+   * leaves to it, at the payload's end (see ReadAheadReader's balance).
+   */
+  SHARE: 3,
 } as const
-const COUNTERS = 3
+const COUNTERS = 4
+/** The unit of Counter.SHARE: the whole payload. */
+export const SHARE_ONE = 1024
 
 /** Producer to consumer, in file order. */
 export type ToConsumer =
@@ -36,6 +43,8 @@ export type ToConsumer =
       /** The payload is its first `length` bytes. */
       buffer: ArrayBuffer
       length: number
+      /** The part of the CRC-32 left to the consumer (Counter.SHARE), if any. */
+      unchecked?: UncheckedTail
     }
   | { type: 'end'; damage: RecordingDamage | undefined }
   | { type: 'error'; name: string; message: string }

@@ -12,6 +12,7 @@ import {
   bump,
   Counter,
   receiveBlocking,
+  SHARE_ONE,
   waitStopped,
   type ReadAheadInit,
   type ToConsumer,
@@ -46,16 +47,20 @@ function run(): void {
         buffer = receiveBlocking(port, ints)?.buffer
         if (buffer === undefined) return
       }
-      const r = reader.nextRecord((length) => {
-        if (buffer!.byteLength < length) buffer = new ArrayBuffer(Math.ceil(length * GROWTH))
-        return Buffer.from(buffer!, 0, length)
-      })
+      const r = reader.nextRecord(
+        (length) => {
+          if (buffer!.byteLength < length) buffer = new ArrayBuffer(Math.ceil(length * GROWTH))
+          return Buffer.from(buffer!, 0, length)
+        },
+        (length) => (length * Atomics.load(ints, Counter.SHARE)) / SHARE_ONE,
+      )
       if (r === undefined) {
         post({ type: 'end', damage: reader.damage })
         return
       }
-      const length = r.payload.length
-      post({ type: 'record', offset: r.offset, next: reader.position, buffer, length }, [buffer])
+      const { offset, payload, unchecked } = r
+      const next = reader.position
+      post({ type: 'record', offset, next, buffer, length: payload.length, unchecked }, [buffer])
     }
   } catch (err) {
     const e = err instanceof Error ? err : new Error(String(err))

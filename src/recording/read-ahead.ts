@@ -22,14 +22,25 @@ import {
   counters,
   receiveAsync,
   receiveNow,
+  SHARE_ONE,
   stop,
   type ReadAheadInit,
   type ToProducer,
 } from './read-ahead-ring.js'
-import type { MessageSource, RecordingDamage, RecordingReader } from './reader.js'
+import {
+  CHECKSUM_MISMATCH,
+  crcHolds,
+  type MessageSource,
+  type RecordingDamage,
+  type RecordingReader,
+} from './reader.js'
 
 /** One buffer being analysed, two read ahead: evens out records that take longer than others. */
 const DEFAULT_BUFFERS = 3
+/** The CRC-32 share's steps (in 1/SHARE_ONE of a payload) and bound (see #balance). */
+const SHARE_UP = 8
+const SHARE_DOWN = 2
+const SHARE_MAX = SHARE_ONE / 2
 
 export class ReadAheadReader implements MessageSource {
   readonly path: string
@@ -52,6 +63,7 @@ export class ReadAheadReader implements MessageSource {
   #held: ArrayBuffer | undefined
   #ended = false
   #closed = false
+  readonly #verify: boolean
 
   private constructor(file: RecordingReader, worker: Worker, port: MessagePort, ints: Int32Array) {
     this.path = file.path
@@ -61,6 +73,7 @@ export class ReadAheadReader implements MessageSource {
     this.#worker = worker
     this.#port = port
     this.#ints = ints
+    this.#verify = file.verify
     this.#failed = new Promise<never>((_resolve, reject) => {
       worker.once('error', (err) => reject(new Error(`read-ahead thread failed: ${err.message}`)))
       worker.once('exit', (code) => {
@@ -77,9 +90,15 @@ export class ReadAheadReader implements MessageSource {
    */
   static async start(
     file: RecordingReader,
-    opts: { buffers?: number } = {},
+    opts: {
+      buffers?: number
+      /** The share of the CRC-32 this thread sums at first (0 to 0.5; then the balance's). */
+      crcShare?: number
+    } = {},
   ): Promise<ReadAheadReader> {
     const shared = counters()
+    const share = Math.round(Math.min(0.5, Math.max(0, opts.crcShare ?? 0)) * SHARE_ONE)
+    Atomics.store(new Int32Array(shared), Counter.SHARE, share)
     const { port1, port2 } = new MessageChannel()
     const init: ReadAheadInit = {
       path: file.path,
@@ -115,6 +134,11 @@ export class ReadAheadReader implements MessageSource {
     return this.#file.info
   }
 
+  /** The share of each record's CRC-32 this thread sums now (0 to 0.5; see #balance). */
+  get crcShare(): number {
+    return Atomics.load(this.#ints, Counter.SHARE) / SHARE_ONE
+  }
+
   /** Byte offset after the last message handed out. */
   get position(): number {
     return this.#position
@@ -131,6 +155,7 @@ export class ReadAheadReader implements MessageSource {
     }
     if (this.#ended) return undefined
     let m = receiveNow(this.#port)
+    if (this.#verify) this.#balance(m === undefined)
     if (m === undefined) {
       const t0 = performance.now()
       m = await receiveAsync(this.#port, this.#ints, this.#failed)
@@ -146,7 +171,13 @@ export class ReadAheadReader implements MessageSource {
       return undefined
     }
     this.#held = m.buffer
-    const p = parseMessagePayload(Buffer.from(m.buffer, 0, m.length))
+    const payload = Buffer.from(m.buffer, 0, m.length)
+    if (m.unchecked && !crcHolds(payload, m.unchecked)) {
+      this.#ended = true
+      this.damage = { offset: m.offset, reason: CHECKSUM_MISMATCH }
+      return undefined
+    }
+    const p = parseMessagePayload(payload)
     if (typeof p === 'string') {
       this.#ended = true
       this.damage = { offset: m.offset, reason: p }
@@ -155,6 +186,17 @@ export class ReadAheadReader implements MessageSource {
     this.count++
     this.#position = m.next
     return { receivedAt: p.receivedAt, parts: p.parts, offset: m.offset }
+  }
+
+  /**
+   * Moves the share of the CRC-32 this thread sums (Counter.SHARE): up when it had to wait for
+   * a record (it has time to spare), down a little when one was ready (the read-ahead thread
+   * keeps up). So the two threads even out their work, whichever is the slower one.
+   */
+  #balance(waited: boolean): void {
+    const share = Atomics.load(this.#ints, Counter.SHARE)
+    const next = waited ? Math.min(SHARE_MAX, share + SHARE_UP) : Math.max(0, share - SHARE_DOWN)
+    if (next !== share) Atomics.store(this.#ints, Counter.SHARE, next)
   }
 
   /** Stops the thread, waits until it is gone, closes the file (idempotent). */

@@ -45,6 +45,26 @@ export interface MessageRecord {
   /** Byte offset of the record in the file. */
   offset: number
   payload: Buffer
+  /**
+   * Set when the reader summed only the payload's first `checked` bytes (`nextRecord`'s
+   * `leave`): the caller finishes the check (`crcHolds`) before it uses the message.
+   */
+  unchecked?: UncheckedTail
+}
+
+/** The CRC-32 of a payload's first `checked` bytes, and what the whole should give. */
+export interface UncheckedTail {
+  checked: number
+  partial: number
+  expected: number
+}
+
+/** Why reading stops at a record whose CRC-32 does not match. */
+export const CHECKSUM_MISMATCH = 'checksum mismatch (the record is damaged)'
+
+/** Whether a payload's CRC-32 holds, summing on from what the reader summed. */
+export function crcHolds(payload: Uint8Array, u: UncheckedTail): boolean {
+  return crc32(payload.subarray(u.checked), u.partial) === u.expected
 }
 
 /**
@@ -84,6 +104,8 @@ export class RecordingReader implements MessageSource {
   #buffer = Buffer.alloc(0)
   #position = FILE_HEADER_BYTES
   #closed = false
+  /** The part of the last record's CRC left to the caller (nextRecord's `leave`). */
+  #unchecked: UncheckedTail | undefined
 
   private constructor(path: string, fd: number, size: number, opts: ReaderOptions, ownsFd = true) {
     this.path = path
@@ -154,14 +176,28 @@ export class RecordingReader implements MessageSource {
   /**
    * The next message record, checked, its parts not yet split; undefined at the end of the
    * file or at damage. `into(length)` gives the buffer to read the payload into (its first
-   * `length` bytes are used); by default the reader's own (see `reuseBuffer`).
+   * `length` bytes are used); by default the reader's own (see `reuseBuffer`). With the CRC
+   * checked, `leave(length)` bytes at the payload's end are left for the caller to sum (see
+   * MessageRecord.unchecked): the read-ahead thread hands some of the sum to a thread that
+   * would otherwise wait for it.
    */
-  nextRecord(into?: (length: number) => Buffer): MessageRecord | undefined {
+  nextRecord(
+    into?: (length: number) => Buffer,
+    leave?: (length: number) => number,
+  ): MessageRecord | undefined {
     for (;;) {
       const offset = this.#position
-      const payload = this.#record(into)
+      const payload = this.#record(into, leave)
       if (payload === undefined) return undefined
-      if (payload[0] === KIND_MESSAGE) return { offset, payload }
+      const unchecked = this.#unchecked
+      if (payload[0] === KIND_MESSAGE) {
+        return unchecked ? { offset, payload, unchecked } : { offset, payload }
+      }
+      // A kind this reader skips is checked all the same: damage is damage.
+      if (unchecked && !crcHolds(payload, unchecked)) {
+        this.damaged(offset, CHECKSUM_MISMATCH)
+        return undefined
+      }
     }
   }
 
@@ -200,7 +236,11 @@ export class RecordingReader implements MessageSource {
   }
 
   /** The next record's payload (checked), advancing; undefined at the end or at damage. */
-  #record(into?: (length: number) => Buffer): Buffer | undefined {
+  #record(
+    into?: (length: number) => Buffer,
+    leave?: (length: number) => number,
+  ): Buffer | undefined {
+    this.#unchecked = undefined
     if (this.damage !== undefined) return undefined
     const offset = this.#position
     const left = this.size - offset
@@ -235,9 +275,17 @@ export class RecordingReader implements MessageSource {
     }
     const start = offset + RECORD_HEADER_BYTES
     if (!this.verify) this.#readFully(payload, length, start)
-    else if (this.#readChecked(payload, length, start) !== crc) {
-      this.damaged(offset, 'checksum mismatch (the record is damaged)')
-      return undefined
+    else {
+      const tail = Math.min(length - 1, Math.max(0, Math.floor(leave?.(length) ?? 0)))
+      const checked = length - tail
+      const partial = this.#readChecked(payload, checked, start)
+      if (tail > 0) {
+        this.#readFully(payload, tail, start + checked, checked)
+        this.#unchecked = { checked, partial, expected: crc }
+      } else if (partial !== crc) {
+        this.damaged(offset, CHECKSUM_MISMATCH)
+        return undefined
+      }
     }
     this.#position = offset + RECORD_HEADER_BYTES + length
     return payload
