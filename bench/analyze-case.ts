@@ -2,7 +2,8 @@
  * The analyze case of bench/kernel.ts: `psen-processing analyze`'s loop (src/cli/analyze.ts
  * analyzeRecording: the read-ahead thread reads a record and checks its CRC while the main
  * thread decodes the bsread message before it, runs FramePipeline with the ROI decode path and
- * one kernel thread, FinderStage, and decodes the data message) over a recording on disk of
+ * one kernel thread, FinderStage, and decodes the data message; the main thread sums the end of
+ * each CRC when it would otherwise wait) over a recording on disk of
  * 2560 x 2160 uint16 bitshuffle_lz4 frames, like the camera's: X-ray shots (pulse_id % 4 == 0)
  * with an edge, reference shots without. Frames per second of whole passes over the file (it
  * stays in the page cache: this measures the program, not the disk); CPU time is the whole
@@ -55,6 +56,8 @@ interface Pass {
   ms: number
   cpuMs: number
   waitMs: number
+  /** The share of each CRC-32 the main thread summed at the end (ReadAheadReader.crcShare). */
+  share: number
 }
 
 interface Variant {
@@ -198,6 +201,7 @@ export async function analyzeCase(
       out?.close()
       const ms = performance.now() - t0
       const c = process.cpuUsage(c0)
+      const share = ahead?.crcShare ?? 0
       await reader.close()
       if (s.pulses !== frames || s.damage) throw new Error(`analyze pass: ${JSON.stringify(s)}`)
       if (s.frameErrors && Object.keys(s.frameErrors).length > 0) {
@@ -207,6 +211,7 @@ export async function analyzeCase(
         ms: ms / frames,
         cpuMs: (c.user + c.system) / 1000 / frames,
         waitMs: (ahead?.waitedMs ?? 0) / frames,
+        share,
       }
     }
     const passes = variants.map(() => [] as Pass[])
@@ -221,6 +226,7 @@ export async function analyzeCase(
       const times = passes[v]!.map((p) => p.ms)
       const ms = median(times)
       const wait = median(passes[v]!.map((p) => p.waitMs))
+      const share = median(passes[v]!.map((p) => p.share))
       return {
         name,
         fps: Math.round(10_000 / ms) / 10,
@@ -234,7 +240,7 @@ export async function analyzeCase(
           `${note}; ${(bytes / frames / 1e6).toFixed(2)} MB per message` +
           (readAhead
             ? `; the main thread waited ${wait.toFixed(3)} ms/frame for the read-ahead ` +
-              `thread; ${start}`
+              `thread and summed ${(100 * share).toFixed(0)} % of each CRC at the end; ${start}`
             : ''),
       }
     })
