@@ -220,7 +220,7 @@ test('OUT.h5 has one dataset per channel, a row per pulse; OUT.csv the scalars',
 })
 
 test('OUT.jsonl writes 64-bit integers exactly, at any size and sign', async () => {
-  const u = [0n, 7n, 10n, 2n ** 31n - 1n, 2n ** 31n, 2n ** 53n + 1n, 2n ** 64n - 1n]
+  const u = [0n, 7n, 10n, 2n ** 31n, 2n ** 32n - 1n, 2n ** 32n, 2n ** 53n + 1n, 2n ** 64n - 1n]
   const i = [-1n, -(2n ** 63n), 2n ** 63n - 1n, 999_999_999n, 1_000_000_000n]
   const base = join(dir, 'ints')
   const files = await ResultFiles.create(base, {})

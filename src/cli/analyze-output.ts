@@ -9,6 +9,7 @@
  * @module
  */
 import { closeSync, openSync, writeSync } from 'node:fs'
+import { endianness } from 'node:os'
 
 import { File as H5File, ready as h5ready, type Dataset } from 'h5wasm/node'
 
@@ -76,29 +77,34 @@ function jsonNumber(v: number | bigint | boolean): string {
 
 /** Bytes bigIntsJson writes into (grown when an array needs more). */
 let jsonScratch = Buffer.allocUnsafe(64 * 1024)
+/** Index of a 64-bit element's low 32-bit word among its two (the platform's byte order). */
+const LOW_WORD = endianness() === 'LE' ? 0 : 1
 
 /**
- * A 64-bit integer array (the ROI profiles) as JSON, its digits written as bytes: ~2.5x faster
+ * A 64-bit integer array (the ROI profiles) as JSON, its digits written as bytes: ~4x faster
  * than Array.prototype.join, which goes through BigInt's toString (the bulk of OUT.jsonl's cost
- * per pulse), and one flat string, where concatenating numbers makes ropes for the GC.
+ * per pulse), and one flat string, where concatenating numbers makes ropes for the GC. An
+ * element whose high word is 0 is read as its low 32-bit word (no BigInt at all); any other
+ * (negative, or 2^32 and above) through BigInt's toString.
  */
 function bigIntsJson(v: BigInt64Array | BigUint64Array): string {
   // A sign and 20 digits at most per element, its comma, the brackets.
   const need = v.length * 22 + 2
   if (jsonScratch.length < need) jsonScratch = Buffer.allocUnsafe(need)
   const b = jsonScratch
+  const words = new Uint32Array(v.buffer, v.byteOffset, v.length * 2)
   let at = 0
   b[at++] = 0x5b
   for (let i = 0; i < v.length; i++) {
     if (i > 0) b[at++] = 0x2c
-    let n = Number(v[i])
-    if (n >= 0 && n < 0x8000_0000) {
-      // Exact, and int32 arithmetic: the digits from the last one back.
+    if (words[2 * i + 1 - LOW_WORD] === 0) {
+      // Unsigned 32-bit arithmetic: the digits from the last one back.
+      let n = words[2 * i + LOW_WORD] as number
       let end = at + 1
-      for (let t = n; t >= 10; t = (t / 10) | 0) end++
+      for (let t = n; t >= 10; t = (t / 10) >>> 0) end++
       let p = end
       do {
-        const q = (n / 10) | 0
+        const q = (n / 10) >>> 0
         b[--p] = 0x30 + n - q * 10
         n = q
       } while (n > 0)
