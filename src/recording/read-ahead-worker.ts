@@ -39,18 +39,19 @@ function run(): void {
   try {
     for (;;) {
       // A new buffer until the ring has its number, then the ones the consumer gives back.
-      let buffer: ArrayBuffer | undefined
+      let buffer: ArrayBuffer
       if (made < init.buffers) {
         made++
         buffer = new ArrayBuffer(0)
       } else {
-        buffer = receiveBlocking(port, ints)?.buffer
-        if (buffer === undefined) return
+        const back = receiveBlocking(port, ints)
+        if (back === undefined) return
+        buffer = back.buffer
       }
       const r = reader.nextRecord(
         (length) => {
-          if (buffer!.byteLength < length) buffer = new ArrayBuffer(Math.ceil(length * GROWTH))
-          return Buffer.from(buffer!, 0, length)
+          if (buffer.byteLength < length) buffer = new ArrayBuffer(Math.ceil(length * GROWTH))
+          return Buffer.from(buffer, 0, length)
         },
         (length) => (length * Atomics.load(ints, Counter.SHARE)) / SHARE_ONE,
       )

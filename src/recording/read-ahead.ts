@@ -1,10 +1,11 @@
 /**
  * Reads a recording on a second thread: the read-ahead thread (read-ahead-worker.ts) reads the
  * next records and checks their CRC-32 while this thread analyses the one before, so a frame
- * costs the longer of the two instead of their sum (docs/recording.md, "Speed"). Messages come
- * out in file order, each a view into a buffer of the ring (read-ahead-ring.ts), valid until
- * the next call to `next`. A damaged or torn record ends the messages exactly as RecordingReader does:
- * every message before it, then `damage`; a read error is thrown from `next`.
+ * costs the longer of the two instead of their sum (docs/recording.md, "Speed"); this thread
+ * sums the end of each CRC when it would otherwise wait (#balance). Messages come out in file
+ * order, each a view into a buffer of the ring (read-ahead-ring.ts), valid until the next call
+ * to `next`. A damaged or torn record ends the messages exactly as RecordingReader does: every
+ * message before it, then `damage`; a read error is thrown from `next`.
  * @module
  */
 import { MessageChannel, type MessagePort, type Worker } from 'node:worker_threads'

@@ -166,7 +166,7 @@ export class RecordingReader implements MessageSource {
     if (r === undefined) return undefined
     const m = parseMessagePayload(r.payload)
     if (typeof m === 'string') {
-      this.damaged(r.offset, m)
+      this.#damaged(r.offset, m)
       return undefined
     }
     this.count++
@@ -195,14 +195,14 @@ export class RecordingReader implements MessageSource {
       }
       // A kind this reader skips is checked all the same: damage is damage.
       if (unchecked && !crcHolds(payload, unchecked)) {
-        this.damaged(offset, CHECKSUM_MISMATCH)
+        this.#damaged(offset, CHECKSUM_MISMATCH)
         return undefined
       }
     }
   }
 
-  /** Records damage found by the caller (a payload that does not parse); reading stops. */
-  damaged(offset: number, reason: string): void {
+  /** Reading stops here, for this reason. */
+  #damaged(offset: number, reason: string): void {
     this.damage = { offset, reason }
   }
 
@@ -246,18 +246,18 @@ export class RecordingReader implements MessageSource {
     const left = this.size - offset
     if (left <= 0) return undefined
     if (left < RECORD_HEADER_BYTES) {
-      this.damaged(offset, `incomplete record header (${left} bytes at the end of the file)`)
+      this.#damaged(offset, `incomplete record header (${left} bytes at the end of the file)`)
       return undefined
     }
     this.#readFully(this.#head, RECORD_HEADER_BYTES, offset)
     const length = this.#head.readUInt32LE(0)
     const crc = this.#head.readUInt32LE(4)
     if (length === 0) {
-      this.damaged(offset, 'empty record (zeros where a record should be)')
+      this.#damaged(offset, 'empty record (zeros where a record should be)')
       return undefined
     }
     if (length > left - RECORD_HEADER_BYTES) {
-      this.damaged(
+      this.#damaged(
         offset,
         `incomplete record: ${length} bytes announced, ` +
           `${left - RECORD_HEADER_BYTES} left in the file`,
@@ -283,7 +283,7 @@ export class RecordingReader implements MessageSource {
         this.#readFully(payload, tail, start + checked, checked)
         this.#unchecked = { checked, partial, expected: crc }
       } else if (partial !== crc) {
-        this.damaged(offset, CHECKSUM_MISMATCH)
+        this.#damaged(offset, CHECKSUM_MISMATCH)
         return undefined
       }
     }
