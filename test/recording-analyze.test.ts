@@ -76,6 +76,15 @@ function asJson(v: DecodedValue): unknown {
   return Array.from(v as ArrayLike<number | bigint | boolean>, num)
 }
 
+/** Byte offsets of a recording's message records. */
+function recordOffsets(path: string): number[] {
+  const reader = RecordingReader.open(path)
+  const offsets: number[] = []
+  for (let m = reader.next(); m; m = reader.next()) offsets.push(m.offset)
+  reader.close()
+  return offsets
+}
+
 function jsonl(path: string): Array<Record<string, unknown>> {
   return readFileSync(path, 'utf8')
     .trim()
@@ -268,10 +277,7 @@ test('h5py reads OUT.h5 (when python3 has h5py)', () => {
 })
 
 test('a truncated recording: clear error, exit 1, every result up to the damage kept', async () => {
-  const reader = RecordingReader.open(REC)
-  const offsets: number[] = []
-  for (let m = reader.next(); m; m = reader.next()) offsets.push(m.offset)
-  reader.close()
+  const offsets = recordOffsets(REC)
   const cut = join(dir, 'cut.rec')
   // Cut in the middle of message 30.
   writeFileSync(cut, readFileSync(REC).subarray(0, (offsets[30] as number) + 100))
@@ -293,10 +299,7 @@ test('a truncated recording: clear error, exit 1, every result up to the damage 
 })
 
 test('a damaged record mid-file: exit 1, every result before it written', async () => {
-  const reader = RecordingReader.open(REC)
-  const offsets: number[] = []
-  for (let m = reader.next(); m; m = reader.next()) offsets.push(m.offset)
-  reader.close()
+  const offsets = recordOffsets(REC)
   const bytes = readFileSync(REC)
   // A flipped bit in message 20's image: found by the read-ahead thread's CRC check.
   const at = (offsets[20] as number) + RECORD_HEADER_BYTES + 2000
