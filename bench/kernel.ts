@@ -16,7 +16,8 @@
  * the machine's cores): the main thread and N-1 workers decode and sum equal shares of the rows
  * (src/kernel/parallel-profiler.ts). The `_1thread` lines are the same work on the main thread
  * alone. `decode_bslz4` is always one thread. The `analyze_` lines are `psen-processing
- * analyze` over a recording of such frames on disk, one thread (bench/analyze-case.ts).
+ * analyze` over a recording of such frames on disk, the kernels on one thread, the records read
+ * and checked on a second (bench/analyze-case.ts).
  * @module
  */
 import { availableParallelism } from 'node:os'
