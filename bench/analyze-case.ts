@@ -1,14 +1,20 @@
 /**
  * The analyze case of bench/kernel.ts: `psen-processing analyze`'s loop (src/cli/analyze.ts
- * analyzeRecording: read a record, check its CRC, decode the bsread message, FramePipeline with
- * the ROI decode path on one thread, FinderStage, the data message decoded) over a recording on
- * disk of 2560 x 2160 uint16 bitshuffle_lz4 frames, like the camera's: X-ray shots
- * (pulse_id % 4 == 0) with an edge, reference shots without. Frames per second of whole passes
- * over the file (it stays in the page cache: this measures the program, not the disk).
+ * analyzeRecording: the read-ahead thread reads a record and checks its CRC while the main
+ * thread decodes the bsread message before it, runs FramePipeline with the ROI decode path and
+ * one kernel thread, FinderStage, and decodes the data message; the main thread sums the end of
+ * each CRC when it would otherwise wait) over a recording on disk of
+ * 2560 x 2160 uint16 bitshuffle_lz4 frames, like the camera's: X-ray shots (pulse_id % 4 == 0)
+ * with an edge, reference shots without. Frames per second of whole passes over the file (it
+ * stays in the page cache: this measures the program, not the disk); CPU time is the whole
+ * process's (both threads). The read-ahead thread starts before a pass is timed (its start-up
+ * is in the note).
  *
- *   analyze_roi            with the per-record CRC check (the default of `analyze`)
- *   analyze_roi_no_verify  `analyze --no_verify`
- *   analyze_roi_files      with the CRC check and OUT.jsonl, OUT.h5 and OUT.csv written
+ *   analyze_roi             read-ahead thread, CRC checked (what `analyze` does)
+ *   analyze_roi_files       the same, OUT.jsonl, OUT.h5 and OUT.csv written
+ *   analyze_roi_no_verify   `analyze --no_verify`
+ *   analyze_roi_one_thread  CRC checked, records read on the main thread (RecordingReader),
+ *                           for comparison: the design before the read-ahead thread
  * @module
  */
 import { mkdtempSync, rmSync } from 'node:fs'
@@ -22,7 +28,8 @@ import type { Codec } from '../src/kernel/codec.js'
 import type { Kernel } from '../src/kernel/kernel.js'
 import { parameterModel } from '../src/processing/parameters.js'
 import { makeSnapshot } from '../src/processing/settings.js'
-import { RecordingReader } from '../src/recording/reader.js'
+import { ReadAheadReader } from '../src/recording/read-ahead.js'
+import { RecordingReader, type MessageSource } from '../src/recording/reader.js'
 import { RecordingWriter } from '../src/recording/writer.js'
 import { generateFrame } from '../src/sim/frame.js'
 
@@ -43,6 +50,55 @@ export interface AnalyzeCaseResult {
   recording_mb: number
   note: string
 }
+
+/** One timed pass, per frame: wall, CPU of the process, the main thread's wait for reading. */
+interface Pass {
+  ms: number
+  cpuMs: number
+  waitMs: number
+  /** The share of each CRC-32 the main thread summed at the end (ReadAheadReader.crcShare). */
+  share: number
+}
+
+interface Variant {
+  name: string
+  /** Records read on the read-ahead thread (ReadAheadReader), or on the main thread. */
+  readAhead: boolean
+  verify: boolean
+  files: boolean
+  note: string
+}
+
+const VARIANTS: Variant[] = [
+  {
+    name: 'analyze_roi',
+    readAhead: true,
+    verify: true,
+    files: false,
+    note: 'read-ahead thread, CRC checked; results decoded, not written',
+  },
+  {
+    name: 'analyze_roi_files',
+    readAhead: true,
+    verify: true,
+    files: true,
+    note: 'read-ahead thread, CRC checked; OUT.jsonl, OUT.h5, OUT.csv written',
+  },
+  {
+    name: 'analyze_roi_no_verify',
+    readAhead: true,
+    verify: false,
+    files: false,
+    note: 'analyze --no_verify; results not written',
+  },
+  {
+    name: 'analyze_roi_one_thread',
+    readAhead: false,
+    verify: true,
+    files: false,
+    note: 'records read and CRC checked on the main thread (before the read-ahead thread)',
+  },
+]
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b)
@@ -105,8 +161,10 @@ export async function makeRecording(path: string, codec: Codec, frames: number):
 export async function analyzeCase(
   kernel: Kernel,
   codec: Codec,
-  opts: { frames?: number; runs?: number } = {},
+  opts: { frames?: number; runs?: number; only?: (name: string) => boolean } = {},
 ): Promise<AnalyzeCaseResult[]> {
+  const variants = VARIANTS.filter((v) => opts.only?.(v.name) ?? true)
+  if (variants.length === 0) return []
   const frames = opts.frames ?? 100
   const runs = Math.max(3, opts.runs ?? 5)
   const dir = mkdtempSync(join(tmpdir(), 'psen-bench-analyze-'))
@@ -120,9 +178,15 @@ export async function analyzeCase(
       [0, WIDTH, 500, 400],
       parameterModel.defaults(),
     )
-    const pass = async (verify: boolean, files: boolean): Promise<[number, number]> => {
-      const reader = RecordingReader.open(path, { verify, reuseBuffer: true })
-      const out = files ? await ResultFiles.create(join(dir, 'out'), {}) : undefined
+    const startMs: number[] = []
+    const pass = async (v: Variant): Promise<Pass> => {
+      const out = v.files ? await ResultFiles.create(join(dir, 'out'), {}) : undefined
+      const file = RecordingReader.open(path, { verify: v.verify, reuseBuffer: true })
+      const s0 = performance.now()
+      const ahead = v.readAhead ? await ReadAheadReader.start(file) : undefined
+      const reader: MessageSource & { close(): unknown } = ahead ?? file
+      if (ahead) startMs.push(performance.now() - s0)
+      // Timed from here: the thread has had no time to read ahead yet.
       const c0 = process.cpuUsage()
       const t0 = performance.now()
       const s = await analyzeRecording({
@@ -137,43 +201,47 @@ export async function analyzeCase(
       out?.close()
       const ms = performance.now() - t0
       const c = process.cpuUsage(c0)
-      reader.close()
+      const share = ahead?.crcShare ?? 0
+      await reader.close()
       if (s.pulses !== frames || s.damage) throw new Error(`analyze pass: ${JSON.stringify(s)}`)
       if (s.frameErrors && Object.keys(s.frameErrors).length > 0) {
         throw new Error(`frame errors: ${JSON.stringify(s.frameErrors)}`)
       }
-      return [ms / frames, (c.user + c.system) / 1000 / frames]
-    }
-    const variants: Array<[string, boolean, boolean, string]> = [
-      ['analyze_roi', true, false, 'CRC checked; results decoded, not written'],
-      ['analyze_roi_no_verify', false, false, 'analyze --no_verify; results not written'],
-      ['analyze_roi_files', true, true, 'CRC checked; OUT.jsonl, OUT.h5, OUT.csv written'],
-    ]
-    const times = variants.map(() => [] as number[])
-    const cpu = variants.map(() => [] as number[])
-    // Warm-up pass each, then the variants interleaved (A/B/C, A/B/C, ...): the machine's
-    // neighbours weigh on all of them alike.
-    for (const [, verify, files] of variants) await pass(verify, files)
-    for (let r = 0; r < runs; r++) {
-      for (let v = 0; v < variants.length; v++) {
-        const [, verify, files] = variants[v]!
-        const [ms, cpuMs] = await pass(verify, files)
-        times[v]!.push(ms)
-        cpu[v]!.push(cpuMs)
+      return {
+        ms: ms / frames,
+        cpuMs: (c.user + c.system) / 1000 / frames,
+        waitMs: (ahead?.waitedMs ?? 0) / frames,
+        share,
       }
     }
-    return variants.map(([name, , , note], v) => {
-      const ms = median(times[v]!)
+    const passes = variants.map(() => [] as Pass[])
+    // Warm-up pass each, then the variants interleaved (A/B/C, A/B/C, ...): the machine's
+    // neighbours weigh on all of them alike.
+    for (const v of variants) await pass(v)
+    for (let r = 0; r < runs; r++) {
+      for (let v = 0; v < variants.length; v++) passes[v]!.push(await pass(variants[v]!))
+    }
+    const start = `read-ahead thread start ${median(startMs).toFixed(0)} ms (not timed)`
+    return variants.map(({ name, note, readAhead }, v) => {
+      const times = passes[v]!.map((p) => p.ms)
+      const ms = median(times)
+      const wait = median(passes[v]!.map((p) => p.waitMs))
+      const share = median(passes[v]!.map((p) => p.share))
       return {
         name,
         fps: Math.round(10_000 / ms) / 10,
         ms_per_frame: Math.round(ms * 1e4) / 1e4,
-        ms_min: Math.round(Math.min(...times[v]!) * 1e4) / 1e4,
-        cpu_ms: Math.round(median(cpu[v]!) * 1e4) / 1e4,
+        ms_min: Math.round(Math.min(...times) * 1e4) / 1e4,
+        cpu_ms: Math.round(median(passes[v]!.map((p) => p.cpuMs)) * 1e4) / 1e4,
         frames,
         runs,
         recording_mb: Math.round(bytes / 1e5) / 10,
-        note: `${note}; ${(bytes / frames / 1e6).toFixed(2)} MB per message`,
+        note:
+          `${note}; ${(bytes / frames / 1e6).toFixed(2)} MB per message` +
+          (readAhead
+            ? `; the main thread waited ${wait.toFixed(3)} ms/frame for the read-ahead ` +
+              `thread and summed ${(100 * share).toFixed(0)} % of each CRC at the end; ${start}`
+            : ''),
       }
     })
   } finally {

@@ -9,12 +9,15 @@
  *   npm run bench -- --kernel other.wasm    another build of the module (A/B comparisons)
  *   npm run bench -- --threads 1  no worker threads
  *   npm run bench -- --analyze-frames 0   leave out the analyze cases (bench/analyze-case.ts)
+ *   npm run bench -- --cases analyze      only the cases whose name matches this regular
+ *                                         expression (the others run once, for the checks)
  *
  * `decode_profiles` and `roi_decode_profiles` run the service's path with --threads N (default:
  * the machine's cores): the main thread and N-1 workers decode and sum equal shares of the rows
  * (src/kernel/parallel-profiler.ts). The `_1thread` lines are the same work on the main thread
  * alone. `decode_bslz4` is always one thread. The `analyze_` lines are `psen-processing
- * analyze` over a recording of such frames on disk, one thread (bench/analyze-case.ts).
+ * analyze` over a recording of such frames on disk, the kernels on one thread, the records read
+ * and checked on a second (bench/analyze-case.ts).
  * @module
  */
 import { availableParallelism } from 'node:os'
@@ -39,8 +42,10 @@ const { values: args } = parseArgs({
     threads: { type: 'string' },
     'analyze-frames': { type: 'string', default: '100' },
     'analyze-runs': { type: 'string', default: '5' },
+    cases: { type: 'string', default: '' },
   },
 })
+const CASES = new RegExp(args.cases)
 const THREADS = Math.max(1, Number(args.threads ?? availableParallelism()))
 const RUNS = Math.max(20, Number(args.runs))
 const REF_RUNS = Math.max(1, Number(args['ref-runs']))
@@ -87,7 +92,12 @@ function measure(
   runs = RUNS,
   note?: string,
   threads = 1,
-): Result {
+): Result | undefined {
+  if (!CASES.test(name)) {
+    // Once all the same: the checks below read what the cases computed.
+    fn()
+    return undefined
+  }
   let t0 = performance.now()
   let warm = 0
   do {
@@ -172,7 +182,10 @@ function parallelProfiles(extraRows: Array<[number, number]>): void {
 }
 
 const results: Result[] = []
-results.push(
+function keep(r: Result | undefined): void {
+  if (r) results.push(r)
+}
+keep(
   measure(
     'decode_bslz4',
     () => {
@@ -181,7 +194,7 @@ results.push(
     raw.length,
   ),
 )
-results.push(
+keep(
   measure(
     'decode_profiles',
     () => parallelProfiles([[0, HEIGHT]]),
@@ -191,7 +204,7 @@ results.push(
     THREADS,
   ),
 )
-results.push(
+keep(
   measure(
     'roi_decode_profiles',
     () => parallelProfiles([]),
@@ -201,7 +214,7 @@ results.push(
     THREADS,
   ),
 )
-results.push(
+keep(
   measure(
     'decode_profiles_1thread',
     () => {
@@ -210,7 +223,7 @@ results.push(
     raw.length,
   ),
 )
-results.push(
+keep(
   measure(
     'roi_decode_profiles_1thread',
     () => {
@@ -256,7 +269,7 @@ if (!kernel.bytes(check, raw.length).every((v, i) => v === raw[i])) {
   const sigPtr = ringPtr + REFERENCES * n * 8
   const e = kernel.exports
   let position = 0
-  results.push(
+  keep(
     measure(
       'edge_2560',
       () => {
@@ -274,7 +287,7 @@ if (!kernel.bytes(check, raw.length).every((v, i) => v === raw[i])) {
   if (Math.abs(position - 1200.4) > 5) throw new Error(`edge found at ${position}, expected ~1200`)
 }
 
-results.push(
+keep(
   measure(
     'ts_reference_decode_profiles',
     () => {
@@ -293,6 +306,7 @@ if (ANALYZE_FRAMES > 0) {
   for (const a of await analyzeCase(kernel, codec, {
     frames: ANALYZE_FRAMES,
     runs: Number(args['analyze-runs']),
+    only: (name) => CASES.test(name),
   })) {
     results.push({
       name: a.name,
@@ -338,6 +352,8 @@ if (args.json) {
         ` ${r.mb_per_s_out.toFixed(1).padStart(12)} ${String(r.runs).padStart(5)}`,
     )
   }
+  // The analyze lines' notes say which thread was the slower one.
+  for (const r of results) if (r.name.startsWith('analyze_')) console.log(`${r.name}: ${r.note}`)
   const ts = results.find((r) => r.name === 'ts_reference_decode_profiles')
   const wasm = results.find((r) => r.name === 'decode_profiles')
   if (ts && wasm) {

@@ -14,7 +14,9 @@ import {
   type DecodedValue,
 } from '../src/bsread/decoder.js'
 import { runAnalyze } from '../src/cli/analyze.js'
+import { ResultFiles } from '../src/cli/analyze-output.js'
 import { runRecord } from '../src/cli/record.js'
+import { RECORD_HEADER_BYTES } from '../src/recording/format.js'
 import { RecordingReader } from '../src/recording/reader.js'
 import { startSimulator } from '../src/sim/simulator.js'
 import { startReplay } from './helpers/replay.js'
@@ -72,6 +74,15 @@ function asJson(v: DecodedValue): unknown {
   if (typeof v === 'string') return v
   if (typeof v !== 'object') return num(v)
   return Array.from(v as ArrayLike<number | bigint | boolean>, num)
+}
+
+/** Byte offsets of a recording's message records. */
+function recordOffsets(path: string): number[] {
+  const reader = RecordingReader.open(path)
+  const offsets: number[] = []
+  for (let m = reader.next(); m; m = reader.next()) offsets.push(m.offset)
+  reader.close()
+  return offsets
 }
 
 function jsonl(path: string): Array<Record<string, unknown>> {
@@ -217,6 +228,34 @@ test('OUT.h5 has one dataset per channel, a row per pulse; OUT.csv the scalars',
   assert.is(first[0], String(rows[0]?.pulse_id))
 })
 
+test('OUT.jsonl writes 64-bit integers exactly, at any size and sign', async () => {
+  const u = [0n, 7n, 10n, 2n ** 31n, 2n ** 32n - 1n, 2n ** 32n, 2n ** 53n + 1n, 2n ** 64n - 1n]
+  const i = [-1n, -(2n ** 63n), 2n ** 63n - 1n, 999_999_999n, 1_000_000_000n]
+  const base = join(dir, 'ints')
+  const files = await ResultFiles.create(base, {})
+  const channel = (name: string, type: 'uint64' | 'int64', n: number) => ({
+    name,
+    type,
+    shape: [n],
+    encoding: 'little' as const,
+    compression: 'none' as const,
+  })
+  files.add({
+    pulseId: 5n,
+    timestamp: { sec: 1, ns: 2 },
+    channels: [
+      { info: channel('u', 'uint64', u.length), value: BigUint64Array.from(u) },
+      { info: channel('i', 'int64', i.length), value: BigInt64Array.from(i) },
+    ],
+  })
+  files.close()
+  assert.is(
+    readFileSync(`${base}.jsonl`, 'utf8'),
+    `{"pulse_id":5,"global_timestamp":{"sec":1,"ns":2},"u":[${u.join(',')}],` +
+      `"i":[${i.join(',')}]}\n`,
+  )
+})
+
 test('h5py reads OUT.h5 (when python3 has h5py)', () => {
   const script =
     'import h5py, sys\n' +
@@ -238,10 +277,7 @@ test('h5py reads OUT.h5 (when python3 has h5py)', () => {
 })
 
 test('a truncated recording: clear error, exit 1, every result up to the damage kept', async () => {
-  const reader = RecordingReader.open(REC)
-  const offsets: number[] = []
-  for (let m = reader.next(); m; m = reader.next()) offsets.push(m.offset)
-  reader.close()
+  const offsets = recordOffsets(REC)
   const cut = join(dir, 'cut.rec')
   // Cut in the middle of message 30.
   writeFileSync(cut, readFileSync(REC).subarray(0, (offsets[30] as number) + 100))
@@ -259,6 +295,31 @@ test('a truncated recording: clear error, exit 1, every result up to the damage 
   await h5ready
   const f = new H5File(`${base}.h5`, 'r')
   assert.equal((f.get('pulse_id') as Dataset).shape, [30])
+  f.close()
+})
+
+test('a damaged record mid-file: exit 1, every result before it written', async () => {
+  const offsets = recordOffsets(REC)
+  const bytes = readFileSync(REC)
+  // A flipped bit in message 20's image: found by the read-ahead thread's CRC check.
+  const at = (offsets[20] as number) + RECORD_HEADER_BYTES + 2000
+  bytes[at] = (bytes[at] as number) ^ 4
+  const flipped = join(dir, 'flipped.rec')
+  writeFileSync(flipped, bytes)
+  const c = capture()
+  const base = join(dir, 'flipped')
+  assert.is(await runAnalyze(analyzeArgs(flipped, base), c), 1)
+  assert.match(
+    c.lines.join('\n'),
+    new RegExp(
+      `flipped\\.rec: unreadable from byte ${offsets[20]} of \\d+: checksum mismatch .*` +
+        'the 20 message\\(s\\) before it were read; the results up to there are written',
+    ),
+  )
+  assert.equal(jsonl(`${base}.jsonl`), jsonl(join(dir, 'offline.jsonl')).slice(0, 20))
+  await h5ready
+  const f = new H5File(`${base}.h5`, 'r')
+  assert.equal((f.get('pulse_id') as Dataset).shape, [20])
   f.close()
 })
 

@@ -20,7 +20,8 @@ import { FramePipeline } from '../processing/pipeline.js'
 import { validateRoi, type Roi } from '../processing/roi.js'
 import { makeSnapshot, type Snapshot } from '../processing/settings.js'
 import { RunStatistics } from '../processing/statistics.js'
-import { describeDamage, type RecordingReader } from '../recording/reader.js'
+import { ReadAheadReader } from '../recording/read-ahead.js'
+import { describeDamage, type MessageSource } from '../recording/reader.js'
 import { ResultFiles, type PulseResult } from './analyze-output.js'
 import type { ChannelNaming } from '../config.js'
 import { DEFAULTS } from './args.js'
@@ -158,7 +159,8 @@ export interface AnalyzeSummary {
 
 /** The analysis loop: recording in, decoded data messages out (no files; see runAnalyze). */
 export async function analyzeRecording(opts: {
-  reader: RecordingReader
+  /** A ReadAheadReader (what `analyze` uses) or a RecordingReader (one thread). */
+  reader: MessageSource
   kernel: Kernel
   prefix: string
   naming: ChannelNaming
@@ -187,7 +189,7 @@ export async function analyzeRecording(opts: {
   let pulses = 0
   let stopped = false
   let lastTick = performance.now()
-  for (let m = reader.next(); m !== undefined; m = reader.next()) {
+  for (let m = await reader.next(); m !== undefined; m = await reader.next()) {
     messages++
     let msg
     try {
@@ -249,8 +251,15 @@ export async function runAnalyze(argv: string[], io: CommandIO = {}): Promise<nu
   const { out, err, tty } = l
   const p = parseCommand('analyze', argv, ANALYZE_USAGE, l, parse)
   if (typeof p === 'number') return p
-  const reader = openRecording('analyze', p.file, { verify: p.verify, reuseBuffer: true }, l)
-  if (reader === undefined) return 1
+  const file = openRecording('analyze', p.file, { verify: p.verify }, l)
+  if (file === undefined) return 1
+  let reader: ReadAheadReader
+  try {
+    reader = await ReadAheadReader.start(file)
+  } catch (e) {
+    err(`analyze: cannot start reading ${p.file}: ${(e as Error).message}`)
+    return 1
+  }
   const snapshot = makeSnapshot(parameterModel, 1, p.roiSignal, p.roiBackground, p.parameters)
   let files: ResultFiles
   try {
@@ -260,7 +269,7 @@ export async function runAnalyze(argv: string[], io: CommandIO = {}): Promise<nu
       recording_info: JSON.stringify(reader.info ?? {}),
     })
   } catch (e) {
-    reader.close()
+    await reader.close()
     err(`analyze: cannot create ${p.output}.*: ${(e as Error).message}`)
     return 1
   }
@@ -295,8 +304,8 @@ export async function runAnalyze(argv: string[], io: CommandIO = {}): Promise<nu
   } finally {
     if (tty) process.stderr.write('\n')
     unwatch()
-    reader.close()
     files.close()
+    await reader.close()
   }
   const s = (performance.now() - t0) / 1000
   const list = (r: Record<string, number>): string =>
