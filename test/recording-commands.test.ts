@@ -41,6 +41,36 @@ async function withSim<T>(fn: (sim: Simulator) => Promise<T>, rate = 0): Promise
   }
 }
 
+test('the service itself loads neither the recording commands nor h5wasm', () => {
+  // The static import graph of the compiled CLI entry: what `psen-processing INPUT PREFIX`
+  // loads. record, replay and analyze are imported when their command runs.
+  const seen = new Set<string>()
+  const packages = new Set<string>()
+  const walk = (file: string): void => {
+    if (seen.has(file)) return
+    seen.add(file)
+    const text = readFileSync(file, 'utf8')
+    for (const m of text.matchAll(
+      /^(?:import|export)\s[^;]*?from\s+'([^']+)'|^import\s+'([^']+)'/gm,
+    )) {
+      const spec = (m[1] ?? m[2]) as string
+      if (spec.startsWith('.')) walk(join(file, '..', spec))
+      else packages.add(spec)
+    }
+  }
+  walk(join(ROOT, 'dist', 'cli', 'main.js'))
+  assert.ok(seen.size > 20, `${seen.size} modules`)
+  assert.ok(packages.has('hono') || [...packages].some((p) => p.startsWith('hono')))
+  assert.not.ok(
+    [...packages].some((p) => p.startsWith('h5wasm')),
+    [...packages].join(' '),
+  )
+  const recording = [...seen].filter((f) =>
+    /[/\\](recording[/\\]|cli[/\\](record|replay|analyze))/.test(f),
+  )
+  assert.equal(recording, [])
+})
+
 test('usage errors exit 2 with the reason; an existing FILE is never overwritten', async () => {
   const bad: string[][] = [
     [],

@@ -16,10 +16,7 @@ import { PsenService } from '../processing/service.js'
 import type { Roi } from '../processing/roi.js'
 import { startSimulator, type Simulator } from '../sim/simulator.js'
 import { StateStore } from '../state/store.js'
-import { runAnalyze } from './analyze.js'
 import { runDump } from './dump.js'
-import { runRecord } from './record.js'
-import { runReplay } from './replay.js'
 import { runSimulate } from './simulate.js'
 import { packageVersion } from './version.js'
 import type { ServiceConfig } from '../config.js'
@@ -38,9 +35,11 @@ export async function main(argv: string[]): Promise<number> {
   if (first === 'simulate') {
     return runSimulate(rest)
   }
-  if (first === 'record') return runRecord(rest)
-  if (first === 'replay') return runReplay(rest)
-  if (first === 'analyze') return runAnalyze(rest)
+  // Loaded on use: the service process need not carry the recording code and h5wasm's
+  // WebAssembly instance (it instantiates on import).
+  if (first === 'record') return (await import('./record.js')).runRecord(rest)
+  if (first === 'replay') return (await import('./replay.js')).runReplay(rest)
+  if (first === 'analyze') return (await import('./analyze.js')).runAnalyze(rest)
   let cmd
   try {
     cmd = parseServiceArgs(argv)
