@@ -7,9 +7,10 @@
  * (bench/service/consumer.ts). Both ROIs are set (signal [0,2560,1150,400], background
  * [0,2560,500,400]); edge finding runs on every X-ray shot.
  *
- * First the floor: a bare zeromq.js PULL receiver (bench/service/consumer.ts, which only reads the
- * pulse id) takes the same frames at --floor-hz (100) for one step, alone; its CPU per frame is
- * what receiving alone costs on this machine. Then the service: its idle CPU with no input, then
+ * First the floors, each alone for one step at --floor-hz (100): a bare zeromq.js PULL receiver
+ * (bench/service/consumer.ts, which only reads the pulse id), then a bare receiver that forwards
+ * every frame on a PUSH to an image consumer (bench/service/forwarder.ts); their CPU per frame is
+ * what receiving, and receiving plus the image stream, cost on this machine. Then the service: its idle CPU with no input, then
  * a sweep of the frame rate upward. A
  * step passes when the sender kept its rate without a failed send, every pulse id it sent
  * arrived on the data stream and the service counted no drop. Per step: latency send → data
@@ -66,6 +67,7 @@ import {
 } from './service/common.js'
 import {
   ConsumerProc,
+  ForwarderProc,
   SenderProc,
   SERVICE_NODE_FLAGS,
   ServiceProc,
@@ -239,9 +241,11 @@ async function main(): Promise<void> {
     .map((x) => x.hz)
   const lat = rows.find((r) => r.kind === (repeat > 1 ? 'median' : 'step') && r.rate_hz === 100)
   const floor = rows.find((r) => r.kind === 'floor')
+  const floorForward = rows.find((r) => r.kind === 'floor_forward')
   const summary: Row = {
     kind: 'summary',
     floor_cpu_ms_frame: floor ? (floor.cpu_ms_frame as number) : NaN,
+    floor_forward_cpu_ms_frame: floorForward ? (floorForward.cpu_ms_frame as number) : NaN,
     max_zero_loss_hz: passed.length > 0 ? Math.max(...passed) : 0,
     step_seconds: seconds,
   }
@@ -287,7 +291,7 @@ async function main(): Promise<void> {
         (baseline ? '; BASELINE (no service)' : '') +
         (extraArgs.length ? `; ${extraArgs.join(' ')}` : ''),
     )
-    console.log(table(show('floor')))
+    console.log(table([...show('floor'), ...show('floor_forward')]))
     console.log()
     console.log(table(show('idle')))
     console.log()
@@ -445,33 +449,46 @@ async function step(
 }
 
 /**
- * The floor: a bare zeromq.js receiver (the image consumer, which reads only the pulse id) gets
- * the camera's frames alone at `floorHz` for one step; its CPU per frame.
+ * The floors, each alone at `floorHz` for one step: a bare zeromq.js receiver (the image
+ * consumer, which reads only the pulse id), then a bare receiver that forwards every frame on a
+ * PUSH to an image consumer (bench/service/forwarder.ts). Their CPU per frame is what receiving,
+ * and receiving plus the image stream, cost on this machine before any processing.
  */
 async function floorStep(sender: SenderProc): Promise<void> {
-  const rx = await ConsumerProc.start(`tcp://127.0.0.1:${sender.port}`, 'image')
-  const warm = await sender.run(50, 1, nextPulse)
-  nextPulse = warm.lastPulse + 1
-  await drain(rx, warm.firstPulse, warm.lastPulse)
-  await sleep(1000)
-  const a = sampleProc(rx.child.pid as number)
-  const done = await sender.run(floorHz, seconds, nextPulse)
-  nextPulse = done.lastPulse + 1
-  await drain(rx, done.firstPulse, done.lastPulse)
-  const b = sampleProc(rx.child.pid as number)
-  const received = rx.countIn(done.firstPulse, done.lastPulse)
+  const camera = `tcp://127.0.0.1:${sender.port}`
+  const rx = await ConsumerProc.start(camera, 'image')
+  await floorRow('floor', rx, rx.child.pid as number, 'bare zeromq.js receiver')
   await rx.exit()
-  const row: Row = {
-    kind: 'floor',
-    rate_hz: floorHz,
-    achieved_hz: round((done.sent * 1000) / done.elapsedMs, 1),
-    received,
-    cpu_ms_frame: received > 0 ? round((b.cpuMs - a.cpuMs) / received, 2) : NaN,
-    sys_ms_frame: received > 0 ? round((b.sysMs - a.sysMs) / received, 2) : NaN,
-    faults_frame: received > 0 ? Math.round((b.minorFaults - a.minorFaults) / received) : NaN,
+  const [port] = (await freePorts(1)) as [number]
+  const fwd = await ForwarderProc.start(camera, port)
+  const sink = await ConsumerProc.start(`tcp://127.0.0.1:${port}`, 'image')
+  await floorRow('floor_forward', sink, fwd.child.pid as number, 'receive + forward')
+  await sink.exit()
+  await fwd.exit()
+
+  async function floorRow(kind: string, rx: ConsumerProc, pid: number, what: string) {
+    const warm = await sender.run(50, 1, nextPulse)
+    nextPulse = warm.lastPulse + 1
+    await drain(rx, warm.firstPulse, warm.lastPulse)
+    await sleep(1000)
+    const a = sampleProc(pid)
+    const done = await sender.run(floorHz, seconds, nextPulse)
+    nextPulse = done.lastPulse + 1
+    await drain(rx, done.firstPulse, done.lastPulse)
+    const b = sampleProc(pid)
+    const received = rx.countIn(done.firstPulse, done.lastPulse)
+    const row: Row = {
+      kind,
+      rate_hz: floorHz,
+      achieved_hz: round((done.sent * 1000) / done.elapsedMs, 1),
+      received,
+      cpu_ms_frame: received > 0 ? round((b.cpuMs - a.cpuMs) / received, 2) : NaN,
+      sys_ms_frame: received > 0 ? round((b.sysMs - a.sysMs) / received, 2) : NaN,
+      faults_frame: received > 0 ? Math.round((b.minorFaults - a.minorFaults) / received) : NaN,
+    }
+    emit(row)
+    note(`${kind} (${what}, ${floorHz} Hz): ${row.cpu_ms_frame} ms CPU/frame`)
   }
-  emit(row)
-  note(`floor (bare zeromq.js receiver, ${floorHz} Hz): ${row.cpu_ms_frame} ms CPU/frame`)
 }
 
 /** GET /status every 100 ms until stopped: the answer times in ms, sorted (HTTP under load). */

@@ -231,6 +231,31 @@ export class SenderProc {
 }
 
 /** A consumer process: receipt times by pulse id accumulate in `recvAt`. */
+/** The forward floor's process (bench/service/forwarder.ts): camera in, image stream out. */
+export class ForwarderProc {
+  private constructor(readonly child: ChildProcess) {}
+
+  static async start(input: string, port: number): Promise<ForwarderProc> {
+    const log = `forwarder-${Date.now()}.log`
+    const f = new ForwarderProc(forkHelper('forwarder.ts', [input, String(port)], log))
+    await waitFor(
+      f.child,
+      (m) => ((m as ConsumerEvent).type === 'ready' ? true : undefined),
+      'the forwarder',
+      30_000,
+    )
+    return f
+  }
+
+  async exit(): Promise<void> {
+    const gone = new Promise<void>((resolve) => this.child.once('exit', () => resolve()))
+    this.child.disconnect()
+    const t = setTimeout(() => this.child.kill('SIGKILL'), 5000)
+    await gone
+    clearTimeout(t)
+  }
+}
+
 export class ConsumerProc {
   readonly bad: string[] = []
   /** Messages whose pulse id was already seen (should never happen). */
