@@ -51,7 +51,6 @@ EXPOSE 8888 8889 10000
 # Asks the HTTP API's /health on the port the service was started with (-r / --rest_api_port).
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
   CMD ["node", "/app/healthcheck.mjs"]
-# --single-threaded-gc: zeromq.js reports each received frame to V8 as external memory, which
-# starts a full GC every few frames; on a 2-core host parallel GC helpers then compete with the
-# service for the cores (docs/performance.md: -16 % CPU per frame, a third of the latency).
-ENTRYPOINT ["node", "--single-threaded-gc", "/app/bin/psen-processing.js"]
+# Exec form: node is the container's main process, receives docker stop's SIGTERM and stops
+# cleanly. No node flags: the service sets what its frame path needs itself.
+ENTRYPOINT ["node", "/app/bin/psen-processing.js"]

@@ -31,9 +31,8 @@
  *   --threads N        passed to the service (--threads N)
  *   --service-args "…" extra service arguments
  *   --cpu-prof         run the service under `node --cpu-prof` and print where the time goes
- *   --node-flags=…     Node flags of the service process, instead of the deployed default
- *                      --single-threaded-gc (e.g. "--single-threaded-gc --trace-gc"; "" = V8's
- *                      defaults)
+ *   --node-flags=…     Node flags of the service process (default none, as deployed; e.g.
+ *                      "--trace-gc")
  *   --bin PATH         the service CLI to run (default bin/psen-processing.js of this checkout;
  *                      another checkout's for an A/B comparison)
  *   --floor-hz HZ      rate of the floor step (default 100; 0 skips it)

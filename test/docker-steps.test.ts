@@ -267,7 +267,7 @@ test('the Dockerfile builds in a clean copy and its runtime tree runs', async ()
     assert.is(rt.env.XDG_STATE_HOME, '/data')
     assert.is(rt.env.PSEN_STATE_FILE, undefined)
     const entry = rt.entrypoint as string[]
-    assert.equal(entry, ['node', '--single-threaded-gc', '/app/bin/psen-processing.js'])
+    assert.equal(entry, ['node', '/app/bin/psen-processing.js'])
     const health = rt.healthcheck as string[]
     assert.is(health[0], 'node')
     const mapped = (args: string[]) =>

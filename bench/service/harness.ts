@@ -29,10 +29,10 @@ const HERE = fileURLToPath(new URL('./', import.meta.url))
 const children = new Set<ChildProcess>()
 
 /**
- * The service runs as users start it: the Docker image, `npm start` and the bin's own `#!` line
- * pass --single-threaded-gc (docs/performance.md: less CPU per frame on a 2-core host).
+ * The service runs as users start it: `node bin/psen-processing.js`, no node flags (the
+ * Docker image, `npm start` and the bin's `#!` line pass none).
  */
-export const SERVICE_NODE_FLAGS = ['--single-threaded-gc']
+export const SERVICE_NODE_FLAGS: string[] = []
 
 /** Kills every child still running (SIGTERM, then SIGKILL after a grace period). */
 export async function killAll(graceMs = 3000): Promise<void> {
