@@ -111,7 +111,13 @@ for (const file of files) {
   const ok = Number(/Passed:\s+(\d+)/.exec(out)?.[1] ?? 0)
   let bad = Number.isNaN(total) ? 1 : total - ok
   if (timedOut) bad += 1
-  if (!Number.isNaN(total) && code !== 0 && bad === 0 && !timedOut) bad = 1
+  if (!Number.isNaN(total) && code !== 0 && bad === 0 && !timedOut) {
+    bad = 1
+    process.stdout.write(
+      `\nrun-tests: ${file}: every test passed, but the process ended with ` +
+        `${run.signal ? `signal ${run.signal}` : `exit code ${code}`}; counted as one failure\n`,
+    )
+  }
   passed += ok
   failed += bad
   skipped += Number(/Skipped:\s+(\d+)/.exec(out)?.[1] ?? 0)
