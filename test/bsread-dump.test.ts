@@ -17,6 +17,14 @@ const codec = await loadCodec()
 
 const dump = suite('dump command')
 
+const gain: ChannelInfo = {
+  name: 'CAM:GAIN',
+  type: 'float64',
+  shape: [1],
+  encoding: 'little',
+  compression: 'none',
+}
+
 dump('prints pulse ids, channels and values of a live stream, stops after -n', async () => {
   const sender = await BsreadSender.bind({ address: 'tcp://127.0.0.1:*', sendTimeoutMs: 10 })
   const lines: string[] = []
@@ -27,13 +35,6 @@ dump('prints pulse ids, channels and values of a live stream, stops after -n', a
     shape: [8, 4],
     encoding: 'little',
     compression: 'bitshuffle_lz4',
-  }
-  const gain: ChannelInfo = {
-    name: 'CAM:GAIN',
-    type: 'float64',
-    shape: [1],
-    encoding: 'little',
-    compression: 'none',
   }
   const enc = new BsreadEncoder({ codec })
   const done = runDump([sender.endpoint, '-n', '3', '--values'], {
@@ -131,13 +132,6 @@ dump('ends with exit 0 when its reader goes away (dump | head)', async () => {
   })
   const exited = new Promise<number | null>((resolve) => child.once('exit', resolve))
   const enc = new BsreadEncoder({ codec })
-  const gain: ChannelInfo = {
-    name: 'CAM:GAIN',
-    type: 'float64',
-    shape: [1],
-    encoding: 'little',
-    compression: 'none',
-  }
   let firstLine = false
   child.stdout.once('data', () => {
     firstLine = true

@@ -59,14 +59,22 @@ function ingestConfig(input: string, dataPort: number, imagePort: number): Servi
   }
 }
 
-test('frames run in the worker; state, statistics, metrics and images reach this thread', async () => {
+interface Rig {
+  sender: BsreadSender
+  engine: IngestWorker<ProcessingParameters>
+  metrics: Metrics
+  data: StreamReader
+  image: StreamReader
+  close(): Promise<void>
+}
+
+/** An ingest worker fed by a real sender, with readers on both of its output streams. */
+async function startRig(observer?: FrameObserver, previewRate = 50): Promise<Rig> {
   const sender = await BsreadSender.bind({ address: 'tcp://127.0.0.1:*', sendTimeoutMs: 5000 })
   const [dataPort, imagePort] = (await freePorts(2)) as [number, number]
-  const config = ingestConfig(sender.endpoint, dataPort, imagePort)
   const metrics = new Metrics({ defaultMetrics: false })
-  const observer = new Recorder()
   const engine = await IngestWorker.start<ProcessingParameters>({
-    config,
+    config: { ...ingestConfig(sender.endpoint, dataPort, imagePort), previewRate },
     log: silentLogger(),
     metrics,
     observer,
@@ -74,14 +82,32 @@ test('frames run in the worker; state, statistics, metrics and images reach this
   })
   const data = new StreamReader(`tcp://127.0.0.1:${dataPort}`)
   const image = new StreamReader(`tcp://127.0.0.1:${imagePort}`)
-  const enc = new BsreadEncoder()
-  const img: ChannelInfo = {
-    name: 'INGEST:FPICTURE',
-    type: 'uint8',
-    shape: [4, 2],
-    encoding: 'little',
-    compression: 'none',
+  return {
+    sender,
+    engine,
+    metrics,
+    data,
+    image,
+    async close() {
+      await data.close()
+      await image.close()
+      await engine.close()
+      sender.close()
+    },
   }
+}
+
+/** The camera's image channel, uint8, uncompressed. */
+function imageChannel(shape: number[]): ChannelInfo {
+  return { name: 'INGEST:FPICTURE', type: 'uint8', shape, encoding: 'little', compression: 'none' }
+}
+
+test('frames run in the worker; state, statistics, metrics and images reach this thread', async () => {
+  const observer = new Recorder()
+  const rig = await startRig(observer)
+  const { sender, engine, metrics, data, image } = rig
+  const enc = new BsreadEncoder()
+  const img = imageChannel([4, 2])
   let pid = 0n
   const send = async (n: number, withImage = true): Promise<void> => {
     for (let i = 0; i < n; i++) {
@@ -154,33 +180,15 @@ test('frames run in the worker; state, statistics, metrics and images reach this
     assert.is(await engine.stop(), Number(pid))
     assert.is(observer.images.length, 0, 'the observer forgot its image at the stop')
   } finally {
-    await data.close()
-    await image.close()
-    await engine.close()
-    sender.close()
+    await rig.close()
   }
 })
 
 test('large frames die young in the worker: scavenges, no mark-compact per frame', async () => {
-  const sender = await BsreadSender.bind({ address: 'tcp://127.0.0.1:*', sendTimeoutMs: 5000 })
-  const [dataPort, imagePort] = (await freePorts(2)) as [number, number]
-  const metrics = new Metrics({ defaultMetrics: false })
-  const engine = await IngestWorker.start<ProcessingParameters>({
-    config: { ...ingestConfig(sender.endpoint, dataPort, imagePort), previewRate: 0 },
-    log: silentLogger(),
-    metrics,
-    prettyLogs: false,
-  })
-  const data = new StreamReader(`tcp://127.0.0.1:${dataPort}`)
-  const image = new StreamReader(`tcp://127.0.0.1:${imagePort}`)
+  const rig = await startRig(undefined, 0)
+  const { sender, engine, metrics, data, image } = rig
   const enc = new BsreadEncoder()
-  const img: ChannelInfo = {
-    name: 'INGEST:FPICTURE',
-    type: 'uint8',
-    shape: [2048, 2048],
-    encoding: 'little',
-    compression: 'none',
-  }
+  const img = imageChannel([2048, 2048])
   const pixels = new Uint8Array(2048 * 2048).fill(7)
   const gcCount = async (kind: string): Promise<number> =>
     metricValue(
@@ -214,10 +222,7 @@ test('large frames die young in the worker: scavenges, no mark-compact per frame
     assert.ok(major <= 2, `${major} mark-compacts for ${frames} frames of 4 MiB`)
     assert.ok(minor >= Math.floor((frames * 4) / 12) - 1, `${minor} scavenges for ${frames} frames`)
   } finally {
-    await data.close()
-    await image.close()
-    await engine.close()
-    sender.close()
+    await rig.close()
   }
 })
 
