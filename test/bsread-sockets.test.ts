@@ -66,6 +66,23 @@ function normalise(v: unknown): unknown {
   return v
 }
 
+/** One bsread message of a 64 KiB uint8 channel filled with `fill`: fills queues fast. */
+function bigMessage(fill: number): Buffer[] {
+  const big = Buffer.alloc(64 * 1024, fill)
+  const info: ChannelInfo = {
+    name: 'B',
+    type: 'uint8',
+    shape: [big.length],
+    encoding: 'little',
+    compression: 'none',
+  }
+  return new BsreadEncoder().encode({
+    pulseId: 1n,
+    globalTimestamp: { sec: 1, ns: 1 },
+    channels: [{ info, value: big }],
+  })
+}
+
 /**
  * Closes a peer that stopped reading, and then its sender, without tearing down a multipart
  * message the peer's session holds half-delivered: libzmq 4.3.5 aborts the process when a
@@ -281,19 +298,7 @@ sockets('sender drops and counts with no peer (bounded wait and non-blocking)', 
 })
 
 sockets('sender drops and counts when the peer does not read', async () => {
-  const big = Buffer.alloc(64 * 1024, 7)
-  const info: ChannelInfo = {
-    name: 'B',
-    type: 'uint8',
-    shape: [big.length],
-    encoding: 'little',
-    compression: 'none',
-  }
-  const parts = new BsreadEncoder().encode({
-    pulseId: 1n,
-    globalTimestamp: { sec: 1, ns: 1 },
-    channels: [{ info, value: big }],
-  })
+  const parts = bigMessage(7)
   for (const nonBlocking of [true, false]) {
     const sender = await BsreadSender.bind({
       address: 'tcp://127.0.0.1:*',
@@ -328,19 +333,7 @@ sockets('sender drops and counts when the peer does not read', async () => {
 })
 
 sockets('PUB with pubNoDrop counts drops for a subscriber that does not read', async () => {
-  const big = Buffer.alloc(64 * 1024, 3)
-  const info: ChannelInfo = {
-    name: 'B',
-    type: 'uint8',
-    shape: [big.length],
-    encoding: 'little',
-    compression: 'none',
-  }
-  const parts = new BsreadEncoder().encode({
-    pulseId: 1n,
-    globalTimestamp: { sec: 1, ns: 1 },
-    channels: [{ info, value: big }],
-  })
+  const parts = bigMessage(3)
   const sender = await BsreadSender.bind({
     address: 'tcp://127.0.0.1:*',
     mode: 'pub',
