@@ -15,7 +15,7 @@ import { silentLogger } from '../src/log.js'
 import { Metrics } from '../src/metrics.js'
 import { FinderStage } from '../src/processing/edge-stage.js'
 import { parameterModel, type ProcessingParameters } from '../src/processing/parameters.js'
-import type { EdgeInput, EdgeOutputs } from '../src/processing/pipeline.js'
+import type { EdgeOutputs, EdgeStageInput } from '../src/processing/edge-stage-contract.js'
 import { PsenService } from '../src/processing/service.js'
 import { StateStore } from '../src/state/store.js'
 import { freePorts } from './helpers/ports.js'
@@ -23,7 +23,7 @@ import { StreamReader, waitFor } from './helpers/service.js'
 
 /** The real edge stage, failing with a plain Error on pulse ids divisible by 5. */
 class FailingStage extends FinderStage {
-  override process(input: EdgeInput<ProcessingParameters>): EdgeOutputs {
+  override process(input: EdgeStageInput<ProcessingParameters>): EdgeOutputs {
     if (input.pulseId % 5n === 0n) throw new Error(`injected failure at pulse ${input.pulseId}`)
     return super.process(input)
   }

@@ -11,7 +11,7 @@ import { EdgeFinder } from './edge-finder.js'
 import { emptyResult } from './edge-result.js'
 import { EdgeStatistics } from './edge-statistics.js'
 import { EdgeStatus, type ProcessingParameters } from './parameters.js'
-import type { EdgeInput, EdgeOutputs, EdgeStage } from './pipeline.js'
+import type { EdgeOutputs, EdgeStage, EdgeStageInput } from './edge-stage-contract.js'
 import type { Roi } from './roi.js'
 import type { Snapshot } from './settings.js'
 
@@ -43,7 +43,7 @@ export class FinderStage implements EdgeStage<ProcessingParameters> {
     return r.mode === 'event_channel' ? r.channel : undefined
   }
 
-  process(input: EdgeInput<ProcessingParameters>): EdgeOutputs {
+  process(input: EdgeStageInput<ProcessingParameters>): EdgeOutputs {
     const snap = input.snapshot
     let out: EdgeOutputs
     if (input.problem === 'no_image') {

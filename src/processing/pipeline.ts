@@ -24,41 +24,11 @@ import {
 import type { ChannelNaming } from '../config.js'
 import type { Metrics } from '../metrics.js'
 import type { Roi } from './roi.js'
-import type { EdgeResult } from './edge-finder.js'
+import type { EdgeOutputs, EdgeStage, EdgeStageInput } from './edge-stage-contract.js'
 import { emptyResult } from './edge-result.js'
 import { EdgeStatus } from './parameters.js'
 import type { Snapshot } from './settings.js'
 import type { FrameErrorCause, RunStatistics } from './statistics.js'
-
-/** The edge outputs of one frame (float64 channels; edge_status int32): the finder's result. */
-export type EdgeOutputs = EdgeResult
-
-/** What the edge stage gets per frame. */
-export interface EdgeInput<P extends object> {
-  pulseId: bigint
-  snapshot: Snapshot<P>
-  /**
-   * Signal ROI profile, left in kernel memory (valid during the call); undefined when it could
-   * not be computed (see `problem`).
-   */
-  signal: ProfileInKernel | undefined
-  background: ProfileInKernel | undefined
-  /** Profile of the reference ROI (when the parameters select one). */
-  reference: ProfileInKernel | undefined
-  /** The event channel's value (when the parameters name one), undefined when absent. */
-  event: RawValue | undefined
-  /** Why the signal profile is missing: 'roi_outside_frame' | 'no_image' | 'no_signal_roi'. */
-  problem: 'roi_outside_frame' | 'no_image' | 'no_signal_roi' | undefined
-}
-
-/** The science step (src/processing/edge-stage.ts wraps the EdgeFinder). */
-export interface EdgeStage<P extends object> {
-  /** An extra ROI whose profile the edge finder wants (reference ROI), or undefined. */
-  referenceRoi(snapshot: Snapshot<P>): Roi | undefined
-  /** The name of an input channel the edge finder wants (event channel), or undefined. */
-  eventChannel(snapshot: Snapshot<P>): string | undefined
-  process(input: EdgeInput<P>): EdgeOutputs
-}
 
 export const EDGE_CHANNELS = [
   'edge_position',
@@ -103,7 +73,7 @@ interface FrameProfiles<P extends object> {
   signal: ProfileInKernel | undefined
   background: ProfileInKernel | undefined
   reference: ProfileInKernel | undefined
-  problem: EdgeInput<P>['problem']
+  problem: EdgeStageInput<P>['problem']
   kind: SumKind
 }
 
