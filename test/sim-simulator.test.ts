@@ -5,13 +5,8 @@ import { BsreadDecoder, decodeValue, type BsreadMessage } from '../src/bsread/de
 import type { Compression } from '../src/bsread/types.js'
 import { Codec } from '../src/kernel/codec.js'
 import { Kernel } from '../src/kernel/kernel.js'
-import {
-  SIM_DTYPES,
-  SimulatorConfigError,
-  startSimulator,
-  type Simulator,
-  type SimulatorOptions,
-} from '../src/sim/simulator.js'
+import { SIM_DTYPES, SimulatorConfigError, type SimulatorOptions } from '../src/sim/options.js'
+import { startSimulator, type Simulator } from '../src/sim/simulator.js'
 import { sleep } from './helpers/wait.js'
 
 const test = suite('simulator')

@@ -11,11 +11,11 @@ import {
   SIM_DTYPES,
   SIMULATOR_DEFAULTS,
   SimulatorConfigError,
-  startSimulator,
   type EdgeMotion,
   type SimDtype,
   type SimulatorOptions,
-} from '../sim/simulator.js'
+} from '../sim/options.js'
+import { startSimulator } from '../sim/simulator.js'
 import {
   choice,
   decimal,
