@@ -80,6 +80,16 @@ function forkHelper(script: string, args: string[], log: string): ChildProcess {
   return child
 }
 
+/** Asks a child to end (`ask`, while it is connected) and waits; SIGKILL after `graceMs`. */
+async function endChild(child: ChildProcess, ask: () => void, graceMs: number): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return
+  const gone = new Promise<void>((resolve) => child.once('exit', () => resolve()))
+  if (child.connected) ask()
+  const t = setTimeout(() => child.kill('SIGKILL'), graceMs)
+  await gone
+  clearTimeout(t)
+}
+
 function waitFor<T>(
   child: ChildProcess,
   pick: (msg: unknown) => T | undefined,
@@ -213,13 +223,8 @@ export class SenderProc {
   }
 
   /** Asks the process to exit and waits for it (SIGKILL after 3 s). */
-  async exit(): Promise<void> {
-    if (this.child.exitCode !== null || this.child.signalCode !== null) return
-    const gone = new Promise<void>((resolve) => this.child.once('exit', () => resolve()))
-    if (this.child.connected) this.command({ cmd: 'exit' })
-    const t = setTimeout(() => this.child.kill('SIGKILL'), 3000)
-    await gone
-    clearTimeout(t)
+  exit(): Promise<void> {
+    return endChild(this.child, () => this.command({ cmd: 'exit' }), 3000)
   }
 
   /** Kills the process abruptly (an upstream crash). */
@@ -230,7 +235,6 @@ export class SenderProc {
   }
 }
 
-/** A consumer process: receipt times by pulse id accumulate in `recvAt`. */
 /** The forward floor's process (bench/service/forwarder.ts): camera in, image stream out. */
 export class ForwarderProc {
   private constructor(readonly child: ChildProcess) {}
@@ -247,15 +251,13 @@ export class ForwarderProc {
     return f
   }
 
-  async exit(): Promise<void> {
-    const gone = new Promise<void>((resolve) => this.child.once('exit', () => resolve()))
-    this.child.disconnect()
-    const t = setTimeout(() => this.child.kill('SIGKILL'), 5000)
-    await gone
-    clearTimeout(t)
+  /** Disconnects (the forwarder closes its sockets and ends) and waits; SIGKILL after 5 s. */
+  exit(): Promise<void> {
+    return endChild(this.child, () => this.child.disconnect(), 5000)
   }
 }
 
+/** A consumer process: receipt times by pulse id accumulate in `recvAt`. */
 export class ConsumerProc {
   readonly bad: string[] = []
   /** Messages whose pulse id was already seen (should never happen). */
@@ -300,13 +302,9 @@ export class ConsumerProc {
     return n
   }
 
-  async exit(): Promise<void> {
-    if (this.child.exitCode !== null || this.child.signalCode !== null) return
-    const gone = new Promise<void>((resolve) => this.child.once('exit', () => resolve()))
-    if (this.child.connected) this.child.send({ cmd: 'exit' })
-    const t = setTimeout(() => this.child.kill('SIGKILL'), 3000)
-    await gone
-    clearTimeout(t)
+  /** Asks the process to exit and waits for it (SIGKILL after 3 s). */
+  exit(): Promise<void> {
+    return endChild(this.child, () => this.child.send({ cmd: 'exit' }), 3000)
   }
 }
 
@@ -317,8 +315,7 @@ export interface ServiceOptions {
   restPort: number
   /** Extra CLI arguments (e.g. --threads 2). */
   extraArgs?: string[]
-  /** Node flags for the service process (e.g. --cpu-prof). */
-  /** Node flags of the service process; default SERVICE_NODE_FLAGS. */
+  /** Node flags of the service process (e.g. --cpu-prof); default SERVICE_NODE_FLAGS. */
   nodeFlags?: string[]
   /** Extra environment variables of the service process. */
   env?: Record<string, string>
