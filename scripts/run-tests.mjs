@@ -11,8 +11,9 @@
 // (two different files); with all suites in one process each abort took every suite down. Now
 // a file whose process dies by SIGABRT with no failed test (before its summary, or after one
 // where every test passed: the race also hits while sockets close at exit) is said so loudly
-// and run again, at most twice; a third abort counts as a failure. The line before the summary says how many
-// reruns there were (and of which files), so a run that needed them does not look clean.
+// and run again, at most twice; a third abort counts as a failure. The line before the summary
+// says how many reruns there were (and of which files), so a run that needed them does not look
+// clean.
 import { spawn } from 'node:child_process'
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -89,10 +90,19 @@ function runFile(file) {
   })
 }
 
-/** Whether uvu's summary, if printed, counts a failed test (an abort then is not the cause). */
+/** uvu's summary counts; `total` is NaN when the process printed no summary. */
+function summaryOf(out) {
+  return {
+    total: Number(/Total:\s+(\d+)/.exec(out)?.[1] ?? NaN),
+    ok: Number(/Passed:\s+(\d+)/.exec(out)?.[1] ?? 0),
+    skipped: Number(/Skipped:\s+(\d+)/.exec(out)?.[1] ?? 0),
+  }
+}
+
+/** Whether the summary, if printed, counts a failed test (an abort then is not the cause). */
 function failedBefore(out) {
-  const total = /Total:\s+(\d+)/.exec(out)?.[1]
-  return total !== undefined && Number(/Passed:\s+(\d+)/.exec(out)?.[1] ?? 0) < Number(total)
+  const { total, ok } = summaryOf(out)
+  return ok < total
 }
 
 let passed = 0
@@ -114,8 +124,7 @@ for (const file of files) {
     run = await runFile(file)
   }
   const { out, code, timedOut } = run
-  const total = Number(/Total:\s+(\d+)/.exec(out)?.[1] ?? NaN)
-  const ok = Number(/Passed:\s+(\d+)/.exec(out)?.[1] ?? 0)
+  const { total, ok, skipped: skippedHere } = summaryOf(out)
   let bad = Number.isNaN(total) ? 1 : total - ok
   if (timedOut) bad += 1
   if (!Number.isNaN(total) && code !== 0 && bad === 0 && !timedOut) {
@@ -127,7 +136,7 @@ for (const file of files) {
   }
   passed += ok
   failed += bad
-  skipped += Number(/Skipped:\s+(\d+)/.exec(out)?.[1] ?? 0)
+  skipped += skippedHere
 }
 if (files.length === 0) failed = 1
 const tail = skipped > 0 ? `, ${skipped} skipped` : ''
