@@ -5,7 +5,7 @@
  * allocated since the last mark-compact against the old generation's allocation limit, and
  * starts a mark-compact after every 64 MB of it in any case; at 5.5 MB a frame that was a full
  * mark-compact of the ingest thread's heap every 2-3 frames. Yet the parts die young: a
- * young-generation collection (a scavenge, ~0.1-0.3 ms here) frees them and takes their bytes
+ * young-generation collection (a scavenge, ~0.1-0.4 ms here) frees them and takes their bytes
  * off the count. So the ingest thread runs one after every `SCAVENGE_BYTES` received, and the
  * old generation gets a floor (`OLD_SPACE_FLOOR_MB`) high enough that the frames between two
  * scavenges never reach its limit. A frame still queued on the image stream survives one
